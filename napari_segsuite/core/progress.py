@@ -1,0 +1,101 @@
+"""The progress protocol every long job follows.
+
+A long job is a *generator* that yields :class:`Progress` events often (at least every ~0.2 s of
+work, so Cancel answers within a second) and finally ``return``s its result::
+
+    def growcut_steps(image, seeds, ...):
+        ...
+        for it in range(max_iter):
+            ...
+            yield Progress(it + 1, max_iter, "iterating", preview=labels)
+        return labels
+
+    def growcut(image, seeds, ...):          # the plain function scripts and tests call
+        return run(growcut_steps(image, seeds, ...))
+
+The same generator is driven three ways:
+
+- :func:`run` here (scripts, tests, the CLI with a stderr progress printer);
+- ``napari_segsuite.widgets._worker.start_job`` in napari (a thread worker: progress bar, Cancel
+  closes the generator at its next yield, results become new layers);
+- by a dask task, which calls :func:`run` too.
+
+Cancelling closes the generator (``GeneratorExit`` at the yield), so ``try/finally`` blocks in the
+job release their resources; a job must not modify its inputs, so a cancelled job leaves no trace.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Generator, Optional
+
+from .errors import Cancelled
+
+
+@dataclass
+class Progress:
+    """One progress event.
+
+    done / total: work units done so far and in all (``total=None`` when unknown).
+    message: a short human-readable phase ("fitting", "iteration 12").
+    preview: optional partial result for a live view (e.g. GrowCut labels so far); consumers
+        must treat it as read-only and may ignore it.
+    """
+
+    done: float = 0
+    total: Optional[float] = None
+    message: str = ""
+    preview: Any = None
+
+    @property
+    def fraction(self) -> Optional[float]:
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, float(self.done) / float(self.total)))
+
+
+Job = Generator[Progress, None, Any]
+
+
+def run(job: Job, on_progress: Optional[Callable[[Progress], None]] = None,
+        should_cancel: Optional[Callable[[], bool]] = None) -> Any:
+    """Drive a job generator to completion and return its result.
+
+    ``on_progress`` is called with every :class:`Progress` the job yields; ``should_cancel`` is
+    polled at every yield and, when it returns True, the job is closed and :class:`Cancelled` is
+    raised.
+    """
+    try:
+        while True:
+            event = next(job)
+            if on_progress is not None and isinstance(event, Progress):
+                on_progress(event)
+            if should_cancel is not None and should_cancel():
+                job.close()
+                raise Cancelled("cancelled")
+    except StopIteration as stop:
+        return stop.value
+
+
+def report(job: Job, stream=None, quiet: bool = False, min_interval: float = 0.5) -> Any:
+    """Run a job, printing throttled one-line progress to ``stream`` (stderr by default).
+
+    This is what the CLI uses: progress on stderr, nothing with ``quiet``.
+    """
+    if quiet:
+        return run(job)
+    stream = stream if stream is not None else sys.stderr
+    last = [0.0]
+
+    def show(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < min_interval:
+            return
+        last[0] = now
+        frac = p.fraction
+        pct = f"{100 * frac:5.1f}% " if frac is not None else ""
+        print(f"{pct}{p.message}".rstrip(), file=stream, flush=True)
+
+    return run(job, on_progress=show)
