@@ -1,0 +1,5 @@
+"""``python -m napari_segsuite`` is ``segsuite``."""
+
+from .cli import entry
+
+entry()

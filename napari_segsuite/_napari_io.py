@@ -1,0 +1,152 @@
+"""napari contributions for I/O and samples: the reader, the writers and the sample-data commands.
+
+These functions return/consume napari LayerDataTuples but import neither napari nor Qt.
+Geometry: spacing -> ``scale``, origin -> ``translate``, direction -> ``metadata["direction"]``;
+the writers put all three back into the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .core.errors import InputError
+from .core.image import SegImage
+
+log = logging.getLogger(__name__)
+
+_LABEL_NAME = re.compile(r"(^|[^a-z])(label|labels|seg|segmentation|mask|seeds?|gt|truth|"
+                         r"annotation|instances?|aseg|parc)([^a-z]|$)", re.IGNORECASE)
+
+
+def looks_like_labels(img: SegImage) -> bool:
+    """Integer, single-channel data named like a label map (``*_seg``, ``labels``, ``mask``, ...),
+    or integer data with few distinct values, opens as a labels layer."""
+    if img.multichannel or not np.issubdtype(img.array.dtype, np.integer):
+        return img.array.dtype == bool
+    if _LABEL_NAME.search(img.name):
+        return True
+    if img.array.size and img.array.min() < 0:
+        return False
+    sample = img.array.ravel()[:: max(1, img.array.size // 2_000_000)]
+    return len(np.unique(sample)) <= 32
+
+
+def layer_tuple(img: SegImage, kind: Optional[str] = None, **extra: Any) -> tuple:
+    """A LayerDataTuple for a SegImage: labels or image (multichannel -> one layer per channel)."""
+    kind = kind or ("labels" if looks_like_labels(img) else "image")
+    kw = img.napari_kwargs()
+    kw["name"] = img.name
+    data = img.array
+    if kind == "labels":
+        if data.dtype == bool or not np.issubdtype(data.dtype, np.integer):
+            data = data.astype(np.int32)
+        label_names = img.metadata.get("label_names")
+        if label_names:
+            kw["metadata"]["label_names"] = {int(k): v for k, v in label_names.items()}
+    elif img.multichannel:
+        names = img.metadata.get("channel_names") or [f"channel {i}" for i in range(img.n_channels)]
+        kw["channel_axis"] = -1
+        kw["name"] = [f"{img.name} [{n}]" for n in names]
+        kw["blending"] = "additive"
+    kw.update(extra)
+    return (data, kw, kind)
+
+
+# -- reader ------------------------------------------------------------------------------------
+def napari_get_reader(path: Union[str, Sequence[str]]) -> Optional[Callable]:
+    """Return a reader for paths we can read, else None. Never raises."""
+    from .io import can_read
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    try:
+        if not paths or not all(can_read(p) for p in paths):
+            return None
+    except Exception:  # noqa: BLE001 - a reader check must never raise into napari
+        return None
+    return read_layers
+
+
+def read_layers(path: Union[str, Sequence[str]]) -> List[tuple]:
+    """Read each path into layer data tuples (images, labels, channels split)."""
+    from .io import read_image
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    return [layer_tuple(read_image(p)) for p in paths]
+
+
+# -- writers -----------------------------------------------------------------------------------
+def _write(path: str, data: Any, meta: dict, labels: bool) -> List[str]:
+    from .io import write_image
+
+    arr = np.asarray(data[0] if meta.get("multiscale") else data)
+    rgb = bool(meta.get("rgb", False))
+    img = SegImage.from_napari(arr, scale=meta.get("scale"), translate=meta.get("translate"),
+                               metadata=meta.get("metadata") or {}, multichannel=rgb,
+                               name=meta.get("name", "image"))
+    img.metadata = {}
+    if labels and np.issubdtype(img.array.dtype, np.integer):
+        top = int(img.array.max()) if img.array.size else 0
+        low = int(img.array.min()) if img.array.size else 0
+        for dt in (np.uint8, np.uint16, np.int32):
+            if np.iinfo(dt).min <= low and top <= np.iinfo(dt).max:
+                img.array = img.array.astype(dt, copy=False)
+                break
+    # napari's save dialog has already asked before replacing a file
+    return [str(write_image(path, img, force=True))]
+
+
+def write_image(path: str, data: Any, meta: dict) -> List[str]:
+    """napari writer for image layers: the file keeps spacing, origin and direction."""
+    return _write(path, data, meta, labels=False)
+
+
+def write_labels(path: str, data: Any, meta: dict) -> List[str]:
+    """napari writer for labels layers (smallest integer type that holds the labels)."""
+    return _write(path, data, meta, labels=True)
+
+
+# -- samples -----------------------------------------------------------------------------------
+def sample_layers(name: str, seed: int = 0) -> List[tuple]:
+    """All layers of a sample: its images, then its labels (ground truth hidden under seeds)."""
+    from .samples import get_sample
+
+    data = get_sample(name).make(seed=seed)
+    out = []
+    for key, img in data.images.items():
+        img.name = img.name if img.name not in ("image", "") else key
+        out.append(layer_tuple(img, "image", name=_title(key, img)) if not img.multichannel
+                   else layer_tuple(img, "image"))
+    for key, img in data.labels.items():
+        names = data.label_names.get(key)
+        if names:
+            img.metadata["label_names"] = names
+        extra = {"name": _title(key, img), "opacity": 0.5}
+        if key not in ("seeds",):
+            extra["visible"] = key == "labels" and "seeds" not in data.labels
+        out.append(layer_tuple(img, "labels", **extra))
+    return out
+
+
+def _title(key: str, img: SegImage) -> str:
+    return {"labels": "ground truth", "t1": "T1", "t2": "T2", "flair": "FLAIR"}.get(key, key)
+
+
+def sample_brain():
+    return sample_layers("brain")
+
+
+def sample_ct():
+    return sample_layers("ct")
+
+
+def sample_landsat():
+    return sample_layers("landsat")
+
+
+def sample_nuclei():
+    return sample_layers("nuclei")

@@ -1,0 +1,84 @@
+"""The ``segsuite`` command line (see DESIGN.md for the contract).
+
+Each subcommand lives in its own module ``napari_segsuite.cli.<name>`` that defines
+``register(subparsers)`` (adds its parser and ``set_defaults(func=run)``) and ``run(args) -> int``.
+Subcommand modules import only argparse and light helpers at module level: the heavy imports
+(SimpleITK, scikit-*, torch) happen inside ``run`` so that ``segsuite --help`` stays fast and never
+loads Qt, napari or torch.
+
+Exit status: 0 done; 2 bad input or usage (one ``error:`` line on stderr, no traceback);
+1 unexpected internal failure; 130 interrupted (Ctrl-C), with no partial output left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import List, Optional
+
+from .. import __version__
+
+#: Subcommands, in the order ``--help`` lists them.
+COMMANDS = ("sample", "growcut", "watershed", "cluster", "train", "predict", "metrics")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised through main()
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="segsuite",
+        description="Segment 2D images and 3D volumes: GrowCut, watershed, clustering, U-Net; "
+                    "compare with a ground truth. Files keep their geometry (spacing, origin, "
+                    "direction).",
+        epilog="Exit status: 0 done, 2 bad input or usage, 1 internal failure.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:  # a subcommand not built into this install
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``segsuite``; returns the exit status."""
+    from ..core.errors import Cancelled, InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory; try a smaller image, a region of interest or fewer "
+              "channels", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the contract: exit 1, one line, no traceback
+        if os.environ.get("SEGSUITE_DEBUG"):
+            raise
+        print(f"error: internal failure ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+              "rerun with SEGSUITE_DEBUG=1 for the traceback", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:  # console_scripts entry point
+    sys.exit(main())

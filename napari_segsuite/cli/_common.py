@@ -1,0 +1,98 @@
+"""Helpers every subcommand uses, so the contract's conventions hold everywhere.
+
+- :func:`add_output_args`: ``-o/--output OUT``, ``--force``, ``--quiet``.
+- :func:`add_device_arg`: ``--device auto|cpu|cuda``.
+- :func:`read_input`: read IMAGE/SEEDS/... with a one-line error naming the argument.
+- :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
+  (atomic: temporary file + rename; existing OUT only with ``--force``).
+- :func:`run_job`: drive a core job generator with progress on stderr (silent with ``--quiet``).
+- :func:`resolve_device`: ``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda``
+  without a GPU is an input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import InputError
+
+
+def add_output_args(parser: argparse.ArgumentParser, required: bool = True,
+                    help: str = "output file (.nii.gz, .nii, .nrrd, .mha, .mhd, .tif, .npy); "
+                                "keeps the input's geometry") -> None:
+    parser.add_argument("-o", "--output", required=required, metavar="OUT", help=help)
+    parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    add_quiet_arg(parser)
+
+
+def add_quiet_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def add_device_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: CUDA when torch sees a GPU, else the CPU (default: auto)")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def read_input(path: str, what: str = "IMAGE"):
+    """Read an input file; errors name the argument (``IMAGE``, ``SEEDS``, ...)."""
+    from ..io import read_image
+
+    try:
+        return read_image(path)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def check_output(path: str, force: bool) -> Path:
+    """Fail fast on a bad OUT before doing any work."""
+    from ..io import check_writable
+
+    return check_writable(path, force)
+
+
+def write_output(path: str, image, force: bool, quiet: bool = False) -> Path:
+    """Write the result atomically and say where (on stderr unless quiet)."""
+    from ..io import write_image
+
+    out = write_image(path, image, force=force)
+    if not quiet:
+        print(f"wrote {out}", file=sys.stderr)
+    return out
+
+
+def run_job(job, args: Any):
+    """Run a core job generator, progress on stderr unless ``args.quiet``."""
+    from ..core.progress import report
+
+    return report(job, quiet=bool(getattr(args, "quiet", False)))
+
+
+def resolve_device(name: str) -> str:
+    """Map ``auto|cpu|cuda`` to the device to use; ``cuda`` without a GPU is an input error."""
+    if name == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        if name == "cuda":
+            raise InputError("--device cuda needs PyTorch with CUDA; it is not installed") from None
+        return "cpu"
+    has_cuda = bool(torch.cuda.is_available())
+    if name == "cuda" and not has_cuda:
+        raise InputError("--device cuda: torch sees no CUDA GPU here; use --device cpu or auto")
+    return "cuda" if has_cuda else "cpu"

@@ -1,0 +1,199 @@
+"""Layer helpers shared by all widgets: pickers that follow the viewer, conversions between layers
+and :class:`~napari_segsuite.core.image.SegImage`, and adding results as *new* layers that carry
+the source layer's geometry (scale, translate, direction metadata).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, List, Optional, Sequence, Tuple, Type
+
+import numpy as np
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
+
+from ..core.errors import InputError
+from ..core.image import SegImage
+
+
+def _layer_types(kinds: Sequence[str]) -> Tuple[Type, ...]:
+    import napari.layers as L
+
+    table = {"image": L.Image, "labels": L.Labels, "points": L.Points, "shapes": L.Shapes}
+    return tuple(table[k] for k in kinds)
+
+
+def layer_data(layer) -> np.ndarray:
+    """The layer's full-resolution data as a numpy array (multiscale: level 0; dask: computed)."""
+    data = layer.data
+    if getattr(layer, "multiscale", False):
+        data = data[0]
+    return np.asarray(data)
+
+
+def segimage_from_layer(layer, name: Optional[str] = None) -> SegImage:
+    """A SegImage view of a layer: data, scale -> spacing, translate -> origin, direction from
+    ``metadata["direction"]``; RGB(A) image layers become 3/4-channel images."""
+    rgb = bool(getattr(layer, "rgb", False))
+    return SegImage.from_napari(layer_data(layer), scale=layer.scale, translate=layer.translate,
+                                metadata=dict(layer.metadata), multichannel=rgb,
+                                name=name or layer.name)
+
+
+def channels_from_layers(layers: Sequence) -> SegImage:
+    """Stack several single-channel image layers (contrasts, bands) as one multichannel SegImage.
+
+    The first layer gives the geometry; all must have the same shape. One layer gives a
+    single-channel (or RGB) image.
+    """
+    layers = list(layers)
+    if not layers:
+        raise InputError("choose at least one image layer")
+    first = segimage_from_layer(layers[0])
+    if len(layers) == 1:
+        return first
+    arrays = []
+    for lay in layers:
+        img = segimage_from_layer(lay)
+        if img.multichannel:
+            raise InputError(f"layer '{lay.name}' is RGB; use it alone or split its channels")
+        if img.shape != first.shape:
+            raise InputError(f"layer '{lay.name}' has shape {img.shape}, but '{layers[0].name}' "
+                             f"has {first.shape}; channels must share one grid")
+        arrays.append(img.array.astype(np.float32, copy=False))
+    meta = dict(first.metadata)
+    meta["channel_names"] = [lay.name for lay in layers]
+    return SegImage(np.stack(arrays, axis=-1), multichannel=True, name=first.name,
+                    metadata=meta, **first.geometry())
+
+
+def geometry_kwargs(like) -> dict:
+    """``scale``/``translate``/``metadata`` for a new layer on the same grid as layer ``like``
+    (spatial axes only; an RGB layer's channel axis is not spatial)."""
+    meta = {k: v for k, v in dict(like.metadata).items()
+            if k in ("direction", "spacing", "origin")}
+    return {"scale": tuple(like.scale), "translate": tuple(like.translate), "metadata": meta}
+
+
+def result_tuple(data, like, name: str, kind: str = "labels", **kwargs) -> tuple:
+    """A LayerDataTuple for a result on ``like``'s grid."""
+    kw = geometry_kwargs(like)
+    kw.update(kwargs)
+    kw["name"] = name
+    return (data, kw, kind)
+
+
+def add_result(viewer, data, like, name: str, kind: str = "labels", **kwargs):
+    """Add a *new* layer holding ``data`` with ``like``'s geometry and return it.
+
+    Never touches an existing layer: a name already in use gets napari's " [1]" suffix.
+    """
+    data_, kw, kind_ = result_tuple(data, like, name, kind, **kwargs)
+    add = {"labels": viewer.add_labels, "image": viewer.add_image,
+           "points": viewer.add_points, "shapes": viewer.add_shapes}[kind_]
+    return add(data_, **kw)
+
+
+class LayerPicker(QComboBox):
+    """A combo box of the viewer's layers of some kinds, kept in sync as layers come and go."""
+
+    layer_changed = Signal(object)
+
+    def __init__(self, viewer, kinds: Sequence[str] = ("image",), allow_none: bool = False,
+                 none_text: str = "(none)", parent=None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self._types = _layer_types(kinds)
+        self._allow_none = allow_none
+        self._none_text = none_text
+        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
+        ev = viewer.layers.events
+        for e in (ev.inserted, ev.removed, ev.moved, ev.reordered):
+            e.connect(self.refresh)
+        self.currentIndexChanged.connect(lambda _i: self.layer_changed.emit(self.layer()))
+        self.refresh()
+
+    def _candidates(self) -> List:
+        return [lay for lay in self.viewer.layers if isinstance(lay, self._types)]
+
+    def refresh(self, *_args) -> None:
+        current = self.layer()
+        self.blockSignals(True)
+        self.clear()
+        if self._allow_none:
+            self.addItem(self._none_text, None)
+        for lay in reversed(self._candidates()):  # topmost first, as in the layer list
+            self.addItem(lay.name, lay)
+            try:
+                lay.events.name.connect(self._rename, unique=True)
+            except TypeError:
+                lay.events.name.connect(self._rename)
+        self.blockSignals(False)
+        if current is not None and self.findData(current) >= 0:
+            self.setCurrentIndex(self.findData(current))
+        elif self.count():
+            self.setCurrentIndex(0)
+        if self.layer() is not current:
+            self.layer_changed.emit(self.layer())
+
+    def _rename(self, event=None) -> None:
+        for i in range(self.count()):
+            lay = self.itemData(i)
+            if lay is not None:
+                self.setItemText(i, lay.name)
+
+    def layer(self):
+        """The chosen layer, or None."""
+        return self.currentData() if self.count() else None
+
+    def set_layer(self, layer) -> None:
+        i = self.findData(layer)
+        if i >= 0:
+            self.setCurrentIndex(i)
+
+
+class MultiLayerPicker(QListWidget):
+    """Checkable list of image layers, e.g. the contrasts or bands to use together as channels."""
+
+    changed = Signal()
+
+    def __init__(self, viewer, kinds: Sequence[str] = ("image",), parent=None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self._types = _layer_types(kinds)
+        ev = viewer.layers.events
+        for e in (ev.inserted, ev.removed, ev.moved, ev.reordered):
+            e.connect(self.refresh)
+        self.itemChanged.connect(lambda _i: self.changed.emit())
+        self.setMaximumHeight(110)
+        self.refresh()
+
+    def refresh(self, *_args) -> None:
+        checked = set(id(lay) for lay in self.layers())
+        first = not self.count()
+        self.blockSignals(True)
+        self.clear()
+        for lay in reversed([l for l in self.viewer.layers if isinstance(l, self._types)]):
+            item = QListWidgetItem(lay.name)
+            item.setData(Qt.UserRole, lay)
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            on = id(lay) in checked or (first and not checked and self.count() == 0)
+            item.setCheckState(Qt.Checked if on else Qt.Unchecked)
+            self.addItem(item)
+        self.blockSignals(False)
+        self.changed.emit()
+
+    def layers(self) -> List:
+        """The checked layers, top to bottom."""
+        out = []
+        for i in range(self.count()):
+            item = self.item(i)
+            if item.checkState() == Qt.Checked:
+                out.append(item.data(Qt.UserRole))
+        return out
+
+    def set_layers(self, layers: Iterable) -> None:
+        wanted = set(id(l) for l in layers)
+        for i in range(self.count()):
+            item = self.item(i)
+            item.setCheckState(Qt.Checked if id(item.data(Qt.UserRole)) in wanted else Qt.Unchecked)
