@@ -1,0 +1,189 @@
+"""The plugin as napari sees it: manifest, reader, writers, samples, docking, and JobPanel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite.core.errors import InputError
+from napari_segsuite.core.image import SegImage
+from napari_segsuite.core.progress import Progress
+from napari_segsuite.io import read_image, write_image
+
+PLUGIN = "napari-segsuite"
+
+
+def _manifest():
+    from npe2 import PluginManifest
+
+    return PluginManifest.from_distribution(PLUGIN)
+
+
+def test_manifest_is_valid_and_complete():
+    from npe2 import PluginManifest
+
+    mf = _manifest()
+    PluginManifest.model_validate(mf.model_dump()) if hasattr(mf, "model_dump") else mf.validate()
+    widgets = {w.display_name for w in mf.contributions.widgets}
+    assert {"GrowCut", "Watershed", "Clustering", "Compare with ground truth", "Train U-Net",
+            "U-Net predict"} <= widgets
+    assert {s.key for s in mf.contributions.sample_data} == {"brain", "ct", "landsat", "nuclei"}
+
+
+@pytest.mark.parametrize("widget", ["GrowCut", "Watershed", "Clustering",
+                                    "Compare with ground truth", "Train U-Net", "U-Net predict"])
+def test_every_widget_docks(make_napari_viewer, widget):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((20, 24)).astype(np.float32), scale=(2, 1))
+    viewer.add_labels(np.zeros((20, 24), np.int32), scale=(2, 1))
+    dock, w = viewer.window.add_plugin_dock_widget(PLUGIN, widget)
+    assert w is not None and dock is not None
+
+
+def test_reader_only_claims_what_it_reads(tmp_path):
+    from napari_segsuite._napari_io import napari_get_reader
+
+    (tmp_path / "a.txt").write_text("x")
+    assert napari_get_reader(str(tmp_path / "a.txt")) is None
+    assert napari_get_reader(str(tmp_path)) is None  # a folder without DICOM
+    assert napari_get_reader(str(tmp_path / "missing.zzz")) is None
+    # a claimed but broken file: the reader function raises an InputError, never a crash at check
+    (tmp_path / "bad.nii.gz").write_bytes(b"nope")
+    assert napari_get_reader(str(tmp_path / "bad.nii.gz")) is not None
+
+
+def test_reader_gives_geometry_labels_and_channels(tmp_path, rng):
+    from napari_segsuite._napari_io import napari_get_reader
+
+    img = SegImage(rng.normal(size=(4, 5, 6)).astype(np.float32), spacing=(3.0, 1.0, 0.5),
+                   origin=(10.0, -5.0, 2.0), direction=(0, 1, 0, 1, 0, 0, 0, 0, -1))
+    write_image(tmp_path / "t1.nii.gz", img)
+    lab = img.like(rng.integers(0, 3, size=(4, 5, 6)).astype(np.uint8))
+    write_image(tmp_path / "tumour_seg.nii.gz", lab)
+    bands = SegImage(rng.random((8, 9, 7)).astype(np.float32), multichannel=True, spacing=(30, 30))
+    write_image(tmp_path / "bands.nrrd", bands)
+
+    (data, kw, kind), = napari_get_reader(str(tmp_path / "t1.nii.gz"))(str(tmp_path / "t1.nii.gz"))
+    assert kind == "image" and kw["scale"] == (3.0, 1.0, 0.5) and kw["translate"] == (10.0, -5.0, 2.0)
+    assert tuple(kw["metadata"]["direction"]) == (0, 1, 0, 1, 0, 0, 0, 0, -1)
+    (data, kw, kind), = napari_get_reader(str(tmp_path / "tumour_seg.nii.gz"))(
+        str(tmp_path / "tumour_seg.nii.gz"))
+    assert kind == "labels"
+    (data, kw, kind), = napari_get_reader(str(tmp_path / "bands.nrrd"))(str(tmp_path / "bands.nrrd"))
+    assert kind == "image" and kw["channel_axis"] == -1 and len(kw["name"]) == 7
+
+
+def test_open_and_save_in_napari_keep_geometry(make_napari_viewer, tmp_path, rng):
+    viewer = make_napari_viewer()
+    img = SegImage(rng.integers(0, 4, size=(4, 5, 6)).astype(np.uint8), spacing=(3.0, 1.0, 0.5),
+                   origin=(10.0, -5.0, 2.0), direction=(0, 1, 0, 1, 0, 0, 0, 0, -1))
+    write_image(tmp_path / "labels.nii.gz", img)
+    layers = viewer.open(str(tmp_path / "labels.nii.gz"), plugin=PLUGIN)
+    assert layers[0].__class__.__name__ == "Labels"
+    np.testing.assert_allclose(layers[0].scale, (3.0, 1.0, 0.5))
+    out = tmp_path / "saved.nrrd"
+    viewer.layers.selection = {layers[0]}
+    saved = viewer.layers.save(str(out), selected=True, plugin=PLUGIN)
+    assert saved == [str(out)]
+    back = read_image(out)
+    np.testing.assert_array_equal(back.array, img.array)
+    assert back.spacing == img.spacing and back.origin == img.origin
+    np.testing.assert_allclose(back.direction, img.direction)
+
+
+@pytest.mark.parametrize("name", ["brain", "ct", "landsat", "nuclei"])
+def test_every_sample_opens_in_napari(make_napari_viewer, name):
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample(PLUGIN, name)
+    kinds = {lay.__class__.__name__ for lay in layers}
+    assert {"Image", "Labels"} <= kinds
+    first = layers[0]
+    for lay in layers:
+        np.testing.assert_allclose(lay.scale[-first.ndim:], first.scale)
+
+
+# -- JobPanel ----------------------------------------------------------------------------------
+def _job(n=5, fail_at=None, exc=RuntimeError("boom"), inputs=None):
+    for i in range(n):
+        if fail_at == i:
+            raise exc
+        yield Progress(i + 1, n, f"step {i + 1}", preview=i)
+    return "result"
+
+
+def test_jobpanel_sync_result_progress_and_preview(qtbot, sync_jobs):
+    from napari_segsuite.widgets._worker import JobPanel
+
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    got, previews = [], []
+    panel.start(_job(), on_result=got.append, on_preview=previews.append, title="Test")
+    assert got == ["result"] and previews == [0, 1, 2, 3, 4]
+    assert panel.last_outcome == "done" and not panel.busy
+    assert panel.progress_bar.value() == 1000
+
+
+def test_jobpanel_cancel_calls_no_result(qtbot, sync_jobs):
+    from napari_segsuite.widgets._worker import JobPanel
+
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    got = []
+    closed = []
+
+    def job():
+        try:
+            yield from _job(10)
+        finally:
+            closed.append(True)
+
+    panel.start(job(), on_result=got.append, on_preview=lambda i: panel.cancel() if i == 2 else None)
+    assert got == [] and panel.last_outcome == "cancelled" and closed == [True]
+    assert "cancelled" in panel.status.text()
+
+
+def test_jobpanel_errors_become_notifications(qtbot, sync_jobs, monkeypatch):
+    import napari.utils.notifications as notifications
+    from napari_segsuite.widgets._worker import JobPanel
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    got = []
+    panel.start(_job(fail_at=2, exc=InputError("K must be at least 2")), on_result=got.append,
+                title="Clustering")
+    assert got == [] and panel.last_outcome == "error"
+    assert shown == ["K must be at least 2"]
+    panel.start(_job(fail_at=1), on_result=got.append, title="Clustering")
+    assert shown[-1].startswith("Clustering failed: RuntimeError")
+
+
+def test_jobpanel_async_runs_off_thread_and_cancels(qtbot):
+    import threading
+
+    from napari_segsuite.widgets._worker import JobPanel
+
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    threads, got = [], []
+    gate = threading.Event()
+
+    def slow():
+        threads.append(threading.current_thread())
+        i = 0
+        while True:  # runs until cancelled
+            gate.wait(0.01)
+            i += 1
+            yield Progress(i, None, "working")
+
+    with qtbot.waitSignal(panel.finished, timeout=10000) as blocker:
+        panel.start(slow(), on_result=got.append, title="Slow")
+        qtbot.waitUntil(lambda: len(threads) > 0, timeout=5000)
+        panel.cancel()
+    assert blocker.args == ["cancelled"] and got == []
+    assert threads[0] is not threading.main_thread()
+
+    with qtbot.waitSignal(panel.finished, timeout=10000) as blocker:
+        panel.start(_job(), on_result=got.append, title="Quick")
+    assert blocker.args == ["done"] and got == ["result"]
