@@ -158,7 +158,7 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
 
     # -- tumour with oedema ----------------------------------------------------------------
     side = rng.choice([-1.0, 1.0])
-    tc = (rng.uniform(8.0, 20.0), rng.uniform(-28.0, 14.0), side * rng.uniform(28.0, 34.0))
+    tc = (rng.uniform(8.0, 20.0), rng.uniform(-28.0, 14.0), side * rng.uniform(24.0, 30.0))
     d_t = np.sqrt((z - tc[0]) ** 2 + (y - tc[1]) ** 2 + (x - tc[2]) ** 2)
     tn = noise(5.0)
     core_r = rng.uniform(12.0, 15.0)
@@ -167,6 +167,7 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
     necro = core & (rho_core < 0.5)
     rho_ed = d_t / (core_r * 2.3) * (1.0 - 0.3 * noise(7.0))
     oedema = (rho_ed < 1.0) & ~core & np.isin(tissue, [T["wm"], T["deep_gm"]])
+    oedema |= (rho_core < 1.35) & ~core & (tissue == T["gm"])  # infiltrated margin
     tissue[oedema] = T["oedema"]
     tissue[core] = T["core"]
     tissue[necro] = T["necrosis"]
