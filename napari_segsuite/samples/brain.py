@@ -157,21 +157,23 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
     del deep, cortex
 
     # -- tumour with oedema ----------------------------------------------------------------
-    side = rng.choice([-1.0, 1.0])
+    side = float(rng.choice([-1.0, 1.0]))
     tc = (rng.uniform(8.0, 20.0), rng.uniform(-28.0, 14.0), side * rng.uniform(24.0, 30.0))
     d_t = np.sqrt((z - tc[0]) ** 2 + (y - tc[1]) ** 2 + (x - tc[2]) ** 2)
     tn = noise(5.0)
     core_r = rng.uniform(12.0, 15.0)
-    rho_core = d_t / core_r * (1.0 - 0.2 * tn)
-    core = (rho_core < 1.0) & brain
+    rho_core = d_t / core_r * (1.0 - 0.2 * np.clip(tn, -2.5, 1.5))
+    hemi = side * x > 3.0  # the tumour stays in its hemisphere
+    core = (rho_core < 1.0) & brain & hemi
     necro = core & (rho_core < 0.5)
     rho_ed = d_t / (core_r * 2.3) * (1.0 - 0.3 * noise(7.0))
     oedema = (rho_ed < 1.0) & ~core & np.isin(tissue, [T["wm"], T["deep_gm"]])
     oedema |= (rho_core < 1.35) & ~core & (tissue == T["gm"])  # infiltrated margin
+    oedema &= hemi
     tissue[oedema] = T["oedema"]
     tissue[core] = T["core"]
     tissue[necro] = T["necrosis"]
-    del d_t, rho_core, rho_ed, core, necro, oedema
+    del d_t, rho_core, rho_ed, core, necro, oedema, hemi
 
     tissue[sulcal | fissure | vent] = T["csf"]
     del sulcal, fissure, vent, brain, intracranial
@@ -184,7 +186,7 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
     head = depth >= 0
 
     def bias_poly():
-        c = rng.normal(0, 1, 9)
+        c = rng.normal(0, 1, 9).astype(np.float32)
         return (c[0] * zn + c[1] * yn + c[2] * xn + c[3] * zn * yn + c[4] * yn * xn
                 + c[5] * zn * xn + c[6] * zn ** 2 + c[7] * yn ** 2 + c[8] * xn ** 2)
 

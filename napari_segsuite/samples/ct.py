@@ -95,7 +95,7 @@ def make_ct(seed: int = 0, scale: float = 1.0) -> SampleData:
         tissue[np.broadcast_to(mask, shape)] = T[name]
 
     # random anatomical variation (a few percent / mm)
-    jit = rng.uniform(-1.0, 1.0, 16)
+    jit = rng.uniform(-1.0, 1.0, 16).tolist()  # Python floats keep float32 maths
 
     # -- torso outline and body wall --------------------------------------------------------
     y0 = -8.0  # torso centre (the back is flatter: the patient lies on the table)

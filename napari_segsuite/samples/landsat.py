@@ -118,7 +118,7 @@ def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
     mat[(bare > 2.1) & farm] = M["soil_dry"]
 
     # -- town with a street grid, roofs and parks -------------------------------------------
-    cy, cx = rng.uniform(-60, 60, 2)
+    cy, cx = rng.uniform(-60, 60, 2).tolist()
     r_town = rng.uniform(36.0, 46.0)
     town = np.hypot(Y - cy, X - cx) / r_town * (1.0 + 0.25 * noise(10.0)) < 1.0
     tt = th + rng.uniform(-0.2, 0.2)
@@ -140,7 +140,7 @@ def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
     mat[town & street] = M["asphalt"]
     soil_frac[town] = 0.05
     # main roads out of town (straight, one pixel)
-    for ang in rng.uniform(0, 2 * np.pi, 3):
+    for ang in rng.uniform(0, 2 * np.pi, 3).tolist():
         d = np.abs(np.sin(ang) * (X - cx) - np.cos(ang) * (Y - cy))
         along = np.cos(ang) * (X - cx) + np.sin(ang) * (Y - cy)
         mat[(d < 0.6) & (along > 0)] = M["asphalt"]
@@ -156,7 +156,7 @@ def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
     mat[(dist_r < width + 2.5) & (dist_r >= width)] = M["forest"]
     river = dist_r < width
     for _ in range(50):  # a lake away from the town
-        ly, lx = rng.uniform(-90, 90, 2)
+        ly, lx = rng.uniform(-90, 90, 2).tolist()
         if np.hypot(ly - cy, lx - cx) > r_town + 40.0:
             break
     lake = np.hypot(Y - ly, X - lx) / rng.uniform(16.0, 24.0) * (1.0 + 0.3 * noise(6.0)) < 1.0

@@ -134,7 +134,7 @@ def make_nuclei(seed: int = 0, scale: float = 1.0) -> SampleData:
     img = ndi.gaussian_filter(signal, 1.3 * k) + haze
     Y = (np.arange(H, dtype=np.float32)[:, None] - H / 2) / (H / 2)
     X = (np.arange(W, dtype=np.float32)[None, :] - W / 2) / (W / 2)
-    g = rng.uniform(-1, 1, 2)
+    g = rng.uniform(-1, 1, 2).tolist()
     illum = (1.0 - 0.18 * (Y ** 2 + X ** 2)) * (1.0 + 0.12 * (g[0] * Y + g[1] * X))
     background = 0.05 * (1.0 + 0.3 * smooth_noise(rng, shape, 30.0 * k))
     photons = photons_peak * illum * (img + background)
