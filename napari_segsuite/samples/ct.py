@@ -200,8 +200,8 @@ def make_ct(seed: int = 0, scale: float = 1.0) -> SampleData:
     kidneys = np.zeros(shape, dtype=bool)
     sinus = np.zeros(shape, dtype=bool)
     for sgn, zk in ((-1.0, -120.0), (1.0, -105.0)):
-        kc = (zk + 5.0 * jit[11], ys - 8.0, sgn * 66.0)
-        kr = np.sqrt(_ell((x - kc[2]) / 27.0, (y - kc[1]) / 24.0) + ((z - kc[0]) / 55.0) ** 2)
+        kc = (zk + 5.0 * jit[11], ys - 20.0, sgn * 66.0)
+        kr = np.sqrt(_ell((x - kc[2]) / 26.0, (y - kc[1]) / 21.0) + ((z - kc[0]) / 55.0) ** 2)
         k = (kr * (1.0 + 0.04 * organ_n) < 1.0) & abdomen
         kidneys |= k
         sr = np.sqrt(_ell((x - (kc[2] - sgn * 12.0)) / 11.0, (y - kc[1]) / 9.0)
