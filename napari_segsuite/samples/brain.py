@@ -11,6 +11,9 @@ Model (all sizes in mm, so ``scale`` only changes the sampling):
   (smoothly varying thickness) of CSF or the outside, so it follows the sulcal walls as a folded
   ribbon; white matter fills the rest. Deep grey nuclei (thalami, lentiform and caudate nuclei)
   are grey matter with intermediate contrast.
+- Posterior fossa: the tentorium (a sloping CSF sheet) covers the cerebellum, whose fine,
+  roughly horizontal folia give a thin white-matter core under grey matter; a brainstem (white
+  matter) runs down the midline in front of it.
 - Two lateral ventricles (curved, with frontal horns) and a third ventricle: CSF.
 - Tumour in one hemisphere: a noise-perturbed core (viable rim and necrotic centre) with
   finger-like vasogenic oedema that spreads through white matter only.
@@ -120,9 +123,24 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
     del fold, pz, py, px, pr, rr, f, qz, qy, qx, cz, cy, cx, n_surf, bd, width, sulcus, idx
     del sulc_depth
 
+    # posterior fossa: the tentorium (a CSF sheet) slopes down to the back of the skull; the
+    # cerebellum below it has fine, roughly horizontal folia instead of cerebral gyri
+    tent_z = -8.0 - 0.45 * (y - 10.0)
+    fossa = brain & (y > 10.0) & (z < tent_z - 1.6)
+    tentorium = brain & (y > 10.0) & (np.abs(z - tent_z) <= 1.6) & (np.abs(x) > 3.0)
+    folia_n = smooth_noise(rng, shape, np.array([1.4, 5.0, 9.0]) / sp)
+    fossa_depth = np.minimum(b_depth, (tent_z - z) * 0.9)
+    folia = fossa & (np.abs(folia_n) < 0.3) & (fossa_depth < 11.0)
+    sulcal = (sulcal & ~fossa) | folia
+    del folia_n, fossa_depth, folia
+    # brainstem: midline, in front of the cerebellum, below the cerebrum (white-matter like)
+    stem = brain & (np.sqrt((x / 13.0) ** 2 + ((y - 4.0) / 11.0) ** 2) < 1.0) & (z < -10.0)
+
     # interhemispheric fissure: full depth in front of / behind the corpus callosum, above it
     z_cc = np.where(np.abs(y) < 34.0, 22.0, -80.0)
-    fissure = brain & (np.abs(x) < 1.6) & (z > z_cc)
+    fissure = brain & (np.abs(x) < 1.6) & (z > z_cc) & ~fossa
+    sulcal |= tentorium
+    sulcal &= ~stem
     # lateral ventricles: curved tubes along y, frontal horns wider; third ventricle in midline
     vent = np.zeros(shape, dtype=bool)
     yy = np.clip(y / 36.0, -1.5, 1.5)
@@ -154,7 +172,8 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
         deep |= _ellipsoid_radius(z, y, x, (12.0, -22.0, side * 12.5), (6.0, 8.0, 4.0)) < 1.0
     deep &= tissue_mask & ~cortex
     tissue[deep] = T["deep_gm"]
-    del deep, cortex
+    tissue[stem & tissue_mask] = T["wm"]  # no cortex on the brainstem
+    del deep, cortex, stem, fossa, tentorium
 
     # -- tumour with oedema ----------------------------------------------------------------
     side = float(rng.choice([-1.0, 1.0]))
