@@ -50,9 +50,13 @@ def test_unknown_sample_is_an_input_error():
     assert str(exc.value) == "unknown sample 'x'; choose from: brain, ct, landsat, nuclei"
 
 
-def test_bad_scale_is_an_input_error():
-    with pytest.raises(InputError):
-        get_sample("nuclei").make(seed=0, scale=0)
+@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"scale": -1.0}, {"scale": float("nan")},
+                                    {"seed": -1}, {"seed": 1.5}, {"seed": "a"}])
+def test_bad_seed_or_scale_is_an_input_error(kwargs):
+    args = {"seed": 0, "scale": 1.0, **kwargs}
+    with pytest.raises(InputError) as exc:
+        get_sample("nuclei").make(**args)
+    assert "\n" not in str(exc.value)
 
 
 # -- structure, geometry, determinism ---------------------------------------------------------
@@ -148,7 +152,7 @@ def test_brain_relative_intensities():
     d = sample("brain")
     lab = d.labels["labels"].array
     t1, t2, fl = d.images["t1"], d.images["t2"], d.images["flair"]
-    CSF, GM, WM, SKULL, SCALP, OED, CORE = 1, 2, 3, 4, 5, 6, 7
+    CSF, GM, WM, OED, CORE = 1, 2, 3, 6, 7
     m = {k: {v: mean_in(img, lab, v) for v in range(1, 8)}
          for k, img in (("t1", t1), ("t2", t2), ("flair", fl))}
     # T1: WM > GM > CSF; tumour core and oedema darker than WM
@@ -363,7 +367,8 @@ def test_nuclei_imaging_model():
     h, w = im.shape
     quads = [far[:h // 2, :w // 2], far[:h // 2, w // 2:], far[h // 2:, :w // 2],
              far[h // 2:, w // 2:]]
-    blocks = [im[:h // 2, :w // 2], im[:h // 2, w // 2:], im[h // 2:, :w // 2], im[h // 2:, w // 2:]]
+    blocks = [im[:h // 2, :w // 2], im[:h // 2, w // 2:], im[h // 2:, :w // 2],
+              im[h // 2:, w // 2:]]
     lv = [np.median(b[q]) for b, q in zip(blocks, quads) if q.sum() > 100]
     assert max(lv) - min(lv) > 3
     # blurred edges (PSF): the first background ring is brighter than far background

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.image import SegImage
-from ._util import (SampleData, coords, grid_shape, make_seeds, seed_label_names,
+from ._util import (SampleData, coords, grid_shape, make_rng, make_seeds, seed_label_names,
                     smooth_noise)
 
 BASE_SHAPE = (60, 160, 160)
@@ -78,7 +78,7 @@ def _r3(a, b, c):
 
 def make_ct(seed: int = 0, scale: float = 1.0) -> SampleData:
     """Generate the CT sample (see the module docstring). Deterministic for ``seed``."""
-    rng = np.random.default_rng([int(seed), 0xC7])
+    rng = make_rng(seed, 0xC7)
     shape = grid_shape(BASE_SHAPE, scale)
     spacing = tuple(s * b / n for s, b, n in zip(BASE_SPACING, BASE_SHAPE, shape))
     sp = np.asarray(spacing)
