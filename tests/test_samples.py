@@ -376,3 +376,30 @@ def test_nuclei_imaging_model():
     assert np.median(im[ring]) > np.median(im[far]) + 20
     # camera offset and shot noise: no zeros, noisy background
     assert im.min() > 50 and bg.std() > 2
+
+
+# -- integration: CLI and napari sample contributions ------------------------------------------
+def test_cli_writes_sample_with_geometry(cli, tmp_path):
+    from napari_segsuite.io import read_image
+
+    r = cli("sample", "ct", "-o", tmp_path / "ct", "--quiet")
+    assert r.code == 0, r
+    d = sample("ct")
+    for key in ("ct", "labels", "seeds"):
+        img = read_image(tmp_path / "ct" / f"{key}.nii.gz")
+        ref = d.images["ct"] if key == "ct" else d.labels[key]
+        np.testing.assert_allclose(img.spacing, ref.spacing)
+        np.testing.assert_array_equal(img.array, ref.array)
+    r = cli("sample", "nuclei", "-o", tmp_path / "n", "--seed", "-1")
+    assert r.code == 2 and r.err.startswith("error:") and "Traceback" not in r.err
+
+
+def test_napari_sample_layers_carry_scale_and_names():
+    from napari_segsuite._napari_io import sample_layers
+
+    layers = sample_layers("landsat")
+    data, kw, kind = layers[0]
+    assert kind == "image" and data.shape[-1] == 7 and len(kw["name"]) == 7
+    assert tuple(kw["scale"]) == (30.0, 30.0)
+    data, kw, kind = layers[1]
+    assert kind == "labels" and kw["metadata"]["label_names"][1] == "water"
