@@ -50,9 +50,13 @@ def test_unknown_sample_is_an_input_error():
     assert str(exc.value) == "unknown sample 'x'; choose from: brain, ct, landsat, nuclei"
 
 
-def test_bad_scale_is_an_input_error():
-    with pytest.raises(InputError):
-        get_sample("nuclei").make(seed=0, scale=0)
+@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"scale": -1.0}, {"scale": float("nan")},
+                                    {"seed": -1}, {"seed": 1.5}, {"seed": "a"}])
+def test_bad_seed_or_scale_is_an_input_error(kwargs):
+    args = {"seed": 0, "scale": 1.0, **kwargs}
+    with pytest.raises(InputError) as exc:
+        get_sample("nuclei").make(**args)
+    assert "\n" not in str(exc.value)
 
 
 # -- structure, geometry, determinism ---------------------------------------------------------
@@ -148,7 +152,7 @@ def test_brain_relative_intensities():
     d = sample("brain")
     lab = d.labels["labels"].array
     t1, t2, fl = d.images["t1"], d.images["t2"], d.images["flair"]
-    CSF, GM, WM, SKULL, SCALP, OED, CORE = 1, 2, 3, 4, 5, 6, 7
+    CSF, GM, WM, OED, CORE = 1, 2, 3, 6, 7
     m = {k: {v: mean_in(img, lab, v) for v in range(1, 8)}
          for k, img in (("t1", t1), ("t2", t2), ("flair", fl))}
     # T1: WM > GM > CSF; tumour core and oedema darker than WM
@@ -363,7 +367,8 @@ def test_nuclei_imaging_model():
     h, w = im.shape
     quads = [far[:h // 2, :w // 2], far[:h // 2, w // 2:], far[h // 2:, :w // 2],
              far[h // 2:, w // 2:]]
-    blocks = [im[:h // 2, :w // 2], im[:h // 2, w // 2:], im[h // 2:, :w // 2], im[h // 2:, w // 2:]]
+    blocks = [im[:h // 2, :w // 2], im[:h // 2, w // 2:], im[h // 2:, :w // 2],
+              im[h // 2:, w // 2:]]
     lv = [np.median(b[q]) for b, q in zip(blocks, quads) if q.sum() > 100]
     assert max(lv) - min(lv) > 3
     # blurred edges (PSF): the first background ring is brighter than far background
@@ -371,3 +376,30 @@ def test_nuclei_imaging_model():
     assert np.median(im[ring]) > np.median(im[far]) + 20
     # camera offset and shot noise: no zeros, noisy background
     assert im.min() > 50 and bg.std() > 2
+
+
+# -- integration: CLI and napari sample contributions ------------------------------------------
+def test_cli_writes_sample_with_geometry(cli, tmp_path):
+    from napari_segsuite.io import read_image
+
+    r = cli("sample", "ct", "-o", tmp_path / "ct", "--quiet")
+    assert r.code == 0, r
+    d = sample("ct")
+    for key in ("ct", "labels", "seeds"):
+        img = read_image(tmp_path / "ct" / f"{key}.nii.gz")
+        ref = d.images["ct"] if key == "ct" else d.labels[key]
+        np.testing.assert_allclose(img.spacing, ref.spacing)
+        np.testing.assert_array_equal(img.array, ref.array)
+    r = cli("sample", "nuclei", "-o", tmp_path / "n", "--seed", "-1")
+    assert r.code == 2 and r.err.startswith("error:") and "Traceback" not in r.err
+
+
+def test_napari_sample_layers_carry_scale_and_names():
+    from napari_segsuite._napari_io import sample_layers
+
+    layers = sample_layers("landsat")
+    data, kw, kind = layers[0]
+    assert kind == "image" and data.shape[-1] == 7 and len(kw["name"]) == 7
+    assert tuple(kw["scale"]) == (30.0, 30.0)
+    data, kw, kind = layers[1]
+    assert kind == "labels" and kw["metadata"]["label_names"][1] == "water"

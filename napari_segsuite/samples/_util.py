@@ -1,6 +1,6 @@
 """Shared building blocks of the sample generators (numpy / scipy / scikit-image only).
 
-- :func:`grid_shape` scales a default grid size by ``scale``.
+- :func:`make_rng` the seeded generator; :func:`grid_shape` scales a default grid size by ``scale``.
 - :func:`smooth_noise` band-limited Gaussian random fields (FFT filtering), unit variance.
 - :func:`coords` physical coordinates (mm, um, m) of a grid, centred, as broadcastable arrays.
 - :class:`SampleData`, :class:`Sample` the registry's record types (re-exported by the package).
@@ -22,9 +22,9 @@ from ..core.image import SegImage
 class SampleData:
     """One generated sample: its images, label images and label names.
 
-    ``images`` and ``labels`` are ordered dicts of :class:`SegImage` on one grid. ``labels["labels"]``
-    is the ground truth; ``labels["seeds"]`` (brain, CT) holds sparse GrowCut scribbles;
-    ``label_names[key]`` maps each label value of ``labels[key]`` to a name.
+    ``images`` and ``labels`` are ordered dicts of :class:`SegImage` on one grid.
+    ``labels["labels"]`` is the ground truth; ``labels["seeds"]`` (brain, CT) holds sparse
+    GrowCut scribbles; ``label_names[key]`` maps each label value of ``labels[key]`` to a name.
     """
 
     images: Dict[str, SegImage]
@@ -41,6 +41,20 @@ class Sample:
     title: str
     description: str
     make: Callable[..., SampleData]
+
+
+def make_rng(seed: int, stream: int) -> np.random.Generator:
+    """The generator of one sample: ``seed`` (a non-negative integer) and a per-sample stream id,
+    so that two samples made with the same seed are independent."""
+    try:
+        ok = int(seed) == seed and int(seed) >= 0
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        from ..core.errors import InputError
+
+        raise InputError(f"sample seed must be a non-negative integer, got {seed!r}")
+    return np.random.default_rng([int(seed), int(stream)])
 
 
 def grid_shape(base: Sequence[int], scale: float) -> Tuple[int, ...]:

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.image import SegImage
-from ._util import (SampleData, coords, grid_shape, make_seeds, seed_label_names,
+from ._util import (SampleData, coords, grid_shape, make_rng, make_seeds, seed_label_names,
                     smooth_noise)
 
 BASE_SHAPE = (96, 120, 100)
@@ -63,7 +63,7 @@ def _ellipsoid_radius(z, y, x, c, a):
 
 def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
     """Generate the brain MRI sample (see the module docstring). Deterministic for ``seed``."""
-    rng = np.random.default_rng([int(seed), 0xB2A1])
+    rng = make_rng(seed, 0xB2A1)
     shape = grid_shape(BASE_SHAPE, scale)
     spacing = tuple(BASE_SPACING * b / n for b, n in zip(BASE_SHAPE, shape))
     sp = np.asarray(spacing)

@@ -12,7 +12,8 @@ array row 0 is anterior, the table is at the bottom of an axial slice, slice 0 i
   trachea and main bronchi (air).
 - Bone: vertebrae (cortical shell ~1000 HU around cancellous bone ~260 HU, discs in between,
   spinal canal, laminae and spinous processes), ribs that run down obliquely from the spine to
-  the front (700 HU) with costal cartilage anteriorly, and the sternum.
+  the front (cortical 900 HU around marrow 300 HU) with costal cartilage anteriorly, and the
+  sternum.
 - Abdomen below the diaphragm: liver (60 HU, with hepatic vessels), spleen (48 HU), kidneys
   (32 HU, renal sinus fat), stomach with an air-fluid level.
 - Imaging: partial-volume blur, correlated noise (about 14 HU), rounded to int16 HU.
@@ -28,7 +29,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.image import SegImage
-from ._util import (SampleData, coords, grid_shape, make_seeds, seed_label_names,
+from ._util import (SampleData, coords, grid_shape, make_rng, make_seeds, seed_label_names,
                     smooth_noise)
 
 BASE_SHAPE = (60, 160, 160)
@@ -58,7 +59,8 @@ _TISSUES = {
     "lung_vessel": (2, 35.0),
     "cortical": (3, 1050.0),
     "cancellous": (3, 260.0),
-    "rib": (3, 750.0),
+    "rib": (3, 900.0),
+    "rib_marrow": (3, 300.0),
     "liver": (4, 60.0),
     "liver_vessel": (4, 42.0),
     "heart": (5, 45.0),
@@ -78,7 +80,7 @@ def _r3(a, b, c):
 
 def make_ct(seed: int = 0, scale: float = 1.0) -> SampleData:
     """Generate the CT sample (see the module docstring). Deterministic for ``seed``."""
-    rng = np.random.default_rng([int(seed), 0xC7])
+    rng = make_rng(seed, 0xC7)
     shape = grid_shape(BASE_SHAPE, scale)
     spacing = tuple(s * b / n for s, b, n in zip(BASE_SPACING, BASE_SHAPE, shape))
     sp = np.asarray(spacing)
@@ -261,6 +263,11 @@ def make_ct(seed: int = 0, scale: float = 1.0) -> SampleData:
     cart &= z > -40.0
     paint(cart, "cartilage")
     paint(ribs, "rib")
+    # marrow inside each rib (cortical shell around it)
+    t_r = (rho_band - (1.0 - 9.0 / 110.0)) / (12.0 / 110.0)
+    t_z = np.mod(zr, 28.0) / 10.0
+    paint(ribs & (np.abs(t_r - 0.5) < 0.25) & (np.abs(t_z - 0.5) < 0.3), "rib_marrow")
+    del t_r, t_z
     sternum = (np.abs(x) < 14.0) & (rho_band > 1.0 - 12.0 / 110.0) & (rho_band < 1.0) & \
         (y < y0) & (z > -40.0) & (z < z_top - 5.0) & (phi > 0.9 * np.pi)
     paint(sternum, "rib")

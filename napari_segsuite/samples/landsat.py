@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.image import SegImage
-from ._util import SampleData, fractal_noise, grid_shape, smooth_noise
+from ._util import SampleData, fractal_noise, grid_shape, make_rng, smooth_noise
 
 BASE_SHAPE = (256, 256)
 BASE_SPACING = 30.0  # m
@@ -57,7 +57,7 @@ _MATERIALS = {
 
 def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
     """Generate the LANDSAT sample (see the module docstring). Deterministic for ``seed``."""
-    rng = np.random.default_rng([int(seed), 0x1A4D])
+    rng = make_rng(seed, 0x1A4D)
     shape = grid_shape(BASE_SHAPE, scale)
     k = shape[0] / BASE_SHAPE[0]  # actual pixels per base pixel
     spacing = (BASE_SPACING * BASE_SHAPE[0] / shape[0], BASE_SPACING * BASE_SHAPE[1] / shape[1])

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.image import SegImage
-from ._util import SampleData, fractal_noise, grid_shape, smooth_noise
+from ._util import SampleData, fractal_noise, grid_shape, make_rng, smooth_noise
 
 BASE_SHAPE = (256, 256)
 BASE_SPACING = 0.5  # um
@@ -86,7 +86,7 @@ def _place(rng: np.random.Generator, H: float, W: float):
 
 def make_nuclei(seed: int = 0, scale: float = 1.0) -> SampleData:
     """Generate the nuclei sample (see the module docstring). Deterministic for ``seed``."""
-    rng = np.random.default_rng([int(seed), 0x9C1E])
+    rng = make_rng(seed, 0x9C1E)
     shape = grid_shape(BASE_SHAPE, scale)
     H, W = shape
     k = H / BASE_SHAPE[0]
