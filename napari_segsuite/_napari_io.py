@@ -119,7 +119,10 @@ def sample_layers(name: str, seed: int = 0) -> List[tuple]:
     out = []
     for key, img in data.images.items():
         img.name = img.name if img.name not in ("image", "") else key
-        out.append(layer_tuple(img, "image", name=_title(key, img)) if not img.multichannel
+        extra = {"name": _title(key, img)}
+        if key == "ct":  # a lung-to-bone window rather than napari's min/max
+            extra["contrast_limits"] = (-1000.0, 1000.0)
+        out.append(layer_tuple(img, "image", **extra) if not img.multichannel
                    else layer_tuple(img, "image"))
     for key, img in data.labels.items():
         names = data.label_names.get(key)
