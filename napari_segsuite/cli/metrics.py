@@ -96,36 +96,14 @@ def format_table(result: dict) -> str:
 
 
 def write_csv(path: str, result: dict, force: bool = False):
-    """Write the per-label CSV atomically (temporary file + rename); refuse to overwrite an
-    existing file without ``force``."""
-    import os
-    import tempfile
-    from pathlib import Path
-
+    """Write the per-label CSV atomically (see :func:`napari_segsuite.core.metrics.write_csv`)."""
     from ..core.errors import InputError
-    from ..core.metrics import to_csv_text
+    from ..core.metrics import write_csv as _write
 
-    out = Path(path)
-    if out.is_dir():
-        raise InputError(f"--csv {out}: is a folder; give a file name")
-    if out.exists() and not force:
-        raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"--csv {out}: folder {parent} does not exist")
-    text = to_csv_text(result)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return out
+        return _write(path, result, force=force)
+    except InputError as exc:
+        raise InputError(f"--csv {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -430,6 +430,36 @@ def to_csv_text(result: dict, sep: str = ",") -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_csv(path: Any, result: dict, force: bool = False, sep: str = ","):
+    """Write :func:`to_csv_text` to ``path`` atomically (temporary file in the same folder,
+    renamed into place); an existing file is only replaced with ``force=True``."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give a file name")
+    if out.exists() and not force:
+        raise InputError(f"{out}: already exists; use --force to overwrite it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{out}: folder {parent} does not exist")
+    text = to_csv_text(result, sep=sep)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # precision-recall curve
 # ------------------------------------------------------------------------------------------------
