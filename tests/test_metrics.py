@@ -376,3 +376,25 @@ def test_overlay_values():
     np.testing.assert_array_equal(overlay(pred, gt), [[2, 1, 3, 0, 2]])
     np.testing.assert_array_equal(overlay(pred, gt, label=1), [[2, 1, 3, 0, 2]])
     np.testing.assert_array_equal(overlay(pred, gt, label=2), [[0, 0, 0, 0, 3]])
+
+
+@pytest.mark.parametrize("binary", [None, False, True])
+def test_one_pass_and_general_paths_agree(rng, monkeypatch, binary):
+    """Small label values take the one-pass path; huge ones the sorted-index path: same result."""
+    import napari_segsuite.core.metrics as M
+
+    gt = blobs((12, 14, 16), 3, rng)
+    pred = perturb(gt, rng, 0.1)
+    fast = M.compare(pred, gt, spacing=(2.0, 1.0, 0.5), binary=binary)
+    monkeypatch.setattr(M, "_FAST_BINS", 1)
+    slow = M.compare(pred, gt, spacing=(2.0, 1.0, 0.5), binary=binary)
+    assert fast == slow
+    # large label values: relabelled 1, 2, 3 -> 10**6, 2 * 10**6, 3 * 10**6
+    big = lambda a: a.astype(np.int64) * 10**6  # noqa: E731
+    monkeypatch.setattr(M, "_FAST_BINS", 1 << 20)
+    r = M.compare(big(pred), big(gt), spacing=(2.0, 1.0, 0.5), binary=binary)
+    if binary:
+        assert r["per_label"] == fast["per_label"]
+    else:
+        assert [int(k) for k in r["per_label"]] == [10**6, 2 * 10**6, 3 * 10**6]
+        assert list(r["per_label"].values()) == list(fast["per_label"].values())

@@ -117,7 +117,8 @@ def _is_two_valued(values: np.ndarray) -> bool:
     return len(values) <= 2 and (len(values) < 2 or values[0] == 0)
 
 
-def _prepare(pred: Any, gt: Any, spacing: Optional[Sequence[float]], binary: Optional[bool]):
+def _check(pred: Any, gt: Any, spacing: Optional[Sequence[float]]):
+    """Validate the pair; returns label arrays (non-negative integers) and the spacing."""
     p, _ = _unpack(pred, "PRED")
     g, g_spacing = _unpack(gt, "GT")
     if p.shape != g.shape:
@@ -134,17 +135,77 @@ def _prepare(pred: Any, gt: Any, spacing: Optional[Sequence[float]], binary: Opt
         raise InputError(f"spacing has {len(spacing)} values but the images are {g.ndim}D")
     if any(not math.isfinite(s) or s <= 0 for s in spacing):
         raise InputError(f"spacing must be positive, got {spacing}")
-    pv, gv = _present(p), _present(g)
-    if binary is None:
-        binary = _is_two_valued(pv) and _is_two_valued(gv)
+    return p, g, spacing
+
+
+def _nonzero(arr: np.ndarray) -> np.ndarray:
+    return (arr != 0).view(np.uint8)
+
+
+#: Most bins of the one-pass confusion count on raw label values ((max_gt+1) * (max_pred+1)).
+_FAST_BINS = 1 << 20
+
+
+def _code_counts_steps(p: np.ndarray, g: np.ndarray, n_p: int, n_g: int):
+    """Counts of (GT value, PRED value) pairs: one bincount per slab on ``g * n_p + p``."""
+    dtype = np.uint16 if n_p * n_g <= 65536 else np.int32
+    counts = np.zeros(n_p * n_g, dtype=np.int64)
+    fp_, fg_ = p.reshape(-1), g.reshape(-1)
+    total = fp_.size
+    for s in range(0, total, _SLAB):
+        code = fg_[s:s + _SLAB].astype(dtype)
+        np.multiply(code, dtype(n_p), out=code, casting="unsafe")
+        np.add(code, fp_[s:s + _SLAB], out=code, casting="unsafe")
+        counts += np.bincount(code, minlength=n_p * n_g)
+        yield Progress(min(s + _SLAB, total), total, "counting voxels")
+    return counts.reshape(n_g, n_p)
+
+
+def _collapse_binary(labels: np.ndarray, counts: np.ndarray):
+    """Confusion matrix of 'non-zero' vs 0 from a multi-value one (labels[0] == 0)."""
+    c = np.asarray(counts, dtype=np.int64)
+    out = np.array([[c[0, 0], c[0, 1:].sum()], [c[1:, 0].sum(), c[1:, 1:].sum()]])
+    if out[1:, :].sum() + out[:, 1:].sum() == 0:
+        return np.array([0]), out[:1, :1]
+    return np.array([0, 1]), out
+
+
+def _count_steps(p: np.ndarray, g: np.ndarray, binary: Optional[bool]):
+    """Count the confusion matrix, decide binary mode, and say how to find each label's voxels.
+
+    Returns ``(labels, counts, binary, lab_p, lab_g, key)``: ``lab_p``/``lab_g`` are integer
+    images in which label ``v`` has the value ``key(v)`` (for ``find_objects`` and the masks).
+    """
     if binary:
-        if not (p.dtype == np.uint8 and pv.max(initial=0) <= 1):
-            p = (p != 0).view(np.uint8)
-        if not (g.dtype == np.uint8 and gv.max(initial=0) <= 1):
-            g = (g != 0).view(np.uint8)
-        pv = np.array([0, 1]) if (pv != 0).any() else np.array([0])
-        gv = np.array([0, 1]) if (gv != 0).any() else np.array([0])
-    return p, g, spacing, pv, gv, bool(binary)
+        p, g = _nonzero(p), _nonzero(g)
+    mp, mg = int(p.max()), int(g.max())
+    if (mp + 1) * (mg + 1) <= _FAST_BINS:
+        raw = yield from _code_counts_steps(p, g, mp + 1, mg + 1)
+        gv = np.flatnonzero(raw.sum(axis=1))
+        pv = np.flatnonzero(raw.sum(axis=0))
+        if binary is None:
+            binary = _is_two_valued(pv) and _is_two_valued(gv)
+            if binary:
+                m = max(mp, mg) + 1
+                full = np.zeros((m, m), np.int64)
+                full[: mg + 1, : mp + 1] = raw
+                labels, counts = _collapse_binary(np.arange(m), full)
+                return labels, counts, True, _nonzero(p), _nonzero(g), int
+        labels = _label_union(pv, gv)
+        m = int(labels[-1]) + 1
+        full = np.zeros((m, m), np.int64)
+        full[: mg + 1, : mp + 1] = raw
+        return labels, full[np.ix_(labels, labels)], bool(binary), p, g, int
+    pv, gv = _present(p), _present(g)
+    if binary is None and _is_two_valued(pv) and _is_two_valued(gv):
+        return (yield from _count_steps(p, g, True))
+    labels = _label_union(pv, gv)
+    n = len(labels)
+    pi = _index_image(p, labels)
+    gi = _index_image(g, labels)
+    counts = yield from _confusion_steps(pi, gi, n)
+    index_of = {int(v): i for i, v in enumerate(labels)}
+    return labels, counts, bool(binary), pi, gi, lambda v: index_of.get(v, -1)
 
 
 def _index_image(arr: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -200,9 +261,8 @@ def confusion_matrix(pred: Any, gt: Any, binary: Optional[bool] = None
     ``labels`` is the sorted union of the values in PRED and GT, always including 0. One pass of
     ``np.bincount`` over a combined index (slab by slab, so memory stays bounded on 512^3).
     """
-    p, g, _sp, pv, gv, _b = _prepare(pred, gt, None, binary)
-    labels = _label_union(pv, gv)
-    counts = run(_confusion_steps(_index_image(p, labels), _index_image(g, labels), len(labels)))
+    p, g, _sp = _check(pred, gt, None)
+    labels, counts, *_rest = run(_count_steps(p, g, binary))
     return labels, counts
 
 
@@ -324,12 +384,8 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     from scipy import ndimage as ndi
 
     yield Progress(0, None, "reading labels")
-    p, g, spacing, pv, gv, is_binary = _prepare(pred, gt, spacing, binary)
-    all_labels = _label_union(pv, gv)
-    n = len(all_labels)
-    pi = _index_image(p, all_labels)
-    gi = _index_image(g, all_labels)
-    counts = yield from _confusion_steps(pi, gi, n)
+    p, g, spacing = _check(pred, gt, spacing)
+    all_labels, counts, is_binary, lab_p, lab_g, key = yield from _count_steps(p, g, binary)
     if labels is None:
         report = [int(v) for v in all_labels if v != 0]
     else:
@@ -339,18 +395,21 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     for v in report:
         per_label[str(v)] = overlap_from_confusion(counts, index_of.get(v, -1))
     if distances and report:
-        p_obj = ndi.find_objects(pi, max_label=n - 1) if n > 1 else []
-        g_obj = ndi.find_objects(gi, max_label=n - 1) if n > 1 else []
+        present = [v for v in report if v in index_of and v != 0]
+        top = max([key(v) for v in present], default=0)
+        p_obj = ndi.find_objects(lab_p, max_label=top) if top > 0 else []
+        g_obj = ndi.find_objects(lab_g, max_label=top) if top > 0 else []
         for k, v in enumerate(report):
             yield Progress(k, len(report), f"surface distances, label {v}")
-            i = index_of.get(v, 0)
-            bp = p_obj[i - 1] if i > 0 and i - 1 < len(p_obj) else None
-            bg = g_obj[i - 1] if i > 0 and i - 1 < len(g_obj) else None
+            i = key(v) if v in index_of and v != 0 else 0
+            bp = p_obj[i - 1] if 0 < i <= len(p_obj) else None
+            bg = g_obj[i - 1] if 0 < i <= len(g_obj) else None
             if bp is None or bg is None:
                 per_label[str(v)].update(_NAN_DIST)
                 continue
-            crop = _union_crop(bp, bg, pi.shape)
-            per_label[str(v)].update(_distances_cropped(pi[crop] == i, gi[crop] == i, spacing))
+            crop = _union_crop(bp, bg, lab_p.shape)
+            per_label[str(v)].update(
+                _distances_cropped(lab_p[crop] == i, lab_g[crop] == i, spacing))
         yield Progress(len(report), len(report), "surface distances done")
     return {
         "labels": report,
