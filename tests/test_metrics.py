@@ -398,3 +398,30 @@ def test_one_pass_and_general_paths_agree(rng, monkeypatch, binary):
     else:
         assert [int(k) for k in r["per_label"]] == [10**6, 2 * 10**6, 3 * 10**6]
         assert list(r["per_label"].values()) == list(fast["per_label"].values())
+
+
+@pytest.mark.parametrize("method", ["edt", "kdtree"])
+def test_both_distance_methods_match_sitk(method, rng, monkeypatch):
+    import napari_segsuite.core.metrics as M
+
+    spacing = (2.0, 0.9, 0.6)
+    shape = (20, 30, 34)
+    gt = ball(shape, (10, 15, 17), 8, spacing)
+    pred = ball(shape, (11, 14, 18), 7, spacing) | ball(shape, (2, 27, 3), 1.5, spacing)
+    ref_h = sitk_hausdorff(pred, gt, spacing)
+    hd95, assd = ref_boundary_distances(pred, gt, spacing)
+    monkeypatch.setattr(M, "_KDTREE_FACTOR", 10**9 if method == "edt" else 0)
+    d = M._distances_cropped(pred, gt, spacing, method=method)
+    assert d["hausdorff"] == pytest.approx(ref_h, rel=1e-9)
+    assert d["hd95"] == pytest.approx(hd95) and d["assd"] == pytest.approx(assd)
+    # and the automatic choice, forced each way through the threshold, on a multi-label pair
+    lab_gt = blobs((14, 16, 18), 3, rng)
+    lab_pred = perturb(lab_gt, rng, 0.05)
+    r = M.compare(lab_pred, lab_gt, spacing=spacing)
+    for lab in (1, 2, 3):
+        a, b = lab_pred == lab, lab_gt == lab
+        assert r["per_label"][str(lab)]["hausdorff"] == pytest.approx(
+            sitk_hausdorff(a, b, spacing), rel=1e-9)
+        h95, asd = ref_boundary_distances(a, b, spacing)
+        assert r["per_label"][str(lab)]["hd95"] == pytest.approx(h95)
+        assert r["per_label"][str(lab)]["assd"] == pytest.approx(asd)
