@@ -425,3 +425,10 @@ def test_both_distance_methods_match_sitk(method, rng, monkeypatch):
         h95, asd = ref_boundary_distances(a, b, spacing)
         assert r["per_label"][str(lab)]["hd95"] == pytest.approx(h95)
         assert r["per_label"][str(lab)]["assd"] == pytest.approx(asd)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (2, 6), (9, 11), (5, 6, 7), (2, 4, 4), (1, 1, 1)])
+def test_boundary_equals_scipy_face_erosion(shape, rng):
+    m = rng.random(shape) < 0.7
+    st = ndi.generate_binary_structure(m.ndim, 1)
+    np.testing.assert_array_equal(boundary(m), m & ~ndi.binary_erosion(m, st, border_value=0))

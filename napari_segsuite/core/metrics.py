@@ -308,12 +308,27 @@ def mean_pixel_accuracy(counts: np.ndarray) -> float:
 # ------------------------------------------------------------------------------------------------
 def boundary(mask: np.ndarray) -> np.ndarray:
     """The mask minus its erosion by the face-connected structuring element (outside the array
-    counts as background)."""
-    from scipy import ndimage as ndi
-
+    counts as background): a voxel is on the boundary when one of its 2*ndim face neighbours is
+    background. Same as ``mask & ~binary_erosion(mask, generate_binary_structure(ndim, 1),
+    border_value=0)``, computed with array shifts (several times faster)."""
     mask = np.asarray(mask, dtype=bool)
-    st = ndi.generate_binary_structure(mask.ndim, 1)
-    return mask & ~ndi.binary_erosion(mask, structure=st, border_value=0)
+    interior = mask.copy()
+    for ax in range(mask.ndim):
+        n = mask.shape[ax]
+        lo = [slice(None)] * mask.ndim
+        hi = [slice(None)] * mask.ndim
+        if n < 3:
+            interior[...] = False
+            break
+        lo[ax], hi[ax] = slice(0, n - 1), slice(1, n)
+        interior[tuple(hi)] &= mask[tuple(lo)]   # neighbour at -1 along ax
+        interior[tuple(lo)] &= mask[tuple(hi)]   # neighbour at +1 along ax
+        edge = [slice(None)] * mask.ndim
+        edge[ax] = 0
+        interior[tuple(edge)] = False
+        edge[ax] = n - 1
+        interior[tuple(edge)] = False
+    return mask & ~interior
 
 
 def _bbox(mask: np.ndarray) -> Optional[Tuple[slice, ...]]:
@@ -359,7 +374,8 @@ def _distances_cropped(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
         sp = np.asarray(spacing, dtype=np.float64)
         pa = np.argwhere(ba) * sp
         pb = np.argwhere(bb) * sp
-        ta, tb = cKDTree(pa), cKDTree(pb)
+        ta = cKDTree(pa, balanced_tree=False, compact_nodes=False)
+        tb = cKDTree(pb, balanced_tree=False, compact_nodes=False)
         d_ab = tb.query(pa, workers=-1)[0]
         d_ba = ta.query(pb, workers=-1)[0]
         qa = np.argwhere(only_a) * sp
