@@ -163,3 +163,15 @@ def test_labels_option(cli, pair):
     js = json.loads(cli("metrics", p, g, "--json", "--labels", "2,1", "--quiet").out)
     assert js["labels"] == [1, 2] and list(js["per_label"]) == ["1", "2"]
     assert cli("metrics", p, g, "--labels", "x").code == 2
+
+
+def test_header_mismatch_warns_but_compares(cli, tmp_path):
+    a = np.zeros((4, 5, 6), np.uint8)
+    a[1:3, 1:4, 1:5] = 1
+    p = _write(tmp_path / "p.nii.gz", a, (1.0, 1.0, 1.0))
+    g = _write(tmp_path / "g.nii.gz", a, SPACING)
+    r = cli("metrics", p, g, "--json")
+    assert r.code == 0
+    assert "warning: PRED and GT differ in spacing" in r.err
+    assert json.loads(r.out)["spacing"] == list(SPACING)
+    assert cli("metrics", p, g, "--json", "--quiet").err == ""

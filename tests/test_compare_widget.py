@@ -81,8 +81,12 @@ def test_overlay_layer_has_gt_geometry_and_three_classes(setup):
 
 
 def test_live_update_after_editing_the_prediction(setup):
+    from qtpy.QtWidgets import QApplication
+
     viewer, w, pred_l, gt_l = setup
     w.compute()
+    lay = w.show_overlay()
+    fn_before = int((lay.data == OVERLAY_FN).sum())
     before = w.result["per_label"]["2"]["tp"]
     data = pred_l.data
     data[4:8, 17:22, 18:24] = 0  # erase label 2 by hand ...
@@ -91,6 +95,25 @@ def test_live_update_after_editing_the_prediction(setup):
     w.live_update()              # the debounced slot, called directly
     assert w.result["per_label"]["2"]["tp"] == 0 < before
     assert "hausdorff" not in w.result["per_label"]["1"]  # live updates skip distances
+    QApplication.processEvents()  # the overlay refresh is queued after the job
+    assert int((lay.data == OVERLAY_FN).sum()) > fn_before
+    assert lay in viewer.layers and len([l for l in viewer.layers if l.name.startswith("TP")]) == 1
+
+
+def test_cancel_leaves_everything_as_it_was(setup):
+    viewer, w, pred_l, gt_l = setup
+    orig = w.panel._on_progress
+
+    def cancel_at_first(event):
+        orig(event)
+        w.panel.cancel()
+
+    w.panel._on_progress = cancel_at_first
+    n = len(viewer.layers)
+    w.compute()
+    assert w.panel.last_outcome == "cancelled"
+    assert w.result is None and w.table.rowCount() == 0 and len(viewer.layers) == n
+    assert w.run_button.isEnabled()
 
 
 def test_confusion_heatmap_and_row_normalisation(setup):

@@ -132,6 +132,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"PRED has shape {pred.shape} but GT has shape {gt.shape}; they must be "
                          "on the same grid")
     spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing else tuple(gt.spacing)
+    if not args.quiet and not pred.same_grid(gt, atol=1e-4):
+        import numpy as np
+
+        what = [name for name, a, b in (("spacing", pred.spacing, gt.spacing),
+                                        ("origin", pred.origin, gt.origin),
+                                        ("direction", pred.direction, gt.direction))
+                if not np.allclose(a, b, atol=1e-4)]
+        used = "--spacing" if args.spacing else "GT's spacing"
+        print(f"warning: PRED and GT differ in {', '.join(what)} (same shape, compared voxel by "
+              f"voxel); distances use {used}", file=sys.stderr)
     binary = {"auto": None, "yes": True, "no": False}[args.binary]
     result = run_job(compare_steps(pred.array, gt.array, spacing=spacing, labels=labels,
                                    distances=not args.no_distances, binary=binary), args)

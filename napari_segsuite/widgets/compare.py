@@ -336,7 +336,7 @@ class CompareWidget(QWidget):
         self._draw_slices()
         self._draw_pr()
         if self.overlay_layer is not None and self.overlay_layer in self.viewer.layers:
-            self.show_overlay()
+            QTimer.singleShot(0, self.show_overlay)  # after this job has finished
 
     def _fill_table(self) -> None:
         rows = table_rows(self.result)
@@ -465,26 +465,37 @@ class CompareWidget(QWidget):
                 notify_error(exc if isinstance(exc, InputError) else InputError(str(exc)))
 
     def show_overlay(self, *_args):
-        """Add (or refresh) the TP/FP/FN labels layer on the ground truth's grid."""
+        """Add (or refresh) the TP/FP/FN labels layer on the ground truth's grid (a JobPanel job;
+        in synchronous mode the layer is returned)."""
         try:
             pred, gt, _score, _sp = self._inputs()
         except InputError as exc:
             notify_error(exc)
             return None
-        if self.result is not None and self.result.get("binary"):
-            pred, gt = (pred != 0).astype(np.uint8), (gt != 0).astype(np.uint8)
+        binary = bool(self.result is not None and self.result.get("binary"))
         lab = self.overlay_label.currentData()
-        data = overlay(pred, gt, label=lab)
-        if self.overlay_layer is not None and self.overlay_layer in self.viewer.layers:
+        gt_layer = self.gt_picker.layer()
+
+        def job():
+            yield Progress(0, 1, "overlay")
+            p, g = ((pred != 0).view(np.uint8), (gt != 0).view(np.uint8)) if binary else (pred, gt)
+            return overlay(p, g, label=lab)
+
+        self.panel.start(job(), on_result=lambda data: self._set_overlay(data, gt_layer),
+                         title="TP/FP/FN overlay", lock=[self.run_button, self.overlay_button])
+        return self.overlay_layer if self.panel.last_outcome == "done" else None
+
+    def _set_overlay(self, data: np.ndarray, gt_layer) -> None:
+        if self.overlay_layer is not None and self.overlay_layer in self.viewer.layers \
+                and self.overlay_layer.data.shape == data.shape:
             self.overlay_layer.data = data
-            return self.overlay_layer
+            return
         from napari.utils.colormaps import DirectLabelColormap
 
         cmap = DirectLabelColormap(color_dict=OVERLAY_COLORS)
-        self.overlay_layer = add_result(self.viewer, data, self.gt_picker.layer(),
+        self.overlay_layer = add_result(self.viewer, data, gt_layer,
                                         "TP (green) FP (orange) FN (blue)", colormap=cmap,
                                         opacity=0.6)
-        return self.overlay_layer
 
     def threshold_at_best_f1(self, *_args):
         """New labels layer: the probability prediction thresholded at the best-F1 threshold."""
