@@ -299,8 +299,11 @@ class CompareWidget(QWidget):
                          lock=[self.run_button, self.overlay_button, self.best_f1_button])
 
     def _schedule_live(self, *_args) -> None:
-        if self.live.isChecked() and self.result is not None:
-            self._timer.start()
+        try:
+            if self.live.isChecked() and self.result is not None:
+                self._timer.start()
+        except RuntimeError:  # the widget was closed; its layer connections outlive it
+            pass
 
     def live_update(self) -> None:
         """The debounced slot: recompute after the prediction (or GT) was edited."""
