@@ -95,6 +95,9 @@ def test_live_update_after_editing_the_prediction(setup):
     w.live_update()              # the debounced slot, called directly
     assert w.result["per_label"]["2"]["tp"] == 0 < before
     assert "hausdorff" not in w.result["per_label"]["1"]  # live updates skip distances
+    assert w._dist_timer.isActive()  # the distances follow once the editing pauses
+    w.distances_update()
+    assert w.result["per_label"]["2"]["tp"] == 0 and "hausdorff" in w.result["per_label"]["1"]
     QApplication.processEvents()  # the overlay refresh is queued after the job
     assert int((lay.data == OVERLAY_FN).sum()) > fn_before
     assert lay in viewer.layers and len([l for l in viewer.layers if l.name.startswith("TP")]) == 1

@@ -33,6 +33,8 @@ OVERLAY_COLORS = {
     None: (0.0, 0.0, 0.0, 0.0),
 }
 LIVE_DELAY_MS = 500
+#: After a live update without distances, the distances follow once editing pauses this long.
+DISTANCE_DELAY_MS = 2000
 
 
 def is_probability(layer) -> bool:
@@ -196,6 +198,10 @@ class CompareWidget(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(LIVE_DELAY_MS)
         self._timer.timeout.connect(self.live_update)
+        self._dist_timer = QTimer(self)
+        self._dist_timer.setSingleShot(True)
+        self._dist_timer.setInterval(DISTANCE_DELAY_MS)
+        self._dist_timer.timeout.connect(self.distances_update)
         self.pred_picker.layer_changed.connect(self._inputs_changed)
         self.gt_picker.layer_changed.connect(self._inputs_changed)
         self._inputs_changed()
@@ -301,16 +307,25 @@ class CompareWidget(QWidget):
     def _schedule_live(self, *_args) -> None:
         try:
             if self.live.isChecked() and self.result is not None:
+                self._dist_timer.stop()
                 self._timer.start()
         except RuntimeError:  # the widget was closed; its layer connections outlive it
             pass
 
     def live_update(self) -> None:
         """The debounced slot: recompute after the prediction (or GT) was edited."""
+        self._timer.stop()
         if self.panel.busy:
             self._timer.start()  # try again when the running job is done
             return
         self.compute(distances=self.distances.isChecked() and self.live_distances.isChecked())
+
+    def distances_update(self) -> None:
+        """The slot that adds the surface distances once the editing pauses."""
+        if self.panel.busy or self._timer.isActive():
+            self._dist_timer.start()
+            return
+        self.compute(distances=True)
 
     # -- showing --------------------------------------------------------------------------------
     def _show(self, out: dict) -> None:
@@ -319,6 +334,10 @@ class CompareWidget(QWidget):
         self.pr = out["pr"]
         self._fill_table()
         r = self.result
+        has_distances = any("hausdorff" in m for m in r["per_label"].values())
+        if not has_distances and r["per_label"] and self.distances.isChecked() \
+                and self.live.isChecked():
+            self._dist_timer.start()  # live update without distances: they follow later
         dices = [m["dice"] for m in r["per_label"].values() if not math.isnan(m["dice"])]
         mean = f"{np.mean(dices):.4f}" if dices else "–"
         self.summary.setText(
