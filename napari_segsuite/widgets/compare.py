@@ -132,6 +132,7 @@ class CompareWidget(QWidget):
         self.table = QTableWidget(0, len(CSV_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(CSV_COLUMNS))
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("copy the table to the clipboard (tab-separated)")
         self.copy_button.clicked.connect(self.copy_table)
@@ -254,8 +255,11 @@ class CompareWidget(QWidget):
             labels = list(getattr(self.viewer.dims, "axis_labels", []))
             nd = layer_data(gt).ndim
             off = len(labels) - nd
+            default_names = ("z", "y", "x") if nd == 3 else tuple(str(a) for a in range(nd))
             for a in range(nd):
-                name = labels[off + a] if 0 <= off + a < len(labels) else str(a)
+                name = labels[off + a] if 0 <= off + a < len(labels) else ""
+                if not name or name.lstrip("-").isdigit():  # napari's default "-3", "-2", ...
+                    name = default_names[a]
                 self.axis.addItem(f"axis {a} ({name})", a)
             self.axis.setCurrentIndex(max(0, current))
         self.axis.setEnabled(self.axis.count() > 0)
