@@ -203,7 +203,7 @@ def _count_steps(p: np.ndarray, g: np.ndarray, binary: Optional[bool]):
     n = len(labels)
     pi = _index_image(p, labels)
     gi = _index_image(g, labels)
-    counts = yield from _confusion_steps(pi, gi, n)
+    counts = yield from _code_counts_steps(pi, gi, n, n)
     index_of = {int(v): i for i, v in enumerate(labels)}
     return labels, counts, bool(binary), pi, gi, lambda v: index_of.get(v, -1)
 
@@ -229,21 +229,6 @@ def _index_image(arr: np.ndarray, labels: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # confusion matrix and overlap figures
 # ------------------------------------------------------------------------------------------------
-def _confusion_steps(pi: np.ndarray, gi: np.ndarray, n: int):
-    """Confusion counts of two index images (values < n), slab by slab, yielding progress."""
-    counts = np.zeros(n * n, dtype=np.int64)
-    fp_, fg_ = pi.reshape(-1), gi.reshape(-1)
-    total = fp_.size
-    code_dtype = np.uint16 if n * n <= 65536 else np.int64
-    for s in range(0, total, _SLAB):
-        g = fg_[s:s + _SLAB].astype(code_dtype)
-        code = g * code_dtype(n) if code_dtype is np.int64 else g * np.uint16(n)
-        code += fp_[s:s + _SLAB]
-        counts += np.bincount(code, minlength=n * n)
-        yield Progress(min(s + _SLAB, total), total, "counting voxels")
-    return counts.reshape(n, n)
-
-
 def _label_union(pv: np.ndarray, gv: np.ndarray) -> np.ndarray:
     labels = np.union1d(np.union1d(pv, gv), [0]).astype(np.int64)
     if len(labels) > MAX_LABELS:
