@@ -63,6 +63,12 @@ def test_table_matches_core_and_layers_unchanged(setup):
     # per-slice Dice along z: slice 5 misses label 2
     d = w.slices["dice"]
     assert d.shape == (12,) and d[5] < d[4]
+    d2 = w.slices["by_label"][2]["dice"]
+    assert d2[5] == 0.0 and d2[4] == 1.0 and np.isnan(d2[0])
+    w.overlay_label.setCurrentIndex(w.overlay_label.findData(2))
+    curve, what = w._slice_curve()
+    assert what == "label 2" and np.nanargmin(curve) == 5
+    assert "slice 5" in w.slice_figure.axes[0].get_title()
 
 
 def test_overlay_layer_has_gt_geometry_and_three_classes(setup):

@@ -35,6 +35,8 @@ OVERLAY_COLORS = {
 LIVE_DELAY_MS = 500
 #: After a live update without distances, the distances follow once editing pauses this long.
 DISTANCE_DELAY_MS = 2000
+#: Per-slice Dice curves are computed for at most this many labels (plus all labels together).
+MAX_SLICE_LABELS = 32
 
 
 def is_probability(layer) -> bool:
@@ -58,12 +60,17 @@ def compare_job(pred: np.ndarray, gt: np.ndarray, spacing, distances: bool = Tru
     result = yield from compare_steps(pred, gt, spacing=spacing, distances=distances,
                                       binary=binary)
     slices = None
+    by_label = {}
     if axis is not None and pred.ndim >= 3:
         yield Progress(None, None, "per-slice Dice")
         if result.get("binary"):
             slices = per_slice_dice(pred != 0, gt != 0, axis=axis)
         else:
             slices = per_slice_dice(pred, gt, axis=axis)
+            for lab in result["labels"][:MAX_SLICE_LABELS]:
+                yield Progress(None, None, f"per-slice Dice, label {lab}")
+                by_label[lab] = per_slice_dice(pred, gt, axis=axis, label=lab)
+        slices["by_label"] = by_label
     pr = None
     if score is not None:
         yield Progress(None, None, "precision-recall curve")
@@ -144,6 +151,8 @@ class CompareWidget(QWidget):
         self.overlay_button.clicked.connect(self.show_overlay)
         self.overlay_label = QComboBox()
         self.overlay_label.addItem("all labels", None)
+        self.overlay_label.setToolTip("label for the overlay and the per-slice plot")
+        self.overlay_label.currentIndexChanged.connect(lambda _i: self._draw_slices())
         self.best_f1_button = QPushButton("Threshold at best F1")
         self.best_f1_button.clicked.connect(self.threshold_at_best_f1)
         self.best_f1_button.setEnabled(False)
@@ -351,12 +360,14 @@ class CompareWidget(QWidget):
             + (f"; best F1 {self.pr.best_f1:.4f} at threshold {self.pr.best_threshold:.4g}, "
                f"AP {self.pr.average_precision:.4f}" if self.pr is not None else ""))
         current = self.overlay_label.currentData()
+        self.overlay_label.blockSignals(True)
         self.overlay_label.clear()
         self.overlay_label.addItem("all labels", None)
         for lab in r["labels"]:
             self.overlay_label.addItem(f"label {lab}", lab)
         i = self.overlay_label.findData(current)
         self.overlay_label.setCurrentIndex(max(0, i))
+        self.overlay_label.blockSignals(False)
         self.best_f1_button.setEnabled(self.pr is not None)
         self._draw_confusion()
         self._draw_slices()
@@ -415,21 +426,31 @@ class CompareWidget(QWidget):
         ax.set_ylabel("ground truth")
         self.cm_canvas.draw_idle()
 
+    def _slice_curve(self):
+        """(dice per slice, what) for the label chosen in the label box (all labels: None)."""
+        if self.slices is None:
+            return None, ""
+        lab = self.overlay_label.currentData()
+        if lab is not None and lab in self.slices.get("by_label", {}):
+            return self.slices["by_label"][lab]["dice"], f"label {lab}"
+        return self.slices["dice"], "all labels"
+
     def _draw_slices(self) -> None:
         fig = self.slice_figure
         fig.clear()
         ax = fig.add_subplot(111)
-        if self.slices is None:
+        d, what = self._slice_curve()
+        if d is None:
             ax.text(0.5, 0.5, "3D images only", ha="center", va="center", transform=ax.transAxes)
         else:
-            d = self.slices["dice"]
             ax.plot(np.arange(d.size), d, ".-", color="#0072B2", markersize=3)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel(f"slice along axis {self._slice_axis_used} (click to go there)")
-            ax.set_ylabel("Dice")
+            ax.set_ylabel(f"Dice, {what}")
             if np.isfinite(d).any():
                 worst = int(np.nanargmin(d))
                 ax.plot([worst], [d[worst]], "o", color="#D55E00")
+                ax.set_title(f"worst: slice {worst} (Dice {d[worst]:.3f})", fontsize=8)
         self.slice_canvas.draw_idle()
 
     def _draw_pr(self) -> None:
