@@ -74,7 +74,7 @@ def test_sample_writes_images_and_ground_truth_with_geometry(cli, tmp_path, name
         np.testing.assert_allclose(back.spacing, img.spacing, rtol=1e-6)
         np.testing.assert_allclose(back.origin, img.origin, atol=1e-4)
     names = json.loads((tmp_path / name / "label_names.json").read_text())
-    assert names["labels"]
+    assert names == {k: {str(v): n for v, n in d.items()} for k, d in data.label_names.items()}
 
 
 def test_sample_refuses_to_overwrite_without_force(cli, tmp_path):
