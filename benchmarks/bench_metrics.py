@@ -93,13 +93,24 @@ def main() -> int:
     ap.add_argument("--labels", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--spacing", default="1.5,0.8,0.8")
-    ap.add_argument("--case", choices=("blobs", "sphere"), default="blobs")
+    ap.add_argument("--case", choices=("blobs", "sphere", "ct", "brain"), default="blobs",
+                    help="ct/brain: the project's sample ground truth (its own spacing) against "
+                         "a copy shifted by one voxel along x with 2%% of voxels dropped")
     args = ap.parse_args()
     spacing = tuple(float(v) for v in args.spacing.split(","))
     import SimpleITK as sitk
 
     t0 = time.perf_counter()
-    if args.case == "sphere":
+    if args.case in ("ct", "brain"):
+        from napari_segsuite.samples import get_sample
+
+        lab = get_sample(args.case).make(seed=0, scale=1.0).labels["labels"]
+        gt = lab.array.astype(np.uint8)
+        pred = np.roll(gt, 1, axis=-1)
+        pred[np.random.default_rng(0).random(gt.shape) < 0.02] = 0
+        spacing = tuple(lab.spacing)
+        args.labels = int(gt.max())
+    elif args.case == "sphere":
         args.labels = 1
         pred, gt = make_sphere_pair(args.size)
     else:
