@@ -175,3 +175,23 @@ def test_header_mismatch_warns_but_compares(cli, tmp_path):
     assert "warning: PRED and GT differ in spacing" in r.err
     assert json.loads(r.out)["spacing"] == list(SPACING)
     assert cli("metrics", p, g, "--json", "--quiet").err == ""
+
+
+def test_threshold_for_a_probability_map(cli, tmp_path):
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(0)
+    gt = np.zeros((20, 30), np.uint8)
+    gt[5:15, 5:25] = 1
+    prob = np.clip(gt * 0.5 + rng.random(gt.shape) * 0.6, 0, 1).astype(np.float32)
+    p = _write(tmp_path / "prob.nii.gz", prob, (1.0, 1.0))
+    g = _write(tmp_path / "gt.nii.gz", gt, (1.0, 1.0))
+    r = cli("metrics", p, g, "--json", "--quiet")
+    assert r.code == 2 and "non-integer" in r.err  # a probability map needs --threshold
+    r = cli("metrics", p, g, "--json", "--threshold", "0.5", "--quiet")
+    assert r.code == 0, r
+    js = json.loads(r.out)
+    assert js["per_label"]["1"]["tp"] == int(((prob >= 0.5) & (gt == 1)).sum())
+    r = cli("metrics", p, g, "--threshold", "0.5", "--quiet")
+    ap = average_precision_score(gt.ravel(), prob.ravel())
+    assert f"average precision {ap:.4f}" in r.out and "best F1" in r.out

@@ -29,6 +29,10 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite the --csv FILE if it exists")
     p.add_argument("--labels", metavar="L1,L2",
                    help="report only these labels (default: every non-zero label of both)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="PRED is a probability/score map: voxels >= T are foreground (compared "
+                        "as a binary mask); also prints the average precision and the best-F1 "
+                        "threshold")
     p.add_argument("--no-distances", action="store_true",
                    help="skip Hausdorff/HD95/ASSD (fast; their keys are then absent)")
     p.add_argument("--binary", choices=("auto", "yes", "no"), default="auto",
@@ -111,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.errors import InputError
     from ..core.image import parse_spacing
+    import numpy as np
+
     from ..core.metrics import compare_steps, to_json
     from ._common import read_input, run_job
 
@@ -133,8 +139,6 @@ def run(args: argparse.Namespace) -> int:
                          "on the same grid")
     spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing else tuple(gt.spacing)
     if not args.quiet and not pred.same_grid(gt, atol=1e-4):
-        import numpy as np
-
         what = [name for name, a, b in (("spacing", pred.spacing, gt.spacing),
                                         ("origin", pred.origin, gt.origin),
                                         ("direction", pred.direction, gt.direction))
@@ -143,12 +147,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: PRED and GT differ in {', '.join(what)} (same shape, compared voxel by "
               f"voxel); distances use {used}", file=sys.stderr)
     binary = {"auto": None, "yes": True, "no": False}[args.binary]
-    result = run_job(compare_steps(pred.array, gt.array, spacing=spacing, labels=labels,
+    pr = None
+    pred_array = pred.array
+    if args.threshold is not None:
+        from ..core.metrics import pr_curve
+
+        if pred_array.dtype.kind not in "biuf":
+            raise InputError(f"PRED has dtype {pred_array.dtype}; --threshold needs numbers")
+        if (gt.array != 0).any():
+            pr = pr_curve(pred_array, gt.array)
+        pred_array = (pred_array >= args.threshold).view(np.uint8)
+        binary = True if binary is None else binary
+    result = run_job(compare_steps(pred_array, gt.array, spacing=spacing, labels=labels,
                                    distances=not args.no_distances, binary=binary), args)
     if args.json:
         sys.stdout.write(to_json(result) + "\n")
     else:
         sys.stdout.write(format_table(result) + "\n")
+        if pr is not None:
+            sys.stdout.write(f"\nprobability map: average precision {pr.average_precision:.4f}; "
+                             f"best F1 {pr.best_f1:.4f} at threshold {pr.best_threshold:.6g} "
+                             f"(precision {pr.best_precision:.4f}, recall "
+                             f"{pr.best_recall:.4f})\n")
+    if pr is not None and args.json and not args.quiet:  # the JSON stays the contract's
+        print(f"average precision {pr.average_precision:.4f}; best F1 {pr.best_f1:.4f} at "
+              f"threshold {pr.best_threshold:.6g}", file=sys.stderr)
     if args.csv:
         written = write_csv(args.csv, result, force=args.force)
         if not args.quiet:

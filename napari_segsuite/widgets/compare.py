@@ -311,6 +311,8 @@ class CompareWidget(QWidget):
             return
         axis = self.axis.currentData() if self.axis.count() else None
         binary = {"auto": None, "yes": True, "no": False}[self.binary.currentText()]
+        if score is not None and binary is None:
+            binary = True  # a thresholded probability map is a binary mask: compare foregrounds
         self._slice_axis_used = axis
         job = compare_job(pred, gt, spacing, distances=distances, axis=axis, score=score,
                           binary=binary)
