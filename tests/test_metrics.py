@@ -304,7 +304,9 @@ def test_compare_steps_yields_progress_per_label(rng):
     except StopIteration as stop:
         result = stop.value
     assert all(isinstance(e, Progress) for e in events)
-    assert sum(e.message.startswith("surface distances, label") for e in events) == 3
+    assert {e.message for e in events if e.message.startswith("surface distances, label")} == {
+        f"surface distances, label {v}" for v in (1, 2, 3)}
+    assert all(e.total is None or e.done <= e.total for e in events)
     assert result["labels"] == [1, 2, 3]
 
 

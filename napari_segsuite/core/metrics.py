@@ -336,6 +336,12 @@ _KDTREE_FACTOR = 8
 
 def _distances_cropped(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
                        method: str = "auto") -> Dict[str, float]:
+    """:func:`_distances_steps` run to the end."""
+    return run(_distances_steps(a, b, spacing, method))
+
+
+def _distances_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
+                     method: str = "auto", message: str = "surface distances"):
     """Distances between two non-empty boolean masks (already cropped with a background margin
     or at the array border).
 
@@ -362,7 +368,9 @@ def _distances_cropped(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
         ta = cKDTree(pa, balanced_tree=False, compact_nodes=False)
         tb = cKDTree(pb, balanced_tree=False, compact_nodes=False)
         d_ab = tb.query(pa, workers=-1)[0]
+        yield Progress(None, None, message)
         d_ba = ta.query(pb, workers=-1)[0]
+        yield Progress(None, None, message)
         qa = np.argwhere(only_a) * sp
         qb = np.argwhere(only_b) * sp
         h_ab = tb.query(qa, workers=-1)[0] if len(qa) else np.zeros(0)
@@ -372,6 +380,7 @@ def _distances_cropped(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
         # mask, the nearest mask voxel always lies on its face-connected boundary, so the same
         # map also gives the voxel-set distance needed for the Hausdorff distance.
         da = ndi.distance_transform_edt(~ba, sampling=spacing)
+        yield Progress(None, None, message)  # a chance to cancel between the two maps
         db = ndi.distance_transform_edt(~bb, sampling=spacing)
         d_ab = db[ba]  # PRED boundary -> GT boundary
         d_ba = da[bb]
@@ -440,8 +449,9 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                 per_label[str(v)].update(_NAN_DIST)
                 continue
             crop = _union_crop(bp, bg, lab_p.shape)
-            per_label[str(v)].update(
-                _distances_cropped(lab_p[crop] == i, lab_g[crop] == i, spacing))
+            dist = yield from _distances_steps(lab_p[crop] == i, lab_g[crop] == i, spacing,
+                                               message=f"surface distances, label {v}")
+            per_label[str(v)].update(dist)
         yield Progress(len(report), len(report), "surface distances done")
     return {
         "labels": report,
