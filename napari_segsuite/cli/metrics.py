@@ -1,0 +1,179 @@
+"""``segsuite metrics PRED GT [--spacing Z,Y,X] [--json] [--csv FILE]``: compare a segmentation
+with a ground truth (see DESIGN.md for the JSON contract)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import add_quiet_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "metrics", help="compare a segmentation with a ground truth (Dice, IoU, Hausdorff, ...)",
+        description="Compare PRED with the ground truth GT label by label: TP/FP/FN/TN, Dice, "
+                    "IoU, precision, recall, specificity, F1, Hausdorff, HD95 and ASSD (in "
+                    "physical units), pixel accuracy and the confusion matrix. Undefined ratios "
+                    "(0/0) and the distances of an empty mask are null. Binary masks (0/1, "
+                    "0/255, bool) are compared as foreground label 1.",
+        epilog="Distances: Hausdorff between the masks' voxel sets (as SimpleITK); HD95/ASSD: "
+               "95th percentile / mean of the pooled boundary-to-boundary distances, boundary = "
+               "mask minus its face-connected erosion.")
+    p.add_argument("pred", metavar="PRED", help="the segmentation to judge (label image)")
+    p.add_argument("gt", metavar="GT", help="the ground truth (label image, same grid)")
+    p.add_argument("--spacing", metavar="Z,Y,X",
+                   help="voxel spacing in numpy order (default: GT's header)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (see DESIGN.md)")
+    p.add_argument("--csv", metavar="FILE", help="also write one row per label to FILE")
+    p.add_argument("--force", action="store_true", help="overwrite the --csv FILE if it exists")
+    p.add_argument("--labels", metavar="L1,L2",
+                   help="report only these labels (default: every non-zero label of both)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="PRED is a probability/score map: voxels >= T are foreground (compared "
+                        "as a binary mask); also prints the average precision and the best-F1 "
+                        "threshold")
+    p.add_argument("--no-distances", action="store_true",
+                   help="skip Hausdorff/HD95/ASSD (fast; their keys are then absent)")
+    p.add_argument("--binary", choices=("auto", "yes", "no"), default="auto",
+                   help="yes: any non-zero voxel is foreground; no: compare label values as "
+                        "they are; auto (default): yes when both images hold only {0, v}")
+    add_quiet_arg(p)
+    p.set_defaults(func=run)
+
+
+def _parse_labels(text: str):
+    from ..core.errors import InputError
+
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--labels must be integers separated by commas, got {text!r}") from None
+    if not vals or any(v < 0 for v in vals):
+        raise InputError(f"--labels must be non-negative integers, got {text!r}")
+    return vals
+
+
+def _fmt(v, width: int = 9) -> str:
+    if v is None:
+        return f"{'-':>{width}}"
+    if isinstance(v, float):
+        if v != v:
+            return f"{'-':>{width}}"
+        return f"{v:>{width}.4f}"
+    return f"{v:>{width}}"
+
+
+def format_table(result: dict) -> str:
+    """The human-readable report (no --json)."""
+    from ..core.metrics import CSV_COLUMNS
+
+    cols = [c for c in CSV_COLUMNS if c == "label" or any(c in m for m in result["per_label"].values())]
+    widths = {c: max(9, len(c)) for c in cols}
+    widths["label"] = max(5, max((len(k) for k in result["per_label"]), default=5))
+    tp_w = max([len(str(m.get(c, ""))) for m in result["per_label"].values()
+                for c in ("tp", "fp", "fn", "tn")] + [9])
+    for c in ("tp", "fp", "fn", "tn"):
+        widths[c] = tp_w
+    lines = ["  ".join(f"{c:>{widths[c]}}" for c in cols)]
+    for key, m in result["per_label"].items():
+        row = [f"{key:>{widths['label']}}"]
+        row += [_fmt(m.get(c), widths[c]) for c in cols[1:]]
+        lines.append("  ".join(row))
+    sp = ", ".join(f"{s:g}" for s in result["spacing"])
+    lines.append("")
+    lines.append(f"pixel accuracy       {_fmt(result['pixel_accuracy']).strip()}")
+    lines.append(f"mean pixel accuracy  {_fmt(result['mean_pixel_accuracy']).strip()}")
+    lines.append(f"spacing (z, y, x)    {sp}")
+    if result.get("binary"):
+        lines.append("binary masks: any non-zero voxel is foreground (label 1)")
+    lines.append("'-' = undefined (0/0, or a distance with an empty mask)")
+    cm = result["confusion_matrix"]
+    if len(cm["labels"]) <= 12:
+        w = max(6, max(len(str(c)) for row in cm["counts"] for c in row))
+        lines.append("")
+        lines.append("confusion matrix (rows GT, columns PRED)")
+        lines.append(" " * 8 + "".join(f"{lab:>{w + 2}}" for lab in cm["labels"]))
+        for lab, row in zip(cm["labels"], cm["counts"]):
+            lines.append(f"{lab:>8}" + "".join(f"{c:>{w + 2}}" for c in row))
+    return "\n".join(lines)
+
+
+def write_csv(path: str, result: dict, force: bool = False):
+    """Write the per-label CSV atomically (see :func:`napari_segsuite.core.metrics.write_csv`)."""
+    from ..core.errors import InputError
+    from ..core.metrics import write_csv as _write
+
+    try:
+        return _write(path, result, force=force)
+    except InputError as exc:
+        raise InputError(f"--csv {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..core.errors import InputError
+    from ..core.image import parse_spacing
+    import numpy as np
+
+    from ..core.metrics import compare_steps, to_json
+    from ._common import read_input, run_job
+
+    if args.csv:  # fail fast, before reading or computing anything
+        out = Path(args.csv)
+        if out.exists() and not args.force:
+            raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
+        if out.is_dir():
+            raise InputError(f"--csv {out}: is a folder; give a file name")
+        if not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise InputError(f"--csv {out}: folder {out.parent} does not exist")
+    labels = _parse_labels(args.labels) if args.labels else None
+    pred = read_input(args.pred, "PRED")
+    gt = read_input(args.gt, "GT")
+    if pred.multichannel or gt.multichannel:
+        which = "PRED" if pred.multichannel else "GT"
+        raise InputError(f"{which} has several channels; a label image has one")
+    if pred.shape != gt.shape:
+        raise InputError(f"PRED has shape {pred.shape} but GT has shape {gt.shape}; they must be "
+                         "on the same grid")
+    spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing else tuple(gt.spacing)
+    if not args.quiet and not pred.same_grid(gt, atol=1e-4):
+        what = [name for name, a, b in (("spacing", pred.spacing, gt.spacing),
+                                        ("origin", pred.origin, gt.origin),
+                                        ("direction", pred.direction, gt.direction))
+                if not np.allclose(a, b, atol=1e-4)]
+        used = "--spacing" if args.spacing else "GT's spacing"
+        print(f"warning: PRED and GT differ in {', '.join(what)} (same shape, compared voxel by "
+              f"voxel); distances use {used}", file=sys.stderr)
+    binary = {"auto": None, "yes": True, "no": False}[args.binary]
+    pr = None
+    pred_array = pred.array
+    if args.threshold is not None:
+        from ..core.metrics import pr_curve
+
+        if pred_array.dtype.kind not in "biuf":
+            raise InputError(f"PRED has dtype {pred_array.dtype}; --threshold needs numbers")
+        if (gt.array != 0).any():
+            pr = pr_curve(pred_array, gt.array)
+        pred_array = (pred_array >= args.threshold).view(np.uint8)
+        binary = True if binary is None else binary
+    result = run_job(compare_steps(pred_array, gt.array, spacing=spacing, labels=labels,
+                                   distances=not args.no_distances, binary=binary), args)
+    if args.json:
+        sys.stdout.write(to_json(result) + "\n")
+    else:
+        sys.stdout.write(format_table(result) + "\n")
+        if pr is not None:
+            sys.stdout.write(f"\nprobability map: average precision {pr.average_precision:.4f}; "
+                             f"best F1 {pr.best_f1:.4f} at threshold {pr.best_threshold:.6g} "
+                             f"(precision {pr.best_precision:.4f}, recall "
+                             f"{pr.best_recall:.4f})\n")
+    if pr is not None and args.json and not args.quiet:  # the JSON stays the contract's
+        print(f"average precision {pr.average_precision:.4f}; best F1 {pr.best_f1:.4f} at "
+              f"threshold {pr.best_threshold:.6g}", file=sys.stderr)
+    if args.csv:
+        written = write_csv(args.csv, result, force=args.force)
+        if not args.quiet:
+            print(f"wrote {written}", file=sys.stderr)
+    return 0

@@ -1,0 +1,197 @@
+"""``segsuite metrics``: the JSON contract of DESIGN.md, the table, the CSV, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from napari_segsuite.core.image import SegImage
+from napari_segsuite.core.metrics import compare
+from napari_segsuite.io import write_image
+
+SPACING = (2.0, 0.5, 0.75)
+
+
+def _write(path, arr, spacing=SPACING):
+    write_image(path, SegImage(arr, spacing=spacing), force=True)
+    return str(path)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    gt = np.zeros((10, 20, 22), np.uint8)
+    gt[2:8, 5:15, 5:15] = 1
+    gt[3:6, 1:4, 16:20] = 2
+    gt[8:10, 0:3, 0:3] = 4  # label only in GT
+    pred = np.roll(gt, 1, axis=2)
+    pred[pred == 4] = 0
+    pred[0, 18:, 18:] = 3   # label only in PRED
+    return (_write(tmp_path / "pred.nii.gz", pred), _write(tmp_path / "gt.nii.gz", gt),
+            pred, gt)
+
+
+PER_LABEL_KEYS = ["tp", "fp", "fn", "tn", "dice", "iou", "precision", "recall", "specificity",
+                  "f1", "hausdorff", "hd95", "assd"]
+
+
+def test_json_schema_exactly_as_design(cli, pair):
+    p, g, pred, gt = pair
+    r = cli("metrics", p, g, "--json", "--quiet")
+    assert r.code == 0, r
+    assert r.err == ""
+    js = json.loads(r.out)
+    assert list(js) == ["labels", "spacing", "per_label", "pixel_accuracy",
+                        "mean_pixel_accuracy", "confusion_matrix"]
+    assert js["labels"] == [1, 2, 3, 4]
+    assert js["spacing"] == list(SPACING)
+    assert list(js["per_label"]) == ["1", "2", "3", "4"]
+    for key, m in js["per_label"].items():
+        assert list(m) == PER_LABEL_KEYS
+        for k in ("tp", "fp", "fn", "tn"):
+            assert type(m[k]) is int
+        for k in PER_LABEL_KEYS[4:]:
+            assert m[k] is None or type(m[k]) is float
+    assert js["per_label"]["3"]["recall"] is None          # 0/0
+    assert js["per_label"]["3"]["hausdorff"] is None       # GT empty for label 3
+    assert js["per_label"]["4"]["precision"] is None and js["per_label"]["4"]["hd95"] is None
+    assert js["per_label"]["4"]["fn"] == 18
+    assert type(js["pixel_accuracy"]) is float and type(js["mean_pixel_accuracy"]) is float
+    assert js["confusion_matrix"]["labels"] == [0, 1, 2, 3, 4]
+    counts = np.array(js["confusion_matrix"]["counts"])
+    assert counts.shape == (5, 5) and counts.sum() == gt.size
+    ref = compare(pred, gt, spacing=SPACING)
+    assert js["per_label"]["1"]["hausdorff"] == pytest.approx(ref["per_label"]["1"]["hausdorff"])
+    assert js["per_label"]["1"]["hausdorff"] == pytest.approx(0.75)  # one voxel along x
+    assert "NaN" not in r.out
+
+
+def test_spacing_override_changes_distances(cli, pair):
+    p, g, pred, gt = pair
+    js = json.loads(cli("metrics", p, g, "--json", "--spacing", "1,1,3", "--quiet").out)
+    assert js["spacing"] == [1.0, 1.0, 3.0]
+    assert js["per_label"]["1"]["hausdorff"] == pytest.approx(3.0)
+    # SimpleITK agrees, with the spacing in its (x, y, z) order
+    f = sitk.HausdorffDistanceImageFilter()
+    a = sitk.GetImageFromArray((pred == 1).astype(np.uint8))
+    b = sitk.GetImageFromArray((gt == 1).astype(np.uint8))
+    a.SetSpacing((3.0, 1.0, 1.0))
+    b.SetSpacing((3.0, 1.0, 1.0))
+    f.Execute(a, b)
+    assert js["per_label"]["1"]["hausdorff"] == pytest.approx(f.GetHausdorffDistance())
+
+
+def test_bad_spacing_is_exit_2(cli, pair):
+    p, g, *_ = pair
+    for bad in ("1,1", "a,b,c", "1,-1,1"):
+        r = cli("metrics", p, g, "--spacing", bad)
+        assert r.code == 2 and r.err.startswith("error:") and "Traceback" not in r.err
+
+
+def test_table_output(cli, pair):
+    p, g, *_ = pair
+    r = cli("metrics", p, g, "--quiet")
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert lines[0].split()[:4] == ["label", "tp", "fp", "fn"]
+    assert lines[1].split()[0] == "1"
+    assert "pixel accuracy" in r.out and "confusion matrix" in r.out
+    assert " - " in r.out or lines[3].split()[8] == "-"  # undefined ratios shown as '-'
+
+
+def test_csv_written_and_not_overwritten_without_force(cli, pair, tmp_path):
+    p, g, *_ = pair
+    out = tmp_path / "m.csv"
+    r = cli("metrics", p, g, "--csv", out, "--quiet")
+    assert r.code == 0, r
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["label"] + PER_LABEL_KEYS[:10] + PER_LABEL_KEYS[10:]
+    assert [row["label"] for row in rows] == ["1", "2", "3", "4"]
+    assert rows[2]["recall"] == "" and rows[0]["tp"].isdigit()
+    js = json.loads(cli("metrics", p, g, "--json", "--quiet").out)
+    assert float(rows[0]["dice"]) == js["per_label"]["1"]["dice"]
+    before = out.read_text()
+    r = cli("metrics", p, g, "--csv", out, "--no-distances")
+    assert r.code == 2 and r.err.startswith("error:") and "--force" in r.err
+    assert out.read_text() == before
+    r = cli("metrics", p, g, "--csv", out, "--force", "--no-distances", "--quiet")
+    assert r.code == 0
+    assert out.read_text() != before
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_no_distances_omits_the_distance_keys(cli, pair):
+    p, g, *_ = pair
+    js = json.loads(cli("metrics", p, g, "--json", "--no-distances", "--quiet").out)
+    assert "hausdorff" not in js["per_label"]["1"] and "dice" in js["per_label"]["1"]
+
+
+def test_shape_mismatch_is_exit_2_one_line(cli, tmp_path):
+    p = _write(tmp_path / "p.nii.gz", np.zeros((4, 5, 6), np.uint8))
+    g = _write(tmp_path / "g.nii.gz", np.zeros((4, 6, 5), np.uint8))
+    r = cli("metrics", p, g, "--json")
+    assert r.code == 2
+    assert r.err.startswith("error:") and "shape" in r.err
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert r.out == ""
+
+
+def test_missing_file_is_exit_2(cli, tmp_path):
+    g = _write(tmp_path / "g.nii.gz", np.zeros((4, 5, 6), np.uint8))
+    r = cli("metrics", str(tmp_path / "nope.nii.gz"), g)
+    assert r.code == 2 and r.err.startswith("error:") and "PRED" in r.err
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+
+
+def test_binary_0_255_tif_against_0_1_nifti(cli, tmp_path):
+    gt = np.zeros((30, 40), np.uint8)
+    gt[5:20, 10:30] = 1
+    pred = np.zeros_like(gt)
+    pred[6:20, 10:32] = 255
+    p = _write(tmp_path / "p.tif", pred, (1.0, 1.0))
+    g = _write(tmp_path / "g.nii.gz", gt, (0.5, 0.5))
+    js = json.loads(cli("metrics", p, g, "--json", "--quiet").out)
+    assert js["labels"] == [1] and js["spacing"] == [0.5, 0.5]
+    assert js["per_label"]["1"]["tp"] == 14 * 20
+
+
+def test_labels_option(cli, pair):
+    p, g, *_ = pair
+    js = json.loads(cli("metrics", p, g, "--json", "--labels", "2,1", "--quiet").out)
+    assert js["labels"] == [1, 2] and list(js["per_label"]) == ["1", "2"]
+    assert cli("metrics", p, g, "--labels", "x").code == 2
+
+
+def test_header_mismatch_warns_but_compares(cli, tmp_path):
+    a = np.zeros((4, 5, 6), np.uint8)
+    a[1:3, 1:4, 1:5] = 1
+    p = _write(tmp_path / "p.nii.gz", a, (1.0, 1.0, 1.0))
+    g = _write(tmp_path / "g.nii.gz", a, SPACING)
+    r = cli("metrics", p, g, "--json")
+    assert r.code == 0
+    assert "warning: PRED and GT differ in spacing" in r.err
+    assert json.loads(r.out)["spacing"] == list(SPACING)
+    assert cli("metrics", p, g, "--json", "--quiet").err == ""
+
+
+def test_threshold_for_a_probability_map(cli, tmp_path):
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(0)
+    gt = np.zeros((20, 30), np.uint8)
+    gt[5:15, 5:25] = 1
+    prob = np.clip(gt * 0.5 + rng.random(gt.shape) * 0.6, 0, 1).astype(np.float32)
+    p = _write(tmp_path / "prob.nii.gz", prob, (1.0, 1.0))
+    g = _write(tmp_path / "gt.nii.gz", gt, (1.0, 1.0))
+    r = cli("metrics", p, g, "--json", "--quiet")
+    assert r.code == 2 and "non-integer" in r.err  # a probability map needs --threshold
+    r = cli("metrics", p, g, "--json", "--threshold", "0.5", "--quiet")
+    assert r.code == 0, r
+    js = json.loads(r.out)
+    assert js["per_label"]["1"]["tp"] == int(((prob >= 0.5) & (gt == 1)).sum())
+    r = cli("metrics", p, g, "--threshold", "0.5", "--quiet")
+    ap = average_precision_score(gt.ravel(), prob.ravel())
+    assert f"average precision {ap:.4f}" in r.out and "best F1" in r.out
