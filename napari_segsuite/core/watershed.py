@@ -249,33 +249,58 @@ def _ball(radius: float, spacing: Sequence[float]) -> np.ndarray:
     return fp
 
 
+THRESHOLDS = ("otsu", "li", "triangle")
+
+
 def foreground(image: Any, threshold: Optional[float] = None, *,
                spacing: Optional[Sequence[float]] = None, channel_axis: Optional[int] = None,
-               sigma: float = 0.0, dark_objects: bool = False) -> np.ndarray:
-    """Foreground mask: the (smoothed, channel-averaged) image above ``threshold`` (Otsu's when
-    None); ``dark_objects`` flips it (objects darker than the background)."""
-    from scipy import ndimage as ndi
-    from skimage.filters import threshold_otsu
+               sigma: float = 0.0, dark_objects: bool = False, method: str = "otsu",
+               background: float = 0.0) -> np.ndarray:
+    """Foreground mask: the (smoothed, channel-averaged) image above ``threshold``.
 
+    threshold: a value in the image's units (after background subtraction), or None for an
+        automatic one by ``method``: ``"otsu"``, ``"li"`` (minimum cross-entropy, better for
+        small bright objects on a large background) or ``"triangle"`` (scikit-image).
+    sigma: Gaussian smoothing first, physical units.
+    background: if > 0, subtract a smooth background first (a Gaussian of this physical
+        sigma, e.g. 3-5 object radii) to flatten uneven illumination.
+    dark_objects: objects are darker than the background.
+    """
+    from scipy import ndimage as ndi
+    from skimage import filters
+
+    if method not in THRESHOLDS:
+        raise InputError(f"threshold method must be one of {', '.join(THRESHOLDS)}, "
+                         f"got {method!r}")
     chans, sp = _unpack(image, spacing, channel_axis)
     sigma = _check_sigma(sigma)
+    background = float(background or 0.0)
+    if not np.isfinite(background) or background < 0:
+        raise InputError(f"background radius must be >= 0 (physical units), got {background}")
     x = chans[..., 0].astype(np.float32) if chans.shape[-1] == 1 else \
         normalise_channels(chans).mean(axis=-1)
+    if dark_objects:
+        x = -x
     if sigma > 0:
         x = ndi.gaussian_filter(x, [sigma / s for s in sp], output=np.float32, mode="nearest")
+    if background > 0:
+        x = x - ndi.gaussian_filter(x, [background / s for s in sp], output=np.float32,
+                                    mode="nearest")
     if threshold is None:
         if float(x.min()) == float(x.max()):
             raise InputError("the image is constant: no foreground to find; give a threshold")
-        threshold = float(threshold_otsu(x))
-    fg = x < threshold if dark_objects else x > threshold
-    return fg
+        threshold = float(getattr(filters, f"threshold_{method}")(x))
+    elif dark_objects:
+        threshold = -float(threshold)
+    return x > threshold
 
 
 def distance_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
                      threshold: Optional[float] = None, min_distance: float = 3.0,
                      spacing: Optional[Sequence[float]] = None,
                      channel_axis: Optional[int] = None, sigma: float = 0.0,
-                     dark_objects: bool = False, return_distance: bool = False):
+                     dark_objects: bool = False, threshold_method: str = "otsu",
+                     background: float = 0.0, return_distance: bool = False):
     """Markers at the peaks of the distance transform of the foreground, labelled 1..N.
 
     The foreground is ``mask`` if given, else :func:`foreground` of ``image``. The Euclidean
@@ -294,7 +319,8 @@ def distance_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
             raise InputError("distance markers need an image or a foreground mask")
         _, sp = _unpack(image, spacing, channel_axis)
         mask = foreground(image, threshold, spacing=sp, channel_axis=channel_axis, sigma=sigma,
-                          dark_objects=dark_objects)
+                          dark_objects=dark_objects, method=threshold_method,
+                          background=background)
     else:
         mask = np.asarray(mask, dtype=bool)
         sp = tuple(spacing) if spacing is not None else (1.0,) * mask.ndim
@@ -322,7 +348,8 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
                        channel_axis: Optional[int] = None, n_labels: int = 3,
                        h: Optional[float] = None, gradient: str = "sobel", sigma: float = 0.0,
                        threshold: Optional[float] = None, min_distance: float = 3.0,
-                       dark_objects: bool = False, mask: Optional[np.ndarray] = None):
+                       dark_objects: bool = False, threshold_method: str = "otsu",
+                       background: float = 0.0, mask: Optional[np.ndarray] = None):
     """Job: automatic markers (int32 labels) to show and edit before the flood.
 
     method: ``"entropy"`` (:func:`auto_markers`, ``n_labels`` classes), ``"h-minima"``
@@ -344,7 +371,8 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
     else:
         markers = distance_markers(chans, mask=mask, threshold=threshold,
                                    min_distance=min_distance, spacing=sp, channel_axis=-1,
-                                   sigma=sigma, dark_objects=dark_objects)
+                                   sigma=sigma, dark_objects=dark_objects,
+                                   threshold_method=threshold_method, background=background)
     yield Progress(2, 2, f"{int(markers.max())} markers")
     return markers
 
@@ -431,11 +459,13 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
                     min_distance: float = 3.0, spacing: Optional[Sequence[float]] = None,
                     channel_axis: Optional[int] = None, sigma: float = 0.0,
                     compactness: float = 0.0, watershed_line: bool = False,
-                    dark_objects: bool = False, min_size: int = 0):
+                    dark_objects: bool = False, threshold_method: str = "otsu",
+                    background: float = 0.0, min_size: int = 0):
     """Job: split the foreground into one label per object (1..N), touching objects separated.
 
-    Foreground: ``mask`` or the image thresholded (Otsu by default, after Gaussian ``sigma`` in
-    physical units); markers: ``markers`` (e.g. edited ones) or the distance-transform peaks
+    Foreground: ``mask`` or :func:`foreground` of the image (``threshold`` or
+    ``threshold_method``, Gaussian ``sigma`` and ``background`` subtraction in physical units);
+    markers: ``markers`` (e.g. edited ones) or the distance-transform peaks
     at least ``min_distance`` physical units apart (:func:`distance_markers`); flood of the
     negated, spacing-aware distance inside the foreground. Objects smaller than ``min_size``
     voxels are dropped. Labels are renumbered 1..N.
@@ -459,7 +489,8 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     auto, dist, fg = distance_markers(chans, mask=mask, threshold=threshold,
                                       min_distance=min_distance, spacing=sp, channel_axis=-1,
                                       sigma=sigma, dark_objects=dark_objects,
-                                      return_distance=True)
+                                      threshold_method=threshold_method,
+                                      background=background, return_distance=True)
     if markers is not None:
         auto = check_markers(markers, shape)
     yield Progress(1, 3, f"flooding from {int(auto.max())} markers")
