@@ -96,6 +96,19 @@ def test_instances_split_touching_balls(cli, files):
     assert la != lb and la > 0 and lb > 0
 
 
+def test_nuclei_sample_instances(cli, tmp_path):
+    pytest.importorskip("napari_segsuite.samples")
+    assert cli("sample", "nuclei", "-o", tmp_path, "--quiet").code == 0
+    res = cli("watershed", tmp_path / "nuclei.nii.gz", "-o", tmp_path / "inst.nii.gz",
+              "--instances", "--sigma", "0.5", "--min-distance", "2", "--threshold-method", "li",
+              "--background", "20", "--quiet")
+    assert res.code == 0, res
+    inst = read_image(tmp_path / "inst.nii.gz")
+    gt = read_image(tmp_path / "labels.nii.gz")
+    assert np.allclose(inst.spacing, gt.spacing)
+    assert 0.7 * gt.array.max() < inst.array.max() < 1.3 * gt.array.max()
+
+
 def test_2d_npy_and_progress(cli, tmp_path):
     a, b = _two_discs()
     np.save(tmp_path / "img.npy", (a | b).astype(np.float32) * 50)
@@ -115,6 +128,8 @@ def test_2d_npy_and_progress(cli, tmp_path):
     (["--n-labels", "3"], "--n-labels"),
     (["--instances", "--h", "2"], "--h"),
     (["--min-distance", "3"], "--instances"),
+    (["--background", "5"], "--instances"),
+    (["--instances", "--threshold", "5", "--threshold-method", "li"], "not both"),
     (["--markers", "missing.nii.gz"], "SEEDS"),
 ])
 def test_bad_input_exits_2_one_line(cli, files, extra, needle):

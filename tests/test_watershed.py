@@ -290,7 +290,7 @@ def test_merge_3d_multichannel_and_watershed_lines(rng):
     merged = W.merge_regions(lined, chans, 0.1, channel_axis=-1)
     assert np.all(merged[3:] == 1) and np.all(merged[lab == 3] == 3)
     # line voxels that also touch region 3 still separate it
-    assert np.all(merged[2, :, 6] == 0) and np.all(merged[2][lab[2] < 3][:, None] >= 0)
+    assert np.all(merged[2, :, 6] == 0)
     # a whole watershed run with lines + merge in 3D
     vol = np.where(lab == 1, 10.0, 10.2) + rng.normal(0, 0.01, lab.shape)
     markers = np.zeros(lab.shape, np.int32)

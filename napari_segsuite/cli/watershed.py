@@ -36,8 +36,8 @@ def register(sub) -> None:
                     "label per object at the peaks of its distance transform, touching objects "
                     "separated (e.g. nuclei). Distances, sigma and gradients are in physical "
                     "units (the image's spacing). Multichannel images use all channels.",
-        epilog="Example: segsuite watershed nuclei.nii.gz -o inst.nii.gz --instances "
-               "--min-distance 3 --sigma 0.5")
+        epilog="Example (nuclei, 0.5 um pixels): segsuite watershed nuclei.nii.gz -o inst.nii.gz "
+               "--instances --sigma 0.5 --min-distance 2 --threshold-method li --background 20")
     p.add_argument("image", metavar="IMAGE", help="input image (2D or 3D, any channels)")
     add_output_args(p)
     mode = p.add_mutually_exclusive_group()
@@ -72,6 +72,12 @@ def register(sub) -> None:
     i = p.add_argument_group("--instances")
     i.add_argument("--threshold", type=float, default=None,
                    help="foreground threshold (default: Otsu)")
+    i.add_argument("--threshold-method", choices=("otsu", "li", "triangle"), default=None,
+                   help="automatic foreground threshold (default otsu; li suits small bright "
+                        "objects such as nuclei)")
+    i.add_argument("--background", type=float, default=None, metavar="SIGMA",
+                   help="subtract a smooth background (Gaussian of this physical sigma, e.g. "
+                        "3-5 object radii) before thresholding (uneven illumination)")
     i.add_argument("--dark-objects", action="store_true",
                    help="objects are darker than the background")
     i.add_argument("--min-distance", type=float, default=None,
@@ -95,6 +101,10 @@ def _check_args(args) -> None:
         raise InputError(f"--merge must be >= 0, got {args.merge}")
     if args.min_distance is not None and not (0 < args.min_distance < float("inf")):
         raise InputError(f"--min-distance must be > 0, got {args.min_distance}")
+    if args.background is not None and not (0 <= args.background < float("inf")):
+        raise InputError(f"--background must be >= 0, got {args.background}")
+    if args.threshold is not None and args.threshold_method is not None:
+        raise InputError("give either --threshold or --threshold-method, not both")
     if args.min_size < 0:
         raise InputError(f"--min-size must be >= 0, got {args.min_size}")
     if args.n_labels is not None and not args.auto_markers:
@@ -105,6 +115,8 @@ def _check_args(args) -> None:
                 raise InputError(f"{flag} does not apply with --instances")
     else:
         for flag, val in (("--threshold", args.threshold), ("--min-distance", args.min_distance),
+                          ("--threshold-method", args.threshold_method),
+                          ("--background", args.background),
                           ("--dark-objects", args.dark_objects or None),
                           ("--min-size", args.min_size or None)):
             if val is not None:
@@ -142,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
         job = W.instances_steps(image, threshold=args.threshold, min_distance=min_distance,
                                 sigma=args.sigma, compactness=args.compactness,
                                 watershed_line=args.watershed_line,
-                                dark_objects=args.dark_objects, min_size=args.min_size)
+                                dark_objects=args.dark_objects, min_size=args.min_size,
+                                threshold_method=args.threshold_method or "otsu",
+                                background=args.background or 0.0)
     else:
         if args.auto_markers:
             markers = W.auto_markers(image, args.n_labels or 3)
