@@ -9,7 +9,8 @@
 The thresholds ``f(p) + h`` rise in the same order as ``f(p)``, so one pass over the voxels in
 increasing order answers all queries: a union-find adds every voxel below the current query's
 threshold (merging it with its already-added neighbours, each component remembering its minimum)
-and the query checks its component's minimum. O(N log N) for the sort, near-linear after it.
+and the query checks its component's minimum. O(N log N) for the sort, near-linear after it (union by rank, path compression). Ties may be
+visited in any order: every voxel below a query's threshold is added before the query.
 
 Connectivity: full (8 in 2D, 26 in 3D), as scikit-image's default footprint for h_minima.
 scikit-image's float tolerance is reproduced (a voxel darker by less than two float resolutions,
@@ -22,93 +23,82 @@ from __future__ import annotations
 
 import numpy as np
 
-_KERNEL = None
+from numba import njit
 
 
-def _build():
-    from numba import njit
+@njit(cache=True)
+def _find(parent, x):
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression
+        nxt = parent[x]
+        parent[x] = root
+        x = nxt
+    return root
 
-    @njit(cache=True)
-    def find(parent, x):
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:  # path compression
-            nxt = parent[x]
-            parent[x] = root
-            x = nxt
-        return root
 
-    @njit(cache=True)
-    def sweep(f, order, flat_offsets, h, res):
-        # f: the padded image, raveled; border voxels are never added (their order is not in
-        # ``order``), so neighbours need no bounds checks
-        n = f.size
-        m_q = order.size
-        parent = np.full(n, -1, dtype=np.int32)
-        size = np.zeros(n, dtype=np.int32)
-        added = np.zeros(n, dtype=np.bool_)
-        cmin = np.empty(n, dtype=np.float64)
-        out = np.zeros(n, dtype=np.uint8)
-        i = 0
-        for j in range(m_q):
-            p = order[j]
-            t = f[p] + h
-            while i < m_q and f[order[i]] < t:
-                q = order[i]
-                parent[q] = q
-                added[q] = True
-                size[q] = 1
-                cmin[q] = f[q]
-                rq = q
-                for k in range(flat_offsets.size):
-                    r = q + flat_offsets[k]
-                    if not added[r]:
-                        continue
-                    rr = find(parent, r)
-                    if rq != rr:  # union by size: the smaller tree goes under the larger
-                        if size[rr] > size[rq]:
-                            rq, rr = rr, rq
-                        if cmin[rr] < cmin[rq]:
-                            cmin[rq] = cmin[rr]
-                        parent[rr] = rq
-                        size[rq] += size[rr]
-                i += 1
-            m = cmin[find(parent, p)]
-            if m + res * abs(m) >= f[p]:
-                out[p] = 1
-        return out
-
-    return sweep
+@njit(cache=True)
+def _sweep(f, order, flat_offsets, h, res):
+    # f: the padded image, raveled; border voxels are never added (they are not in ``order``),
+    # so neighbours need no bounds checks
+    n = f.size
+    m_q = order.size
+    parent = np.zeros(n, dtype=np.int32)
+    rank = np.zeros(n, dtype=np.int8)
+    added = np.zeros(n, dtype=np.bool_)
+    cmin = np.empty(n, dtype=f.dtype)
+    out = np.zeros(n, dtype=np.uint8)
+    i = 0
+    for j in range(m_q):
+        p = order[j]
+        t = np.float64(f[p]) + h
+        while i < m_q and f[order[i]] < t:
+            q = order[i]
+            parent[q] = q
+            added[q] = True
+            cmin[q] = f[q]
+            rq = q
+            for k in range(flat_offsets.size):
+                r = q + flat_offsets[k]
+                if not added[r]:
+                    continue
+                rr = _find(parent, r)
+                if rq != rr:  # union by rank
+                    if rank[rr] > rank[rq]:
+                        rq, rr = rr, rq
+                    elif rank[rr] == rank[rq]:
+                        rank[rq] += 1
+                    if cmin[rr] < cmin[rq]:
+                        cmin[rq] = cmin[rr]
+                    parent[rr] = rq
+            i += 1
+        m = np.float64(cmin[_find(parent, p)])
+        if m + res * abs(m) >= f[p]:
+            out[p] = 1
+    return out
 
 
 def h_minima_fast(image: np.ndarray, h: float) -> np.ndarray:
     """uint8 mask of the h-minima of a float image (as ``skimage.morphology.h_minima``)."""
-    global _KERNEL
     img = np.asarray(image)
-    if not np.issubdtype(img.dtype, np.floating):
+    if not np.issubdtype(img.dtype, np.floating) or img.dtype not in (np.float32, np.float64) \
+            or int(np.prod(np.array(img.shape, dtype=np.int64) + 2)) >= 2 ** 31 - 1:
         from skimage.morphology import h_minima
 
         return h_minima(img, h)
-    if _KERNEL is None:
-        _KERNEL = _build()
     nd = img.ndim
     padded = np.pad(img, 1)
-    # ranks of the interior voxels in increasing value order, as flat indices of ``padded``
-    inner = np.arange(padded.size, dtype=np.int64).reshape(padded.shape)[
+    # the interior voxels in increasing value order (ties in any order), as flat indices of
+    # ``padded``
+    inner = np.arange(padded.size, dtype=np.int32).reshape(padded.shape)[
         (slice(1, -1),) * nd].ravel()
-    order = inner[np.argsort(img, axis=None, kind="stable")]
-    if order.size >= 2 ** 31 - 1 or padded.size >= 2 ** 31 - 1:
-        from skimage.morphology import h_minima
-
-        return h_minima(img, h)
+    order = inner[np.argsort(img, axis=None)]
     strides = np.array(padded.strides, dtype=np.int64) // padded.itemsize
     flat_offsets = np.array([int(np.dot(np.array(o) - 1, strides))
                              for o in np.ndindex(*(3,) * nd) if any(v != 1 for v in o)],
                             dtype=np.int64)
     # scikit-image's tolerance: a voxel darker by less than 2 float resolutions is not darker
     res = 2.0 * float(np.finfo(img.dtype).resolution)
-    f = padded.astype(np.float64).ravel()
-    out = _KERNEL(f, order, flat_offsets, float(h), res)
+    out = _sweep(padded.ravel(), order, flat_offsets, float(h), res)
     return out.reshape(padded.shape)[(slice(1, -1),) * nd]
-
