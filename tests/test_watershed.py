@@ -326,3 +326,21 @@ def test_jobs_yield_progress_and_cancel():
     assert events[-1].fraction == 1.0
     with pytest.raises(Cancelled):
         run(W.instances_steps(coins), should_cancel=lambda: True)
+
+
+def test_instances_dark_objects_threshold_and_min_size():
+    a, b = _discs((60, 80), [(30, 28), (30, 50)], 13)
+    speck = np.zeros_like(a)
+    speck[5:7, 70:72] = True
+    bright = ((a | b | speck) * 100.0).astype(np.float32)
+    dark = 200.0 - bright
+    lab = W.split_instances(dark, min_distance=5, dark_objects=True, threshold=150.0)
+    assert lab.max() == 3                      # two discs + the speck
+    lab = W.split_instances(dark, min_distance=5, dark_objects=True, threshold=150.0,
+                            min_size=10)
+    assert lab.max() == 2 and np.all(lab[speck] == 0)
+    assert np.array_equal(lab, W.split_instances(bright, min_distance=5, min_size=10))
+    with pytest.raises(InputError):
+        W.split_instances(bright, threshold=1000.0)   # empty foreground
+    with pytest.raises(InputError):
+        W.split_instances(bright, min_distance=0)
