@@ -9,7 +9,8 @@
 The thresholds ``f(p) + h`` rise in the same order as ``f(p)``, so one pass over the voxels in
 increasing order answers all queries: a union-find adds every voxel below the current query's
 threshold (merging it with its already-added neighbours, each component remembering its minimum)
-and the query checks its component's minimum. O(N log N) for the sort, near-linear after it (union by rank, path compression). Ties may be
+and the query checks its component's minimum. Only voxels without a darker neighbour can be
+in the result, so only they are queried, and the sweep stops after the last of them. O(N log N) for the sort, near-linear after it (union by rank, path compression). Ties may be
 visited in any order: every voxel below a query's threshold is added before the query.
 
 Connectivity: full (8 in 2D, 26 in 3D), as scikit-image's default footprint for h_minima.
@@ -39,7 +40,7 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _sweep(f, order, flat_offsets, h, res):
+def _sweep(f, order, queries, flat_offsets, h, res):
     # f: the padded image, raveled; border voxels are never added (they are not in ``order``),
     # so neighbours need no bounds checks
     n = f.size
@@ -50,8 +51,8 @@ def _sweep(f, order, flat_offsets, h, res):
     cmin = np.empty(n, dtype=f.dtype)
     out = np.zeros(n, dtype=np.uint8)
     i = 0
-    for j in range(m_q):
-        p = order[j]
+    for j in range(queries.size):
+        p = queries[j]
         t = np.float64(f[p]) + h
         while i < m_q and f[order[i]] < t:
             q = order[i]
@@ -81,6 +82,8 @@ def _sweep(f, order, flat_offsets, h, res):
 
 def h_minima_fast(image: np.ndarray, h: float) -> np.ndarray:
     """uint8 mask of the h-minima of a float image (as ``skimage.morphology.h_minima``)."""
+    from scipy import ndimage as ndi
+
     img = np.asarray(image)
     if not np.issubdtype(img.dtype, np.floating) or img.dtype not in (np.float32, np.float64) \
             or int(np.prod(np.array(img.shape, dtype=np.int64) + 2)) >= 2 ** 31 - 1:
@@ -94,11 +97,17 @@ def h_minima_fast(image: np.ndarray, h: float) -> np.ndarray:
     inner = np.arange(padded.size, dtype=np.int32).reshape(padded.shape)[
         (slice(1, -1),) * nd].ravel()
     order = inner[np.argsort(img, axis=None)]
+    # only voxels with no darker neighbour can be in the h-minima: query those alone (the
+    # sweep still adds every voxel below each query's threshold)
+    res = 2.0 * float(np.finfo(img.dtype).resolution)
+    lowest = ndi.minimum_filter(img, size=3, mode="nearest").astype(np.float64)
+    cand = np.pad((lowest + res * np.abs(lowest)) >= img, 1).ravel()
+    queries = order[cand[order]]
     strides = np.array(padded.strides, dtype=np.int64) // padded.itemsize
     flat_offsets = np.array([int(np.dot(np.array(o) - 1, strides))
                              for o in np.ndindex(*(3,) * nd) if any(v != 1 for v in o)],
                             dtype=np.int64)
-    # scikit-image's tolerance: a voxel darker by less than 2 float resolutions is not darker
-    res = 2.0 * float(np.finfo(img.dtype).resolution)
-    out = _sweep(padded.ravel(), order, flat_offsets, float(h), res)
+    # res: scikit-image's tolerance, a voxel darker by less than 2 float resolutions (relative)
+    # is not darker
+    out = _sweep(padded.ravel(), order, queries, flat_offsets, float(h), res)
     return out.reshape(padded.shape)[(slice(1, -1),) * nd]
