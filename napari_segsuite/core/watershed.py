@@ -30,6 +30,7 @@ taken from it) or as a numpy array with ``spacing`` and ``channel_axis`` keyword
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
@@ -588,17 +589,28 @@ def merge_regions(labels: np.ndarray, image: Any, threshold: float, *,
         nbrs.setdefault(a, set()).add(b)
         nbrs.setdefault(b, set()).add(a)
 
-    def mean(i):
-        return sums[i] / max(size[i], 1.0)
+    # the loop below runs once per merge and per re-weighted edge: plain Python lists and floats
+    # are several times faster than numpy scalars here
+    nch = sums.shape[1]
+    size_l = size.tolist()
+    sums_l = sums.tolist()
+    means = [[v / max(sz, 1.0) for v in row] for row, sz in zip(sums_l, size_l)]
 
-    def weight(i, j):
-        return float(np.sqrt(np.sum((mean(i) - mean(j)) ** 2)))
+    if nch == 1:
+        def weight(i, j):
+            return abs(means[i][0] - means[j][0])
+    else:
+        def weight(i, j):
+            mi, mj = means[i], means[j]
+            return math.sqrt(sum((mi[c] - mj[c]) ** 2 for c in range(nch)))
 
-    version = np.zeros(nlab, dtype=np.int64)
+    version = [0] * nlab
     heap = [(weight(a, b), a, b, 0, 0) for a, b in edges.tolist()]
     heapq.heapify(heap)
-    alive = np.zeros(nlab, dtype=bool)
-    alive[list(nbrs)] = True
+    alive = [False] * nlab
+    for i in nbrs:
+        alive[i] = True
+    par = list(range(nlab))
     while heap:
         w, a, b, va, vb = heapq.heappop(heap)
         if w >= threshold:
@@ -606,28 +618,32 @@ def merge_regions(labels: np.ndarray, image: Any, threshold: float, *,
         if not (alive[a] and alive[b]) or version[a] != va or version[b] != vb:
             continue
         keep, gone = (a, b) if a < b else (b, a)
-        size[keep] += size[gone]
-        sums[keep] += sums[gone]
+        size_l[keep] += size_l[gone]
+        sk, sg = sums_l[keep], sums_l[gone]
+        for c in range(nch):
+            sk[c] += sg[c]
+        means[keep] = [v / size_l[keep] for v in sk]
         alive[gone] = False
-        parent[gone] = keep
+        par[gone] = keep
         version[keep] += 1
         nb = (nbrs.pop(gone, set()) | nbrs[keep]) - {keep, gone}
         nbrs[keep] = nb
         for n in nb:
-            s = nbrs[n]
-            s.discard(gone)
-            s.add(keep)
-            heapq.heappush(heap, (weight(keep, n), min(keep, n), max(keep, n),
-                                  version[min(keep, n)], version[max(keep, n)]))
-    # resolve the union chains
-    for i in range(nlab):
-        r = i
-        while parent[r] != r:
-            r = parent[r]
-        parent[i] = r
+            ns = nbrs[n]
+            ns.discard(gone)
+            ns.add(keep)
+            lo, hi = (keep, n) if keep < n else (n, keep)
+            heapq.heappush(heap, (weight(keep, n), lo, hi, version[lo], version[hi]))
+    parent = np.asarray(par, dtype=np.int64)
+    # resolve the union chains (pointer jumping)
+    while True:
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
     out = parent[lab].astype(np.int32)
     # watershed-line voxels whose labelled face neighbours now all agree join that region
-    if (parent != np.arange(nlab)).any() and (lab == 0).any():
+    if (parent != np.arange(nlab)).any() and (lab == 0).any():  # something merged
         _fill_lines(out, lab == 0)
     return out
 
