@@ -2,7 +2,8 @@
 
     python benchmarks/bench_watershed.py [--size 160] [--repeats 3]
 
-Cases (min time over repeats, the two sides alternated so both see the same load; ratio = scikit-image / ours, > 1 means we are faster):
+Cases (min time over repeats, the two sides alternated so both see the same load;
+ratio = scikit-image / ours, > 1 means we are faster):
 
 1. 3D h-minima pipeline on a size^3 volume (smoothed random blobs + noise):
    scikit-image as its docs write it: filters.sobel -> morphology.h_minima -> ndi.label

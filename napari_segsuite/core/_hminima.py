@@ -10,8 +10,10 @@ The thresholds ``f(p) + h`` rise in the same order as ``f(p)``, so one pass over
 increasing order answers all queries: a union-find adds every voxel below the current query's
 threshold (merging it with its already-added neighbours, each component remembering its minimum)
 and the query checks its component's minimum. Only voxels without a darker neighbour can be
-in the result, so only they are queried, and the sweep stops after the last of them. O(N log N) for the sort, near-linear after it (union by rank, path compression). Ties may be
+in the result, so only they are queried, and the sweep stops after the last of them.
+O(N log N) for the sort, near-linear after it (union by rank, path compression). Ties may be
 visited in any order: every voxel below a query's threshold is added before the query.
+Memory: about 15 bytes per voxel on top of the image.
 
 Connectivity: full (8 in 2D, 26 in 3D), as scikit-image's default footprint for h_minima.
 scikit-image's float tolerance is reproduced (a voxel darker by less than two float resolutions,
