@@ -344,3 +344,33 @@ def test_instances_dark_objects_threshold_and_min_size():
         W.split_instances(bright, threshold=1000.0)   # empty foreground
     with pytest.raises(InputError):
         W.split_instances(bright, min_distance=0)
+
+
+def _dice(a, b):
+    return 2 * np.sum(a & b) / max(np.sum(a) + np.sum(b), 1)
+
+
+def test_painted_seeds_on_the_brain_and_ct_samples():
+    """3D, real-sized phantoms with their sparse seed strokes: the multi-band gradient
+    (T1+T2+FLAIR) finds the tumour and oedema that T1 alone misses."""
+    pytest.importorskip("napari_segsuite.samples")
+    from napari_segsuite.samples import get_sample
+
+    d = get_sample("brain").make(seed=0, scale=1.0)
+    gt, seeds = d.labels["labels"].array, d.labels["seeds"].array
+    t1 = d.images["t1"]
+    multi = SegImage(np.stack([d.images[k].array.astype(np.float32)
+                               for k in ("t1", "t2", "flair")], -1),
+                     multichannel=True, **t1.geometry())
+    one = W.segment_watershed(t1, seeds)
+    three = W.segment_watershed(multi, seeds)
+    # measured: oedema 0.41 -> 0.87, skull 0.84 -> 0.96, tumour core 0.52 -> 0.69
+    assert _dice(three == 6, gt == 6) > 0.8 > _dice(one == 6, gt == 6)
+    assert _dice(three == 4, gt == 4) > 0.9
+    assert _dice(three == 5, gt == 5) > 0.9   # scalp
+
+    d = get_sample("ct").make(seed=0, scale=1.0)
+    gt, seeds = d.labels["labels"].array, d.labels["seeds"].array
+    lab = W.segment_watershed(d.images["ct"], seeds)
+    # measured (5 x 2 x 2 mm voxels): lungs 0.985, heart 0.967, airways 0.94, body 0.85
+    assert _dice(lab == 2, gt == 2) > 0.95 and _dice(lab == 5, gt == 5) > 0.9
