@@ -351,13 +351,13 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
                        spacing: Optional[Sequence[float]] = None,
                        channel_axis: Optional[int] = None, n_labels: int = 3,
                        h: Optional[float] = None, gradient: str = "sobel", sigma: float = 0.0,
-                       threshold: Optional[float] = None, min_distance: float = 3.0,
+                       multiband: str = "rss", threshold: Optional[float] = None, min_distance: float = 3.0,
                        dark_objects: bool = False, threshold_method: str = "otsu",
                        background: float = 0.0, mask: Optional[np.ndarray] = None):
     """Job: automatic markers (int32 labels) to show and edit before the flood.
 
     method: ``"entropy"`` (:func:`auto_markers`, ``n_labels`` classes), ``"h-minima"``
-    (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``) or ``"distance"``
+    (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``, ``multiband``) or ``"distance"``
     (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``).
     """
     if method not in MARKER_METHODS:
@@ -369,7 +369,7 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
         markers = auto_markers(chans, n_labels, spacing=sp, channel_axis=-1, mask=mask)
     elif method == "h-minima":
         grad = yield from gradient_steps(chans, method=gradient, sigma=sigma, spacing=sp,
-                                         channel_axis=-1)
+                                         channel_axis=-1, multiband=multiband)
         yield Progress(1, 2, "h-minima")
         markers = h_minima_markers(grad, h, mask=mask)
     else:

@@ -152,6 +152,7 @@ class WatershedWidget(QWidget):
         md = self.min_distance.value() or 3.0 * min(image.spacing)
         return dict(n_labels=self.n_labels.value(), h=self.h.value() or None,
                     gradient=self.gradient.currentData(), sigma=self.sigma.value(),
+                    multiband=self.multiband.currentData(),
                     min_distance=md, threshold_method=self.threshold_method.currentData(),
                     background=self.background.value(),
                     dark_objects=self.dark_objects.isChecked())
@@ -226,7 +227,7 @@ class WatershedWidget(QWidget):
                 mk = found = yield from W.find_markers_steps(image, method, **kwargs)
             labels = yield from W.watershed_steps(
                 image, mk, gradient=kwargs["gradient"], sigma=kwargs["sigma"],
-                multiband=self.multiband.currentData(), merge=merge, **flood_kwargs)
+                multiband=kwargs["multiband"], merge=merge, **flood_kwargs)
             return found, labels
 
         def done(result):
