@@ -126,3 +126,19 @@ def test_multichannel_layers_flood(setup):
     assert widget.panel.last_outcome == "done", widget.panel.last_error
     result = widget.result_layer
     assert result.data.shape == a.shape and set(np.unique(result.data)) <= {1, 2}
+
+
+def test_flood_in_a_worker_thread(make_napari_viewer, qtbot):
+    """The real (threaded) path: the result arrives through the worker's signals."""
+    viewer = make_napari_viewer()
+    a, b = _discs()
+    layer = viewer.add_image(((a | b) * 100.0).astype(np.float32), name="cells", scale=SCALE)
+    widget = WatershedWidget(viewer)
+    _select(widget, "distance")
+    widget.min_distance.setValue(2.0)
+    with qtbot.waitSignal(widget.panel.finished, timeout=60000) as blocker:
+        widget.flood_button.click()
+    assert blocker.args == ["done"], widget.panel.last_error
+    assert viewer.layers[-1].name == "cells instances"
+    assert viewer.layers[-1].data.max() == 2
+    assert tuple(viewer.layers[-1].scale) == SCALE and layer.data.max() == 100
