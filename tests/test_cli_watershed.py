@@ -1,0 +1,159 @@
+"""``segsuite watershed``: each marker mode, geometry kept, input errors exit 2, no overwrite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite.core.image import SegImage
+from napari_segsuite.io import read_image, write_image
+
+SPACING = (2.0, 0.5, 0.75)
+ORIGIN = (10.0, -5.0, 3.0)
+
+
+def _two_discs(shape=(48, 64)):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    a = (yy - 24) ** 2 + (xx - 22) ** 2 < 11 ** 2
+    b = (yy - 24) ** 2 + (xx - 40) ** 2 < 11 ** 2
+    return a, b
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A 3D volume with two touching bright balls (anisotropic, shifted origin) + markers."""
+    zz, yy, xx = np.mgrid[:12, :40, :40]
+    # physical coordinates: balls of radius 6 in physical units
+    pz, py, px = zz * SPACING[0], yy * SPACING[1], xx * SPACING[2]
+    a = (pz - 12) ** 2 + (py - 10) ** 2 + (px - 10) ** 2 < 6 ** 2
+    b = (pz - 12) ** 2 + (py - 10) ** 2 + (px - 19) ** 2 < 6 ** 2
+    rng = np.random.default_rng(0)
+    vol = (100 * (a | b) + rng.normal(0, 3, a.shape)).astype(np.float32)
+    img = SegImage(vol, spacing=SPACING, origin=ORIGIN, name="vol")
+    seeds = np.zeros(vol.shape, np.uint8)
+    seeds[6, 20, 13] = 2   # inside ball a
+    seeds[6, 20, 25] = 2   # inside ball b (same label: one class)
+    seeds[0, 0, 0] = 5     # background
+    write_image(tmp_path / "img.nii.gz", img)
+    write_image(tmp_path / "seeds.nii.gz", img.like(seeds))
+    write_image(tmp_path / "bad_seeds.nii.gz", SegImage(np.zeros((12, 40, 39), np.uint8)))
+    return tmp_path, a, b
+
+
+def _geometry_kept(path):
+    out = read_image(path)
+    assert np.allclose(out.spacing, SPACING)
+    assert np.allclose(out.origin, ORIGIN)
+    return out.array
+
+
+def test_painted_markers_keep_label_values_and_geometry(cli, files):
+    d, a, b = files
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "out.nii.gz", "--markers",
+              d / "seeds.nii.gz", "--quiet")
+    assert res.code == 0, res
+    lab = _geometry_kept(d / "out.nii.gz")
+    assert set(np.unique(lab)) == {2, 5}
+    inside = (a | b)
+    assert np.mean(lab[inside] == 2) > 0.95
+    assert np.mean(lab[~inside] == 5) > 0.95
+
+
+def test_default_h_minima_and_merge(cli, files):
+    d, a, b = files
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "hm.nii.gz", "--sigma", "1", "--quiet")
+    assert res.code == 0, res
+    lab = _geometry_kept(d / "hm.nii.gz")
+    assert lab.max() >= 2
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "hm_merged.nii.gz", "--sigma", "1",
+              "--merge", "30", "--quiet")
+    assert res.code == 0, res
+    merged = _geometry_kept(d / "hm_merged.nii.gz")
+    assert len(np.unique(merged)) <= len(np.unique(lab))
+    assert merged.max() == len(np.unique(merged[merged > 0]))  # renumbered 1..N
+
+
+def test_auto_markers(cli, files):
+    d, a, b = files
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "auto.nii.gz", "--auto-markers",
+              "--n-labels", "2", "--quiet")
+    assert res.code == 0, res
+    lab = _geometry_kept(d / "auto.nii.gz")
+    assert set(np.unique(lab)) == {1, 2}
+    # label 2 = the brighter class = the balls
+    assert np.mean((lab == 2) == (a | b)) > 0.9
+
+
+def test_instances_split_touching_balls(cli, files):
+    d, a, b = files
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "inst.nii.gz", "--instances",
+              "--sigma", "1", "--min-distance", "4", "--quiet")
+    assert res.code == 0, res
+    lab = _geometry_kept(d / "inst.nii.gz")
+    assert lab.max() == 2
+    la = np.bincount(lab[a & ~b]).argmax()
+    lb = np.bincount(lab[b & ~a]).argmax()
+    assert la != lb and la > 0 and lb > 0
+
+
+def test_nuclei_sample_instances(cli, tmp_path):
+    pytest.importorskip("napari_segsuite.samples")
+    assert cli("sample", "nuclei", "-o", tmp_path, "--quiet").code == 0
+    res = cli("watershed", tmp_path / "nuclei.nii.gz", "-o", tmp_path / "inst.nii.gz",
+              "--instances", "--sigma", "0.5", "--min-distance", "2", "--threshold-method", "li",
+              "--background", "20", "--quiet")
+    assert res.code == 0, res
+    inst = read_image(tmp_path / "inst.nii.gz")
+    gt = read_image(tmp_path / "labels.nii.gz")
+    assert np.allclose(inst.spacing, gt.spacing)
+    assert 0.7 * gt.array.max() < inst.array.max() < 1.3 * gt.array.max()
+
+
+def test_2d_npy_and_progress(cli, tmp_path):
+    a, b = _two_discs()
+    np.save(tmp_path / "img.npy", (a | b).astype(np.float32) * 50)
+    res = cli("watershed", tmp_path / "img.npy", "-o", tmp_path / "inst.npy", "--instances",
+              "--min-distance", "5")
+    assert res.code == 0, res
+    assert "wrote" in res.err
+    assert np.load(tmp_path / "inst.npy").max() == 2
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--markers", "bad_seeds.nii.gz"], "shape"),
+    (["--markers", "seeds.nii.gz", "--instances"], "not allowed"),
+    (["--auto-markers", "--instances"], "not allowed"),
+    (["--sigma", "-1"], "sigma"),
+    (["--compactness", "-2"], "compactness"),
+    (["--n-labels", "3"], "--n-labels"),
+    (["--instances", "--h", "2"], "--h"),
+    (["--min-distance", "3"], "--instances"),
+    (["--background", "5"], "--instances"),
+    (["--instances", "--threshold", "5", "--threshold-method", "li"], "not both"),
+    (["--markers", "missing.nii.gz"], "SEEDS"),
+])
+def test_bad_input_exits_2_one_line(cli, files, extra, needle):
+    d, _, _ = files
+    extra = [str(d / e) if e.endswith(".nii.gz") else e for e in extra]
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "o.nii.gz", "--quiet", *extra)
+    assert res.code == 2, res
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], res
+    assert not (d / "o.nii.gz").exists()
+
+
+def test_missing_image_exits_2(cli, tmp_path):
+    res = cli("watershed", tmp_path / "nope.nii.gz", "-o", tmp_path / "o.nii.gz")
+    assert res.code == 2 and res.err.startswith("error:") and "IMAGE" in res.err
+
+
+def test_no_overwrite_without_force(cli, files):
+    d, _, _ = files
+    target = d / "out.nii.gz"
+    target.write_bytes(b"keep me")
+    res = cli("watershed", d / "img.nii.gz", "-o", target, "--instances", "--quiet")
+    assert res.code == 2 and "--force" in res.err
+    assert target.read_bytes() == b"keep me"
+    res = cli("watershed", d / "img.nii.gz", "-o", target, "--instances", "--force", "--quiet")
+    assert res.code == 0, res
+    assert read_image(target).array.max() >= 1
