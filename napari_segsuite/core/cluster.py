@@ -191,6 +191,9 @@ def slic_steps(image, n_segments: int = 400, *, compactness: float = 1.0, channe
                spacing=None, mask=None, sigma: float = 0.0, random_state=0):
     """SLIC superpixels (scikit-image) on normalised channels, round in physical space (job).
 
+    Only the *relative* spacing matters (it is divided by its smallest value), so compactness
+    means the same whether the file says 30 m or 1 voxel.
+
     Returns int32 superpixel ids 1..N (0 outside the mask)."""
     from skimage.segmentation import slic
 
@@ -200,7 +203,8 @@ def slic_steps(image, n_segments: int = 400, *, compactness: float = 1.0, channe
     norm = ((feats.chans.astype(np.float32) - feats.lo) / feats.scale)
     yield Progress(0, 1, f"SLIC: {n_segments} superpixels")
     sp = slic(norm, n_segments=int(n_segments), compactness=float(compactness),
-              channel_axis=-1, spacing=feats.spacing, mask=feats.mask, start_label=1,
+              channel_axis=-1, spacing=feats.spacing / feats.spacing.min(), mask=feats.mask,
+              start_label=1,
               sigma=sigma, convert2lab=False)
     yield Progress(1, 1, "SLIC: done")
     return sp.astype(np.int32)
