@@ -109,15 +109,24 @@ class Checkpoint:
                    if isinstance(self.metrics.get("val_dice"), float) else ""))
 
 
-def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
-    """Write ``ckpt`` atomically (temporary file + rename); never overwrites without ``force``."""
+def check_model_path(path, force: bool = False) -> Path:
+    """Validate a model output path before training: .pt/.pth, folder exists, no overwrite
+    without ``force``."""
     path = Path(path)
+    if path.suffix.lower() not in (".pt", ".pth"):
+        raise InputError(f"{path}: a model file name ends in .pt (or .pth)")
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a model file name such as model.pt")
-    if path.exists() and not force:
-        raise InputError(f"{path}: already exists; use --force to overwrite it")
     if not path.parent.exists():
         raise InputError(f"{path.parent}: folder does not exist")
+    if path.exists() and not force:
+        raise InputError(f"{path}: already exists; use --force to overwrite it")
+    return path
+
+
+def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
+    """Write ``ckpt`` atomically (temporary file + rename); never overwrites without ``force``."""
+    path = check_model_path(path, force)
     data = ckpt.to_dict()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=str(path.parent))
     os.close(fd)
