@@ -193,3 +193,12 @@ def test_torchscript_model(trained, tmp_path):
     torch.jit.save(scripted, str(tmp_path / "bare.pt"))
     c = predict(imgs[0], load_model(tmp_path / "bare.pt"), tile=32).labels.array
     assert set(np.unique(c)) <= {0, 1, 2}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda():
+    imgs, labs = disks(2, seed=8)
+    ck = train(imgs, labs, epochs=2, device="cuda", **FAST)
+    assert ck.metrics["device"].startswith("cuda")
+    assert all(v.device.type == "cpu" for v in ck.state_dict.values())  # saved on the CPU

@@ -62,25 +62,30 @@ def tile_starts(size: int, tile: int, overlap: float) -> List[int]:
     return [int(round(i * (size - tile) / (n - 1))) for i in range(n)]
 
 
-def _estimate_tile(ckpt, spatial: Tuple[int, ...], device: str) -> Tuple[int, ...]:
+def _memory_plan(ckpt, device: str) -> Tuple[float, float]:
+    """(bytes per tile voxel, budget in bytes) for choosing tile and batch sizes."""
     import torch
 
-    dim = len(spatial)
-    base = int(max(ckpt.patch or [128 if dim == 2 else 48]))
-    width = int(ckpt.settings.get("width", 16))
-    # activations of a U-Net-like net, forward only, float32: ~ 12 * width floats per voxel
-    per_voxel = 12 * width * 4 * (0.5 if device.startswith("cuda") else 1.0)
+    width = int(ckpt.settings.get("width", 16)) if ckpt.settings else 16
+    # activations of a U-Net-like net, forward only: ~ 12 * width floats per voxel
+    per_voxel = 12 * width * (2 if device.startswith("cuda") else 4)
     if device.startswith("cuda"):
-        free, _total = torch.cuda.mem_get_info()
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
         budget = 0.5 * free
     else:
-        budget = 1 << 30
+        budget = float(1 << 30)
+    return per_voxel, budget
+
+
+def _estimate_tile(ckpt, spatial: Tuple[int, ...], device: str) -> Tuple[int, ...]:
+    dim = len(spatial)
+    base = int(max(ckpt.patch or [128 if dim == 2 else 48]))
+    per_voxel, budget = _memory_plan(ckpt, device)
     cap = 512 if dim == 2 else 160
     t = base
     while t * 2 <= cap and (2 * t) ** dim * per_voxel <= budget:
         t *= 2
-    multiple = 16
-    t = max(multiple, (t // multiple) * multiple)
+    t = max(16, (t // 16) * 16)
     return tuple(int(min(t, s)) for s in spatial)
 
 
@@ -132,8 +137,8 @@ def predict_steps(image: Union[SegImage, np.ndarray], model, device: str = "auto
     if not 0 <= overlap < 1:
         raise InputError(f"overlap must be in [0, 1), got {overlap}")
     if batch is None:
-        vox = float(np.prod(tshape))
-        batch = int(max(1, min(32, (2 ** 22 if len(tshape) == 2 else 2 ** 21) // vox)))
+        per_voxel, budget = _memory_plan(ckpt, dev)
+        batch = int(max(1, min(32, budget // (float(np.prod(tshape)) * per_voxel))))
     weight = gaussian_weight(tshape)
     wt = torch.from_numpy(weight).to(dev)
     positions = list(itertools.product(*[tile_starts(s, t, overlap)

@@ -59,7 +59,7 @@ class TrainConfig:
     loss: str = "auto"                   # ce+dice (multi-class) or bce+dice (binary)
     val_fraction: float = 0.2
     patience: int = 15
-    steps_per_epoch: Optional[int] = None
+    steps_per_epoch: Optional[int] = None   # about one pass over the data, 10..50
     depth: Optional[int] = None
     width: Optional[int] = None
     model_settings: dict = field(default_factory=dict)  # upsample, padding, ...
@@ -333,7 +333,7 @@ def train_steps(images, labels, config: Optional[TrainConfig] = None,
     batch = int(cfg.batch or (8 if dim == 2 else 2))
     sampler = _Sampler(train_set, patch, cfg.foreground_fraction, cfg.augment, rng)
     voxels = sum(y.size for _, y in train_set)
-    steps = int(cfg.steps_per_epoch or min(max(math.ceil(voxels / np.prod(patch) / batch), 4),
+    steps = int(cfg.steps_per_epoch or min(max(math.ceil(voxels / np.prod(patch) / batch), 10),
                                           50))
     vsampler = _Sampler(val_set, patch, cfg.foreground_fraction, False,
                         np.random.default_rng(cfg.seed + 1))

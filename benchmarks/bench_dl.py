@@ -1,0 +1,110 @@
+"""Deep-learning speed: inference throughput (voxels/s, tiled, Gaussian blending) and seconds per
+training epoch, for U-Net / SegNet / FCN-8s 2D and U-Net 3D, on the CPU (and CUDA when present).
+
+    python benchmarks/bench_dl.py [--repeats 3] [--quick]
+
+Sizes (stated in the output): 2D inference on a 70 x 200 x 230 stack (a 2D model slice by slice),
+3D inference on a 64 x 128 x 128 volume; a training epoch = the default number of batches for
+70 slices of 200 x 230 (2D: patch 128, batch 8) or one 64 x 128 x 128 volume (3D: patch 48,
+batch 2), width 16 (default). The "30 epochs" column extrapolates the measured epoch to the
+issue's target (a small 2D U-Net on ~70 slices of 200 x 230 for 30 epochs).
+Timings: min over repeats (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _ckpt(arch, dim, width=16, nc=1, k=3):
+    import torch
+
+    from napari_segsuite.core.dl.checkpoint import Checkpoint
+    from napari_segsuite.core.dl.models import build_model
+
+    torch.manual_seed(0)
+    m = build_model(arch, dim, nc, k, width=width)
+    return Checkpoint(arch=arch, dim=dim, settings=m.settings, in_channels=nc, n_out=k,
+                      output="softmax", label_values=list(range(k)), norm_mean=[0.0] * nc,
+                      norm_std=[1.0] * nc, state_dict=m.state_dict(),
+                      patch=[128] * dim if dim == 2 else [48] * 3)
+
+
+def bench_infer(arch, dim, shape, device, repeats):
+    from napari_segsuite.core.dl.infer import predict
+
+    ck = _ckpt(arch, dim)
+    img = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    best = np.inf
+    tile = None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        r = predict(img, ck, device=device)
+        best = min(best, time.perf_counter() - t)
+        tile = r.tile
+    return img.size / best, best, tile
+
+
+def bench_epoch(arch, dim, device, repeats):
+    from napari_segsuite.core.dl.train import TrainConfig, _Data, _Sampler, train
+
+    rng = np.random.default_rng(0)
+    if dim == 2:
+        shape = (70, 200, 230)
+    else:
+        shape = (64, 128, 128)
+    lab = (rng.random(shape) < 0.02).astype(np.uint8)
+    from scipy import ndimage as ndi
+
+    lab = (ndi.uniform_filter(lab.astype(np.float32), 5) > 0.04).astype(np.uint8)
+    lab[lab > 0] = rng.integers(1, 3, size=int(lab.sum()))
+    img = (lab + rng.normal(0, 0.5, shape)).astype(np.float32)
+    best = np.inf
+    steps = None
+    for _ in range(repeats):
+        from napari_segsuite.core.dl.train import TrainState
+
+        st = TrainState()
+        t = time.perf_counter()
+        train([img], [lab], arch=arch, dim=dim, epochs=1, device=device, state=st,
+              val_fraction=0.1, skip_empty_slices=False)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="one repeat, smaller 3D volume")
+    args = ap.parse_args()
+    import torch
+
+    reps = 1 if args.quick else args.repeats
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"# bench_dl  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
+          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch "
+          f"threads, torch {torch.__version__}")
+    print("| device | model | inference size | tile | voxels/s | inference s | s / epoch "
+          "| 30 epochs (min) |")
+    print("|---|---|---|---|---|---|---|---|")
+    cases = [("unet", 2, (70, 200, 230)), ("segnet", 2, (70, 200, 230)),
+             ("fcn", 2, (70, 200, 230)), ("unet", 3, (64, 128, 128))]
+    for dev in devices:
+        for arch, dim, shape in cases:
+            vps, secs, tile = bench_infer(arch, dim, shape, dev, reps)
+            ep = bench_epoch(arch, dim, dev, reps)
+            print(f"| {dev} | {arch} {dim}D | {'x'.join(map(str, shape))} | "
+                  f"{'x'.join(map(str, tile))} | {vps:,.0f} | {secs:.2f} | {ep:.1f} | "
+                  f"{30 * ep / 60:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
