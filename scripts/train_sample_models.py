@@ -46,7 +46,6 @@ def stack(d, names):
 def brain(out: Path, epochs: int) -> None:
     from napari_segsuite.core.dl.checkpoint import save_checkpoint
     from napari_segsuite.core.dl.infer import predict
-    from napari_segsuite.core.dl.train import train
     from napari_segsuite.core.progress import report
     from napari_segsuite.core.dl.train import train_steps
     from napari_segsuite.samples import get_sample
@@ -58,13 +57,13 @@ def brain(out: Path, epochs: int) -> None:
     ck = report(train_steps([stack(d, names) for d in train_data],
                             [d.labels["labels"] for d in train_data], arch="unet", dim=2,
                             epochs=epochs, width=8, depth=3, patch=96, batch=8, seed=0,
-                            steps_per_epoch=12, val_fraction=0.15,
+                            steps_per_epoch=16, val_fraction=0.15,
                             label_names=train_data[0].label_names["labels"]))
     took = time.time() - t
     test = s.make(seed=0)
     pred = predict(stack(test, names), ck).labels.array
     gt = test.labels["labels"].array
-    scores = {test.label_names["labels"][v]: round(dice(pred, gt, v), 3)
+    scores = {test.label_names["labels"][v]: round(float(dice(pred, gt, v)), 3)
               for v in range(1, 8)}
     ck.metrics.update(trained_on="brain sample seeds 1, 2 (T1, T2, FLAIR)",
                       test_dice_seed0=scores, train_seconds=round(took, 1))
@@ -118,7 +117,7 @@ def nuclei(out: Path, epochs: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "napari_segsuite" / "models"))
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--only", choices=("brain", "nuclei"))
     args = ap.parse_args()
     import torch

@@ -19,7 +19,7 @@ GEOM = dict(spacing=(2.0, 0.5, 0.6), origin=(1.0, -2.0, 3.0))
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("dl")
-    imgs, labs = disks(4, size=40, seed=3)
+    imgs, labs = disks(4, size=32, seed=3)
     write_image(d / "img.nii.gz", SegImage(np.stack(imgs), **GEOM))
     write_image(d / "lab.nii.gz", SegImage(np.stack(labs), **GEOM))
     write_image(d / "img2.nii.gz", SegImage(imgs[0]))
@@ -42,7 +42,7 @@ def test_train_predict_round_trip(cli, files):
             "--probabilities", d / "prob.nii.gz", "--device", "cpu", "--force")
     assert r.code == 0, r
     out = read_image(d / "out.nii.gz")
-    assert out.shape == (4, 40, 40)
+    assert out.shape == (4, 32, 32)
     np.testing.assert_allclose(out.spacing, GEOM["spacing"], rtol=1e-5)
     np.testing.assert_allclose(out.origin, GEOM["origin"], rtol=1e-5)
     assert set(np.unique(out.array)) <= {0, 1, 2}
@@ -55,7 +55,7 @@ def test_train_predict_round_trip(cli, files):
     # several pairs, one of them 2D, with --dim 2
     r = cli("train", "--images", d / "img.nii.gz", "--labels", d / "lab.nii.gz", "--images",
             d / "img2.nii.gz", "--labels", d / "lab2.nii.gz", "-o", d / "m2.pt", "--epochs", "1",
-            "--width", "4", "--depth", "2", "--steps", "2", "--quiet", "--force")
+            "--width", "4", "--depth", "2", "--steps", "2", "--patch", "32", "--quiet", "--force")
     assert r.code == 0, r
 
 

@@ -16,12 +16,12 @@ from napari_segsuite.core.errors import Cancelled, InputError  # noqa: E402
 from napari_segsuite.core.image import SegImage  # noqa: E402
 from napari_segsuite.core.progress import run  # noqa: E402
 
-FAST = dict(width=8, depth=2, patch=48, batch=4, steps_per_epoch=6, lr=5e-3, seed=0)
+FAST = dict(width=8, depth=2, patch=32, batch=4, steps_per_epoch=5, lr=5e-3, seed=0)
 
 
 @pytest.fixture(scope="module")
 def trained():
-    imgs, labs = disks(4, classes=2, seed=1)
+    imgs, labs = disks(4, size=32, classes=2, seed=1)
     state = TrainState()
     ck = train(imgs, labs, epochs=12, state=state, **FAST)
     return imgs, labs, ck, state
@@ -32,7 +32,7 @@ def test_it_learns(trained):
     assert ck.label_values == [0, 1, 2] and ck.output == "softmax"
     assert ck.metrics["val_dice"] > 0.9
     # and on a new image from the same distribution
-    new_img, new_lab = disks(1, classes=2, seed=99)
+    new_img, new_lab = disks(1, size=40, classes=2, seed=99)
     pred = predict(new_img[0], ck).labels.array
     assert dice(pred, new_lab[0], 1) > 0.85 and dice(pred, new_lab[0], 2) > 0.85
     # the loss went down
@@ -41,7 +41,7 @@ def test_it_learns(trained):
 
 
 def test_binary_and_label_values():
-    imgs, labs = disks(3, classes=1, seed=2)
+    imgs, labs = disks(3, size=32, classes=1, seed=2)
     labs = [np.where(l > 0, 7, 0).astype(np.uint8) for l in labs]
     ck = train(imgs, labs, epochs=14, **FAST)
     assert ck.output == "sigmoid" and ck.n_out == 1 and ck.label_values == [0, 7]
@@ -51,7 +51,7 @@ def test_binary_and_label_values():
 
 
 def test_progress_previews_for_live_plot():
-    imgs, labs = disks(2, seed=3)
+    imgs, labs = disks(2, size=32, seed=3)
     events = []
     run(train_steps(imgs, labs, epochs=2, **FAST), on_progress=events.append)
     previews = [e.preview for e in events if e.preview is not None]
@@ -61,7 +61,7 @@ def test_progress_previews_for_live_plot():
 
 
 def test_cancel_keeps_best_checkpoint():
-    imgs, labs = disks(2, seed=4)
+    imgs, labs = disks(2, size=32, seed=4)
     state = TrainState()
     seen = []
 
@@ -117,6 +117,7 @@ def test_bad_training_input():
 # -- checkpoints ----------------------------------------------------------------------------------
 def test_checkpoint_round_trip(trained, tmp_path):
     imgs, _, ck, _ = trained
+    ck.metrics["numpy_value"] = np.float64(0.5)  # numpy scalars are stored as plain numbers
     path = save_checkpoint(ck, tmp_path / "m.pt")
     back = load_model(path)
     for key in ("arch", "dim", "settings", "in_channels", "n_out", "output", "label_values",
@@ -127,7 +128,7 @@ def test_checkpoint_round_trip(trained, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-6)
     # loads with weights_only=True: plain data, no code
     raw = torch.load(path, weights_only=True)
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == 1 and raw["metrics"]["numpy_value"] == 0.5
     with pytest.raises(InputError, match="exists"):
         save_checkpoint(ck, path)
     save_checkpoint(ck, path, force=True)
@@ -198,7 +199,7 @@ def test_torchscript_model(trained, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_training_on_cuda():
-    imgs, labs = disks(2, seed=8)
+    imgs, labs = disks(2, size=32, seed=8)
     ck = train(imgs, labs, epochs=2, device="cuda", **FAST)
     assert ck.metrics["device"].startswith("cuda")
     assert all(v.device.type == "cpu" for v in ck.state_dict.values())  # saved on the CPU

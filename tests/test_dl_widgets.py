@@ -11,7 +11,7 @@ from _dl_data import disks  # noqa: E402
 
 def _viewer(make_napari_viewer):
     viewer = make_napari_viewer()
-    imgs, labs = disks(2, size=40, seed=5)
+    imgs, labs = disks(2, size=32, seed=5)
     img = viewer.add_image(np.stack(imgs), name="img", scale=(3.0, 0.5, 0.5),
                            translate=(1.0, 2.0, 3.0))
     lab = viewer.add_labels(np.stack(labs), name="painted", scale=(3.0, 0.5, 0.5),
@@ -34,6 +34,7 @@ def test_train_then_predict(make_napari_viewer, sync_jobs, tmp_path):
     w.epochs.setValue(2)
     w.width_spin.setValue(4)
     w.patch.setValue(32)
+    w.steps.setValue(3)
     w.device.setCurrentText("cpu")
     assert "CPU" in w.device_label.text()
     w.train()
@@ -75,6 +76,7 @@ def test_cancel_keeps_best(make_napari_viewer, sync_jobs):
     w.epochs.setValue(100)
     w.width_spin.setValue(4)
     w.patch.setValue(32)
+    w.steps.setValue(2)
 
     def preview(metrics, _orig=w.plot.add):
         _orig(metrics)

@@ -127,6 +127,11 @@ class TrainWidget(QWidget):
         self.patch.setRange(0, 1024)
         self.patch.setValue(0)
         self.patch.setSpecialValueText("auto")
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 10000)
+        self.steps.setValue(0)
+        self.steps.setSpecialValueText("auto")
+        self.steps.setToolTip("batches per epoch (auto: about one pass over the data, 10..50)")
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device_label = QLabel(_device_text("auto"))
@@ -157,6 +162,7 @@ class TrainWidget(QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Width", self.width_spin)
         form.addRow("Patch", self.patch)
+        form.addRow("Batches/epoch", self.steps)
         form.addRow("Device", self.device)
         form.addRow("", self.device_label)
         lay = QVBoxLayout(self)
@@ -213,6 +219,7 @@ class TrainWidget(QWidget):
             cfg = TrainConfig(arch=self.arch.currentText(), dim=int(self.dim.currentText()),
                               epochs=self.epochs.value(), width=self.width_spin.value(),
                               patch=self.patch.value() or None,
+                              steps_per_epoch=self.steps.value() or None,
                               device=self.device.currentText())
         except InputError as exc:
             notify_error(exc)

@@ -77,3 +77,37 @@ def label_dtype(max_value: int):
         if max_value <= np.iinfo(dt).max:
             return dt
     return np.int64
+
+
+def auto_threads() -> int:
+    """CPU threads for torch: the cores not already busy (``os.cpu_count()`` minus the 1-minute
+    load average), at least 1. Intra-op threads on oversubscribed cores spin at OpenMP barriers
+    and can make a step 10x slower than one thread, so a busy machine gets fewer threads."""
+    import os
+
+    n = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = 0.0
+    return int(max(1, min(n, round(n - load + 0.5))))
+
+
+class torch_threads:
+    """Context manager: set torch's intra-op threads (``None``: :func:`auto_threads`) and put the
+    previous value back afterwards."""
+
+    def __init__(self, n=None) -> None:
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(int(self.n) if self.n else auto_threads())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        torch.set_num_threads(self.old)

@@ -90,7 +90,7 @@ class Checkpoint:
             raise InputError("a TorchScript model is saved with torch.jit.save, not as a "
                              "checkpoint")
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "arch": self.arch,
-                "dim": int(self.dim), "settings": dict(self.settings),
+                "dim": int(self.dim), "settings": _plain(self.settings),
                 "in_channels": int(self.in_channels), "n_out": int(self.n_out),
                 "output": self.output, "label_values": [int(v) for v in self.label_values],
                 "label_names": {str(k): str(v) for k, v in self.label_names.items()},
@@ -98,7 +98,7 @@ class Checkpoint:
                 "norm_std": [float(v) for v in self.norm_std],
                 "spacing": None if self.spacing is None else [float(v) for v in self.spacing],
                 "patch": None if self.patch is None else [int(v) for v in self.patch],
-                "channel_names": self.channel_names, "metrics": dict(self.metrics),
+                "channel_names": _plain(self.channel_names), "metrics": _plain(self.metrics),
                 "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict.items()}}
 
     def describe(self) -> str:
@@ -124,13 +124,34 @@ def check_model_path(path, force: bool = False) -> Path:
     return path
 
 
+def _plain(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only (numpy scalars/arrays become Python values), so the
+    file loads with ``weights_only=True``."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
     """Write ``ckpt`` atomically (temporary file + rename); never overwrites without ``force``."""
     path = check_model_path(path, force)
     data = ckpt.to_dict()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=str(path.parent))
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model file is an ordinary file
         torch.save(data, tmp)
         os.replace(tmp, path)
     except BaseException:

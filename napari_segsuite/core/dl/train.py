@@ -34,14 +34,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import InputError
 from ..image import SegImage
 from ..progress import Progress, run
-from ._common import as_image, channel_stats, channels_first, normalise, resolve_device
+from ._common import (as_image, channel_stats, channels_first, normalise, resolve_device,
+                      torch_threads)
 
 LOSSES = ("auto", "ce", "bce", "dice", "ce+dice", "bce+dice")
 
@@ -69,7 +70,7 @@ class TrainConfig:
     skip_empty_slices: bool = True
     device: str = "auto"
     seed: int = 0
-    num_threads: Optional[int] = None
+    num_threads: Optional[int] = None    # CPU threads; None: the idle cores (auto_threads)
 
 
 @dataclass
@@ -183,19 +184,28 @@ class _Sampler:
             samples, patch, fg_frac, augment, rng)
         sizes = np.array([y.size for _, y in samples], dtype=float)
         self.weights = sizes / sizes.sum()
-        self.fg = []
+        # foreground voxels per class (class-balanced oversampling: rare classes such as a
+        # tumour get as many centred patches as common ones)
+        self.fg: List[dict] = []
         for _, y in samples:
-            idx = np.flatnonzero(y > 0)
-            if idx.size > 200_000:
-                idx = rng.choice(idx, 200_000, replace=False)
-            self.fg.append(idx)
+            flat = y.ravel()
+            per = {}
+            for c in np.unique(flat[flat > 0]):
+                idx = np.flatnonzero(flat == c)
+                if idx.size > 50_000:
+                    idx = rng.choice(idx, 50_000, replace=False)
+                per[int(c)] = idx
+            self.fg.append(per)
+        self.classes = sorted(set().union(*[set(d) for d in self.fg]))
 
-    def patch_at(self, i: int, fg: bool) -> Tuple[np.ndarray, np.ndarray]:
+    def patch_at(self, i: int, cls: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+        """A patch of sample ``i``: centred (with jitter) on a voxel of class ``cls`` when
+        ``cls > 0``, else anywhere."""
         x, y = self.samples[i]
         shape = y.shape
         starts = []
-        if fg and self.fg[i].size:
-            center = np.unravel_index(self.rng.choice(self.fg[i]), shape)
+        if cls and cls in self.fg[i]:
+            center = np.unravel_index(self.rng.choice(self.fg[i][cls]), shape)
             for c, s, p in zip(center, shape, self.patch):
                 lo = int(c) - p // 2 + int(self.rng.integers(-(p // 4), p // 4 + 1))
                 starts.append(int(min(max(lo, 0), max(s - p, 0))))
@@ -213,8 +223,15 @@ class _Sampler:
     def batch(self, n: int) -> Tuple[np.ndarray, np.ndarray]:
         xs, ys = [], []
         for _ in range(n):
-            i = int(self.rng.choice(len(self.samples), p=self.weights))
-            xp, yp = self.patch_at(i, self.rng.random() < self.fg_frac)
+            fg = self.classes and self.rng.random() < self.fg_frac
+            if fg:  # a class first, then an image holding it
+                c = self.classes[int(self.rng.integers(len(self.classes)))]
+                holders = [k for k, d in enumerate(self.fg) if c in d]
+                i = holders[int(self.rng.integers(len(holders)))]
+                xp, yp = self.patch_at(i, c)
+            else:
+                i = int(self.rng.choice(len(self.samples), p=self.weights))
+                xp, yp = self.patch_at(i)
             if self.augment:
                 xp, yp = self._augment(xp, yp)
             xs.append(xp)
@@ -300,20 +317,25 @@ def train_steps(images, labels, config: Optional[TrainConfig] = None,
     """Train a model; a job generator returning the best :class:`~.checkpoint.Checkpoint`.
 
     ``config`` fields can also be passed as keyword arguments (``epochs=5``, ``arch="segnet"``).
+    On the CPU, torch uses ``num_threads`` threads (default: the idle cores) while it runs.
     """
+    cfg = TrainConfig(**{**(config.__dict__ if config else {}), **overrides})
+    with torch_threads(cfg.num_threads):
+        return (yield from _train_steps(images, labels, cfg, state, label_names))
+
+
+def _train_steps(images, labels, cfg: TrainConfig, state: Optional[TrainState],
+                 label_names: Optional[dict]):
     import torch
 
     from .checkpoint import Checkpoint
     from .models import build_model
 
-    cfg = TrainConfig(**{**(config.__dict__ if config else {}), **overrides})
     state = state if state is not None else TrainState()
     if cfg.epochs < 1:
         raise InputError("epochs must be >= 1")
     device = resolve_device(cfg.device)
     state.device = device
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     yield Progress(0, None, "preparing the data")
