@@ -203,3 +203,21 @@ def test_training_on_cuda():
     ck = train(imgs, labs, epochs=2, device="cuda", **FAST)
     assert ck.metrics["device"].startswith("cuda")
     assert all(v.device.type == "cpu" for v in ck.state_dict.values())  # saved on the CPU
+
+
+def test_class_balanced_foreground_oversampling():
+    """A rare label (a 3x3 'tumour') is centred in about half the foreground patches, not in
+    its 9 / 2000 share of the foreground voxels."""
+    from napari_segsuite.core.dl.train import _Sampler
+
+    y = np.zeros((96, 96), np.int64)
+    y[10:50, 10:60] = 1
+    y[80:83, 80:83] = 2
+    x = np.zeros((1, 96, 96), np.float32)
+    s = _Sampler([(x, y)], (16, 16), 1.0, False, np.random.default_rng(0))
+    _, yb = s.batch(200)
+    share = np.mean([(p == 2).any() for p in yb])
+    assert 0.35 < share < 0.65
+    s = _Sampler([(x, y)], (16, 16), 0.0, False, np.random.default_rng(0))
+    _, yb = s.batch(200)
+    assert np.mean([(p == 2).any() for p in yb]) < 0.15

@@ -23,7 +23,8 @@ With ``dim=3`` every voxel counts (0 = background).
 Recipe
 ------
 Per-channel z-score normalisation (statistics stored in the checkpoint); random patches (one in
-three centred on a foreground voxel: foreground oversampling), random flips along every axis,
+three centred on a voxel of a label chosen uniformly among the labels: class-balanced foreground
+oversampling, so a small tumour is seen as often as the white matter), random flips along every axis,
 90-degree rotations in-plane (the last two axes) and intensity jitter; Adam, polynomial learning
 rate decay, a validation split (whole images/slices when there are several, else the last part
 of the image along its first axis), early stopping after ``patience`` epochs without
