@@ -16,6 +16,7 @@ Timings: min over repeats (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -82,20 +83,29 @@ def bench_epoch(arch, dim, device, repeats, n_steps):
     model = build_model(arch, dim, 1, 3).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = _loss_fn("auto", False)
+    from napari_segsuite.core.dl._common import torch_threads
+
     best = np.inf
     for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(n_steps):
-            xb, yb = sampler.batch(batch)
-            xt, yt = torch.from_numpy(xb).to(device), torch.from_numpy(yb).to(device)
-            opt.zero_grad()
-            loss = loss_fn(model(xt), yt)
-            loss.backward()
-            opt.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
+        with torch_threads():  # as train_steps does
+            t = time.perf_counter()
+            _steps(model, opt, loss_fn, sampler, batch, device, n_steps)
         best = min(best, (time.perf_counter() - t) / n_steps)
     return best, steps
+
+
+def _steps(model, opt, loss_fn, sampler, batch, device, n_steps):
+    import torch
+
+    for _ in range(n_steps):
+        xb, yb = sampler.batch(batch)
+        xt, yt = torch.from_numpy(xb).to(device), torch.from_numpy(yb).to(device)
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def main():
@@ -106,11 +116,14 @@ def main():
     args = ap.parse_args()
     import torch
 
+    from napari_segsuite.core.dl._common import auto_threads
+
     reps = 1 if args.quick else args.repeats
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"# bench_dl  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
-          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch "
-          f"threads, torch {torch.__version__}")
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
+          f"auto (idle cores, now {auto_threads()}), load {os.getloadavg()[0]:.1f}, "
+          f"torch {torch.__version__}")
     print("| device | model | inference size | tile | voxels/s | inference s | "
           "s/batch x batches = s/epoch | 30 epochs (min) |")
     print("|---|---|---|---|---|---|---|---|")
