@@ -104,3 +104,24 @@ def test_predict_errors_are_notifications(make_napari_viewer, sync_jobs, tmp_pat
     p.channels.set_layers([img])
     p.predict()
     assert p.panel.last_outcome == "error" and len(viewer.layers) == n
+
+
+def test_pretrained_model_dropdown(make_napari_viewer, sync_jobs):
+    from napari_segsuite.core.dl.checkpoint import bundled_models
+    from napari_segsuite.widgets.predict import PredictWidget
+
+    if "nuclei_2d" not in bundled_models():
+        pytest.skip("nuclei model not bundled")
+    viewer = make_napari_viewer()
+    imgs, _ = disks(1, size=48, seed=9)
+    img = viewer.add_image(imgs[0] * 1000, name="cells", scale=(0.5, 0.5))
+    p = PredictWidget(viewer)
+    p.bundled.setCurrentIndex(p.bundled.findText("nuclei_2d"))
+    assert p.path.text().endswith("nuclei_2d.pt")
+    assert p.instances.isChecked()  # the nuclei model asks for one label per object
+    p.channels.set_layers([img])
+    p.predict()
+    assert p.panel.last_outcome == "done", p.panel.last_error
+    out = p.result_layers[0]
+    assert out.name == "cells objects" and out.data.dtype == np.uint32
+    np.testing.assert_allclose(out.scale, img.scale)
