@@ -59,6 +59,26 @@ def test_train_predict_round_trip(cli, files):
     assert r.code == 0, r
 
 
+@pytest.mark.parametrize("extra", [("--arch", "segnet", "--upsample", "bed_of_nails"),
+                                   ("--arch", "unet", "--valid", "--upsample", "interp"),
+                                   ("--arch", "fcn", "--depth", "3")])
+def test_architecture_options(cli, files, extra):
+    from napari_segsuite.core.dl.checkpoint import load_model
+
+    d = files
+    r = cli("train", "--images", d / "img2.nii.gz", "--labels", d / "lab2.nii.gz", "-o",
+            d / "arch.pt", "--epochs", "1", "--width", "4", "--steps", "1", "--patch", "32",
+            "--quiet", "--force", *extra)
+    assert r.code == 0, r
+    ck = load_model(d / "arch.pt")
+    assert ck.arch == extra[1]
+    if "--valid" in extra:
+        assert ck.settings["padding"] == "valid" and ck.settings["upsample"] == "interp"
+    r = cli("train", "--images", d / "img2.nii.gz", "--labels", d / "lab2.nii.gz", "-o",
+            d / "arch2.pt", "--arch", "fcn", "--upsample", "unpool")
+    assert r.code == 2 and "does not apply" in r.err
+
+
 def test_no_overwrite_without_force(cli, files):
     d = files
     (d / "exists.pt").write_bytes(b"keep")

@@ -64,6 +64,13 @@ def register(sub) -> None:
                    help="stop after this many epochs without improvement (default 15)")
     p.add_argument("--width", type=positive_int, help="channels of the first level (16)")
     p.add_argument("--depth", type=positive_int, help="number of poolings (unet 3, others 4)")
+    p.add_argument("--upsample", choices=("transpose", "interp", "unpool", "bilinear",
+                                           "bed_of_nails"),
+                   help="decoder upsampling: unet transpose (default) | interp; segnet unpool "
+                        "(max-location switches, default) | bilinear | bed_of_nails")
+    p.add_argument("--valid", action="store_true",
+                   help="unet: unpadded ('valid') convolutions with cropped skips, as in the "
+                        "paper (default: padded)")
     p.add_argument("--steps", type=positive_int, help="batches per epoch (default: about one "
                                                       "pass over the data, 4..50)")
     p.add_argument("--keep-empty-slices", action="store_true",
@@ -108,6 +115,18 @@ def run(args: argparse.Namespace) -> int:
     from ..core.dl.checkpoint import save_checkpoint
     from ..core.dl.train import TrainConfig, train_steps
 
+    settings = {}
+    if args.upsample:
+        ok = {"unet": ("transpose", "interp"), "segnet": ("unpool", "bilinear", "bed_of_nails"),
+              "fcn": ()}[args.arch]
+        if args.upsample not in ok:
+            raise InputError(f"--upsample {args.upsample} does not apply to --arch {args.arch}"
+                             + (f"; choose {' or '.join(ok)}" if ok else ""))
+        settings["upsample"] = args.upsample
+    if args.valid:
+        if args.arch != "unet":
+            raise InputError("--valid applies to --arch unet only")
+        settings["padding"] = "valid"
     names = {}
     for lab in labels:
         names.update(lab.metadata.get("label_names") or {})
@@ -116,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                       val_fraction=args.val_fraction, patience=args.patience,
                       width=args.width, depth=args.depth, steps_per_epoch=args.steps,
                       skip_empty_slices=not args.keep_empty_slices, device=device,
-                      seed=args.seed)
+                      seed=args.seed, model_settings=settings)
     ckpt = run_job(train_steps(images, labels, cfg, label_names=names), args)
     save_checkpoint(ckpt, out, force=args.force)
     if not args.quiet:
