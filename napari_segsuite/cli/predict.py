@@ -1,0 +1,90 @@
+"""``segsuite predict IMAGE --model MODEL -o OUT [--device auto|cpu|cuda] [--instances]``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import add_device_arg, add_output_args, positive_int
+
+
+def _overlap(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {v}")
+    return v
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "predict", help="segment an image with a trained model (tiled inference)",
+        description="Segment IMAGE with a model from 'segsuite train' (or a TorchScript file, "
+                    "or a bundled model name, see --list-models). Writes the label map (the "
+                    "training label values) with IMAGE's geometry. A 2D model on a volume runs "
+                    "slice by slice along the first array axis.",
+        epilog="Example: segsuite predict t1.nii.gz,flair.nii.gz --model tumour.pt -o seg.nii.gz")
+    p.add_argument("image", metavar="IMAGE", nargs="?",
+                   help="image file (several contrasts/bands: a comma-separated list of files, "
+                        "in the training order)")
+    p.add_argument("--model", metavar="MODEL", help="model file (.pt) or bundled model name")
+    add_output_args(p, required=False)
+    add_device_arg(p)
+    p.add_argument("--instances", action="store_true",
+                   help="split the foreground into one label per object (e.g. nuclei)")
+    p.add_argument("--probabilities", metavar="FILE",
+                   help="also write the class probabilities (one channel per label value)")
+    p.add_argument("--tile", type=positive_int, help="tile size (default: fits the memory)")
+    p.add_argument("--overlap", type=_overlap, default=0.5, help="tile overlap (default 0.5)")
+    p.add_argument("--batch", type=positive_int, help="tiles per batch")
+    p.add_argument("--list-models", action="store_true", help="list the bundled models and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..core.errors import InputError
+    from ._common import check_output, resolve_device, run_job, write_output
+    from .train import _read_channels
+
+    if args.list_models:
+        from ..core.dl.checkpoint import bundled_models, load_model
+
+        for name, path in bundled_models().items():
+            print(f"{name}  {load_model(path).describe()}")
+        return 0
+    if not args.image:
+        raise InputError("give an IMAGE to segment")
+    if not args.model:
+        raise InputError("give the model with --model MODEL")
+    if not args.output:
+        raise InputError("give the output file with -o OUT")
+    out = check_output(args.output, args.force)
+    prob_out = check_output(args.probabilities, args.force) if args.probabilities else None
+    if prob_out is not None and prob_out.resolve() == out.resolve():
+        raise InputError("--probabilities and -o must be different files")
+    device = resolve_device(args.device)
+
+    from ..core.dl.checkpoint import bundled_models, load_model
+    from ..core.dl.infer import predict_steps
+
+    model_path = Path(args.model)
+    if not model_path.exists() and args.model in bundled_models():
+        model_path = bundled_models()[args.model]
+    try:
+        ckpt = load_model(model_path)
+    except InputError as exc:
+        raise InputError(f"--model: {exc}") from None
+    image = _read_channels(args.image, "IMAGE")
+    pred = run_job(predict_steps(image, ckpt, device=device, tile=args.tile,
+                                 overlap=args.overlap, batch=args.batch,
+                                 probabilities=bool(prob_out), instances=args.instances), args)
+    write_output(str(out), pred.labels, args.force, args.quiet)
+    if prob_out is not None:
+        write_output(str(prob_out), pred.probabilities, args.force, args.quiet)
+    if not args.quiet and args.instances:
+        print(f"{int(pred.labels.array.max())} objects", file=sys.stderr)
+    return 0

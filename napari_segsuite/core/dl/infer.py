@@ -1,0 +1,281 @@
+"""Inference: sliding-window tiling with Gaussian blending, any image size, 2D and 3D.
+
+:func:`predict_steps` (job generator) / :func:`predict` take a
+:class:`~napari_segsuite.core.image.SegImage` (channels last) or an array and a model (a :class:`~.checkpoint.Checkpoint` or a file path) and
+return a :class:`Prediction`: the label map with the training label values on the image's grid,
+and optionally the class probabilities (channels last, one per label value).
+
+- Tiles overlap (``overlap`` of the tile, default 0.5) and are blended with a Gaussian weight
+  (sigma = tile / 8, as nnU-Net), so tile borders leave no seams; tiles are batched; on CUDA
+  they run under ``torch.autocast`` (float16) and everything under ``torch.inference_mode``.
+- Tile size: the training patch grown while an estimate of the memory it needs fits (half the
+  free GPU memory, or 1 GiB on the CPU); ``tile=`` overrides it.
+- A 2D model on a 3D volume runs slice by slice along the first array axis (tiles of all slices
+  are batched together).
+- ``instances=True`` splits the foreground into one label per object (distance-transform
+  watershed, :func:`split_instances`), e.g. touching nuclei.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..errors import InputError
+from ..image import SegImage
+from ..progress import Progress, run
+from ._common import (as_image, channel_stats, channels_first, label_dtype, normalise,
+                      resolve_device, torch_threads)
+
+
+@dataclass
+class Prediction:
+    labels: SegImage                      # label values as in training (or instance ids)
+    probabilities: Optional[SegImage]     # float32, channels last, one per label value
+    device: str = "cpu"
+    tile: Tuple[int, ...] = ()
+
+
+def gaussian_weight(tile: Sequence[int], sigma_scale: float = 1 / 8) -> np.ndarray:
+    """Gaussian importance map for one tile, max 1, never below 1e-3."""
+    grids = [np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / max(n * sigma_scale, 1e-6)) ** 2)
+             for n in tile]
+    w = grids[0]
+    for g in grids[1:]:
+        w = np.multiply.outer(w, g)
+    w = w / w.max()
+    return np.maximum(w, 1e-3).astype(np.float32)
+
+
+def tile_starts(size: int, tile: int, overlap: float) -> List[int]:
+    """Start positions covering ``[0, size)`` with tiles of ``tile``, the last one flush."""
+    if tile >= size:
+        return [0]
+    step = max(1, int(tile * (1 - overlap)))
+    n = math.ceil((size - tile) / step) + 1
+    if n == 1:
+        return [0]
+    return [int(round(i * (size - tile) / (n - 1))) for i in range(n)]
+
+
+def _memory_plan(ckpt, device: str) -> Tuple[float, float]:
+    """(bytes per tile voxel, budget in bytes) for choosing tile and batch sizes."""
+    import torch
+
+    width = int(ckpt.settings.get("width", 16)) if ckpt.settings else 16
+    # activations of a U-Net-like net, forward only: ~ 12 * width floats per voxel
+    per_voxel = 12 * width * (2 if device.startswith("cuda") else 4)
+    if device.startswith("cuda"):
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        budget = 0.5 * free
+    else:
+        budget = float(1 << 30)
+    return per_voxel, budget
+
+
+def _estimate_tile(ckpt, spatial: Tuple[int, ...], device: str) -> Tuple[int, ...]:
+    dim = len(spatial)
+    base = int(max(ckpt.patch or [128 if dim == 2 else 48]))
+    per_voxel, budget = _memory_plan(ckpt, device)
+    cap = 512 if dim == 2 else 160
+    t = base
+    while t * 2 <= cap and (2 * t) ** dim * per_voxel <= budget:
+        t *= 2
+    t = max(16, (t // 16) * 16)
+    return tuple(int(min(t, s)) for s in spatial)
+
+
+def predict_steps(image: Union[SegImage, np.ndarray], model, device: str = "auto",
+                  tile: Optional[Union[int, Sequence[int]]] = None, overlap: float = 0.5,
+                  batch: Optional[int] = None, probabilities: bool = False,
+                  instances: bool = False, amp: bool = True,
+                  num_threads: Optional[int] = None):
+    """Segment ``image`` with ``model`` (Checkpoint or path); returns a :class:`Prediction`.
+
+    On the CPU torch uses ``num_threads`` threads (default: the idle cores) while it runs.
+    """
+    with torch_threads(num_threads):
+        return (yield from _predict_steps(image, model, device, tile, overlap, batch,
+                                          probabilities, instances, amp))
+
+
+def _predict_steps(image, model, device, tile, overlap, batch, probabilities, instances, amp):
+    import torch
+
+    from .checkpoint import Checkpoint, load_model
+
+    ckpt: Checkpoint = model if isinstance(model, Checkpoint) else load_model(model)
+    dev = resolve_device(device)
+    yield Progress(0, None, f"loading the model on {dev}")
+    spatial_nd = None
+    if not isinstance(image, SegImage):  # an array: channels last when the model wants several
+        arr = np.asarray(image)
+        multi = ckpt.in_channels > 1 and arr.ndim >= 3 and arr.shape[-1] == ckpt.in_channels
+        spatial_nd = arr.ndim - int(multi)
+    img = as_image(image, spatial_nd)
+    x = channels_first(img)
+    nc = x.shape[0]
+    if ckpt.in_channels and nc != ckpt.in_channels:
+        names = f" ({', '.join(ckpt.channel_names)})" if ckpt.channel_names else ""
+        raise InputError(f"the model takes {ckpt.in_channels} channel(s){names}, the image has "
+                         f"{nc}; choose the same contrasts/bands as in training")
+    if img.ndim not in (2, 3):
+        raise InputError(f"expected a 2D or 3D image, got {img.ndim}D")
+    if ckpt.dim == 3 and img.ndim != 3:
+        raise InputError("this is a 3D model; it needs a volume, the image is 2D")
+    if ckpt.norm_mean:
+        x = normalise(x, ckpt.norm_mean, ckpt.norm_std)
+    else:  # a TorchScript model without statistics: this image's own
+        m, s = channel_stats([x])
+        x = normalise(x, m, s)
+    net = ckpt.build().to(dev)
+    slicewise = ckpt.dim == 2 and img.ndim == 3
+    # views: a list of (C, *tile-able spatial) arrays
+    views = [x[:, k] for k in range(x.shape[1])] if slicewise else [x]
+    vshape = tuple(views[0].shape[1:])
+    if tile is None:
+        tshape = _estimate_tile(ckpt, vshape, dev)
+    else:
+        t = (int(tile),) * len(vshape) if np.isscalar(tile) else tuple(int(v) for v in tile)
+        if len(t) != len(vshape) or min(t) < 1:
+            raise InputError(f"tile must have {len(vshape)} positive sizes, got {tile}")
+        tshape = tuple(min(a, b) for a, b in zip(t, vshape))
+    if not 0 <= overlap < 1:
+        raise InputError(f"overlap must be in [0, 1), got {overlap}")
+    if batch is None:
+        per_voxel, budget = _memory_plan(ckpt, dev)
+        batch = int(max(1, min(32, budget // (float(np.prod(tshape)) * per_voxel))))
+    weight = gaussian_weight(tshape)
+    wt = torch.from_numpy(weight).to(dev)
+    positions = list(itertools.product(*[tile_starts(s, t, overlap)
+                                         for s, t in zip(vshape, tshape)]))
+    jobs = [(v, p) for v in range(len(views)) for p in positions]
+    n_out = None
+    acc = None
+    norm = np.zeros(vshape, dtype=np.float32)
+    for p in positions:
+        norm[tuple(slice(a, a + t) for a, t in zip(p, tshape))] += weight
+    use_amp = amp and dev.startswith("cuda")
+    n_batches = math.ceil(len(jobs) / batch)
+    try:
+        with torch.inference_mode():
+            for b in range(n_batches):
+                chunk = jobs[b * batch:(b + 1) * batch]
+                tiles = []
+                for v, p in chunk:
+                    sl = (slice(None),) + tuple(slice(a, a + t) for a, t in zip(p, tshape))
+                    tiles.append(views[v][sl])
+                xt = torch.from_numpy(np.stack(tiles)).to(dev)
+                if use_amp:
+                    with torch.autocast("cuda", dtype=torch.float16):
+                        out = net(xt)
+                else:
+                    out = net(xt)
+                out = out.float()
+                if out.ndim != xt.ndim or tuple(out.shape[2:]) != tuple(xt.shape[2:]):
+                    raise InputError(f"the model returned shape {tuple(out.shape)} for input "
+                                     f"{tuple(xt.shape)}; it must keep the spatial size")
+                if n_out is None:
+                    n_out = out.shape[1]
+                    acc = np.zeros((len(views), max(n_out, 2)) + vshape, dtype=np.float32)
+                if n_out == 1:
+                    pr = torch.sigmoid(out)
+                    pr = torch.cat([1 - pr, pr], 1)
+                else:
+                    pr = torch.softmax(out, 1)
+                pr = (pr * wt).cpu().numpy()
+                for (v, p), t in zip(chunk, pr):
+                    sl = (v, slice(None)) + tuple(slice(a, a + s) for a, s in zip(p, tshape))
+                    acc[sl] += t
+                yield Progress(b + 1, n_batches + 1, f"tiles {min((b + 1) * batch, len(jobs))}"
+                                                     f"/{len(jobs)} on {dev}")
+    finally:
+        del net
+    acc /= norm
+    probs = acc                                # (V, K, *vshape)
+    if slicewise:
+        probs = np.moveaxis(probs, 0, 1)                # (K, Z, Y, X)
+    else:
+        probs = probs[0]
+    k = probs.shape[0]
+    values = list(ckpt.label_values) if ckpt.label_values else list(range(k))
+    if len(values) != k:
+        raise InputError(f"the model gives {k} classes but lists {len(values)} label values")
+    index = probs.argmax(0)
+    lut = np.asarray(values)
+    labels = lut[index].astype(label_dtype(int(lut.max())))
+    meta = {"label_names": dict(ckpt.label_names)} if ckpt.label_names else {}
+    if instances:
+        yield Progress(n_batches, n_batches + 1, "splitting objects")
+        fg_prob = probs[1:].sum(0)
+        labels = split_instances(index > 0, img.spacing,
+                                 core=fg_prob > 0.85)
+        meta = {}
+    out = img.like(labels, name=f"{img.name}_prediction", **meta)
+    prob_img = None
+    if probabilities:
+        prob_img = img.like(np.moveaxis(probs, 0, -1).astype(np.float32), multichannel=True,
+                            name=f"{img.name}_probabilities",
+                            channel_names=[ckpt.label_names.get(str(v), str(v)) for v in values])
+    yield Progress(n_batches + 1, n_batches + 1, "done")
+    return Prediction(out, prob_img, dev, tuple(tshape))
+
+
+def predict(image, model, **kwargs) -> Prediction:
+    """Plain-function form of :func:`predict_steps`."""
+    return run(predict_steps(image, model, **kwargs))
+
+
+def split_instances(mask: np.ndarray, spacing: Optional[Sequence[float]] = None,
+                    h: Optional[float] = None, min_size: int = 3,
+                    core: Optional[np.ndarray] = None) -> np.ndarray:
+    """One label per object in a foreground mask: distance-transform watershed.
+
+    The Euclidean distance to the background (physical units, ``spacing``), smoothed a little;
+    its h-maxima (``h``, default 0.2 x the smallest spacing) are the markers, and a watershed of
+    the negated distance inside ``mask`` separates touching objects. ``core`` (optional, inside
+    ``mask``), e.g. the voxels where the network is sure (probability > 0.85), gives the
+    distance map instead: the thin, uncertain necks between touching objects drop out of it and
+    the objects separate better. Objects smaller than ``min_size`` voxels merge into their
+    neighbours; a connected component without a marker keeps one label. Returns uint32 ids
+    1..N (0 background).
+    """
+    from scipy import ndimage as ndi
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import relabel_sequential, watershed
+
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros(mask.shape, np.uint32)
+    spacing = tuple(spacing) if spacing is not None else (1.0,) * mask.ndim
+    seeds_from = mask if core is None else (np.asarray(core, dtype=bool) & mask)
+    if not seeds_from.any():
+        seeds_from = mask
+    dist = ndi.distance_transform_edt(seeds_from, sampling=spacing)
+    smooth = ndi.gaussian_filter(dist, sigma=[0.7 * min(spacing) / s for s in spacing])
+    smooth[~seeds_from] = 0
+    hh = float(h) if h is not None else 0.2 * float(min(spacing))
+    markers, n = ndi.label(h_maxima(smooth, hh) & seeds_from)
+    comps, nc = ndi.label(mask)
+    missing = np.setdiff1d(np.arange(1, nc + 1), np.unique(comps[markers > 0]))
+    if missing.size:  # every connected component gets at least one label
+        extra = np.isin(comps, missing)
+        markers[extra] = n + comps[extra]
+    landscape = -ndi.distance_transform_edt(mask, sampling=spacing) if core is not None \
+        else -smooth
+    if core is not None:
+        landscape = landscape - smooth  # core distance first, then the full mask's
+    out = watershed(landscape, markers, mask=mask)
+    if min_size > 1:
+        sizes = np.bincount(out.ravel())
+        small = np.flatnonzero(sizes < min_size)
+        small = small[small > 0]
+        if small.size:
+            out[np.isin(out, small)] = 0
+            out = watershed(landscape, out, mask=mask)
+    out, _, _ = relabel_sequential(out)
+    return out.astype(np.uint32)

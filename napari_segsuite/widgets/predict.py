@@ -1,0 +1,146 @@
+"""The "U-Net predict" dock widget: segment image layer(s) with a trained model.
+
+Model: a file from "Train U-Net" / ``segsuite train`` (or a TorchScript file), or one of the
+bundled pretrained models. Image layers are the input channels, in the training order. The result
+is a NEW labels layer with the image's scale/translate (optionally the class probabilities as
+image layers, optionally one label per object).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                            QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core.errors import InputError
+from ._layers import MultiLayerPicker, add_result, channels_from_layers
+from ._worker import JobPanel, notify_error
+from .train import _device_text
+
+
+class PredictWidget(QWidget):
+    """Apply a trained segmentation network to image layers."""
+
+    def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.result_layers: list = []
+
+        self.bundled = QComboBox()
+        self.bundled.addItem("(model file)", None)
+        try:
+            from ..core.dl.checkpoint import bundled_models
+
+            for name, path in bundled_models().items():
+                self.bundled.addItem(name, str(path))
+        except Exception:  # noqa: BLE001 - no torch: only files
+            pass
+        self.bundled.setToolTip("pretrained tiny models shipped with napari-segsuite")
+        self.bundled.currentIndexChanged.connect(self._bundled_chosen)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("model.pt")
+        self.path.editingFinished.connect(self.describe_model)
+        self.browse = QPushButton("Browse...")
+        self.browse.clicked.connect(self._browse)
+        self.model_info = QLabel("")
+        self.model_info.setWordWrap(True)
+
+        self.channels = MultiLayerPicker(napari_viewer, ("image",))
+        self.channels.setToolTip("image layers as input channels, in the training order")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device_label = QLabel(_device_text("auto"))
+        self.device.currentTextChanged.connect(
+            lambda t: self.device_label.setText(_device_text(t)))
+        self.tile = QSpinBox()
+        self.tile.setRange(0, 2048)
+        self.tile.setSpecialValueText("auto")
+        self.probabilities = QCheckBox("Also add class probabilities")
+        self.instances = QCheckBox("One label per object (split touching objects)")
+        self.run_button = QPushButton("Predict")
+        self.run_button.clicked.connect(self.predict)
+        self.panel = JobPanel()
+
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(self.browse)
+        form = QFormLayout()
+        form.addRow("Pretrained", self.bundled)
+        form.addRow("Model file", row)
+        form.addRow("", self.model_info)
+        form.addRow("Image channels", self.channels)
+        form.addRow("Device", self.device)
+        form.addRow("", self.device_label)
+        form.addRow("Tile", self.tile)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.probabilities)
+        lay.addWidget(self.instances)
+        lay.addWidget(self.run_button)
+        lay.addWidget(self.panel)
+        lay.addStretch(1)
+
+    # -- model ----------------------------------------------------------------------------------
+    def _bundled_chosen(self, _index: int) -> None:
+        path = self.bundled.currentData()
+        if path:
+            self.path.setText(path)
+            self.describe_model()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model file", "",
+                                              "PyTorch model (*.pt *.pth);;All files (*)")
+        if path:
+            self.path.setText(path)
+            self.describe_model()
+
+    def describe_model(self) -> None:
+        text = self.path.text().strip()
+        if not text:
+            self.model_info.setText("")
+            return
+        from ..core.dl.checkpoint import load_model
+
+        try:
+            ck = load_model(text)
+        except InputError as exc:
+            self.model_info.setText(str(exc))
+            return
+        self.model_info.setText(ck.describe() if ck.scripted is None else "TorchScript model")
+        if ck.metrics.get("instances"):  # e.g. the nuclei model: objects, not classes
+            self.instances.setChecked(True)
+
+    # -- run ------------------------------------------------------------------------------------
+    def predict(self) -> None:
+        from ..core.dl.infer import predict_steps
+
+        text = self.path.text().strip()
+        layers = self.channels.layers()
+        try:
+            if not text:
+                raise InputError("choose a model file (or a pretrained model)")
+            if not layers:
+                raise InputError("tick the image layer(s) to segment")
+            image = channels_from_layers(layers)
+        except InputError as exc:
+            notify_error(exc)
+            return
+        like = layers[0]
+        job = predict_steps(image, text, device=self.device.currentText(),
+                            tile=self.tile.value() or None,
+                            probabilities=self.probabilities.isChecked(),
+                            instances=self.instances.isChecked())
+
+        def done(pred) -> None:
+            name = f"{like.name} {'objects' if self.instances.isChecked() else 'prediction'}"
+            out = [add_result(self.viewer, pred.labels.array, like, name, "labels")]
+            if pred.probabilities is not None:
+                names = [f"{like.name} p({c})" for c in
+                         pred.probabilities.metadata.get("channel_names", [])]
+                added = add_result(self.viewer, pred.probabilities.array, like, names, "image",
+                                   channel_axis=-1, colormap="magma", visible=False)
+                out += list(added) if isinstance(added, list) else [added]
+            self.result_layers = out
+
+        self.panel.start(job, on_result=done, title="Predicting", lock=[self.run_button])

@@ -1,0 +1,127 @@
+"""Train and predict widgets: dock, train a tiny run in sync mode, predict a new labels layer
+with the image's scale; the user's layers are unchanged."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from _dl_data import disks  # noqa: E402
+
+
+def _viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    imgs, labs = disks(2, size=32, seed=5)
+    img = viewer.add_image(np.stack(imgs), name="img", scale=(3.0, 0.5, 0.5),
+                           translate=(1.0, 2.0, 3.0))
+    lab = viewer.add_labels(np.stack(labs), name="painted", scale=(3.0, 0.5, 0.5),
+                            translate=(1.0, 2.0, 3.0))
+    return viewer, img, lab
+
+
+def test_train_then_predict(make_napari_viewer, sync_jobs, tmp_path):
+    from napari_segsuite.widgets.predict import PredictWidget
+    from napari_segsuite.widgets.train import TrainWidget
+
+    viewer, img, lab = _viewer(make_napari_viewer)
+    img_before, lab_before = img.data.copy(), lab.data.copy()
+    w = TrainWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.channels.set_layers([img])
+    w.labels.set_layer(lab)
+    w.add_pair()
+    assert w.pair_list.count() == 1
+    w.epochs.setValue(2)
+    w.width_spin.setValue(4)
+    w.patch.setValue(32)
+    w.steps.setValue(3)
+    w.device.setCurrentText("cpu")
+    assert "CPU" in w.device_label.text()
+    w.train()
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    assert w.checkpoint is not None and len(w.plot.history) == 2
+    assert w.save_button.isEnabled()
+    path = w.save(str(tmp_path / "m.pt"))
+    assert path.exists()
+    layers_before = list(viewer.layers)
+
+    p = PredictWidget(viewer)
+    viewer.window.add_dock_widget(p)
+    p.path.setText(str(path))
+    p.describe_model()
+    assert "unet 2D" in p.model_info.text()
+    p.channels.set_layers([img])
+    p.device.setCurrentText("cpu")
+    p.probabilities.setChecked(True)
+    p.predict()
+    assert p.panel.last_outcome == "done", p.panel.last_error
+    new = [l for l in viewer.layers if l not in layers_before]
+    labels_layers = [l for l in new if l.__class__.__name__ == "Labels"]
+    assert len(labels_layers) == 1 and len(new) == 1 + 3  # + one probability layer per class
+    out = labels_layers[0]
+    assert out.data.shape == img.data.shape
+    np.testing.assert_allclose(out.scale, img.scale)
+    np.testing.assert_allclose(out.translate, img.translate)
+    np.testing.assert_array_equal(img.data, img_before)
+    np.testing.assert_array_equal(lab.data, lab_before)
+
+
+def test_cancel_keeps_best(make_napari_viewer, sync_jobs):
+    from napari_segsuite.widgets.train import TrainWidget
+
+    viewer, img, lab = _viewer(make_napari_viewer)
+    w = TrainWidget(viewer)
+    w.channels.set_layers([img])
+    w.labels.set_layer(lab)
+    w.epochs.setValue(100)
+    w.width_spin.setValue(4)
+    w.patch.setValue(32)
+    w.steps.setValue(2)
+
+    def preview(metrics, _orig=w.plot.add):
+        _orig(metrics)
+        if metrics["epoch"] >= 2:
+            w.panel.cancel()
+
+    w.plot.add = preview
+    w.train()
+    assert w.panel.last_outcome == "cancelled"
+    assert w.checkpoint is not None and w.checkpoint.metrics["epoch"] <= 2
+    assert "kept the best" in w.info.text()
+    assert w.save_button.isEnabled()
+
+
+def test_predict_errors_are_notifications(make_napari_viewer, sync_jobs, tmp_path):
+    from napari_segsuite.widgets.predict import PredictWidget
+
+    viewer, img, lab = _viewer(make_napari_viewer)
+    (tmp_path / "bad.pt").write_bytes(b"nonsense")
+    p = PredictWidget(viewer)
+    p.path.setText(str(tmp_path / "bad.pt"))
+    p.describe_model()
+    assert "not a PyTorch" in p.model_info.text()
+    n = len(viewer.layers)
+    p.channels.set_layers([img])
+    p.predict()
+    assert p.panel.last_outcome == "error" and len(viewer.layers) == n
+
+
+def test_pretrained_model_dropdown(make_napari_viewer, sync_jobs):
+    from napari_segsuite.core.dl.checkpoint import bundled_models
+    from napari_segsuite.widgets.predict import PredictWidget
+
+    if "nuclei_2d" not in bundled_models():
+        pytest.skip("nuclei model not bundled")
+    viewer = make_napari_viewer()
+    imgs, _ = disks(1, size=48, seed=9)
+    img = viewer.add_image(imgs[0] * 1000, name="cells", scale=(0.5, 0.5))
+    p = PredictWidget(viewer)
+    p.bundled.setCurrentIndex(p.bundled.findText("nuclei_2d"))
+    assert p.path.text().endswith("nuclei_2d.pt")
+    assert p.instances.isChecked()  # the nuclei model asks for one label per object
+    p.channels.set_layers([img])
+    p.predict()
+    assert p.panel.last_outcome == "done", p.panel.last_error
+    out = p.result_layers[0]
+    assert out.name == "cells objects" and out.data.dtype == np.uint32
+    np.testing.assert_allclose(out.scale, img.scale)
