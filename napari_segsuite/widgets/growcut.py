@@ -101,6 +101,7 @@ class GrowCutWidget(QWidget):
         self._corrections: Optional[np.ndarray] = None
         self._preview_layer = None
         self._pending_refine = False
+        self._creating = False
 
         self.run_button.clicked.connect(lambda: self.run(refine=False))
         self.refine_button.clicked.connect(lambda: self.run(refine=True))
@@ -140,8 +141,12 @@ class GrowCutWidget(QWidget):
 
     def _ensure_seeds(self, *_a) -> None:
         """Create a seeds layer when an image is chosen and no labels layer exists yet."""
+        import napari.layers
+
         img = self._image_layer()
-        if img is None or self.seeds.layer() is not None or self.seeds.count() > 1:
+        if img is None or self._creating or self.seeds.layer() is not None:
+            return
+        if any(isinstance(lay, napari.layers.Labels) for lay in self.viewer.layers):
             return
         self.new_seeds_layer()
 
@@ -154,7 +159,12 @@ class GrowCutWidget(QWidget):
         if data is None:
             data = np.zeros(self._spatial_shape(img), dtype=np.uint16)
         kw = geometry_kwargs(img)
-        layer = self.viewer.add_labels(data, name=name, **kw)
+        self._creating = True
+        try:
+            layer = self.viewer.add_labels(data, name=name, **kw)
+        finally:
+            self._creating = False
+        self.seeds.refresh()
         self.seeds.set_layer(layer)
         self.viewer.layers.selection.active = layer
         try:

@@ -224,7 +224,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
 
     total = int(free.sum())
     done = 0
-    budget = 20000
+    budget = 2048
     yields = 0
     t_last = time.perf_counter()
     while size[0] > 0:
