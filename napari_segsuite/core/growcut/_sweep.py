@@ -23,7 +23,8 @@ from typing import Optional
 import numpy as np
 
 from ..progress import Progress
-from ._common import D_MAX, QUANT, SHIFT, W_MAX, Prepared, decode_labels, quantise_steps
+from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels,
+                      quantise_steps)
 
 _ARITY = 4
 
@@ -92,9 +93,11 @@ def _kernels():
         size_arr[0] = size
 
     @njit(cache=True, nogil=True)
-    def sweep(keys, blocked, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
+    def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
         """Pop up to ``budget`` voxels; returns pops done, or -(pops done) - 1 when the heap
-        needs more room."""
+        needs more room. Blocked voxels (padding, outside the mask) hold key -1, so the one
+        test ``keys[q] <= base`` skips them, and every neighbour already at a cost <= ours,
+        before any intensity is read."""
         nchan = feats.shape[1]
         nnb = offs.shape[0]
         cap = hk.shape[0]
@@ -121,9 +124,10 @@ def _kernels():
             n += 1
             d = k >> SHIFT
             lab = k & lmask
+            base = (d << np.int64(SHIFT)) | flag | lab
             for j in range(nnb):
                 q = v + offs[j]
-                if blocked[q]:
+                if keys[q] <= base:
                     continue
                 if nchan == 1:
                     w = abs(feats[v, 0] - feats[q, 0])
@@ -197,16 +201,13 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if keys0 is None:
         keys0 = initial_keys(prep)
         starts = prep.seeds > 0
-    keys = np.full(pshape, 0, dtype=np.int64)
+    keys = np.full(pshape, -1, dtype=np.int64)  # -1: blocked (padding, outside the mask)
     inner = tuple(slice(1, -1) for _ in range(nd))
-    keys[inner] = keys0
-    blocked = np.ones(pshape, dtype=np.uint8)
     free = np.ones(shape, bool) if prep.mask is None else (prep.mask | (prep.seeds > 0))
-    blocked[inner] = ~free
+    keys[inner] = np.where(free, keys0, -1)
     feats = np.zeros(pshape + (prep.feats.shape[-1],), dtype=np.float32)
     feats[inner] = prep.feats
     keys = keys.ravel()
-    blocked = blocked.ravel()
     feats = feats.reshape(-1, prep.feats.shape[-1])
     strides = np.array([int(np.prod(pshape[i + 1:])) for i in range(nd)], dtype=np.int64)
     offs = (prep.offsets * strides).sum(axis=1).astype(np.int64)
@@ -229,7 +230,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     t_last = time.perf_counter()
     while size[0] > 0:
         t0 = time.perf_counter()
-        n = sweep(keys, blocked, feats, offs, wconst, hk, hv, pos, size, budget, use_const)
+        n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const)
         if n < 0:
             n = -n - 1
             grow = max(2 * hk.size, hk.size + 4 * offs.size)
@@ -245,9 +246,13 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             yields += 1
             preview = None
             if preview_every and yields % preview_every == 0 and size[0] > 0:
-                preview = decode_labels(keys.reshape(pshape)[inner], prep.out_dtype)
+                preview = decode_labels(np.maximum(keys.reshape(pshape)[inner], 0),
+                                        prep.out_dtype)
             yield Progress(min(done, total), total, "growing", preview=preview)
-    return np.ascontiguousarray(keys.reshape(pshape)[inner])
+    out = np.ascontiguousarray(keys.reshape(pshape)[inner])
+    if prep.mask is not None:
+        out[~free] = UNREACHED
+    return out
 
 
 __all__ = ["sweep_steps", "warm_up", "kernels"]
