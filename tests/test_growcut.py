@@ -369,3 +369,20 @@ def test_cuda_automaton_equals_cpu_sweep(rng):
         b = growcut(img, seeds, device="cuda", **extra)
         assert b.engine == "automaton" and b.device == "cuda"
         assert np.array_equal(a.state.keys, b.state.keys)
+
+
+def test_cpu_automaton_yields_within_an_iteration(rng):
+    # one CPU iteration over a big volume can take seconds: the job must yield inside it
+    from napari_segsuite.core.growcut._common import prepare
+    from napari_segsuite.core.growcut._torch import automaton_steps
+
+    img, seeds = _random_case((8, 10, 12), rng)
+    gen = automaton_steps(prepare(img, seeds), None, "cpu", max_iter=2, check_every=2,
+                          target_s=0.0)
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration:
+        pass
+    assert len(events) >= 2 * 26  # one per neighbour offset and iteration

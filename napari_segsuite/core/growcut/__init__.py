@@ -117,9 +117,19 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     return result_from_keys(keys, prep, engine, device, iters, refined, converged)
 
 
-def growcut(image, seeds, **kwargs) -> GrowCutResult:
-    """Run :func:`growcut_steps` to the end and return its :class:`GrowCutResult`."""
-    return run(growcut_steps(image, seeds, **kwargs))
+def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
+            channel_axis: Optional[int] = None, mask=None, device: str = "auto",
+            engine: str = "auto", max_iter: Optional[int] = None,
+            distance_penalty: float = 0.0,
+            state: Optional[GrowCutState] = None) -> GrowCutResult:
+    """GrowCut to convergence; see :func:`growcut_steps` for the parameters.
+
+    >>> res = growcut(image, seeds, spacing=(3, 1, 1))           # doctest: +SKIP
+    >>> res2 = growcut(image, edited_seeds, state=res.state)     # refine   # doctest: +SKIP
+    """
+    return run(growcut_steps(image, seeds, spacing=spacing, connectivity=connectivity,
+                             channel_axis=channel_axis, mask=mask, device=device, engine=engine,
+                             max_iter=max_iter, distance_penalty=distance_penalty, state=state))
 
 
 def warm_up() -> None:

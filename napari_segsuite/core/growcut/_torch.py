@@ -99,6 +99,11 @@ def automaton_steps(prep: Prepared, keys0: Optional[np.ndarray], device: str = "
                 cand = torch.maximum(cand, floor[q])
             kq = key[q]
             kq.copy_(torch.minimum(kq, cand))
+            if dev.type == "cpu" and time.perf_counter() - t_last >= target_s:
+                # a CPU iteration over a large volume takes seconds: stay cancellable
+                t_last = time.perf_counter()
+                yield Progress(it, cap if max_iter is not None else None,
+                               f"iteration {it + 1}")
         it += 1
         if it % check_every == 0 or it == cap:
             same = bool(torch.equal(key, snap))
