@@ -1,0 +1,351 @@
+"""What both GrowCut engines share: input checks, features, neighbourhoods, the packed key.
+
+The packed key
+--------------
+Every voxel's state is one ``int64``::
+
+    key = D << 17 | flag << 16 | label
+
+``D`` is the voxel's path cost (``-log`` of its GrowCut strength) in fixed point: an integer in
+units of ``2**-20`` of the channels' robust range (1st-99th percentile), saturating at
+``D_MAX = 2**46 - 1``; ``flag`` is 0 for a seed and 1 for a grown voxel; ``label`` is the label
+value (1..65534; 65535 = none). Comparing keys as integers compares ``(D, flag, label)``
+lexicographically: lower cost wins, a seed beats anything at equal cost (so seeds never change),
+and an exact tie goes to the lower label value.
+
+A step from p to q costs ``wq = trunc(min(w, 2**25) * 2**20) + trunc(penalty_step * 2**20)``
+(``w`` computed in float32, identically in both engines) and extends a key as
+``(D, f, L) (+) w = (min(D + wq, D_MAX), 1, L)``. Integer addition is exact, so this operation is
+monotone in the key order and the least fixed point of
+``key(q) = min(key(q), min_p key(p) (+) w(p, q))`` is well defined: the priority-queue sweep and
+the automaton both reach it, bit for bit, ties included. (With float32 sums they would not:
+rounding can make ``a < b`` but ``a + w == b + w``, and then the tie-break flips.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+
+LABEL_BITS = 16
+LABEL_MASK = (1 << LABEL_BITS) - 1
+NO_LABEL = LABEL_MASK  # 65535
+MAX_LABEL = NO_LABEL - 1
+FLAG = 1 << LABEL_BITS
+SHIFT = LABEL_BITS + 1
+QBITS = 20
+QUANT = float(1 << QBITS)          # fixed-point units per robust intensity range
+D_MAX = (1 << 46) - 1              # saturated / unreached cost
+W_MAX = float(1 << 25)             # a single step's intensity term is clipped here (range units)
+UNREACHED = (D_MAX << SHIFT) | FLAG | NO_LABEL
+
+#: accepted connectivities per dimension and the neighbourhood "rank" they mean
+CONNECTIVITY = {2: {4: 1, 8: 2}, 3: {6: 1, 18: 2, 26: 3}}
+FULL = {2: 8, 3: 26}
+
+
+def resolve_connectivity(ndim: int, connectivity: Optional[int]) -> int:
+    """Return the neighbour count for ``ndim``; 6/26 are mapped to 4/8 in 2D."""
+    if connectivity is None:
+        return FULL[ndim]
+    c = int(connectivity)
+    if ndim == 2:
+        c = {6: 4, 26: 8, 18: 8}.get(c, c)
+    if c not in CONNECTIVITY[ndim]:
+        ok = ", ".join(str(v) for v in CONNECTIVITY[ndim])
+        raise InputError(f"connectivity {connectivity} is not valid in {ndim}D; use one of {ok}")
+    return c
+
+
+def neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:
+    """All neighbour vectors (rows), C order, for a connectivity (4/8 in 2D, 6/18/26 in 3D)."""
+    rank = CONNECTIVITY[ndim][connectivity]
+    offs = [o for o in itertools.product((-1, 0, 1), repeat=ndim)
+            if any(o) and sum(abs(v) for v in o) <= rank]
+    return np.asarray(offs, dtype=np.int64)
+
+
+def step_lengths(offsets: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    """Physical length of each neighbour step in units of the smallest spacing."""
+    sp = np.asarray(spacing, dtype=np.float64)
+    return np.sqrt(((offsets * sp) ** 2).sum(axis=1)) / sp.min()
+
+
+def pack(dist_q: np.ndarray, label: np.ndarray, seed: bool) -> np.ndarray:
+    """Keys from fixed-point costs (int) and labels."""
+    d = np.asarray(dist_q, dtype=np.int64)
+    return (d << SHIFT) | (0 if seed else FLAG) | np.asarray(label, dtype=np.int64)
+
+
+def unpack_dist_q(keys: np.ndarray) -> np.ndarray:
+    return keys >> SHIFT
+
+
+def unpack_dist(keys: np.ndarray) -> np.ndarray:
+    """Costs as float32 in robust-range units; inf where unreached or saturated."""
+    dq = keys >> SHIFT
+    out = (dq.astype(np.float64) / QUANT).astype(np.float32)
+    out[dq >= D_MAX] = np.inf
+    return out
+
+
+def unpack_label(keys: np.ndarray) -> np.ndarray:
+    return keys & LABEL_MASK
+
+
+def decode_labels(keys: np.ndarray, dtype=np.int32) -> np.ndarray:
+    """Label image from keys: 0 where no label reached."""
+    lab = keys & LABEL_MASK
+    lab = np.where(lab == NO_LABEL, 0, lab).astype(dtype)
+    return lab
+
+
+def quantise_steps(step_cost: np.ndarray) -> np.ndarray:
+    return np.trunc(np.asarray(step_cost, np.float64) * QUANT).astype(np.int64)
+
+
+@dataclass
+class Prepared:
+    """Validated inputs, ready for an engine."""
+
+    feats: np.ndarray          # float32, shape + (C,), normalised channels, C order
+    seeds: np.ndarray          # int64 seed labels, 0 = none
+    mask: Optional[np.ndarray]  # bool or None (None = everywhere)
+    spacing: Tuple[float, ...]
+    connectivity: int
+    offsets: np.ndarray        # (K, ndim) neighbour vectors
+    step_cost: np.ndarray      # float32 (K,): distance_penalty * step length
+    scales: np.ndarray         # per-channel normalisation scale
+    distance_penalty: float
+    out_dtype: np.dtype
+    labels_present: Tuple[int, ...]
+
+    @property
+    def shape(self):
+        return self.seeds.shape
+
+    @property
+    def ndim(self):
+        return self.seeds.ndim
+
+    def signature(self) -> tuple:
+        """What must be equal for a previous state to be refined rather than recomputed."""
+        return (self.shape, self.spacing, self.connectivity, float(self.distance_penalty),
+                tuple(np.round(self.scales, 12).tolist()), _digest(self.feats),
+                None if self.mask is None else _digest(self.mask))
+
+
+def _digest(arr: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(arr).view(np.uint8).ravel(),
+                           digest_size=16).hexdigest()
+
+
+def channel_scales(chans: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
+    """Robust per-channel scale: 1st-99th percentile range (std, then 1, when that is 0)."""
+    scales = np.ones(chans.shape[-1], dtype=np.float64)
+    sample = chans[mask] if mask is not None else chans.reshape(-1, chans.shape[-1])
+    if sample.shape[0] > 2_000_000:  # percentiles of a regular subsample are plenty
+        sample = sample[:: sample.shape[0] // 2_000_000 + 1]
+    for c in range(chans.shape[-1]):
+        x = sample[:, c].astype(np.float64)
+        if x.size == 0:
+            continue
+        lo, hi = np.percentile(x, [1, 99])
+        s = hi - lo
+        if not s > 0:
+            s = float(x.std())
+        scales[c] = s if s > 0 else 1.0
+    return scales
+
+
+def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None, mask=None,
+            distance_penalty: float = 0.0) -> Prepared:
+    """Check and convert the inputs (one-line InputError on anything wrong)."""
+    from ..image import SegImage
+
+    if isinstance(image, SegImage):
+        if spacing is None:
+            spacing = image.spacing
+        if image.multichannel:
+            channel_axis = -1
+        image = image.array
+    if isinstance(seeds, SegImage):
+        seeds = seeds.array
+    if isinstance(mask, SegImage):
+        mask = mask.array
+    img = np.asarray(image)
+    if img.dtype == bool:
+        img = img.astype(np.float32)
+    if not (np.issubdtype(img.dtype, np.number)):
+        raise InputError(f"the image must be numeric, got dtype {img.dtype}")
+    if np.iscomplexobj(img):
+        raise InputError("complex images are not supported; take the magnitude first")
+    if channel_axis is not None:
+        try:
+            img = np.moveaxis(img, channel_axis, -1)
+        except np.exceptions.AxisError:
+            raise InputError(f"channel_axis {channel_axis} does not exist for an image of "
+                             f"shape {img.shape}") from None
+        chans = img
+    else:
+        chans = img[..., None]
+    shape = chans.shape[:-1]
+    nd = len(shape)
+    if nd not in (2, 3):
+        raise InputError(f"GrowCut needs a 2D or 3D image, got {nd} spatial axes "
+                         f"(shape {img.shape}); give channel_axis for a multichannel image")
+    sd = np.asarray(seeds)
+    if sd.shape != shape:
+        raise InputError(f"the seeds' shape {sd.shape} does not match the image's {shape}")
+    if sd.dtype == bool:
+        raise InputError("seeds must be a label image (0 = none, 1..K = labels), not a boolean "
+                         "mask; paint at least two labels")
+    if not np.issubdtype(sd.dtype, np.integer):
+        if not np.issubdtype(sd.dtype, np.floating) or not np.all(np.mod(sd, 1) == 0):
+            raise InputError("seeds must hold integer label values")
+    sd64 = sd.astype(np.int64)
+    if sd64.min(initial=0) < 0 or sd64.max(initial=0) > MAX_LABEL:
+        raise InputError(f"seed labels must be between 0 and {MAX_LABEL}")
+    present = tuple(int(v) for v in np.unique(sd64) if v != 0)
+    if len(present) < 2:
+        raise InputError(f"GrowCut needs seeds of at least two labels, found {len(present)} "
+                         f"({', '.join(map(str, present)) or 'none'}); paint a stroke for each "
+                         "region, e.g. object and background")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != shape:
+            raise InputError(f"the mask's shape {mask.shape} does not match the image's {shape}")
+        mask = mask != 0
+        if mask.all():
+            mask = None
+    if spacing is None:
+        spacing = (1.0,) * nd
+    spacing = tuple(float(s) for s in np.asarray(spacing, dtype=float).ravel())
+    if len(spacing) != nd or any(not np.isfinite(s) or s <= 0 for s in spacing):
+        raise InputError(f"spacing must be {nd} positive numbers, got {spacing}")
+    conn = resolve_connectivity(nd, connectivity)
+    dp = float(distance_penalty)
+    if not np.isfinite(dp) or dp < 0 or dp > 1e6:
+        raise InputError(f"distance_penalty must be between 0 and 1e6, got {distance_penalty}")
+    chans = chans.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(chans)):
+        raise InputError("the image holds NaN or infinite values; replace them (or mask them "
+                         "out) first")
+    scales = channel_scales(chans, mask)
+    feats = np.ascontiguousarray(chans / scales.astype(np.float32))
+    offsets = neighbour_offsets(nd, conn)
+    step_cost = (dp * step_lengths(offsets, spacing)).astype(np.float32)
+    out_dtype = sd.dtype if np.issubdtype(sd.dtype, np.integer) else np.dtype(np.int32)
+    return Prepared(feats, sd64, mask, spacing, conn, offsets, step_cost, scales, dp,
+                    np.dtype(out_dtype), present)
+
+
+@dataclass
+class GrowCutState:
+    """What a refine continues from: the keys of the last fixed point and its seeds."""
+
+    keys: np.ndarray
+    seeds: np.ndarray
+    signature: tuple = field(repr=False)
+    engine: str = ""
+
+
+@dataclass
+class GrowCutResult:
+    """GrowCut's output.
+
+    labels: the seeds' label values (0 where no seed can reach: outside the mask).
+    strength: GrowCut strength in [0, 1], ``exp(-cost)``; 1 on the seeds.
+    cost: the path cost (sum of normalised intensity differences + distance penalty).
+    state: pass it back as ``state=`` to refine after editing the seeds.
+    engine, device: what ran; iterations: automaton sweeps (0 for the exact sweep);
+    refined: True when the state was reused.
+    """
+
+    labels: np.ndarray
+    strength: np.ndarray
+    cost: np.ndarray
+    state: GrowCutState
+    engine: str
+    device: str
+    iterations: int = 0
+    refined: bool = False
+    converged: bool = True
+
+
+def result_from_keys(keys: np.ndarray, prep: Prepared, engine: str, device: str,
+                     iterations: int = 0, refined: bool = False,
+                     converged: bool = True) -> GrowCutResult:
+    labels = decode_labels(keys, prep.out_dtype)
+    cost = unpack_dist(keys).copy()
+    strength = np.exp(-cost.astype(np.float32))
+    state = GrowCutState(keys=keys, seeds=prep.seeds.copy(), signature=prep.signature(),
+                         engine=engine)
+    return GrowCutResult(labels, strength, cost, state, engine, device, iterations, refined,
+                         converged)
+
+
+def initial_keys(prep: Prepared) -> np.ndarray:
+    keys = np.full(prep.shape, UNREACHED, dtype=np.int64)
+    s = prep.seeds > 0
+    keys[s] = pack(np.zeros(int(s.sum()), np.int64), prep.seeds[s], seed=True)
+    return keys
+
+
+def refine_keys(prep: Prepared, state: GrowCutState) -> Tuple[np.ndarray, np.ndarray]:
+    """Warm-start keys for a refine, and the voxels a sweep must start from.
+
+    The previous keys stay valid (they are costs of real paths, and the fixed-point inequalities
+    hold among them) except where a path lost its source or was cut:
+
+    - a seed removed or relabelled (old label M): every voxel labelled M is invalidated;
+    - a new seed of label L on a voxel grown from label M != L at cost D_v: its tree
+      descendants (all labelled M, cost >= D_v) lose their path. When L < M every one of them
+      is beaten by the new seed anyway (equal cost goes to the lower label), so nothing is
+      invalidated; when L > M the voxels labelled M with cost >= D_v are invalidated.
+
+    Invalidated voxels restart unreached; the sweep starts from the new/changed seeds, the seeds
+    of invalidated labels and the valid voxels that touch the invalidated region. The result is
+    exactly the fixed point a full recompute with the new seeds gives.
+    """
+    from scipy import ndimage as ndi
+
+    old = state.keys
+    keys = old.copy()
+    new, prev = prep.seeds, state.seeds
+    changed = new != prev
+    old_lab = unpack_label(old)
+    old_dist = unpack_dist_q(old)
+    invalid = np.zeros(prep.shape, dtype=bool)
+    # removed / relabelled seeds
+    for m in np.unique(prev[changed & (prev > 0)]):
+        invalid |= old_lab == m
+    # new seeds on grown voxels
+    add = changed & (new > 0) & (prev == 0)
+    if add.any():
+        m_vals, l_vals, d_vals = old_lab[add], new[add], old_dist[add]
+        conflict = (m_vals != l_vals) & (m_vals != NO_LABEL) & (l_vals > m_vals)
+        for m in np.unique(m_vals[conflict]):
+            dmin = d_vals[conflict & (m_vals == m)].min()
+            invalid |= (old_lab == m) & (old_dist >= dmin)
+    seeds = new > 0
+    invalid &= ~seeds
+    keys[invalid] = UNREACHED
+    keys[seeds] = pack(np.zeros(int(seeds.sum()), np.int64), new[seeds], seed=True)
+    # a voxel that was a seed and is no longer one and was not invalidated cannot happen
+    # (its label was invalidated above); grown voxels keep flag 1.
+    starts = changed & seeds
+    if invalid.any():
+        struct = ndi.generate_binary_structure(prep.ndim, CONNECTIVITY[prep.ndim][prep.connectivity])
+        ring = ndi.binary_dilation(invalid, struct) & ~invalid
+        ring &= (keys & LABEL_MASK) != NO_LABEL
+        if prep.mask is not None:
+            ring &= prep.mask | seeds
+        starts |= ring
+    return keys, starts

@@ -1,0 +1,332 @@
+"""GrowCut dock widget: paint seeds, watch the labels compete, correct, refine."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core.errors import InputError
+from ..core.progress import Progress
+from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
+                      geometry_kwargs, layer_data)
+from ._worker import JobPanel, is_synchronous, notify_error
+
+PREVIEW_NAME = "GrowCut preview"
+
+
+class GrowCutWidget(QWidget):
+    """Image channels + a seeds layer -> a new labels layer grown from the seeds.
+
+    - Seeds: a labels layer you paint (at least two labels). One is created on the image's grid,
+      selected and in paint mode, when there is none.
+    - Run: a new "GrowCut" labels layer; while it runs a temporary preview layer shows the labels
+      so far (removed at the end; Cancel leaves every layer as it was).
+    - Refine: after painting more seeds, or correcting the result layer by hand, grows again from
+      the previous state (only what the edits change is recomputed). Your corrections in the
+      result layer become seeds, and the refined result is a new layer (the old one is hidden,
+      not deleted).
+    - Use result as seeds: copies the result into a new seeds layer. Auto seeds: K labels from
+      local-entropy minima clustered by intensity, in a new editable seeds layer.
+    """
+
+    def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.images = MultiLayerPicker(napari_viewer, ("image",))
+        self.images.setToolTip("image layer(s); several layers (contrasts, bands) are used "
+                               "together as channels")
+        self.seeds = LayerPicker(napari_viewer, ("labels",), allow_none=True,
+                                 none_text="(new seeds layer)")
+        self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True)
+        self.mask.setToolTip("optional region of interest (non-zero voxels)")
+        self.connectivity = QComboBox()
+        self.connectivity.addItem("full (26 in 3D, 8 in 2D)", 26)
+        self.connectivity.addItem("faces (6 in 3D, 4 in 2D)", 6)
+        self.device = QComboBox()
+        for d in ("auto", "cpu", "cuda"):
+            self.device.addItem(d, d)
+        self.device_info = QLabel("")
+        self.penalty = QDoubleSpinBox()
+        self.penalty.setRange(0.0, 100.0)
+        self.penalty.setDecimals(4)
+        self.penalty.setSingleStep(0.001)
+        self.penalty.setToolTip("cost per step length (physical, in units of the smallest "
+                                "spacing); > 0 prefers nearer seeds. 0 = classic GrowCut")
+        self.new_seeds_button = QPushButton("New seeds layer")
+        self.run_button = QPushButton("Run")
+        self.refine_button = QPushButton("Refine")
+        self.refine_button.setToolTip("grow again after editing seeds or correcting the result; "
+                                      "corrections in the result layer become seeds")
+        self.as_seeds_button = QPushButton("Use result as seeds")
+        self.auto_k = QSpinBox()
+        self.auto_k.setRange(2, 64)
+        self.auto_k.setValue(3)
+        self.auto_button = QPushButton("Auto seeds")
+        self.panel = JobPanel()
+
+        form = QFormLayout()
+        form.addRow("Image(s)", self.images)
+        seeds_row = QHBoxLayout()
+        seeds_row.addWidget(self.seeds, 1)
+        seeds_row.addWidget(self.new_seeds_button)
+        form.addRow("Seeds", seeds_row)
+        form.addRow("Mask", self.mask)
+        form.addRow("Neighbourhood", self.connectivity)
+        form.addRow("Distance penalty", self.penalty)
+        dev_row = QHBoxLayout()
+        dev_row.addWidget(self.device)
+        dev_row.addWidget(self.device_info, 1)
+        form.addRow("Device", dev_row)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.refine_button)
+        extra = QHBoxLayout()
+        extra.addWidget(self.as_seeds_button)
+        extra.addWidget(QLabel("K"))
+        extra.addWidget(self.auto_k)
+        extra.addWidget(self.auto_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addLayout(extra)
+        lay.addWidget(self.panel)
+        lay.addStretch(1)
+
+        self.result_layer = None
+        self._state = None
+        self._last_labels: Optional[np.ndarray] = None
+        self._corrections: Optional[np.ndarray] = None
+        self._preview_layer = None
+        self._pending_refine = False
+        self._creating = False
+
+        self.run_button.clicked.connect(lambda: self.run(refine=False))
+        self.refine_button.clicked.connect(lambda: self.run(refine=True))
+        self.new_seeds_button.clicked.connect(lambda: self.new_seeds_layer())
+        self.as_seeds_button.clicked.connect(self.result_as_seeds)
+        self.auto_button.clicked.connect(self.auto_seeds)
+        self.device.currentIndexChanged.connect(self._update_device_info)
+        self.images.changed.connect(self._ensure_seeds)
+        self.panel.finished.connect(self._drop_preview)
+        self._update_device_info()
+        self._ensure_seeds()
+        if not is_synchronous():
+            _warm_up_in_background()
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _lockable(self):
+        return [self.run_button, self.refine_button, self.as_seeds_button, self.auto_button,
+                self.images, self.seeds, self.mask, self.device, self.connectivity,
+                self.new_seeds_button]
+
+    def _update_device_info(self, *_a) -> None:
+        from ..core.growcut import choose_engine
+
+        try:
+            engine, dev = choose_engine("auto", self.device.currentData())
+            self.device_info.setText(f"uses: {engine} on {dev.upper()}")
+        except InputError as exc:
+            self.device_info.setText(f"unavailable: {exc}"[:60])
+
+    def _image_layer(self):
+        layers = self.images.layers()
+        return layers[0] if layers else None
+
+    def _spatial_shape(self, layer):
+        data = layer_data(layer)
+        return data.shape[:-1] if getattr(layer, "rgb", False) else data.shape
+
+    def _ensure_seeds(self, *_a) -> None:
+        """Create a seeds layer when an image is chosen and no labels layer exists yet."""
+        import napari.layers
+
+        img = self._image_layer()
+        if img is None or self._creating or self.seeds.layer() is not None:
+            return
+        if any(isinstance(lay, napari.layers.Labels) for lay in self.viewer.layers):
+            return
+        self.new_seeds_layer()
+
+    def new_seeds_layer(self, data: Optional[np.ndarray] = None, name: str = "seeds"):
+        """A new labels layer on the image's grid, selected and in paint mode."""
+        img = self._image_layer()
+        if img is None:
+            notify_error(InputError("add or choose an image layer first"))
+            return None
+        if data is None:
+            data = np.zeros(self._spatial_shape(img), dtype=np.uint16)
+        kw = geometry_kwargs(img)
+        self._creating = True
+        try:
+            layer = self.viewer.add_labels(data, name=name, **kw)
+        finally:
+            self._creating = False
+        self.seeds.refresh()
+        self.seeds.set_layer(layer)
+        self.viewer.layers.selection.active = layer
+        try:
+            layer.selected_label = 1
+            layer.mode = "paint"
+        except Exception:  # noqa: BLE001 - cosmetic
+            pass
+        return layer
+
+    # -- running ----------------------------------------------------------------------------------
+    def _inputs(self):
+        layers = self.images.layers()
+        if not layers:
+            raise InputError("choose at least one image layer")
+        image = channels_from_layers(layers)
+        seeds_layer = self.seeds.layer()
+        if seeds_layer is None:
+            raise InputError("paint seeds first: a seeds layer was created for you")
+        seeds = layer_data(seeds_layer)
+        if seeds.shape != image.shape:
+            raise InputError(f"the seeds layer '{seeds_layer.name}' has shape {seeds.shape}, "
+                             f"the image {image.shape}; paint seeds on the image's grid")
+        mask = None
+        if self.mask.layer() is not None:
+            mask = layer_data(self.mask.layer())
+            if mask.shape != image.shape:
+                raise InputError(f"the mask layer has shape {mask.shape}, the image "
+                                 f"{image.shape}")
+        return image, seeds, mask
+
+    def run(self, refine: bool = False) -> None:
+        """Start GrowCut (``refine``: continue from the last result)."""
+        if self.seeds.layer() is None and self._image_layer() is not None:
+            self.new_seeds_layer()
+            notify_error(InputError("paint seeds of at least two labels in the new 'seeds' "
+                                    "layer, then Run"))
+            return
+        try:
+            image, seeds, mask = self._inputs()
+            state = None
+            if refine and self._state is not None and self.result_layer is not None \
+                    and self.result_layer in self.viewer.layers \
+                    and self._last_labels is not None \
+                    and self._last_labels.shape == image.shape:
+                edited = np.asarray(self.result_layer.data)
+                changed = (edited != self._last_labels) & (edited != 0)
+                if self._corrections is None or self._corrections.shape != image.shape:
+                    self._corrections = np.zeros(image.shape, dtype=np.int64)
+                self._corrections[changed] = edited[changed]
+                state = self._state
+            elif not refine:
+                self._corrections = None
+            seeds = np.asarray(seeds)
+            if self._corrections is not None and refine:
+                seeds = np.where(self._corrections > 0, self._corrections, seeds)
+            from ..core.growcut import growcut_steps
+
+            job = growcut_steps(image, seeds, connectivity=self.connectivity.currentData(),
+                                mask=mask, device=self.device.currentData(),
+                                distance_penalty=self.penalty.value(), state=state)
+            # validation errors surface at the first step: run it here
+            first = next(job)
+        except InputError as exc:
+            notify_error(exc)
+            return
+        except StopIteration:  # pragma: no cover - the job always yields first
+            return
+
+        def chained():
+            yield first
+            return (yield from job)
+
+        self._pending_refine = bool(refine and state is not None)
+        like = self._image_layer()
+        self.panel.start(chained(), on_result=lambda res: self._on_result(res, like),
+                         title="GrowCut", on_preview=lambda lab: self._on_preview(lab, like),
+                         lock=self._lockable())
+
+    def _on_preview(self, labels, like) -> None:
+        if self._preview_layer is None or self._preview_layer not in self.viewer.layers:
+            kw = geometry_kwargs(like)
+            self._preview_layer = self.viewer.add_labels(np.asarray(labels), name=PREVIEW_NAME,
+                                                         opacity=0.5, **kw)
+        else:
+            self._preview_layer.data = np.asarray(labels)
+
+    def _drop_preview(self, *_a) -> None:
+        if self._preview_layer is not None and self._preview_layer in self.viewer.layers:
+            self.viewer.layers.remove(self._preview_layer)
+        self._preview_layer = None
+
+    def _on_result(self, res, like) -> None:
+        self._drop_preview()
+        old = self.result_layer
+        name = "GrowCut refined" if res.refined else "GrowCut"
+        layer = add_result(self.viewer, res.labels.copy(), like, name)
+        layer.metadata["growcut"] = {"engine": res.engine, "device": res.device,
+                                     "iterations": res.iterations, "refined": res.refined}
+        if old is not None and old in self.viewer.layers and self._pending_refine:
+            old.visible = False
+        self.result_layer = layer
+        self._state = res.state
+        self._last_labels = res.labels.copy()
+        self.panel.status.setText(f"GrowCut: done ({res.engine} on {res.device}"
+                                  + (", refined" if res.refined else "") + ")")
+
+    # -- seeds helpers ----------------------------------------------------------------------------
+    def result_as_seeds(self) -> None:
+        """Copy the current result into a NEW seeds layer (to erode, edit and grow again)."""
+        if self.result_layer is None or self.result_layer not in self.viewer.layers:
+            notify_error(InputError("run GrowCut first: there is no result to copy"))
+            return
+        self.new_seeds_layer(np.array(self.result_layer.data, copy=True),
+                             name="seeds from result")
+
+    def auto_seeds(self) -> None:
+        """Seed K labels automatically into a new, editable seeds layer."""
+        layers = self.images.layers()
+        if not layers:
+            notify_error(InputError("choose an image layer first"))
+            return
+        try:
+            image = channels_from_layers(layers)
+        except InputError as exc:
+            notify_error(exc)
+            return
+        k = int(self.auto_k.value())
+        mask = None
+        if self.mask.layer() is not None:
+            mask = layer_data(self.mask.layer()) != 0
+
+        def job():
+            from ..core.seeds import auto_seeds
+
+            yield Progress(0, 1, "finding homogeneous spots")
+            out = auto_seeds(image.array, k, channel_axis=-1 if image.multichannel else None,
+                             spacing=image.spacing, mask=mask)
+            yield Progress(1, 1, "done")
+            return out
+
+        self.panel.start(job(), on_result=lambda s: self.new_seeds_layer(
+            s.astype(np.uint16), name=f"auto seeds (K={k})"), title="Auto seeds",
+            lock=self._lockable())
+
+
+_WARMED = False
+
+
+def _warm_up_in_background() -> None:
+    """Compile/load the numba sweep in a daemon thread so the first Run starts at once."""
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
+    import threading
+
+    def work():
+        try:
+            from ..core.growcut import warm_up
+
+            warm_up()
+        except Exception:  # noqa: BLE001 - the first Run compiles it instead
+            pass
+
+    threading.Thread(target=work, name="segsuite-growcut-warmup", daemon=True).start()

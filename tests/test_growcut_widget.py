@@ -1,0 +1,159 @@
+"""GrowCut dock widget, driven headless with synchronous jobs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segsuite.widgets.growcut import PREVIEW_NAME, GrowCutWidget
+
+SCALE = (2.0, 0.5, 0.5)
+TRANSLATE = (1.0, 2.0, 3.0)
+
+
+def _volume(rng, shape=(10, 30, 40)):
+    gt = np.ones(shape, np.uint8)
+    gt[..., shape[-1] // 2:] = 2
+    img = (gt * 100 + rng.normal(0, 10, shape)).astype(np.float32)
+    return img, gt
+
+
+def _paint(seeds_layer, shape):
+    data = np.zeros(shape, np.uint16)
+    data[..., 2] = 1
+    data[..., -3] = 2
+    seeds_layer.data = data
+
+
+@pytest.fixture
+def setup(make_napari_viewer, sync_jobs, rng):
+    viewer = make_napari_viewer()
+    img, gt = _volume(rng)
+    layer = viewer.add_image(img, name="t1", scale=SCALE, translate=TRANSLATE)
+    w = GrowCutWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    return viewer, w, layer, img, gt
+
+
+def test_docks_and_creates_a_seeds_layer_in_paint_mode(setup):
+    viewer, w, layer, img, _ = setup
+    seeds = w.seeds.layer()
+    assert seeds is not None and seeds.name == "seeds"
+    assert seeds.data.shape == img.shape and not seeds.data.any()
+    assert tuple(seeds.scale) == SCALE and tuple(seeds.translate) == TRANSLATE
+    assert seeds.mode == "paint" and viewer.layers.selection.active is seeds
+    assert "CPU" in w.device_info.text() or "CUDA" in w.device_info.text()
+
+
+def test_run_gives_a_new_labels_layer_and_previews(setup, monkeypatch):
+    viewer, w, layer, img, gt = setup
+    _paint(w.seeds.layer(), img.shape)
+    seeds_before = np.array(w.seeds.layer().data)
+    previews = []
+    orig = w._on_preview
+    monkeypatch.setattr(w, "_on_preview", lambda lab, like: (previews.append(lab.copy()),
+                                                              orig(lab, like)))
+    from napari_segsuite.core.growcut import _sweep
+
+    real = _sweep.sweep_steps
+    monkeypatch.setattr(_sweep, "sweep_steps",
+                        lambda *a, **k: real(*a, **{**k, "target_s": 1e-5, "preview_every": 1}))
+    n_layers = len(viewer.layers)
+    w.run_button.click()
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    res = w.result_layer
+    assert res is not None and res in viewer.layers and len(viewer.layers) == n_layers + 1
+    assert tuple(res.scale) == SCALE and tuple(res.translate) == TRANSLATE
+    assert (np.asarray(res.data) == gt).mean() > 0.99
+    assert previews, "the live view was never updated"
+    assert PREVIEW_NAME not in [lay.name for lay in viewer.layers]
+    assert np.array_equal(w.seeds.layer().data, seeds_before)
+
+
+def test_cancel_leaves_layers_unchanged(setup, monkeypatch):
+    viewer, w, layer, img, _ = setup
+    _paint(w.seeds.layer(), img.shape)
+    names = [lay.name for lay in viewer.layers]
+    data = [np.array(lay.data, copy=True) for lay in viewer.layers]
+    from napari_segsuite.core.growcut import _sweep
+
+    real = _sweep.sweep_steps
+    monkeypatch.setattr(_sweep, "sweep_steps",
+                        lambda *a, **k: real(*a, **{**k, "target_s": 1e-5, "preview_every": 1}))
+    w.panel._on_progress = _cancel_after(w.panel, w.panel._on_progress, 3)
+    w.run_button.click()
+    assert w.panel.last_outcome == "cancelled"
+    assert [lay.name for lay in viewer.layers] == names
+    for lay, d in zip(viewer.layers, data):
+        assert np.array_equal(lay.data, d)
+    assert w.result_layer is None
+
+
+def _cancel_after(panel, on_progress, n):
+    count = [0]
+
+    def wrapped(event):
+        on_progress(event)
+        count[0] += 1
+        if count[0] >= n:
+            panel.cancel()
+
+    return wrapped
+
+
+def test_refine_keeps_corrections_and_equals_recompute(setup):
+    viewer, w, layer, img, gt = setup
+    _paint(w.seeds.layer(), img.shape)
+    w.run_button.click()
+    first = w.result_layer
+    first_labels = np.array(first.data)
+    # the user corrects a block of the result by hand and adds a seed stroke
+    corrected = np.array(first.data)
+    corrected[2:5, 5:10, 5:10] = 2
+    first.data = corrected
+    seeds = np.array(w.seeds.layer().data)
+    seeds[8, 20:25, 30] = 1
+    w.seeds.layer().data = seeds
+    w.refine_button.click()
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    second = w.result_layer
+    assert second is not first and first in viewer.layers and not first.visible
+    assert np.all(np.asarray(second.data)[2:5, 5:10, 5:10] == 2)  # corrections kept
+    assert second.metadata["growcut"]["refined"]
+    from napari_segsuite.core.growcut import growcut
+
+    union = seeds.astype(np.int64).copy()
+    changed = (corrected != first_labels) & (corrected > 0)
+    union[changed] = corrected[changed]
+    full = growcut(img, union, spacing=SCALE)
+    assert np.array_equal(np.asarray(second.data), full.labels)
+
+
+def test_use_result_as_seeds_and_auto_seeds(setup):
+    viewer, w, layer, img, gt = setup
+    w.as_seeds_button.click()  # nothing to copy yet: a notification, no new layer
+    assert len(viewer.layers) == 2
+    _paint(w.seeds.layer(), img.shape)
+    w.run_button.click()
+    w.as_seeds_button.click()
+    copy = w.seeds.layer()
+    assert copy.name.startswith("seeds from result") and copy is not w.result_layer
+    assert np.array_equal(copy.data, w.result_layer.data)
+    copy.data[0, 0, 0] = 5  # editing the copy does not touch the result
+    assert w.result_layer.data[0, 0, 0] != 5
+    w.auto_k.setValue(2)
+    w.auto_button.click()
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    auto = w.seeds.layer()
+    assert auto.name.startswith("auto seeds") and set(np.unique(auto.data)) == {0, 1, 2}
+    assert tuple(auto.scale) == SCALE
+    w.run_button.click()
+    got = np.asarray(w.result_layer.data)
+    assert max((got == gt).mean(), (got == 3 - gt).mean()) > 0.95
+
+
+def test_bad_seeds_are_a_notification_not_a_crash(setup):
+    viewer, w, layer, img, _ = setup
+    n = len(viewer.layers)
+    w.run_button.click()  # empty seeds layer: one-line error, nothing added
+    assert len(viewer.layers) == n and w.result_layer is None
