@@ -45,6 +45,25 @@ def test_docks_and_creates_a_seeds_layer_in_paint_mode(setup):
     assert "CPU" in w.device_info.text() or "CUDA" in w.device_info.text()
 
 
+def test_removing_layers_never_recreates_seeds(make_napari_viewer, rng):
+    """Regression: a seeds layer was created whenever a layer was removed and none was left, so
+    closing the viewer (which removes layers one at a time) added layers forever and hung CI."""
+    viewer = make_napari_viewer()
+    img, _ = _volume(rng)
+    viewer.add_image(img, name="t1")
+    viewer.add_labels(np.zeros(img.shape, np.uint8), name="mine")
+    w = GrowCutWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    assert [lay.name for lay in viewer.layers] == ["t1", "mine"]  # no seeds layer forced
+    viewer.layers.remove("mine")
+    assert [lay.name for lay in viewer.layers] == ["t1"]
+    viewer.layers.clear()
+    assert len(viewer.layers) == 0
+    # a newly added image still gets its seeds layer
+    viewer.add_image(img, name="t2")
+    assert w.seeds.layer() is not None and w.seeds.layer().data.shape == img.shape
+
+
 def test_run_gives_a_new_labels_layer_and_previews(setup, monkeypatch):
     viewer, w, layer, img, gt = setup
     _paint(w.seeds.layer(), img.shape)

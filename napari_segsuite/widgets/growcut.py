@@ -109,7 +109,9 @@ class GrowCutWidget(QWidget):
         self.as_seeds_button.clicked.connect(self.result_as_seeds)
         self.auto_button.clicked.connect(self.auto_seeds)
         self.device.currentIndexChanged.connect(self._update_device_info)
-        self.images.changed.connect(self._ensure_seeds)
+        # Only a newly added image gets a seeds layer: reacting to removals (e.g. the viewer
+        # closing, which removes layers one by one) would add layers forever.
+        napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.panel.finished.connect(self._drop_preview)
         self._update_device_info()
         self._ensure_seeds()
@@ -139,12 +141,20 @@ class GrowCutWidget(QWidget):
         data = layer_data(layer)
         return data.shape[:-1] if getattr(layer, "rgb", False) else data.shape
 
+    def _on_layer_inserted(self, event) -> None:
+        import napari.layers
+
+        if isinstance(getattr(event, "value", None), napari.layers.Image):
+            self._ensure_seeds()
+
     def _ensure_seeds(self, *_a) -> None:
         """Create a seeds layer when an image is chosen and no labels layer exists yet."""
         import napari.layers
 
         img = self._image_layer()
         if img is None or self._creating or self.seeds.layer() is not None:
+            return
+        if img not in self.viewer.layers:
             return
         if any(isinstance(lay, napari.layers.Labels) for lay in self.viewer.layers):
             return
