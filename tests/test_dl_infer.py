@@ -52,8 +52,11 @@ def test_tiling_is_exact_for_a_pointwise_model(dim, shape, monkeypatch, rng):
     net = _Pointwise(dim, 1, 3).eval()
     monkeypatch.setattr(Checkpoint, "build", lambda self: net)
     img = rng.normal(size=shape).astype(np.float32)
-    whole = predict(img, ck, tile=max(shape), probabilities=True).probabilities.array
-    tiled = predict(img, ck, tile=8, overlap=0.3, batch=3, probabilities=True)
+    # on the CPU: float32 throughout (CUDA autocasts to float16) and the reference below runs
+    # the same module object
+    whole = predict(img, ck, tile=max(shape), probabilities=True,
+                    device="cpu").probabilities.array
+    tiled = predict(img, ck, tile=8, overlap=0.3, batch=3, probabilities=True, device="cpu")
     np.testing.assert_allclose(tiled.probabilities.array, whole, atol=1e-5)
     with torch.no_grad():
         ref = torch.softmax(net(torch.from_numpy(img)[None, None]), 1)[0].numpy()
