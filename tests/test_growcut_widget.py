@@ -45,6 +45,14 @@ def test_docks_and_creates_a_seeds_layer_in_paint_mode(setup):
     assert "CPU" in w.device_info.text() or "CUDA" in w.device_info.text()
 
 
+def test_a_sample_seeds_layer_is_chosen(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-segsuite", "brain")
+    w = GrowCutWidget(viewer)
+    assert w.seeds.layer() is viewer.layers["seeds"]
+    assert [lay.name for lay in viewer.layers].count("seeds") == 1  # none created
+
+
 def test_removing_layers_never_recreates_seeds(make_napari_viewer, rng):
     """Regression: a seeds layer was created whenever a layer was removed and none was left, so
     closing the viewer (which removes layers one at a time) added layers forever and hung CI."""

@@ -5,6 +5,8 @@ the source layer's geometry (scale, translate, direction metadata).
 
 from __future__ import annotations
 
+import re
+
 from typing import Iterable, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
@@ -99,10 +101,13 @@ class LayerPicker(QComboBox):
     layer_changed = Signal(object)
 
     def __init__(self, viewer, kinds: Sequence[str] = ("image",), allow_none: bool = False,
-                 none_text: str = "(none)", parent=None) -> None:
+                 none_text: str = "(none)", prefer: Optional[str] = None, parent=None) -> None:
+        """``prefer``: a regular expression; while nothing is chosen, the topmost layer whose
+        name matches it (case-insensitive) is chosen, e.g. a sample's "seeds" layer."""
         super().__init__(parent)
         self.viewer = viewer
         self._types = _layer_types(kinds)
+        self._prefer = re.compile(prefer, re.IGNORECASE) if prefer else None
         self._allow_none = allow_none
         self._none_text = none_text
         self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -129,8 +134,12 @@ class LayerPicker(QComboBox):
             except TypeError:
                 lay.events.name.connect(self._rename)
         self.blockSignals(False)
+        preferred = [i for i in range(self.count()) if self.itemData(i) is not None
+                     and self._prefer is not None and self._prefer.search(self.itemText(i))]
         if current is not None and self.findData(current) >= 0:
             self.setCurrentIndex(self.findData(current))
+        elif preferred:
+            self.setCurrentIndex(preferred[0])
         elif self.count():
             self.setCurrentIndex(0)
         if self.layer() is not current:

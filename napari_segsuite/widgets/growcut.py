@@ -39,7 +39,7 @@ class GrowCutWidget(QWidget):
         self.images.setToolTip("image layer(s); several layers (contrasts, bands) are used "
                                "together as channels")
         self.seeds = LayerPicker(napari_viewer, ("labels",), allow_none=True,
-                                 none_text="(new seeds layer)")
+                                 none_text="(new seeds layer)", prefer="seed")
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True)
         self.mask.setToolTip("optional region of interest (non-zero voxels)")
         self.connectivity = QComboBox()

@@ -65,7 +65,7 @@ class WatershedWidget(QWidget):
         for text, key in SOURCES:
             self.source.addItem(text, key)
         self.markers = LayerPicker(napari_viewer, ("labels",), allow_none=True,
-                                   none_text="(find automatically)")
+                                   none_text="(find automatically)", prefer="seed|marker")
         self.markers.setToolTip("labels layer holding the markers (0 = none, 1..K = labels)")
         self.n_labels = QSpinBox()
         self.n_labels.setRange(2, 64)
