@@ -31,6 +31,13 @@ takes the correctly rounded ``sqrt_rn``; the kernels are compiled with ``enable_
 so no multiply-add is contracted into an FMA (the sweep, compiled by numba, does not contract
 either).
 
+Saturation: where path costs reach ``D_MAX`` and several labels tie there, the in-place ``min``
+of this engine and of the torch automaton keeps the minimum over *all* paths of the saturated
+key (a label may arrive through a voxel whose own final key is another label's), while the
+sweep only extends settled keys; both results are fixed points and differ only in those
+saturated voxels' labels. It takes costs above ``2**26`` robust ranges (a distance penalty near
+its 1e6 limit with very anisotropic spacing); the tests compare such a case with the automaton.
+
 ``TRITON_INTERPRET=1`` runs the same kernels on CPU tensors with Triton's interpreter (slow; used
 by the tests on machines without a GPU).
 """
@@ -44,8 +51,7 @@ from typing import Optional
 import numpy as np
 
 from ..progress import Progress
-from ._common import (D_MAX, FLAG, LABEL_MASK, QUANT, SHIFT, UNREACHED, W_MAX, Prepared,
-                      decode_labels, quantise_steps)
+from ._common import Prepared, decode_labels, quantise_steps
 
 _KERNEL = None
 _IMPORT_ERROR: Optional[str] = None
@@ -168,7 +174,9 @@ def triton_steps(prep: Prepared, keys0: Optional[np.ndarray], device: str = "cud
                 shape3[a], shape3[b], shape3[c], strides[a], strides[b], strides[c], n_vox)
         meta = dict(DIR=d, C=nchan, RANK=rank, HAS_MASK=has_mask,
                     HAS_COST=bool(np.any(table > 0)), FLAT_B=shape3[b] == 1, BB=bb, BC=bc,
-                    num_warps=warps, enable_fp_fusion=False)
+                    num_warps=warps, num_stages=1, enable_fp_fusion=False)
+        # num_stages=1: no software pipelining, so the next plane's loads are never hoisted
+        # above this plane's stores (that would stay correct, only carry less per pass)
         launches.append((grid, args, meta))
     cap = int(max_iter) if max_iter is not None else int(np.prod(shape3)) + 1
     check_every = max(1, int(check_every))

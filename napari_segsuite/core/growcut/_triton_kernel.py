@@ -68,9 +68,13 @@ def growcut_pass(key_ptr, feat_ptr, free_ptr, cost_ptr, flag_ptr,
                         fq = tl.load(feat_ptr + q, mask=v, other=0.0)
                         diff = fp - fq
                         acc = diff * diff
+                        pc_ = p
+                        qc_ = q
                         for ch in tl.static_range(1, C):
-                            fp = tl.load(feat_ptr + ch * n_vox + p, mask=v, other=0.0)
-                            fq = tl.load(feat_ptr + ch * n_vox + q, mask=v, other=0.0)
+                            pc_ = pc_ + n_vox  # int64 offsets: C * n_vox may pass 2**31
+                            qc_ = qc_ + n_vox
+                            fp = tl.load(feat_ptr + pc_, mask=v, other=0.0)
+                            fq = tl.load(feat_ptr + qc_, mask=v, other=0.0)
                             diff = fp - fq
                             acc = acc + diff * diff
                         w = tl.sqrt_rn(acc)
