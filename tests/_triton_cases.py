@@ -98,6 +98,7 @@ def case(name, scale=1):
     return img, seeds, kw
 
 
+EXTRA = ["tiles3d", "tiles2d", "noinplane", "refine", "api"]
 CASES = ["3d26", "3d18", "3d6", "2d8", "2d4", "ties", "ties2d", "multichannel",
          "multichannel2d", "mask", "mask3d", "penalty", "penalty26", "saturation",
          "saturation_penalty"]
@@ -110,7 +111,7 @@ CASES = ["3d26", "3d18", "3d6", "2d8", "2d4", "ties", "ties2d", "multichannel",
 AUTOMATON_REFERENCE = {"saturation_penalty"}
 
 
-def compare(name, device, scale=1, tile=None):
+def compare(name, device, scale=1, tile=None, inplane=True):
     from napari_segsuite.core.growcut._common import D_MAX, SHIFT, prepare
     from napari_segsuite.core.growcut._torch import automaton_steps
     from napari_segsuite.core.growcut._sweep import sweep_steps
@@ -123,7 +124,7 @@ def compare(name, device, scale=1, tile=None):
         ref = run(automaton_steps(prep, None, "cpu"))[0]
     else:
         ref = run(sweep_steps(prep, None, None))
-    keys, iters, conv = run(triton_steps(prep, None, device, tile=tile))
+    keys, iters, conv = run(triton_steps(prep, None, device, tile=tile, inplane=inplane))
     out = dict(case=name, reference="automaton" if name in AUTOMATON_REFERENCE else "sweep", equal=bool(np.array_equal(ref, keys)), iterations=int(iters),
                converged=bool(conv), differ=int((ref != keys).sum()),
                saturated=int(((ref >> SHIFT) >= D_MAX).sum()))
@@ -185,11 +186,14 @@ def api(device):
 
 def main(argv):
     device = argv[1] if len(argv) > 1 else "cpu"
-    names = argv[2:] or CASES + ["tiles3d", "tiles2d", "refine", "api"]
+    names = argv[2:] or CASES + EXTRA
     for name in names:
         t0 = time.perf_counter()
         if name == "tiles3d":  # many programs per plane: reads across tile edges
             out = compare("3d26", device, tile=(4, 8))
+            out["case"] = name
+        elif name == "noinplane":  # directional steps only
+            out = compare("penalty26", device, inplane=False)
             out["case"] = name
         elif name == "tiles2d":
             out = compare("multichannel2d", device, tile=(1, 8))

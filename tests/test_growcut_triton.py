@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _triton_cases as tc  # noqa: E402
 
-INTERP_CASES = tc.CASES + ["tiles3d", "tiles2d", "refine", "api"]
+INTERP_CASES = tc.CASES + tc.EXTRA
 
 
 def _needs_triton():

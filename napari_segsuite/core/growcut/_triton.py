@@ -117,12 +117,14 @@ def _plan(prep: Prepared):
             continue
         b, c = [x for x in range(3) if x != a]
         for d in (1, -1):
-            table = np.zeros(9, np.int64)
+            table = np.zeros(18, np.int64)  # 0..8: from the previous plane; 9..17: in-plane
             n = 0
             for o, cost in zip(offs.tolist(), costs.tolist()):
                 if o[a] == d:
                     table[(o[b] + 1) * 3 + (o[c] + 1)] = cost
                     n += 1
+                elif o[a] == 0:
+                    table[9 + (o[b] + 1) * 3 + (o[c] + 1)] = cost
             if n:
                 passes.append((a, d, b, c, table))
     return shape, passes
@@ -130,14 +132,16 @@ def _plan(prep: Prepared):
 
 def triton_steps(prep: Prepared, keys0: Optional[np.ndarray], device: str = "cuda",
                  max_iter: Optional[int] = None, check_every: int = 1,
-                 target_s: float = 0.15, preview_every: int = 2, tile=None):
+                 target_s: float = 0.15, preview_every: int = 2, tile=None,
+                 inplane: bool = True):
     """Generator: relax from ``keys0`` (None: from the seeds) by rounds of directional passes
     until a round changes nothing or ``max_iter`` rounds; yields Progress; returns
     ``(keys, rounds, converged)`` like :func:`._torch.automaton_steps` (an "iteration" here is
     one round of 4 (2D) or 6 (3D) passes). ``check_every``: rounds between convergence checks
     (one host sync each). ``tile``: force the plane tile ``(BB, BC)`` (powers of two; tests);
     by default it is chosen per pass to fill the GPU, and under the interpreter (which runs the
-    programs one after another) one program covers a whole plane."""
+    programs one after another) one program covers a whole plane. ``inplane``: after a plane
+    took its previous plane's offers, relax it once within the plane too (fewer rounds)."""
     import torch
 
     from ._common import initial_keys
@@ -173,7 +177,8 @@ def triton_steps(prep: Prepared, keys0: Optional[np.ndarray], device: str = "cud
         args = (key, feats, free, torch.from_numpy(table).to(dev), flag,
                 shape3[a], shape3[b], shape3[c], strides[a], strides[b], strides[c], n_vox)
         meta = dict(DIR=d, C=nchan, RANK=rank, HAS_MASK=has_mask,
-                    HAS_COST=bool(np.any(table > 0)), FLAT_B=shape3[b] == 1, BB=bb, BC=bc,
+                    HAS_COST=bool(np.any(table > 0)), FLAT_B=shape3[b] == 1,
+                    INPLANE=bool(inplane), BB=bb, BC=bc,
                     num_warps=warps, num_stages=1, enable_fp_fusion=False)
         # num_stages=1: no software pipelining, so the next plane's loads are never hoisted
         # above this plane's stores (that would stay correct, only carry less per pass)
