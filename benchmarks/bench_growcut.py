@@ -229,17 +229,28 @@ def gpu_section(args):
         print(f"  host<->device copies (keys up+down, features up): {t_xfer * 1e3:.0f} ms")
         t_tri = tkeys = None
         if have_triton:
-            t0 = time.perf_counter()
-            _timed(tr.triton_steps(prep, None, "cuda", max_iter=1))  # compile / load the kernels
-            t_comp = time.perf_counter() - t0
-            t_tri, (tkeys, rounds, conv) = _timed(tr.triton_steps(prep, None, "cuda"))
-            t_tri2, _ = _timed(tr.triton_steps(prep, None, "cuda"))
-            t_tri = min(t_tri, t_tri2)
-            ms_pass = max(t_tri - t_xfer, 0.0) / (rounds * npass) * 1e3
-            d = np.nanmean(list(dice(tkeys & 0xFFFF, gt, [1, 2, 3, 4]).values()))
-            print(f"  triton   : {t_tri:8.3f} s to convergence (incl. transfers), {rounds} rounds "
-                  f"x {npass} passes, {ms_pass:.2f} ms/pass, converged {conv}; first call "
-                  f"(compile or cache load + run) {t_comp:.1f} s; mean Dice vs truth {d:.4f}")
+            try:
+                t0 = time.perf_counter()
+                _timed(tr.triton_steps(prep, None, "cuda", max_iter=1))  # compile / load the kernels
+                t_comp = time.perf_counter() - t0
+                t_tri, (tkeys, rounds, conv) = _timed(tr.triton_steps(prep, None, "cuda"))
+                t_tri2, _ = _timed(tr.triton_steps(prep, None, "cuda"))
+                t_tri = min(t_tri, t_tri2)
+                ms_pass = max(t_tri - t_xfer, 0.0) / (rounds * npass) * 1e3
+                d = np.nanmean(list(dice(tkeys & 0xFFFF, gt, [1, 2, 3, 4]).values()))
+                print(f"  triton   : {t_tri:8.3f} s to convergence (incl. transfers), {rounds} rounds "
+                      f"x {npass} passes, {ms_pass:.2f} ms/pass, converged {conv}; first call "
+                      f"(compile or cache load + run) {t_comp:.1f} s; mean Dice vs truth {d:.4f}")
+                # the same without the in-plane step (directional offers only): more, cheaper rounds
+                _timed(tr.triton_steps(prep, None, "cuda", max_iter=1, inplane=False))
+                t_np, (nkeys, r_np, c_np) = _timed(tr.triton_steps(prep, None, "cuda", inplane=False))
+                print(f"  triton, no in-plane step: {t_np:8.3f} s, {r_np} rounds, "
+                      f"{max(t_np - t_xfer, 0.0) / (r_np * npass) * 1e3:.2f} ms/pass, converged {c_np}, "
+                      f"keys equal to the default's: {np.array_equal(nkeys, tkeys)}")
+                del nkeys
+            except Exception as exc:  # a compile or launch failure is a result too
+                print(f"  triton   : FAILED: {type(exc).__name__}: {str(exc)[:2000]}")
+                t_tri = tkeys = None
         # torch automaton: per-iteration cost first, then convergence within a time budget
         k = 3 if n >= 512 else 5
         _timed(automaton_steps(prep, None, "cuda", max_iter=1))  # warm-up

@@ -13,7 +13,11 @@ image plane). It visits the planes perpendicular to that axis in order; every vo
 takes the minimum over its neighbours p in plane ``k - dir`` (9 of them for the 26-neighbourhood,
 5 for 18, 1 for 6; 3/1 in 2D), i.e. over the offsets ``o = q - p`` whose component along the
 axis is ``dir``. Plane k is relaxed after plane ``k - dir`` has been, so one pass carries a label
-along the whole axis (FastGeodis / GeoS style raster scans). Every offset has a non-zero
+along the whole axis (FastGeodis / GeoS style raster scans). Then (``inplane=True``, the
+default) the plane is relaxed once more with its neighbours *within* the plane (one Jacobi step,
+read back after a barrier), so a pass also carries paths that drift sideways; on the synthetic
+benchmark volume this cut the rounds about 2.5x (numpy emulation: 23 -> 9 at 96^3, 33 -> 13 at
+192^3) for roughly twice the work per pass. Every offset has a non-zero
 component along some axis, so the passes of one round together relax every offset at least once;
 a round in which no key changed is therefore a fixed point.
 
