@@ -125,7 +125,8 @@ def compare(name, device, scale=1, tile=None, inplane=True):
     else:
         ref = run(sweep_steps(prep, None, None))
     keys, iters, conv = run(triton_steps(prep, None, device, tile=tile, inplane=inplane))
-    out = dict(case=name, reference="automaton" if name in AUTOMATON_REFERENCE else "sweep", equal=bool(np.array_equal(ref, keys)), iterations=int(iters),
+    out = dict(case=name, reference="automaton" if name in AUTOMATON_REFERENCE else "sweep",
+               equal=bool(np.array_equal(ref, keys)), iterations=int(iters),
                converged=bool(conv), differ=int((ref != keys).sum()),
                saturated=int(((ref >> SHIFT) >= D_MAX).sum()))
     if prep.mask is not None:

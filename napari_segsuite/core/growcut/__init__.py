@@ -179,7 +179,8 @@ def _triton_failed(exc: BaseException) -> None:
     the automaton starts again from the same keys0."""
     global _TRITON_FAILED
     if _TRITON_FAILED is None:
-        _TRITON_FAILED = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        first = (str(exc).strip().splitlines() or [""])[0]
+        _TRITON_FAILED = f"{type(exc).__name__}: {first}"
         warnings.warn("GrowCut: the Triton engine failed on this GPU ("
                       f"{_TRITON_FAILED[:300]}); using the torch automaton instead",
                       RuntimeWarning, stacklevel=3)
