@@ -176,3 +176,45 @@ def test_cuda_triton_equals_sweep_96_cubed_and_is_the_auto_engine():
     refined = gc.growcut(img, edited, device="cuda", state=res.state)
     full = gc.growcut(img, edited, engine="sweep")
     assert refined.refined and np.array_equal(refined.state.keys, full.state.keys)
+
+
+# -- pass plan and tiles (pure Python) ------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,conn", [((5, 6, 7), 26), ((5, 6, 7), 18), ((5, 6, 7), 6),
+                                        ((9, 11), 8), ((9, 11), 4), ((1, 6, 7), 26)])
+def test_passes_cover_every_offset_with_its_step_cost(shape, conn):
+    from napari_segsuite.core.growcut._common import prepare, quantise_steps
+    from napari_segsuite.core.growcut._triton import _plan
+
+    img = np.zeros(shape, np.float32)
+    seeds = np.zeros(shape, np.int32)
+    seeds.flat[0], seeds.flat[-1] = 1, 2
+    prep = prepare(img, seeds, connectivity=conn, spacing=(3.0, 1.0, 0.5)[-len(shape):],
+                   distance_penalty=0.1)
+    shape3, passes = _plan(prep)
+    offs = prep.offsets if prep.ndim == 3 else np.pad(prep.offsets, ((0, 0), (1, 0)))
+    costs = dict(zip(map(tuple, offs.tolist()), quantise_steps(prep.step_cost).tolist()))
+    covered = set()
+    for a, d, b, c, table in passes:
+        for o, cost in costs.items():
+            if o[a] == d:
+                covered.add(o)
+                assert table[(o[b] + 1) * 3 + o[c] + 1] == cost
+            elif o[a] == 0:
+                assert table[9 + (o[b] + 1) * 3 + o[c] + 1] == cost
+    assert covered == {o for o in costs if any(o[i] for i in range(3) if shape3[i] > 1)}
+    assert len(passes) == 2 * sum(n > 1 for n in shape3)
+
+
+def test_tiles_are_powers_of_two_and_fill_the_plane():
+    from napari_segsuite.core.growcut._triton import _tile
+
+    for nb, nc, contiguous in [(256, 256, True), (512, 512, True), (256, 256, False),
+                               (1, 700, True), (3, 5, True), (1000, 17, False), (64, 64, True)]:
+        bb, bc, warps = _tile(nb, nc, contiguous)
+        assert bb & (bb - 1) == 0 and bc & (bc - 1) == 0 and bb * bc <= 256
+        assert 1 <= warps <= 4
+        if nb == 1:
+            assert bb == 1
+        programs = -(-nb // bb) * -(-nc // bc)
+        assert programs * bb * bc >= nb * nc
