@@ -9,11 +9,14 @@ Printed: best-of-R wall time of each, the ratio ITK / ours, Dice of each against
 (per label, then the mean), and Dice between ours and ITK. The torch automaton on the CPU is
 timed once for reference (it is the GPU engine; the CPU sweep is what runs on a CPU).
 
-GPU section (only with CUDA): the torch automaton at 256^3 and 512^3: time per iteration
-(fixed iteration count, synchronised), iterations and time to convergence, and the achieved
-memory traffic, counted as the minimum an unfused pass needs per neighbour offset (read the
-neighbour's key, read/write our key: 24 bytes, plus two float32 intensities: 8 bytes), against
-the device's nominal bandwidth if given with --bandwidth GBps.
+GPU section (only with CUDA), synthetic 256^3 and 512^3, 26-neighbourhood: the fused Triton
+engine (time to convergence incl. transfers, rounds, ms per pass), the torch automaton (ms per
+iteration; time to convergence within --torch-budget seconds, else capped), the ratio
+torch/triton, and at 256^3 the CPU sweep on the same machine and the ratio CPU-sweep/triton;
+--check-equal compares the keys with the sweep's. The GPU section imports no napari, SimpleITK,
+itk or dask:
+
+    python benchmarks/bench_growcut.py --gpu-only --gpu --check-equal
 """
 
 from __future__ import annotations
@@ -152,44 +155,140 @@ def cpu_section(args):
     return rows
 
 
-def gpu_section(args):
+def _sync():
     import torch
 
-    from napari_segsuite.core.growcut import growcut
-    from napari_segsuite.core.growcut._common import prepare
-    from napari_segsuite.core.growcut._torch import automaton_steps
+    torch.cuda.synchronize()
+
+
+def _timed(job):
+    """Run a generator job to its end (synchronised); (seconds, its return value)."""
     from napari_segsuite.core.progress import run
+
+    _sync()
+    t0 = time.perf_counter()
+    out = run(job)
+    _sync()
+    return time.perf_counter() - t0, out
+
+
+def _transfer_seconds(prep):
+    """What the engines' own host<->device copies cost: keys (int64) up and down, features up."""
+    import torch
+
+    keys = np.zeros(prep.shape, np.int64)
+    _sync()
+    t0 = time.perf_counter()
+    k = torch.from_numpy(keys).cuda()
+    f = torch.from_numpy(np.ascontiguousarray(prep.feats)).cuda()
+    k.cpu().numpy()
+    _sync()
+    del k, f
+    return time.perf_counter() - t0
+
+
+def gpu_section(args):
+    """The CUDA engines on synthetic 256^3 / 512^3 volumes (26-neighbourhood, 4 labels).
+
+    - Triton (fused directional passes): time to convergence from numpy keys to numpy keys
+      (transfers included), rounds, and ms per pass (engine time minus the measured transfers,
+      over rounds x 6 passes);
+    - the torch automaton: ms per iteration, and time to convergence unless that would exceed
+      ``--torch-budget`` seconds (then the ratio is a lower bound, marked ">=");
+    - all engine times without previews (``preview_every=0``: no label copies to the host while
+      running, as in a script; the GUI's previews cost extra on both GPU engines);
+    - the CPU sweep (numba, same machine) at 256^3 only, engine time, for the CPU/Triton ratio,
+      and with ``--check-equal`` whether Triton's (and the automaton's) keys equal the sweep's.
+    Imports only numpy/scipy/torch/triton/numba and the core (no napari, SimpleITK, itk, dask).
+    """
+    import torch
+
+    from napari_segsuite.core.growcut import _triton as tr
+    from napari_segsuite.core.growcut._common import prepare
+    from napari_segsuite.core.growcut._sweep import sweep_steps, warm_up
+    from napari_segsuite.core.growcut._torch import automaton_steps
 
     if not torch.cuda.is_available():
         print("\n(no CUDA GPU: GPU section skipped)")
         return
-    print(f"\n== GPU: {torch.cuda.get_device_name(0)}")
+    print(f"\n== GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
+    have_triton = tr.triton_available()
+    if have_triton:
+        import triton
+
+        print(f"   triton {triton.__version__}")
+    else:
+        print(f"   (triton not importable: {tr._IMPORT_ERROR}; Triton rows skipped)")
     rng = np.random.default_rng(0)
     for n in args.gpu_sizes:
+        t0 = time.perf_counter()
         img, seeds, gt = synthetic(n, rng)
         prep = prepare(img, seeds, connectivity=26)
-        k = 10
-        run(automaton_steps(prep, None, "cuda", max_iter=2))  # warm-up
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        run(automaton_steps(prep, None, "cuda", max_iter=k, check_every=k))
-        torch.cuda.synchronize()
-        t_it = (time.perf_counter() - t0) / k
-        t0 = time.perf_counter()
-        res = growcut(img, seeds, connectivity=26, device="cuda")
-        torch.cuda.synchronize()
-        t_conv = time.perf_counter() - t0
-        nbytes = img.size * 26 * (24 + 8)
-        gbs = nbytes / t_it / 1e9
-        line = (f"  {n}^3: {t_it * 1e3:8.2f} ms/iteration, {res.iterations} iterations, "
-                f"{t_conv:.2f} s to convergence (incl. transfers), ~{gbs:.0f} GB/s counted")
-        if args.bandwidth:
-            line += f" = {100 * gbs / args.bandwidth:.0f}% of {args.bandwidth:.0f} GB/s"
-        mean_d = np.nanmean(list(dice(res.labels, gt, [1, 2, 3, 4]).values()))
-        print(line + f"; mean Dice vs truth {mean_d:.4f}")
-        if args.check_equal and n <= 256:
-            ref = growcut(img, seeds, connectivity=26, engine="sweep")
-            print(f"    identical to the CPU sweep: {np.array_equal(ref.state.keys, res.state.keys)}")
+        npass = 6
+        print(f"\n  -- synthetic {n}^3 ({img.size / 1e6:.0f} M voxels; volume made and prepared in "
+              f"{time.perf_counter() - t0:.1f} s)")
+        t_xfer = _transfer_seconds(prep)
+        print(f"  host<->device copies (keys up+down, features up): {t_xfer * 1e3:.0f} ms")
+        t_tri = tkeys = None
+        if have_triton:
+            try:
+                t0 = time.perf_counter()
+                # first call: compile (or load from Triton's cache) the kernels
+                _timed(tr.triton_steps(prep, None, "cuda", max_iter=1, preview_every=0))
+                t_comp = time.perf_counter() - t0
+                t_tri, (tkeys, rounds, conv) = _timed(tr.triton_steps(prep, None, "cuda",
+                                                                      preview_every=0))
+                t_tri2, _ = _timed(tr.triton_steps(prep, None, "cuda", preview_every=0))
+                t_tri = min(t_tri, t_tri2)
+                ms_pass = max(t_tri - t_xfer, 0.0) / (rounds * npass) * 1e3
+                d = np.nanmean(list(dice(tkeys & 0xFFFF, gt, [1, 2, 3, 4]).values()))
+                print(f"  triton   : {t_tri:8.3f} s to convergence (incl. transfers), "
+                      f"{rounds} rounds x {npass} passes, {ms_pass:.2f} ms/pass, converged {conv}; "
+                      f"first call (compile or cache load + run) {t_comp:.1f} s; mean Dice vs truth {d:.4f}")
+                # the same without the in-plane step (directional offers only): more, cheaper rounds
+                _timed(tr.triton_steps(prep, None, "cuda", max_iter=1, inplane=False,
+                                       preview_every=0))
+                t_np, (nkeys, r_np, c_np) = _timed(tr.triton_steps(prep, None, "cuda",
+                                                                   inplane=False, preview_every=0))
+                ms_np = max(t_np - t_xfer, 0.0) / (r_np * npass) * 1e3
+                print(f"  triton, no in-plane step: {t_np:8.3f} s, {r_np} rounds, "
+                      f"{ms_np:.2f} ms/pass, converged {c_np}, "
+                      f"keys equal to the default's: {np.array_equal(nkeys, tkeys)}")
+                del nkeys
+            except Exception as exc:  # a compile or launch failure is a result too
+                print(f"  triton   : FAILED: {type(exc).__name__}: {str(exc)[:2000]}")
+                t_tri = tkeys = None
+        # torch automaton: per-iteration cost first, then convergence within a time budget
+        k = 3 if n >= 512 else 5
+        _timed(automaton_steps(prep, None, "cuda", max_iter=1, preview_every=0))  # warm-up
+        t_k, _ = _timed(automaton_steps(prep, None, "cuda", max_iter=k, check_every=k,
+                                                 preview_every=0))
+        t_it = t_k / k
+        cap = max(k, int(args.torch_budget / max(t_it, 1e-6)))
+        t_torch, (akeys, iters, aconv) = _timed(automaton_steps(prep, None, "cuda", max_iter=cap,
+                                                                  preview_every=0))
+        state = "converged" if aconv else f"NOT converged (capped at {cap} iterations)"
+        print(f"  torch    : {t_torch:8.3f} s, {iters} iterations, {state}; "
+              f"{t_it * 1e3:.1f} ms/iteration")
+        if t_tri:
+            r = t_torch / t_tri
+            print(f"  ratio torch/triton: {'' if aconv else '>='}{r:.1f}x")
+        if n <= 256:
+            warm_up()
+            t_sw, skeys = _timed(sweep_steps(prep, None, None, preview_every=0))
+            print(f"  CPU sweep: {t_sw:8.3f} s (numba, engine only, this machine's CPU)")
+            if t_tri:
+                print(f"  ratio CPU-sweep/triton: {t_sw / t_tri:.1f}x")
+            if args.check_equal:
+                if tkeys is not None:
+                    print(f"  triton keys identical to the sweep's: {np.array_equal(tkeys, skeys)}")
+                if aconv:
+                    print(f"  torch keys identical to the sweep's : {np.array_equal(akeys, skeys)}")
+        elif args.check_equal and tkeys is not None and aconv:
+            print(f"  triton keys identical to the torch automaton's: "
+                  f"{np.array_equal(tkeys, akeys)}")
+        del img, seeds, gt, prep, tkeys, akeys
+        torch.cuda.empty_cache()
 
 
 def main(argv=None):
@@ -201,8 +300,9 @@ def main(argv=None):
     p.add_argument("--cpu", dest="cpu", action="store_true", default=True)
     p.add_argument("--gpu-only", dest="cpu", action="store_false")
     p.add_argument("--gpu-sizes", type=int, nargs="+", default=[256, 512])
-    p.add_argument("--bandwidth", type=float, default=None, help="nominal GB/s of the GPU")
     p.add_argument("--check-equal", action="store_true")
+    p.add_argument("--torch-budget", type=float, default=45.0, metavar="S",
+                   help="seconds the torch automaton may run per size before it is capped")
     args = p.parse_args(argv)
     import os
 

@@ -379,7 +379,7 @@ def test_cuda_automaton_equals_cpu_sweep(rng):
         img, seeds = _random_case((20, 24, 28), rng, **kw)
         extra = {"channel_axis": -1} if "channels" in kw else {}
         a = growcut(img, seeds, engine="sweep", **extra)
-        b = growcut(img, seeds, device="cuda", **extra)
+        b = growcut(img, seeds, device="cuda", engine="automaton", **extra)
         assert b.engine == "automaton" and b.device == "cuda"
         assert np.array_equal(a.state.keys, b.state.keys)
 

@@ -17,8 +17,9 @@ def register(sub) -> None:
                     "labels; OUT holds the seeds' label values and IMAGE's geometry. A "
                     "multichannel IMAGE (vector image) uses the distance over its channels.",
         epilog="On the CPU the exact priority-queue sweep runs (compiled with numba; the first "
-               "run in a fresh environment compiles it, a few seconds); with CUDA the parallel "
-               "automaton runs on the GPU. Both give the same labels.")
+               "run in a fresh environment compiles it, a few seconds); with CUDA the fused "
+               "Triton engine runs on the GPU (the PyTorch automaton where triton is missing or "
+               "its kernels fail to compile). All give the same labels.")
     p.add_argument("image", metavar="IMAGE", help="image file or DICOM series folder")
     p.add_argument("seeds", metavar="SEEDS", help="seed label image (0 = none), same grid")
     add_output_args(p)
@@ -27,8 +28,9 @@ def register(sub) -> None:
                    help="neighbourhood: 6, 18 or 26 in 3D; 4 or 8 in 2D, where 6 means 4 and "
                         "18/26 mean 8 (default: 26, i.e. 8 in 2D)")
     p.add_argument("--max-iter", type=positive_int, default=None, metavar="N",
-                   help="cap on automaton iterations (CUDA engine); the CPU sweep is exact in "
-                        "one pass and ignores it")
+                   help="cap on GPU iterations (rounds of directional passes for the Triton "
+                        "engine, iterations for the automaton); the CPU sweep is exact in one pass "
+                        "and ignores it")
     p.add_argument("--mask", metavar="FILE", default=None,
                    help="optional region of interest (non-zero = grow here), same grid")
     p.add_argument("--distance-penalty", type=float, default=0.0, metavar="X",
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     write_output(args.output, image.like(labels, name="growcut"), args.force, args.quiet)
     if not args.quiet:
         print(f"growcut: {res.engine} on {res.device}"
-              + (f", {res.iterations} iterations" if res.engine == "automaton" else ""),
+              + (f", {res.iterations} {'rounds' if res.engine == 'triton' else 'iterations'}"
+                 if res.engine in ("automaton", "triton") else ""),
               file=sys.stderr)
     return 0

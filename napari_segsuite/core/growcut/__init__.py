@@ -25,11 +25,17 @@ Engines (the same fixed point):
 
 - ``"sweep"``: the exact priority-queue sweep on the CPU, compiled with numba (the first call
   in a fresh environment compiles it, a few seconds; the code is cached on disk afterwards).
+- ``"triton"``: the same relaxation as fused Triton kernels on CUDA, by directional raster
+  passes (each carries labels along a whole axis; a few rounds of 4/6 passes reach the fixed
+  point); see ``_triton``. Needs ``triton`` (shipped with PyTorch's CUDA wheels on Linux) and a
+  CUDA device (or ``TRITON_INTERPRET=1``, Triton's slow CPU interpreter, for tests).
 - ``"automaton"``: the parallel cellular automaton as PyTorch tensor shifts; runs on CUDA when
   torch sees a GPU, else on the CPU (much slower there than the sweep; a reference).
 
-``engine="auto"``: the automaton on CUDA when the device is CUDA (``device="auto"`` and a GPU is
-there, or ``device="cuda"``), else the sweep.
+``engine="auto"``: on CUDA (``device="auto"`` and a GPU is there, or ``device="cuda"``) the Triton
+engine when ``triton`` imports, else the torch automaton; if the Triton kernels fail to compile or
+launch, a warning is given once and the torch automaton runs instead (for the rest of the
+process). On the CPU: the sweep.
 
 Refine: pass the previous result's ``state`` with edited seeds; only what the edit invalidates
 is grown again (see :func:`._common.refine_keys`), and the result equals a full recompute.
@@ -37,6 +43,7 @@ is grown again (see :func:`._common.refine_keys`), and the result equals a full 
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -51,22 +58,51 @@ __all__ = ["growcut", "growcut_steps", "GrowCutResult", "GrowCutState", "seeds_f
            "choose_engine", "warm_up", "fixed_point_violations"]
 
 
+ENGINES = ("auto", "sweep", "automaton", "triton")
+
+#: why the Triton engine failed in this process (then "auto" uses the torch automaton)
+_TRITON_FAILED: Optional[str] = None
+
+
+def _triton_usable() -> bool:
+    from ._triton import triton_available
+
+    return _TRITON_FAILED is None and triton_available()
+
+
 def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
-    """Resolve ``(engine, device)``: engine in {"sweep", "automaton"}, device in {"cpu", "cuda"}."""
+    """Resolve ``(engine, device)``: engine in {"sweep", "automaton", "triton"}, device in
+    {"cpu", "cuda"}."""
     from ._torch import cuda_available
 
-    if engine not in ("auto", "sweep", "automaton"):
-        raise InputError(f"engine must be auto, sweep or automaton, got {engine!r}")
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
     if device == "cuda" and not cuda_available():
         raise InputError("device cuda: torch sees no CUDA GPU here; use device cpu or auto")
+    if engine == "triton":
+        from ._triton import interpreting, triton_available
+
+        if not triton_available():
+            raise InputError("engine triton: the triton package does not import here (it comes "
+                             "with PyTorch's CUDA wheels); use engine auto or automaton")
+        if device == "auto":
+            device = "cuda" if cuda_available() else "cpu"
+        if device != "cuda" and not interpreting():
+            raise InputError("engine triton needs a CUDA GPU (or TRITON_INTERPRET=1); use "
+                             "engine sweep on the CPU")
+        return engine, device
     if device == "auto":
         device = "cuda" if cuda_available() and engine != "sweep" else "cpu"
     if engine == "sweep" and device == "cuda":
-        raise InputError("the sweep engine runs on the CPU; use engine automaton for CUDA")
+        raise InputError("the sweep engine runs on the CPU; use engine triton or automaton "
+                         "for CUDA")
     if engine == "auto":
-        engine = "automaton" if device == "cuda" else "sweep"
+        if device == "cuda":
+            engine = "triton" if _triton_usable() else "automaton"
+        else:
+            engine = "sweep"
     return engine, device
 
 
@@ -92,6 +128,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
 
     Returns a :class:`GrowCutResult`. Inputs are never modified.
     """
+    auto = engine == "auto"
     engine, device = choose_engine(engine, device)
     if max_iter is not None and int(max_iter) < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}")
@@ -111,10 +148,42 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
 
         keys = yield from sweep_steps(prep, keys0, starts)
         return result_from_keys(keys, prep, engine, device, 0, refined, True)
+    if engine == "triton":
+        from ._triton import triton_steps
+
+        try:
+            keys, iters, converged = yield from triton_steps(prep, keys0, device, max_iter)
+            return result_from_keys(keys, prep, engine, device, iters, refined, converged)
+        except Exception as exc:
+            if not auto or _is_oom(exc):
+                raise
+            _triton_failed(exc)
+        engine = "automaton"
     from ._torch import automaton_steps
 
     keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter)
     return result_from_keys(keys, prep, engine, device, iters, refined, converged)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _triton_failed(exc: BaseException) -> None:
+    """Remember that the Triton kernels failed (compile or launch) and warn once; "auto" then
+    uses the torch automaton for the rest of the process. The keys on the device are discarded:
+    the automaton starts again from the same keys0."""
+    global _TRITON_FAILED
+    if _TRITON_FAILED is None:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        _TRITON_FAILED = f"{type(exc).__name__}: {first}"
+        warnings.warn("GrowCut: the Triton engine failed on this GPU ("
+                      f"{_TRITON_FAILED[:300]}); using the torch automaton instead",
+                      RuntimeWarning, stacklevel=3)
 
 
 def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,

@@ -264,7 +264,8 @@ class GrowCutResult:
     strength: GrowCut strength in [0, 1], ``exp(-cost)``; 1 on the seeds.
     cost: the path cost (sum of normalised intensity differences + distance penalty).
     state: pass it back as ``state=`` to refine after editing the seeds.
-    engine, device: what ran; iterations: automaton sweeps (0 for the exact sweep);
+    engine, device: what ran; iterations: automaton sweeps, or rounds of directional passes for
+    the Triton engine (0 for the exact sweep);
     refined: True when the state was reused.
     """
 
