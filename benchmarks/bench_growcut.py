@@ -187,6 +187,22 @@ def _transfer_seconds(prep):
     return time.perf_counter() - t0
 
 
+# Least memory traffic, counted per voxel: a fused Triton pass reads and writes its key (16 B)
+# and reads one float32 feature (4 B); neighbours' keys and features come from caches. An unfused
+# torch offset step reads the neighbour's key, reads and writes ours (24 B) and reads two
+# float32 intensities (8 B).
+TRITON_BYTES = 20
+TORCH_BYTES = 32
+
+
+def _bandwidth(nbytes, seconds, nominal, what):
+    gbs = nbytes / max(seconds, 1e-12) / 1e9
+    line = f"memory traffic ~{gbs:.0f} GB/s counted ({what})"
+    if nominal:
+        line += f" = {100 * gbs / nominal:.0f} % of the nominal {nominal:.0f} GB/s"
+    return line
+
+
 def gpu_section(args):
     """The CUDA engines on synthetic 256^3 / 512^3 volumes (26-neighbourhood, 4 labels).
 
@@ -245,6 +261,8 @@ def gpu_section(args):
                 print(f"  triton   : {t_tri:8.3f} s to convergence (incl. transfers), "
                       f"{rounds} rounds x {npass} passes, {ms_pass:.2f} ms/pass, converged {conv}; "
                       f"first call (compile or cache load + run) {t_comp:.1f} s; mean Dice vs truth {d:.4f}")
+                print("  " + _bandwidth(img.size * TRITON_BYTES, ms_pass / 1e3, args.bandwidth,
+                                        f"{TRITON_BYTES} B/voxel/pass"))
                 # the same without the in-plane step (directional offers only): more, cheaper rounds
                 _timed(tr.triton_steps(prep, None, "cuda", max_iter=1, inplane=False,
                                        preview_every=0))
@@ -270,6 +288,8 @@ def gpu_section(args):
         state = "converged" if aconv else f"NOT converged (capped at {cap} iterations)"
         print(f"  torch    : {t_torch:8.3f} s, {iters} iterations, {state}; "
               f"{t_it * 1e3:.1f} ms/iteration")
+        print("  " + _bandwidth(img.size * 26 * TORCH_BYTES, t_it, args.bandwidth,
+                                f"{TORCH_BYTES} B/voxel/offset x 26"))
         if t_tri:
             r = t_torch / t_tri
             print(f"  ratio torch/triton: {'' if aconv else '>='}{r:.1f}x")
@@ -301,6 +321,8 @@ def main(argv=None):
     p.add_argument("--gpu-only", dest="cpu", action="store_false")
     p.add_argument("--gpu-sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--check-equal", action="store_true")
+    p.add_argument("--bandwidth", type=float, default=None, metavar="GBPS",
+                   help="the GPU's nominal memory bandwidth (H100 SXM: 3350), for the % figure")
     p.add_argument("--torch-budget", type=float, default=45.0, metavar="S",
                    help="seconds the torch automaton may run per size before it is capped")
     args = p.parse_args(argv)
