@@ -141,7 +141,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         if not isinstance(state, GrowCutState):
             raise InputError("state must be the state of a previous GrowCut result")
         if state.signature == prep.signature():
-            keys0, starts = refine_keys(prep, state)
+            keys0, starts = refine_keys(prep, state, need_starts=engine == "sweep")
             refined = True
     if engine == "sweep":
         from ._sweep import sweep_steps

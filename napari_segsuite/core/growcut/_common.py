@@ -125,6 +125,7 @@ class Prepared:
     distance_penalty: float
     out_dtype: np.dtype
     labels_present: Tuple[int, ...]
+    _signature: Optional[tuple] = field(default=None, repr=False, compare=False)
 
     @property
     def shape(self):
@@ -135,7 +136,13 @@ class Prepared:
         return self.seeds.ndim
 
     def signature(self) -> tuple:
-        """What must be equal for a previous state to be refined rather than recomputed."""
+        """What must be equal for a previous state to be refined rather than recomputed
+        (computed once: it hashes the features)."""
+        if self._signature is None:
+            self._signature = self._compute_signature()
+        return self._signature
+
+    def _compute_signature(self) -> tuple:
         return (self.shape, self.spacing, self.connectivity, float(self.distance_penalty),
                 tuple(np.round(self.scales, 12).tolist()), _digest(self.feats),
                 None if self.mask is None else _digest(self.mask))
@@ -212,7 +219,8 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     sd64 = sd.astype(np.int64)
     if sd64.min(initial=0) < 0 or sd64.max(initial=0) > MAX_LABEL:
         raise InputError(f"seed labels must be between 0 and {MAX_LABEL}")
-    present = tuple(int(v) for v in np.unique(sd64) if v != 0)
+    # labels are 0..65534 here: a bincount is several times faster than np.unique
+    present = tuple(int(v) for v in np.flatnonzero(np.bincount(sd64.ravel())) if v != 0)
     if len(present) < 2:
         raise InputError(f"GrowCut needs seeds of at least two labels, found {len(present)} "
                          f"({', '.join(map(str, present)) or 'none'}); paint a stroke for each "
@@ -299,7 +307,8 @@ def initial_keys(prep: Prepared) -> np.ndarray:
     return keys
 
 
-def refine_keys(prep: Prepared, state: GrowCutState) -> Tuple[np.ndarray, np.ndarray]:
+def refine_keys(prep: Prepared, state: GrowCutState,
+                need_starts: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Warm-start keys for a refine, and the voxels a sweep must start from.
 
     The previous keys stay valid (they are costs of real paths, and the fixed-point inequalities
@@ -313,7 +322,8 @@ def refine_keys(prep: Prepared, state: GrowCutState) -> Tuple[np.ndarray, np.nda
 
     Invalidated voxels restart unreached; the sweep starts from the new/changed seeds, the seeds
     of invalidated labels and the valid voxels that touch the invalidated region. The result is
-    exactly the fixed point a full recompute with the new seeds gives.
+    exactly the fixed point a full recompute with the new seeds gives. ``need_starts=False``
+    (the GPU engines relax every voxel anyway) skips computing those start voxels (None).
     """
     from scipy import ndimage as ndi
 
@@ -322,7 +332,6 @@ def refine_keys(prep: Prepared, state: GrowCutState) -> Tuple[np.ndarray, np.nda
     new, prev = prep.seeds, state.seeds
     changed = new != prev
     old_lab = unpack_label(old)
-    old_dist = unpack_dist_q(old)
     invalid = np.zeros(prep.shape, dtype=bool)
     # removed / relabelled seeds
     for m in np.unique(prev[changed & (prev > 0)]):
@@ -330,17 +339,20 @@ def refine_keys(prep: Prepared, state: GrowCutState) -> Tuple[np.ndarray, np.nda
     # new seeds on grown voxels
     add = changed & (new > 0) & (prev == 0)
     if add.any():
-        m_vals, l_vals, d_vals = old_lab[add], new[add], old_dist[add]
+        m_vals, l_vals, d_vals = old_lab[add], new[add], unpack_dist_q(old[add])
         conflict = (m_vals != l_vals) & (m_vals != NO_LABEL) & (l_vals > m_vals)
         for m in np.unique(m_vals[conflict]):
-            dmin = d_vals[conflict & (m_vals == m)].min()
-            invalid |= (old_lab == m) & (old_dist >= dmin)
+            dmin = int(d_vals[conflict & (m_vals == m)].min())
+            # cost >= dmin  <=>  key >= dmin << SHIFT (the cost is the key's high bits)
+            invalid |= (old_lab == m) & (old >= (dmin << SHIFT))
     seeds = new > 0
     invalid &= ~seeds
     keys[invalid] = UNREACHED
     keys[seeds] = pack(np.zeros(int(seeds.sum()), np.int64), new[seeds], seed=True)
     # a voxel that was a seed and is no longer one and was not invalidated cannot happen
     # (its label was invalidated above); grown voxels keep flag 1.
+    if not need_starts:
+        return keys, None
     starts = changed & seeds
     if invalid.any():
         struct = ndi.generate_binary_structure(prep.ndim, CONNECTIVITY[prep.ndim][prep.connectivity])
