@@ -256,6 +256,52 @@ def test_refine_with_a_small_edit_touches_little(rng):
     assert done and max(done) < 0.2 * img.size  # re-grew only around the edit
 
 
+def test_refine_with_new_seeds_only_equals_recompute(rng):
+    """Correction strokes on other labels' regions (the refine loop's usual edit): the stale keys
+    behind the strokes are not invalidated, only beaten; ties (flat images, lower and higher
+    labels), a distance penalty and a mask included."""
+    for trial in range(16):
+        shape = (9, 10, 11) if trial % 2 else (26, 25)
+        img, seeds = _random_case(shape, rng, n_labels=4,
+                                  levels=2 if trial % 4 in (0, 1) else None)
+        kw = dict(distance_penalty=0.05 if trial % 8 >= 6 else 0.0)
+        if trial % 8 == 5:
+            kw["mask"] = rng.random(shape) < 0.8
+        engine = "sweep" if trial % 3 else "automaton"
+        first = growcut(img, seeds, engine=engine, **kw)
+        edited = seeds.copy()
+        free = np.argwhere(seeds == 0)
+        for i in rng.choice(len(free), size=5, replace=False):
+            edited[tuple(free[i])] = rng.integers(1, 5)
+        refined = growcut(img, edited, engine=engine, state=first.state, **kw)
+        full = growcut(img, edited, engine=engine, **kw)
+        assert refined.refined
+        assert np.array_equal(refined.state.keys, full.state.keys), (trial, engine)
+
+
+def test_refine_of_a_correction_stroke_touches_little(rng):
+    """A stroke of label 2 inside region 1 (a higher label on a grown voxel at cost > 0) only
+    re-grows what the stroke conquers, not the rest of region 1 behind it."""
+    img, seeds, gt = _step_case((20, 20, 40), rng)
+    first = growcut(img, seeds, engine="sweep")
+    edited = seeds.copy()
+    edited[10, 8:12, 10] = 2  # deep inside region 1
+    steps = growcut_steps(img, edited, state=first.state, engine="sweep")
+    events = []
+    try:
+        while True:
+            events.append(next(steps))
+    except StopIteration as stop:
+        res = stop.value
+    assert res.refined
+    full = growcut(img, edited, engine="sweep")
+    assert np.array_equal(res.state.keys, full.state.keys)
+    changed = int((full.state.keys != first.state.keys).sum())
+    done = [e.done for e in events if isinstance(e, Progress) and e.total]
+    assert 0 < changed < 0.3 * img.size
+    assert done and max(done) <= changed + 50  # one visit per conquered voxel, about
+
+
 def test_state_from_other_settings_recomputes(rng):
     img, seeds = _random_case((20, 20), rng)
     first = growcut(img, seeds)

@@ -36,7 +36,13 @@ INTERP_CASES = tc.CASES + tc.EXTRA
 
 
 def _needs_triton():
-    pytest.importorskip("triton")
+    # look, don't import: after an earlier GUI test made a napari canvas (Mesa's libLLVM is then
+    # loaded), importing triton into this process would crash it (see _triton.foreign_llvm);
+    # the interpreter cases import it in a subprocess
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed")
 
 
 def _cuda() -> bool:
@@ -106,7 +112,7 @@ def test_engine_triton_without_triton_is_a_one_line_error(monkeypatch):
     from napari_segsuite.core.growcut import _triton
 
     monkeypatch.setattr(_triton, "_IMPORT_ERROR", "ImportError: no triton")
-    with pytest.raises(InputError, match="does not import"):
+    with pytest.raises(InputError, match="not usable here .ImportError: no triton"):
         gc.choose_engine("triton", "auto")
 
 
@@ -218,3 +224,65 @@ def test_tiles_are_powers_of_two_and_fill_the_plane():
             assert bb == 1
         programs = -(-nb // bb) * -(-nc // bc)
         assert programs * bb * bc >= nb * nc
+
+
+MAPS = """\
+55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234  /usr/bin/python3.11
+7f1c00000000-7f1c00021000 rw-p 00000000 00:00 0
+7f1c10000000-7f1c12000000 r-xp 00000000 08:01 5678  /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+7f1c20000000-7f1c20100000 r-xp 00000000 08:01 91011 /opt/py/site-packages/llvmlite/binding/libllvmlite.so
+"""
+
+
+def test_foreign_llvm_is_found_in_the_process_maps(monkeypatch):
+    from napari_segsuite.core.growcut import _triton
+
+    monkeypatch.delitem(sys.modules, "triton", raising=False)
+    assert _triton.foreign_llvm(MAPS) == "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"
+    # numba's llvmlite keeps its LLVM symbols to itself: no clash (measured)
+    assert _triton.foreign_llvm(MAPS.replace("libLLVM-15.so.1", "libz.so.1")) is None
+    monkeypatch.setitem(sys.modules, "triton", object())  # Triton loaded first: no clash
+    assert _triton.foreign_llvm(MAPS) is None
+
+
+def test_a_loaded_foreign_llvm_keeps_triton_out(monkeypatch):
+    """With Mesa's libLLVM in the process, Triton is not imported (it would crash napari):
+    "auto" uses the torch automaton on CUDA, and asking for "triton" says why not."""
+    from napari_segsuite.core.growcut import _triton
+
+    monkeypatch.setattr(_triton, "_IMPORT_ERROR", None)
+    monkeypatch.setattr(_triton, "foreign_llvm", lambda maps=None: "/usr/lib/libLLVM-15.so.1")
+    monkeypatch.delenv("SEGSUITE_TRITON", raising=False)
+    imported = "triton" in sys.modules
+    assert not _triton.triton_available()
+    assert "libLLVM-15" in _triton._IMPORT_ERROR
+    assert ("triton" in sys.modules) == imported
+    with pytest.raises(InputError, match="LLVM"):
+        gc.choose_engine("triton", "auto")
+    monkeypatch.setattr(gc, "_TRITON_FAILED", None)
+    assert gc.choose_engine("auto", "auto")[0] in ("sweep", "automaton")
+
+
+def test_triton_check_after_a_napari_canvas_does_not_crash():
+    """The real thing, in a subprocess: a napari viewer (OpenGL, under Xvfb Mesa's llvmpipe
+    loads libLLVM), then the engine choice. Before the guard this process died of a segfault
+    at ``import triton``."""
+    _needs_triton()
+    code = (
+        "import napari\n"
+        "v = napari.Viewer(show=False)\n"
+        "from napari_segsuite.core.growcut import _triton, choose_engine\n"
+        "clash = _triton.foreign_llvm()\n"
+        "ok = _triton.triton_available()\n"
+        "print('RESULT', bool(clash), ok, flush=True)\n"
+        "v.close()\n")
+    root = str(Path(napari_segsuite.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    env.pop("SEGSUITE_TRITON", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][0]
+    _, clash, ok = line.split()
+    assert not (clash == "True" and ok == "True")

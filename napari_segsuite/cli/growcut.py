@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from ..core.growcut import growcut_steps
 
     job = growcut_steps(image, seeds, connectivity=args.connectivity, mask=mask, device=device,
-                        max_iter=args.max_iter, distance_penalty=args.distance_penalty)
+                        max_iter=args.max_iter, distance_penalty=args.distance_penalty,
+                        previews=False)  # no one shows them
     res = run_job(job, args)
     if not res.converged and not args.quiet:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "

@@ -51,7 +51,8 @@ import numpy as np
 from ..errors import InputError
 from ..progress import Progress, run
 from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prepare,
-                      refine_keys, resolve_connectivity, result_from_keys, unpack_dist)
+                      refine_keys, resolve_connectivity, result_from_keys, saturated_labels,
+                      unpack_dist)
 from .regions import seeds_from_regions
 
 __all__ = ["growcut", "growcut_steps", "GrowCutResult", "GrowCutState", "seeds_from_regions",
@@ -85,8 +86,11 @@ def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
         from ._triton import interpreting, triton_available
 
         if not triton_available():
-            raise InputError("engine triton: the triton package does not import here (it comes "
-                             "with PyTorch's CUDA wheels); use engine auto or automaton")
+            from . import _triton
+
+            raise InputError("engine triton is not usable here (" + (_triton._IMPORT_ERROR or "")
+                             + "; triton comes with PyTorch's CUDA wheels); use engine auto or "
+                             "automaton")
         if device == "auto":
             device = "cuda" if cuda_available() else "cpu"
         if device != "cuda" and not interpreting():
@@ -109,7 +113,8 @@ def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
 def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
                   channel_axis: Optional[int] = None, mask=None, device: str = "auto",
                   engine: str = "auto", max_iter: Optional[int] = None,
-                  distance_penalty: float = 0.0, state: Optional[GrowCutState] = None):
+                  distance_penalty: float = 0.0, state: Optional[GrowCutState] = None,
+                  previews: bool = True):
     """The GrowCut job (a generator yielding Progress, previews = labels so far).
 
     Parameters
@@ -125,6 +130,8 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     distance_penalty: cost per step length (see the module documentation).
     state: a previous result's ``state`` to refine from (same image and settings); otherwise,
         or when the settings differ, everything is computed again.
+    previews: attach the labels so far to some Progress events (a live view); each one copies
+        and decodes the whole volume, so :func:`growcut` (no one to show them) turns them off.
 
     Returns a :class:`GrowCutResult`. Inputs are never modified.
     """
@@ -140,19 +147,25 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     if state is not None:
         if not isinstance(state, GrowCutState):
             raise InputError("state must be the state of a previous GrowCut result")
-        if state.signature == prep.signature():
+        # The GPU engines' in-place relaxation settles saturated ties (costs at D_MAX) by more
+        # than the keys record (see ``_triton``), so a state holding such voxels is not
+        # refined there: it is computed again.
+        if state.signature == prep.signature() and (
+                engine == "sweep" or saturated_labels(state.keys).size == 0):
             keys0, starts = refine_keys(prep, state, need_starts=engine == "sweep")
             refined = True
+    pv = {} if previews else {"preview_every": 0}
     if engine == "sweep":
         from ._sweep import sweep_steps
 
-        keys = yield from sweep_steps(prep, keys0, starts)
+        keys = yield from sweep_steps(prep, keys0, starts, **pv)
         return result_from_keys(keys, prep, engine, device, 0, refined, True)
     if engine == "triton":
         from ._triton import triton_steps
 
         try:
-            keys, iters, converged = yield from triton_steps(prep, keys0, device, max_iter)
+            keys, iters, converged = yield from triton_steps(prep, keys0, device, max_iter,
+                                                                   **pv)
             return result_from_keys(keys, prep, engine, device, iters, refined, converged)
         except Exception as exc:
             if not auto or _is_oom(exc):
@@ -161,7 +174,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         engine = "automaton"
     from ._torch import automaton_steps
 
-    keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter)
+    keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter, **pv)
     return result_from_keys(keys, prep, engine, device, iters, refined, converged)
 
 
@@ -198,7 +211,8 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
     """
     return run(growcut_steps(image, seeds, spacing=spacing, connectivity=connectivity,
                              channel_axis=channel_axis, mask=mask, device=device, engine=engine,
-                             max_iter=max_iter, distance_penalty=distance_penalty, state=state))
+                             max_iter=max_iter, distance_penalty=distance_penalty, state=state,
+                             previews=False))
 
 
 def warm_up() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sys
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
@@ -101,9 +102,13 @@ def unpack_label(keys: np.ndarray) -> np.ndarray:
 
 def decode_labels(keys: np.ndarray, dtype=np.int32) -> np.ndarray:
     """Label image from keys: 0 where no label reached."""
-    lab = keys & LABEL_MASK
-    lab = np.where(lab == NO_LABEL, 0, lab).astype(dtype)
-    return lab
+    keys = np.asarray(keys)
+    if sys.byteorder == "little" and keys.dtype == np.int64 and keys.flags.c_contiguous:
+        # the label is the key's low 16 bits: read them in place (a quarter of the traffic)
+        lab = keys.view(np.uint16).reshape(keys.shape + (4,))[..., 0]
+    else:
+        lab = keys & LABEL_MASK
+    return np.where(lab == NO_LABEL, 0, lab).astype(dtype)
 
 
 def quantise_steps(step_cost: np.ndarray) -> np.ndarray:
@@ -115,7 +120,7 @@ class Prepared:
     """Validated inputs, ready for an engine."""
 
     feats: np.ndarray          # float32, shape + (C,), normalised channels, C order
-    seeds: np.ndarray          # int64 seed labels, 0 = none
+    seeds: np.ndarray          # uint16 seed labels, 0 = none (prepare's own copy)
     mask: Optional[np.ndarray]  # bool or None (None = everywhere)
     spacing: Tuple[float, ...]
     connectivity: int
@@ -216,11 +221,12 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     if not np.issubdtype(sd.dtype, np.integer):
         if not np.issubdtype(sd.dtype, np.floating) or not np.all(np.mod(sd, 1) == 0):
             raise InputError("seeds must hold integer label values")
-    sd64 = sd.astype(np.int64)
-    if sd64.min(initial=0) < 0 or sd64.max(initial=0) > MAX_LABEL:
+    if sd.min(initial=0) < 0 or sd.max(initial=0) > MAX_LABEL:
         raise InputError(f"seed labels must be between 0 and {MAX_LABEL}")
-    # labels are 0..65534 here: a bincount is several times faster than np.unique
-    present = tuple(int(v) for v in np.flatnonzero(np.bincount(sd64.ravel())) if v != 0)
+    # labels are 0..65534: uint16 holds them (a quarter of int64's memory and traffic), and a
+    # bincount is several times faster than np.unique
+    sd16 = sd.astype(np.uint16)
+    present = tuple(int(v) for v in np.flatnonzero(np.bincount(sd16.ravel())) if v != 0)
     if len(present) < 2:
         raise InputError(f"GrowCut needs seeds of at least two labels, found {len(present)} "
                          f"({', '.join(map(str, present)) or 'none'}); paint a stroke for each "
@@ -250,7 +256,7 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     offsets = neighbour_offsets(nd, conn)
     step_cost = (dp * step_lengths(offsets, spacing)).astype(np.float32)
     out_dtype = sd.dtype if np.issubdtype(sd.dtype, np.integer) else np.dtype(np.int32)
-    return Prepared(feats, sd64, mask, spacing, conn, offsets, step_cost, scales, dp,
+    return Prepared(feats, sd16, mask, spacing, conn, offsets, step_cost, scales, dp,
                     np.dtype(out_dtype), present)
 
 
@@ -271,6 +277,8 @@ class GrowCutResult:
     labels: the seeds' label values (0 where no seed can reach: outside the mask).
     strength: GrowCut strength in [0, 1], ``exp(-cost)``; 1 on the seeds.
     cost: the path cost (sum of normalised intensity differences + distance penalty).
+    (``cost`` and ``strength`` are decoded from the state on first access: a volume of float32
+    each that the refine loop and the CLI never need.)
     state: pass it back as ``state=`` to refine after editing the seeds.
     engine, device: what ran; iterations: automaton sweeps, or rounds of directional passes for
     the Triton engine (0 for the exact sweep);
@@ -278,26 +286,36 @@ class GrowCutResult:
     """
 
     labels: np.ndarray
-    strength: np.ndarray
-    cost: np.ndarray
     state: GrowCutState
     engine: str
     device: str
     iterations: int = 0
     refined: bool = False
     converged: bool = True
+    _cost: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    _strength: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    @property
+    def cost(self) -> np.ndarray:
+        if self._cost is None:
+            self._cost = unpack_dist(self.state.keys)
+        return self._cost
+
+    @property
+    def strength(self) -> np.ndarray:
+        if self._strength is None:
+            self._strength = np.exp(-self.cost)
+        return self._strength
 
 
 def result_from_keys(keys: np.ndarray, prep: Prepared, engine: str, device: str,
                      iterations: int = 0, refined: bool = False,
                      converged: bool = True) -> GrowCutResult:
     labels = decode_labels(keys, prep.out_dtype)
-    cost = unpack_dist(keys).copy()
-    strength = np.exp(-cost.astype(np.float32))
-    state = GrowCutState(keys=keys, seeds=prep.seeds.copy(), signature=prep.signature(),
+    # prep.seeds is prepare()'s own copy of the caller's seeds: the state can keep it
+    state = GrowCutState(keys=keys, seeds=prep.seeds, signature=prep.signature(),
                          engine=engine)
-    return GrowCutResult(labels, strength, cost, state, engine, device, iterations, refined,
-                         converged)
+    return GrowCutResult(labels, state, engine, device, iterations, refined, converged)
 
 
 def initial_keys(prep: Prepared) -> np.ndarray:
@@ -305,6 +323,12 @@ def initial_keys(prep: Prepared) -> np.ndarray:
     s = prep.seeds > 0
     keys[s] = pack(np.zeros(int(s.sum()), np.int64), prep.seeds[s], seed=True)
     return keys
+
+
+def saturated_labels(keys: np.ndarray) -> np.ndarray:
+    """The labels that hold a voxel at the saturated cost ``D_MAX`` (where ties can hide)."""
+    lab = unpack_label(keys[keys >= (D_MAX << SHIFT)])
+    return np.unique(lab[lab != NO_LABEL])
 
 
 def refine_keys(prep: Prepared, state: GrowCutState,
@@ -315,10 +339,13 @@ def refine_keys(prep: Prepared, state: GrowCutState,
     hold among them) except where a path lost its source or was cut:
 
     - a seed removed or relabelled (old label M): every voxel labelled M is invalidated;
-    - a new seed of label L on a voxel grown from label M != L at cost D_v: its tree
-      descendants (all labelled M, cost >= D_v) lose their path. When L < M every one of them
-      is beaten by the new seed anyway (equal cost goes to the lower label), so nothing is
-      invalidated; when L > M the voxels labelled M with cost >= D_v are invalidated.
+    - a new seed on a voxel v grown at cost D_v: every voxel whose old paths all ran through v
+      is beaten by the new seed anyway, *strictly*, when D_v > 0 (its paths from v now cost D_v
+      less), so its stale key is replaced by the relaxation and nothing is invalidated. Only a
+      tie can keep a stale key: D_v == 0 (flat intensities without a distance penalty) or a
+      saturated cost (``D_MAX``), and then only when the new label L is above v's old label M
+      (an exact tie goes to the lower label). In that case the voxels labelled M with cost
+      >= D_v are invalidated.
 
     Invalidated voxels restart unreached; the sweep starts from the new/changed seeds, the seeds
     of invalidated labels and the valid voxels that touch the invalidated region. The result is
@@ -327,34 +354,53 @@ def refine_keys(prep: Prepared, state: GrowCutState,
     """
     from scipy import ndimage as ndi
 
-    old = state.keys
-    keys = old.copy()
+    old = np.ascontiguousarray(state.keys)
+    keys = old.copy()  # the state stays usable (e.g. to refine a different edit)
     new, prev = prep.seeds, state.seeds
-    changed = new != prev
-    old_lab = unpack_label(old)
-    invalid = np.zeros(prep.shape, dtype=bool)
+    # Everything below works on the few changed voxels (flat indices), except what an
+    # invalidation needs: one full comparison of the seed images, then sparse work.
+    idx = np.flatnonzero(new != prev)
+    newv, prevv, oldv = new.reshape(-1)[idx], prev.reshape(-1)[idx], old.reshape(-1)[idx]
+    old_lab = None
+    invalid = None
+
+    def invalidate(sel):
+        nonlocal old_lab, invalid
+        if old_lab is None:
+            old_lab = unpack_label(old)
+            invalid = np.zeros(prep.shape, dtype=bool)
+        invalid |= sel(old_lab)
+
     # removed / relabelled seeds
-    for m in np.unique(prev[changed & (prev > 0)]):
-        invalid |= old_lab == m
+    for m in np.unique(prevv[prevv > 0]):
+        invalidate(lambda lab, m=m: lab == m)
     # new seeds on grown voxels
-    add = changed & (new > 0) & (prev == 0)
+    add = (newv > 0) & (prevv == 0)
     if add.any():
-        m_vals, l_vals, d_vals = old_lab[add], new[add], unpack_dist_q(old[add])
+        m_vals, l_vals, d_vals = unpack_label(oldv[add]), newv[add], unpack_dist_q(oldv[add])
         conflict = (m_vals != l_vals) & (m_vals != NO_LABEL) & (l_vals > m_vals)
+        if conflict.any():
+            # labels with a saturated (tied at D_MAX) voxel: there any new seed can tie
+            conflict &= (d_vals == 0) | np.isin(m_vals, saturated_labels(old))
         for m in np.unique(m_vals[conflict]):
             dmin = int(d_vals[conflict & (m_vals == m)].min())
             # cost >= dmin  <=>  key >= dmin << SHIFT (the cost is the key's high bits)
-            invalid |= (old_lab == m) & (old >= (dmin << SHIFT))
-    seeds = new > 0
-    invalid &= ~seeds
-    keys[invalid] = UNREACHED
-    keys[seeds] = pack(np.zeros(int(seeds.sum()), np.int64), new[seeds], seed=True)
+            invalidate(lambda lab, m=m, dmin=dmin: (lab == m) & (old >= (dmin << SHIFT)))
+    seeds = None
+    if invalid is not None:
+        seeds = new > 0
+        invalid &= ~seeds
+        keys[invalid] = UNREACHED
+    # the new and relabelled seeds (unchanged seeds already hold their seed keys)
+    put = idx[newv > 0]
+    keys.reshape(-1)[put] = pack(np.zeros(put.size, np.int64), newv[newv > 0], seed=True)
     # a voxel that was a seed and is no longer one and was not invalidated cannot happen
     # (its label was invalidated above); grown voxels keep flag 1.
     if not need_starts:
         return keys, None
-    starts = changed & seeds
-    if invalid.any():
+    starts = np.zeros(prep.shape, dtype=bool)
+    starts.reshape(-1)[put] = True
+    if invalid is not None and invalid.any():
         struct = ndi.generate_binary_structure(prep.ndim, CONNECTIVITY[prep.ndim][prep.connectivity])
         ring = ndi.binary_dilation(invalid, struct) & ~invalid
         ring &= (keys & LABEL_MASK) != NO_LABEL

@@ -66,10 +66,45 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+def foreign_llvm(maps: Optional[str] = None) -> Optional[str]:
+    """The path of an LLVM shared library already loaded into this process, if any (Linux).
+
+    Triton's ``libtriton`` carries its own LLVM. Loaded after another LLVM build that exports
+    the same global symbols (Mesa's OpenGL driver links ``libLLVM-*.so``: napari's canvas
+    under llvmpipe, or an Intel/AMD display GPU next to an NVIDIA one), the first-loaded
+    symbols win and importing Triton crashes the whole process (segfault; measured here:
+    napari viewer under Xvfb, then ``import triton``). Returns None when Triton is already
+    imported (it loaded first: no clash) or nothing of the kind is mapped. ``maps``: the text
+    of ``/proc/self/maps`` (read when None).
+    """
+    import sys
+
+    if "triton" in sys.modules:
+        return None
+    if maps is None:
+        try:
+            with open("/proc/self/maps") as fh:
+                maps = fh.read()
+        except OSError:  # not Linux
+            return None
+    for line in maps.splitlines():
+        parts = line.split(None, 5)  # address perms offset dev inode [path]
+        if len(parts) == 6 and os.path.basename(parts[5]).startswith("libLLVM"):
+            return parts[5]
+    return None
+
+
 def triton_available() -> bool:
-    """True when ``triton`` imports (it comes with PyTorch's CUDA wheels on Linux)."""
+    """True when ``triton`` imports (it comes with PyTorch's CUDA wheels on Linux) and can be
+    imported safely (see :func:`foreign_llvm`; ``SEGSUITE_TRITON=1`` imports it anyway)."""
     global _IMPORT_ERROR
     if _IMPORT_ERROR is not None:
+        return False
+    clash = foreign_llvm()
+    if clash and os.environ.get("SEGSUITE_TRITON", "") != "1":
+        _IMPORT_ERROR = (f"another LLVM ({clash}, e.g. Mesa's OpenGL driver) is loaded in this "
+                         "process and importing Triton after it would crash it; import triton "
+                         "before napari, or set SEGSUITE_TRITON=1 to try anyway")
         return False
     try:
         import triton  # noqa: F401
