@@ -4,6 +4,7 @@
     python benchmarks/bench_growcut.py                 # brain + CT samples + synthetic 256^3
     python benchmarks/bench_growcut.py --quick         # smaller volumes, fewer repeats
     python benchmarks/bench_growcut.py --gpu           # + the CUDA section (needs a GPU)
+    python benchmarks/bench_growcut.py --refine-cpu 256  # only the refine loop, CPU, 256^3
 
 Printed: best-of-R wall time of each, the ratio ITK / ours, Dice of each against the ground truth
 (per label, then the mean), and Dice between ours and ITK. The torch automaton on the CPU is
@@ -203,28 +204,38 @@ def _bandwidth(nbytes, seconds, nominal, what):
     return line
 
 
-def _refine_on_gpu(img, seeds, gt):
-    """The refine loop as the widget runs it (public API, device cuda, everything included:
-    input checks and features on the CPU, the warm-start keys, transfers, the passes): a user
-    paints a 7-voxel correction stroke of label 3 inside a region labelled 2."""
+def _refine(img, seeds, gt, device="cuda", repeats=1):
+    """The refine loop as the widget runs it (public API, everything included: input checks
+    and features on the CPU, the warm-start keys, transfers, the passes): a user paints a
+    7-voxel correction stroke of label 3 inside a region labelled 2. Best of ``repeats``."""
     from napari_segsuite.core.growcut import growcut
 
-    first = growcut(img, seeds, connectivity=26, device="cuda")
-    t0 = time.perf_counter()
-    again = growcut(img, seeds, connectivity=26, device="cuda")
-    t_full = time.perf_counter() - t0
+    first = growcut(img, seeds, connectivity=26, device=device)
+    t_full, again = best_of(lambda: growcut(img, seeds, connectivity=26, device=device), 1)
     pts = np.argwhere((first.labels == 2) & (gt == 2))
     z, y, x = pts[len(pts) // 3]
     edited = seeds.copy()
     edited[z, y, max(0, x - 3):x + 4] = 3
-    t0 = time.perf_counter()
-    ref = growcut(img, edited, connectivity=26, device="cuda", state=first.state)
-    t_ref = time.perf_counter() - t0
-    full = growcut(img, edited, connectivity=26, device="cuda")
-    print(f"  refine   : a 7-voxel correction stroke, public growcut(..., state=) on CUDA: "
+    t_ref, ref = best_of(lambda: growcut(img, edited, connectivity=26, device=device,
+                                         state=first.state), repeats)
+    full = growcut(img, edited, connectivity=26, device=device)
+    changed = int((full.state.keys != first.state.keys).sum())
+    print(f"  refine   : a 7-voxel correction stroke, public growcut(..., state=) on {device}: "
           f"{t_ref:.3f} s ({ref.engine}, {ref.iterations} rounds, refined {ref.refined}) "
           f"against {t_full:.3f} s for a full run by the same call ({again.iterations} rounds); "
-          f"equal to a full recompute: {np.array_equal(ref.state.keys, full.state.keys)}")
+          f"{changed} voxels changed; equal to a full recompute: "
+          f"{np.array_equal(ref.state.keys, full.state.keys)}")
+    return t_ref, t_full
+
+
+def refine_cpu_section(args):
+    """``--refine-cpu N``: the refine loop on this machine's CPU (the sweep), synthetic N^3."""
+    from napari_segsuite.core.growcut import warm_up
+
+    warm_up()
+    img, seeds, gt = synthetic(args.refine_cpu, np.random.default_rng(0))
+    print(f"\n== refine on the CPU, synthetic {img.shape}")
+    _refine(img, seeds, gt, device="cpu", repeats=args.repeats)
 
 
 def gpu_section(args):
@@ -301,7 +312,7 @@ def gpu_section(args):
                 print(f"  triton   : FAILED: {type(exc).__name__}: {str(exc)[:2000]}")
                 t_tri = tkeys = None
         if tkeys is not None and n <= 256:
-            _refine_on_gpu(img, seeds, gt)
+            _refine(img, seeds, gt, device="cuda")
         # torch automaton: per-iteration cost first, then convergence within a time budget
         k = 3 if n >= 512 else 5
         _timed(automaton_steps(prep, None, "cuda", max_iter=1, preview_every=0))  # warm-up
@@ -351,12 +362,17 @@ def main(argv=None):
                    help="the GPU's nominal memory bandwidth (H100 SXM: 3350), for the % figure")
     p.add_argument("--torch-budget", type=float, default=45.0, metavar="S",
                    help="seconds the torch automaton may run per size before it is capped")
+    p.add_argument("--refine-cpu", type=int, default=None, metavar="N",
+                   help="only time the refine loop on the CPU on a synthetic N^3 volume")
     args = p.parse_args(argv)
     import os
 
     sys.stdout.reconfigure(line_buffering=True)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; python {platform.python_version()}")
+    if args.refine_cpu:
+        refine_cpu_section(args)
+        return
     if args.cpu:
         cpu_section(args)
     if args.gpu:
