@@ -183,7 +183,7 @@ def test_slic_mask_spacing_and_determinism():
 
     def extent(s, ax):
         return np.mean([b[ax].stop - b[ax].start for b in ndi.find_objects(s)])
-    assert extent(aniso, 0) < 0.95 * extent(iso, 0)  # measured 9.6 vs 10.1 voxels
+    assert extent(aniso, 0) < 0.95 * extent(iso, 0)  # measured 8.5 vs 10.2 voxels
     assert not np.array_equal(aniso, iso)
 
     # a 2D mask on a small image, and a single superpixel
