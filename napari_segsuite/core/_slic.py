@@ -51,11 +51,17 @@ neighbouring seeds), so ``compactness`` means the same with and without a mask.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numba import njit, prange
 
 from .progress import Progress
+
+#: one parallel kernel at a time in this process: numba's fallback threading layer
+#: ("workqueue", where neither OpenMP nor TBB is found) aborts the process when two threads
+#: (two napari jobs) launch parallel kernels at once
+_PARALLEL = threading.Lock()
 
 #: the number of slabs the centre update sums over (fixed: results independent of the cores)
 N_SLABS = 16
@@ -553,8 +559,9 @@ def slic_job(chans, n_segments, compactness=1.0, spacing=None, mask=None, max_nu
         last = n_vox
         for it in range(n_iter):
             start, items = _block_lists(centres, win, bsize, nbl, shp)
-            changed = _assign(img, m8, use_mask, centres, fac, colour, bsize, nbl, start, items,
-                              labels)
+            with _PARALLEL:
+                changed = _assign(img, m8, use_mask, centres, fac, colour, bsize, nbl, start,
+                                  items, labels)
             done += 1
             yield Progress(done, total + 1, f"SLIC: iteration {it + 1}"
                            + ("" if colour else " (positions)"))
