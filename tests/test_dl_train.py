@@ -175,6 +175,8 @@ def test_wrong_channel_count_for_image(trained):
     assert "1 channel" in _one_line(exc)
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.*deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 def test_torchscript_model(trained, tmp_path):
     import json
 

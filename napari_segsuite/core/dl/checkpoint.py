@@ -27,6 +27,8 @@ with any of the checkpoint's keys except the weights (``dim``, ``in_channels``, 
 
 from __future__ import annotations
 
+import warnings
+
 import json
 import os
 import tempfile
@@ -232,7 +234,11 @@ def load_model(path) -> Checkpoint:
 def _load_torchscript(path: Path, names: List[str]) -> Checkpoint:
     extra = {"segsuite.json": ""}
     try:
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        with warnings.catch_warnings():
+            # torch >= 2.10 deprecates TorchScript in favour of torch.export, but users' .pt
+            # files are TorchScript and torch.jit.load still reads them: no warning for them
+            warnings.filterwarnings("ignore", r".*torch\.jit.*deprecated", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:  # noqa: BLE001
         msg = " ".join(str(exc).split())[:120]
         raise InputError(f"{path}: cannot load the TorchScript model ({msg})") from None
