@@ -27,11 +27,10 @@ with any of the checkpoint's keys except the weights (``dim``, ``in_channels``, 
 
 from __future__ import annotations
 
-import warnings
-
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
