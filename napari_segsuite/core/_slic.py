@@ -53,9 +53,11 @@ from __future__ import annotations
 import math
 import threading
 
+import numba
 import numpy as np
 from numba import njit, prange
 
+from ._threads import auto_threads
 from .progress import Progress
 
 #: one parallel kernel at a time in this process: numba's fallback threading layer
@@ -555,13 +557,20 @@ def slic_job(chans, n_segments, compactness=1.0, spacing=None, mask=None, max_nu
     passes = ([(False, max_num_iter)] if use_mask else []) + [(True, max_num_iter)]
     total = sum(n for _, n in passes)
     done = 0
+    # the idle cores only: on a busy machine spinning threads made an iteration 2-3x slower
+    threads = max(1, min(auto_threads(), numba.config.NUMBA_NUM_THREADS))
     for colour, n_iter in passes:
         last = n_vox
         for it in range(n_iter):
             start, items = _block_lists(centres, win, bsize, nbl, shp)
             with _PARALLEL:
-                changed = _assign(img, m8, use_mask, centres, fac, colour, bsize, nbl, start,
-                                  items, labels)
+                prev_threads = numba.get_num_threads()
+                numba.set_num_threads(threads)
+                try:
+                    changed = _assign(img, m8, use_mask, centres, fac, colour, bsize, nbl,
+                                      start, items, labels)
+                finally:
+                    numba.set_num_threads(prev_threads)
             done += 1
             yield Progress(done, total + 1, f"SLIC: iteration {it + 1}"
                            + ("" if colour else " (positions)"))

@@ -6,6 +6,8 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from .._threads import auto_threads  # noqa: F401  (re-exported: torch_threads uses it)
+
 from ..errors import InputError
 from ..image import SegImage
 
@@ -77,20 +79,6 @@ def label_dtype(max_value: int):
         if max_value <= np.iinfo(dt).max:
             return dt
     return np.int64
-
-
-def auto_threads() -> int:
-    """CPU threads for torch: the cores not already busy (``os.cpu_count()`` minus the 1-minute
-    load average), at least 1. Intra-op threads on oversubscribed cores spin at OpenMP barriers
-    and can make a step 10x slower than one thread, so a busy machine gets fewer threads."""
-    import os
-
-    n = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):
-        load = 0.0
-    return int(max(1, min(n, round(n - load + 0.5))))
 
 
 class torch_threads:
