@@ -112,8 +112,56 @@ def _pop_packed(hkey, hpay, size):
     return size
 
 
+# -- 4-ary heap for the fast phase (same key / payload layout) ------------------------------
+@njit(cache=True, inline="always")
+def _push4(hkey, hpay, size, key, pay):
+    child = size
+    while child > 0:
+        parent = (child - 1) >> 2
+        if key < hkey[parent]:
+            hkey[child] = hkey[parent]
+            hpay[child] = hpay[parent]
+            child = parent
+        else:
+            break
+    hkey[child] = key
+    hpay[child] = pay
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _sift_down4(hkey, hpay, size, i, key, pay):
+    """Place (key, pay) at hole ``i`` and sift it down a 4-ary heap of ``size`` entries."""
+    while True:
+        first = 4 * i + 1
+        if first >= size:
+            break
+        best = first
+        bkey = hkey[first]
+        last = min(first + 4, size)
+        for c in range(first + 1, last):
+            if hkey[c] < bkey:
+                best = c
+                bkey = hkey[c]
+        if bkey < key:
+            hkey[i] = bkey
+            hpay[i] = hpay[best]
+            i = best
+        else:
+            break
+    hkey[i] = key
+    hpay[i] = pay
+
+
 @njit(cache=True)
-def _flood_packed(vkey, offsets, out, hkey, hpay, state, wsl, max_pops):
+def _heapify4(hkey, hpay, size):
+    """Rearrange a binary heap (any array) into a 4-ary heap, bottom-up, O(size)."""
+    for i in range((size - 2) // 4, -1, -1):
+        _sift_down4(hkey, hpay, size, i, hkey[i], hpay[i])
+
+
+@njit(cache=True)
+def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_key, max_pops):
     """Plain or watershed-line flood, at most ``max_pops`` pops.
 
     vkey: uint64 order-preserving code of each padded voxel's value (< 2^32).
@@ -122,26 +170,69 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, state, wsl, max_pops):
     hkey / hpay: the heap; key = value code << 32 | age, payload = label << 32 | voxel index
         (the label is only used with watershed lines: in plain mode a voxel is labelled when
         pushed, so its label is read from ``out``).
-    state: int64 [heap size, last age, pops so far]; updated on return.
-    Returns 0 (done), 1 (paused after max_pops) or 2 (heap too small for the next pop).
+    fkey / fpay: a FIFO for the fast phase.
+    state: int64 [heap size, last age, pops so far, phase, FIFO head, FIFO tail]; updated on
+        return.
+    dup_key: phase 0 (the exact binary heap) lasts while the smallest key is <= dup_key.
+
+    Two phases. Phase 0: a binary heap with scikit-image's sift rules, needed while two markers
+    have the same key (same value, age 0): their order then depends on the heap's history.
+    Once the smallest key exceeds the largest duplicated marker key, all keys are distinct and
+    any exact priority queue pops them in the same order; phase 1 then uses a 4-ary heap
+    (shallower, 4 children in one cache line) plus a FIFO for the entries pushed at the
+    current level (value <= level: clamped to it), which arrive in increasing age, i.e.
+    already sorted; they never touch the heap.
+
+    Returns 0 (done), 1 (paused after max_pops) or 2 (heap or FIFO too small for the next pop).
     """
     size = state[0]
     age = state[1]
+    phase = state[3]
+    head = state[4]
+    tail = state[5]
     nnb = offsets.size
     cap = hkey.size
+    fcap = fkey.size
     pops = 0
     status = _DONE
     out_code = np.int32(-2147483648)
-    while size > 0:
+    while size > 0 or head < tail:
         if pops >= max_pops:
             status = _PAUSED
             break
+        if phase == 0 and hkey[0] > dup_key:
+            _heapify4(hkey, hpay, size)
+            phase = 1
+        if head == tail:
+            head = 0
+            tail = 0
         if size - 1 + nnb > cap:
             status = _FULL
             break
-        key = hkey[0]
-        pay = hpay[0]
-        size = _pop_packed(hkey, hpay, size)
+        if tail + nnb > fcap:
+            if head > 0:  # move the FIFO's live part to the front
+                fkey[:tail - head] = fkey[head:tail]
+                fpay[:tail - head] = fpay[head:tail]
+                tail -= head
+                head = 0
+            if tail + nnb > fcap:
+                status = _FULL
+                break
+        # pop the smallest entry (of the heap and the FIFO in phase 1)
+        if phase == 0:
+            key = hkey[0]
+            pay = hpay[0]
+            size = _pop_packed(hkey, hpay, size)
+        elif head < tail and (size == 0 or fkey[head] < hkey[0]):
+            key = fkey[head]
+            pay = fpay[head]
+            head += 1
+        else:
+            key = hkey[0]
+            pay = hpay[0]
+            size -= 1
+            if size > 0:
+                _sift_down4(hkey, hpay, size, 0, hkey[size], hpay[size])
         pops += 1
         idx = pay & 0xFFFFFFFF
         level = key >> np.uint64(32)
@@ -172,15 +263,29 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, state, wsl, max_pops):
                 continue  # labelled or masked out
             age += 1
             v = vkey[n]
-            if v < level:
-                v = level
             if not wsl:
                 out[n] = lab
-            size = _push_packed(hkey, hpay, size, (v << np.uint64(32)) | np.uint64(age),
-                                (np.int64(lab) << 32) | n)
+            npay = (np.int64(lab) << 32) | n
+            if v <= level:
+                nkey = (level << np.uint64(32)) | np.uint64(age)
+                if phase == 0:
+                    size = _push_packed(hkey, hpay, size, nkey, npay)
+                else:
+                    fkey[tail] = nkey
+                    fpay[tail] = npay
+                    tail += 1
+            else:
+                nkey = (v << np.uint64(32)) | np.uint64(age)
+                if phase == 0:
+                    size = _push_packed(hkey, hpay, size, nkey, npay)
+                else:
+                    size = _push4(hkey, hpay, size, nkey, npay)
     state[0] = size
     state[1] = age
     state[2] += pops
+    state[3] = phase
+    state[4] = head
+    state[5] = tail
     return status
 
 
@@ -401,7 +506,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
 
     # heap: plain mode pushes every voxel once at most; the other modes grow on demand
     cap = max(n_work, 1024)
-    state = np.zeros(3, dtype=np.int64)
+    state = np.zeros(6, dtype=np.int64)
     if compact:
         fimg = np.pad(img.astype(np.float64, copy=False), 1).ravel()
         hval = np.empty(cap, dtype=np.float64)
@@ -419,7 +524,18 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         del codes
         hkey = np.empty(cap, dtype=np.uint64)
         hpay = np.empty(cap, dtype=np.int64)
+        fkey = np.empty(cap, dtype=np.uint64)
+        fpay = np.empty(cap, dtype=np.int64)
         _seed_packed(hkey, hpay, vkey, flat, seeds.astype(np.int64), state)
+        # the exact binary heap is needed while two markers share a key (see _flood_packed)
+        mkeys = np.sort(vkey[seeds])
+        dups = mkeys[1:][mkeys[1:] == mkeys[:-1]]
+        if dups.size:
+            dup_key = np.uint64(int(dups[-1]) << 32)
+        else:
+            dup_key = np.uint64(0)
+            state[3] = 1  # no ties: the fast phase from the start (the heap is empty or binary)
+            _heapify4(hkey, hpay, int(state[0]))
     state[1] = 1  # the first push gets age 2, as in scikit-image (only the order matters)
 
     max_pops = 1 << 16
@@ -430,7 +546,8 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
             status = _flood_compact(fimg, offsets, strides, sp, compactness, flat, hval, hage,
                                     hpay, state, max_pops)
         else:
-            status = _flood_packed(vkey, offsets, flat, hkey, hpay, state, wsl, max_pops)
+            status = _flood_packed(vkey, offsets, flat, hkey, hpay, fkey, fpay, state, wsl,
+                                   dup_key, max_pops)
         dt = time.perf_counter() - t
         if status == _DONE:
             break
@@ -442,6 +559,8 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
                 hage = np.concatenate([hage, np.empty(grow, dtype=hage.dtype)])
             else:
                 hkey = np.concatenate([hkey, np.empty(grow, dtype=hkey.dtype)])
+                fkey = np.concatenate([fkey, np.empty(grow, dtype=fkey.dtype)])
+                fpay = np.concatenate([fpay, np.empty(grow, dtype=fpay.dtype)])
             continue
         # aim at chunk_seconds per chunk (the pop rate varies with the front's size)
         rate = max_pops / max(dt, 1e-6)
