@@ -9,9 +9,11 @@ ratio = scikit-image / ours, > 1 means we are faster):
    scikit-image as its docs write it: filters.sobel -> morphology.h_minima -> ndi.label
    (full connectivity) -> segmentation.watershed;
    ours: core.watershed.segment_watershed(vol, h=...) (float32 Sobel, numba h-minima,
-   the same skimage flood). h is scaled so both select the same basins (our Sobel is per
+   our numba flood core._flood). h is scaled so both select the same basins (our Sobel is per
    physical unit: sqrt(ndim)/2 x skimage's).
 2. The same in 2D (coins tiled to about 1200 x 1500).
+   + the flood alone: core._flood.flood against skimage.segmentation.watershed on the same
+   gradient and markers (labels must be identical).
 3. 2D instances on the nuclei sample: skimage's documented recipe (Otsu, EDT, peak_local_max,
    label, watershed of -distance) vs core.watershed.split_instances; F1 at IoU 0.5 for both.
 
@@ -119,6 +121,14 @@ def main() -> None:
     W.h_minima_markers(np.random.default_rng(0).random((8, 8)).astype(np.float32), 0.1)
     print(f"numba compile/load of the h-minima sweep (once per install): "
           f"{time.perf_counter() - t:.2f} s")
+    from napari_segsuite.core._flood import flood
+
+    t = time.perf_counter()
+    tiny = np.random.default_rng(0).random((6, 6)).astype(np.float32)
+    for kw in (dict(), dict(watershed_line=True), dict(compactness=0.1)):
+        flood(tiny, (tiny < 0.1).astype(np.int32) + (tiny > 0.9), **kw)
+    print(f"numba compile/load of the flood kernels (once per install): "
+          f"{time.perf_counter() - t:.2f} s")
     rows = []
 
     # 1. 3D volume
@@ -139,9 +149,14 @@ def main() -> None:
 
     t_sg, sgrad = best_of(lambda: filters.sobel(vol), 1)
     t_sh, _ = best_of(lambda: morphology.h_minima(sgrad, h), 1)
-    t_w, _ = best_of(lambda: segmentation.watershed(grad, mk), 1)
     print(f"3D phases (one run): gradient ours {t_g:.2f} s / skimage {t_sg:.2f} s; "
-          f"h-minima ours {t_h:.2f} s / skimage {t_sh:.2f} s; skimage flood (both) {t_w:.2f} s")
+          f"h-minima ours {t_h:.2f} s / skimage {t_sh:.2f} s")
+    for conn in (1, 3):
+        t_ref, ref, t_our, our = paired(
+            lambda: segmentation.watershed(grad, mk, connectivity=conn),
+            lambda: flood(grad, mk, connectivity=conn), args.repeats)
+        rows.append((f"3D flood alone {n}^3, connectivity {conn} ({mk.max()} markers)", t_ref,
+                     t_our, f"labels identical: {np.array_equal(ref, our)}"))
 
     # 2. 2D image
     img2 = np.tile(data.coins(), (4, 4)).astype(np.float32)
@@ -151,6 +166,12 @@ def main() -> None:
                                     lambda: ours_hminima_pipeline(img2, h2), args.repeats)
     rows.append((f"2D h-minima watershed {img2.shape[0]}x{img2.shape[1]}", t_ref, t_our,
                  f"regions {ref.max()} vs {our.max()}, adapted Rand error {are(ref, our):.4f}"))
+    grad2 = W.gradient_magnitude(img2)
+    mk2 = W.h_minima_markers(grad2, h2 * np.sqrt(2) / 2)
+    t_ref, ref, t_our, our = paired(lambda: segmentation.watershed(grad2, mk2),
+                                    lambda: flood(grad2, mk2), args.repeats)
+    rows.append((f"2D flood alone {img2.shape[0]}x{img2.shape[1]} ({mk2.max()} markers)", t_ref,
+                 t_our, f"labels identical: {np.array_equal(ref, our)}"))
 
     # 3. nuclei instances
     try:
