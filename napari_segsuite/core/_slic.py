@@ -57,6 +57,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ._hminima import _find  # union-find root with path compression
 from ._threads import auto_threads
 from .progress import Progress
 
@@ -316,16 +317,21 @@ def _update(img, labels, centres):
     return alive
 
 
-@njit(cache=True)
-def _find(parent, x):
-    root = x
-    while parent[root] != root:
-        root = parent[root]
-    while parent[x] != root:  # path compression
-        nxt = parent[x]
-        parent[x] = root
-        x = nxt
-    return root
+@njit(cache=True, inline="always")
+def _face_neighbour(q, i, z, y, x, Z, Y, X):
+    """Flat index of face neighbour ``i`` (0..5: +x, -x, +y, -y, +z, -z) of voxel ``q`` at
+    ``(z, y, x)`` in a ``(Z, Y, X)`` volume, or -1 outside it."""
+    if i == 0:
+        return q + 1 if x + 1 < X else -1
+    if i == 1:
+        return q - 1 if x > 0 else -1
+    if i == 2:
+        return q + X if y + 1 < Y else -1
+    if i == 3:
+        return q - X if y > 0 else -1
+    if i == 4:
+        return q + Y * X if z + 1 < Z else -1
+    return q - Y * X if z > 0 else -1
 
 
 @njit(cache=True)
@@ -363,30 +369,9 @@ def _enforce_connectivity(labels, min_size, max_size):
             y = (q // X) % Y
             x = q % X
             for i in range(6):
-                if i == 0:
-                    if x + 1 >= X:
-                        continue
-                    r = q + 1
-                elif i == 1:
-                    if x == 0:
-                        continue
-                    r = q - 1
-                elif i == 2:
-                    if y + 1 >= Y:
-                        continue
-                    r = q + X
-                elif i == 3:
-                    if y == 0:
-                        continue
-                    r = q - X
-                elif i == 4:
-                    if z + 1 >= Z:
-                        continue
-                    r = q + YX
-                else:
-                    if z == 0:
-                        continue
-                    r = q - YX
+                r = _face_neighbour(q, i, z, y, x, Z, Y, X)
+                if r < 0:
+                    continue
                 if flat[r] == lab and out[r] == 0:
                     if tail < max_size:
                         out[r] = new
@@ -413,30 +398,9 @@ def _enforce_connectivity(labels, min_size, max_size):
             y = (q // X) % Y
             x = q % X
             for i in range(6):
-                if i == 0:
-                    if x + 1 >= X:
-                        continue
-                    r = q + 1
-                elif i == 1:
-                    if x == 0:
-                        continue
-                    r = q - 1
-                elif i == 2:
-                    if y + 1 >= Y:
-                        continue
-                    r = q + X
-                elif i == 3:
-                    if y == 0:
-                        continue
-                    r = q - X
-                elif i == 4:
-                    if z + 1 >= Z:
-                        continue
-                    r = q + YX
-                else:
-                    if z == 0:
-                        continue
-                    r = q - YX
+                r = _face_neighbour(q, i, z, y, x, Z, Y, X)
+                if r < 0:
+                    continue
                 bb = out[r]
                 if bb != 0 and bb != a:
                     ra = _find(parent, a)
