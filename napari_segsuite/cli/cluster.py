@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--spatial-weight", type=float, default=0.0,
                    help="weight of physical position among the features (default 0)")
     p.add_argument("--sample", type=positive_int, default=None,
-                   help="voxels sampled for the fit (default 100000 for kmeans, 3000 for kmedoids)")
+                   help="voxels sampled for the fit (default 50000 for kmeans, 3000 for kmedoids)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=run)
 

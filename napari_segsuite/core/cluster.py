@@ -160,7 +160,7 @@ def fit_kmedoids(x: np.ndarray, k: int, random_state=0) -> np.ndarray:
 
 
 def kmeans_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
-                 spatial_weight=0.0, sample_size: Optional[int] = 100_000, random_state=0):
+                 spatial_weight=0.0, sample_size: Optional[int] = 50_000, random_state=0):
     """K-means clustering of voxels (job). Returns int32 labels 1..K (0 outside ``mask``)."""
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
     k = _check_k(k, feats.n)
@@ -405,7 +405,7 @@ def band_composite(image: np.ndarray, bands: Sequence[int] = (3, 2, 1),
 
 # -- dask --------------------------------------------------------------------------------------
 def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, spacing=None,
-                 sample_size: int = 100_000, random_state=0):
+                 sample_size: int = 50_000, random_state=0):
     """K-means / K-medoids of a dask array too large for memory (or living on a dask cluster).
 
     The fit runs on a random sample of voxels gathered from the array; every block is then
