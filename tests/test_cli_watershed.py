@@ -59,6 +59,23 @@ def test_painted_markers_keep_label_values_and_geometry(cli, files):
     assert np.mean(lab[~inside] == 5) > 0.95
 
 
+def test_mask_restricts_the_flood(cli, files):
+    d, a, b = files
+    roi = np.zeros(a.shape, np.uint8)
+    roi[:, :, :30] = 1  # the balls and the background left of x = 30
+    write_image(d / "roi.nii.gz", read_image(d / "img.nii.gz").like(roi))
+    res = cli("watershed", d / "img.nii.gz", "-o", d / "m.nii.gz", "--markers",
+              d / "seeds.nii.gz", "--mask", d / "roi.nii.gz", "--quiet")
+    assert res.code == 0, res
+    lab = _geometry_kept(d / "m.nii.gz")
+    assert np.all(lab[roi == 0] == 0)
+    assert np.all(lab[roi == 1] > 0)
+    full = cli("watershed", d / "img.nii.gz", "-o", d / "f.nii.gz", "--markers",
+               d / "seeds.nii.gz", "--quiet")
+    assert full.code == 0
+    assert np.mean(lab[roi == 1] == read_image(d / "f.nii.gz").array[roi == 1]) > 0.95
+
+
 def test_default_h_minima_and_merge(cli, files):
     d, a, b = files
     res = cli("watershed", d / "img.nii.gz", "-o", d / "hm.nii.gz", "--sigma", "1", "--quiet")
@@ -131,6 +148,8 @@ def test_2d_npy_and_progress(cli, tmp_path):
     (["--background", "5"], "--instances"),
     (["--instances", "--threshold", "5", "--threshold-method", "li"], "not both"),
     (["--markers", "missing.nii.gz"], "SEEDS"),
+    (["--mask", "bad_seeds.nii.gz"], "MASK"),
+    (["--instances", "--mask", "seeds.nii.gz"], "--mask"),
 ])
 def test_bad_input_exits_2_one_line(cli, files, extra, needle):
     d, _, _ = files

@@ -75,6 +75,28 @@ def test_flood_uses_the_edited_markers_layer(setup):
     assert np.array_equal(markers.data, edited)   # markers untouched
 
 
+def test_flood_restricted_to_a_mask_layer(setup):
+    viewer, widget, layer, a, b = setup
+    _select(widget, "paint")
+    seeds = np.zeros(a.shape, np.uint8)
+    seeds[0:3, :] = 7
+    seeds[30, 28] = 3
+    seeds[30, 50] = 4
+    viewer.add_labels(seeds, name="seeds", scale=SCALE, translate=TRANSLATE)
+    assert widget.mask.layer() is None  # nothing restricts the flood unless chosen
+    roi = np.zeros(a.shape, np.uint8)
+    roi[:, :40] = 1
+    roi_layer = viewer.add_labels(roi, name="roi", scale=SCALE, translate=TRANSLATE)
+    assert widget.mask.layer() is roi_layer  # a layer named like a mask is offered first
+    widget.markers.set_layer(viewer.layers["seeds"])
+    widget.flood_button.click()
+    assert widget.panel.last_outcome == "done", widget.panel.last_error
+    result = widget.result_layer.data
+    assert np.all(result[:, 40:] == 0) and np.all(result[:, :40] > 0)
+    assert np.mean(result[a & (roi > 0)] == 3) > 0.95
+    assert np.array_equal(roi_layer.data, roi)  # the mask layer is untouched
+
+
 def test_flood_without_markers_shows_the_automatic_markers(setup):
     viewer, widget, layer, a, b = setup
     _select(widget, "distance")

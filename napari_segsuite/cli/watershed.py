@@ -28,8 +28,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "watershed", help="marker-controlled watershed (painted, automatic or h-minima markers; "
                           "--instances splits touching objects)",
-        description="Marker-controlled watershed of the image's gradient magnitude (scikit-image's "
-                    "flood). Markers: a label image (--markers SEEDS; OUT keeps its label values), "
+        description="Marker-controlled watershed of the image's gradient magnitude (our priority "
+                    "flood, scikit-image's rules). Markers: a label image (--markers SEEDS; OUT keeps its label values), "
                     "automatic intensity classes from local-entropy minima (--auto-markers, "
                     "--n-labels K), or by default the h-minima of the gradient (--h). "
                     "--instances instead splits the foreground (Otsu or --threshold) into one "
@@ -58,7 +58,11 @@ def register(sub) -> None:
                         "(default 0)")
     w = p.add_argument_group("flood")
     w.add_argument("--compactness", type=float, default=0.0,
-                   help="compact watershed (scikit-image), 0 = classic (default)")
+                   help="compact watershed: the flood priority adds COMPACTNESS x the distance "
+                        "to the marker in physical units; 0 = classic (default)")
+    w.add_argument("--mask", metavar="MASK", default=None,
+                   help="flood only where MASK is non-zero (e.g. inside the brain); voxels "
+                        "outside stay 0")
     w.add_argument("--watershed-line", action="store_true",
                    help="leave 1-voxel lines of 0 between regions")
     w.add_argument("--h", type=float, default=None,
@@ -110,7 +114,7 @@ def _check_args(args) -> None:
     if args.n_labels is not None and not args.auto_markers:
         raise InputError("--n-labels only applies with --auto-markers")
     if args.instances:
-        for flag, val in (("--h", args.h), ("--merge", args.merge)):
+        for flag, val in (("--h", args.h), ("--merge", args.merge), ("--mask", args.mask)):
             if val is not None:
                 raise InputError(f"{flag} does not apply with --instances")
     else:
@@ -146,6 +150,14 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"SEEDS: shape {seeds.shape} does not match IMAGE's {image.shape}; "
                              "draw the markers on the image's grid")
         markers = W.check_markers(seeds.array, image.shape, "SEEDS")
+    mask = None
+    if args.mask:
+        m = read_input(args.mask, "MASK")
+        if m.multichannel or m.shape != image.shape:
+            raise InputError(f"MASK: shape {m.shape} does not match IMAGE's {image.shape}")
+        mask = m.array != 0
+        if not mask.any():
+            raise InputError("MASK is empty: nothing to flood")
     check_output(args.output, args.force)
 
     if args.instances:
@@ -163,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
         job = W.watershed_steps(image, markers, gradient=args.gradient, sigma=args.sigma,
                                 multiband=args.multiband, h=args.h,
                                 compactness=args.compactness,
-                                watershed_line=args.watershed_line, merge=args.merge)
+                                watershed_line=args.watershed_line, merge=args.merge,
+                                mask=mask)
     labels = run_job(job, args)
     if markers is None and not args.instances and args.merge is not None:
         from skimage.segmentation import relabel_sequential

@@ -85,7 +85,14 @@ class WatershedWidget(QWidget):
         self.find_button = QPushButton("Find markers")
         self.find_button.setToolTip("put automatic markers in a new labels layer to edit")
         # flood
-        self.compactness = _spin(0.0, 1e6, 0.0, 0.001, 5, "compact watershed; 0 = classic")
+        self.compactness = _spin(0.0, 1e6, 0.0, 0.001, 5,
+                                 "compact watershed (distance to the marker in physical units); "
+                                 "0 = classic")
+        self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True,
+                                none_text="(whole image)", prefer=r"\bmask|\broi\b")
+        self.mask.setToolTip("flood only where this labels layer is non-zero (a region of "
+                             "interest); voxels outside stay 0. Not used for instances, whose "
+                             "foreground is the mask")
         self.watershed_line = QCheckBox("watershed lines")
         self.merge = _spin(0.0, 1e9, 0.0, 1.0, 4,
                            "merge adjacent regions whose mean intensities differ by less than "
@@ -111,6 +118,7 @@ class WatershedWidget(QWidget):
         form.addRow(self.find_button)
         form.addRow("Markers layer", self.markers)
         form.addRow("Compactness", self.compactness)
+        form.addRow("Restrict to", self.mask)
         form.addRow("Merge below", self.merge)
         form.addRow(self.watershed_line)
         lay = QVBoxLayout(self)
@@ -134,6 +142,7 @@ class WatershedWidget(QWidget):
         m = self._method()
         self.n_labels.setEnabled(m == "entropy")
         self.h.setEnabled(m == "h-minima")
+        self.mask.setEnabled(m != "distance")
         for w in (self.min_distance, self.threshold_method, self.background, self.dark_objects):
             w.setEnabled(m == "distance")
         self.find_button.setEnabled(m != "paint")
@@ -206,6 +215,15 @@ class WatershedWidget(QWidget):
             flood_kwargs = dict(compactness=self.compactness.value(),
                                 watershed_line=self.watershed_line.isChecked())
             merge = self.merge.value() or None
+            roi = None
+            roi_layer = self.mask.layer()
+            if roi_layer is not None and method != "distance":
+                roi = np.asarray(layer_data(roi_layer)) != 0  # a copy: later edits unseen
+                if roi.shape != tuple(image.shape):
+                    raise InputError(f"mask layer '{roi_layer.name}' has shape {roi.shape}, "
+                                     f"the image {tuple(image.shape)}")
+                if not roi.any():
+                    raise InputError(f"mask layer '{roi_layer.name}' is empty: nothing to flood")
         except InputError as exc:
             notify_error(exc)
             return
@@ -227,7 +245,7 @@ class WatershedWidget(QWidget):
                 mk = found = yield from W.find_markers_steps(image, method, **kwargs)
             labels = yield from W.watershed_steps(
                 image, mk, gradient=kwargs["gradient"], sigma=kwargs["sigma"],
-                multiband=kwargs["multiband"], merge=merge, **flood_kwargs)
+                multiband=kwargs["multiband"], merge=merge, mask=roi, **flood_kwargs)
             return found, labels
 
         def done(result):
