@@ -238,18 +238,23 @@ def test_refine_equals_recompute(rng):
         assert np.array_equal(refined.labels, full.labels)
 
 
+def _drive(job):
+    """Run a job generator to its end: (the events it yielded, its result)."""
+    events = []
+    try:
+        while True:
+            events.append(next(job))
+    except StopIteration as stop:
+        return events, stop.value
+
+
 def test_refine_with_a_small_edit_touches_little(rng):
     img, seeds, gt = _step_case((20, 20, 40), rng)
     first = growcut(img, seeds, engine="sweep")
     edited = seeds.copy()
     edited[10, 10, 5] = 1  # a seed of the same label deep in its region: improvement only
     steps = growcut_steps(img, edited, state=first.state, engine="sweep")
-    events = []
-    try:
-        while True:
-            events.append(next(steps))
-    except StopIteration as stop:
-        res = stop.value
+    events, res = _drive(steps)
     assert res.refined
     assert np.array_equal(res.labels, growcut(img, edited).labels)
     done = [e.done for e in events if isinstance(e, Progress) and e.total]
@@ -287,12 +292,7 @@ def test_refine_of_a_correction_stroke_touches_little(rng):
     edited = seeds.copy()
     edited[10, 8:12, 10] = 2  # deep inside region 1
     steps = growcut_steps(img, edited, state=first.state, engine="sweep")
-    events = []
-    try:
-        while True:
-            events.append(next(steps))
-    except StopIteration as stop:
-        res = stop.value
+    events, res = _drive(steps)
     assert res.refined
     full = growcut(img, edited, engine="sweep")
     assert np.array_equal(res.state.keys, full.state.keys)
