@@ -187,3 +187,37 @@ def test_jobpanel_async_runs_off_thread_and_cancels(qtbot):
     with qtbot.waitSignal(panel.finished, timeout=10000) as blocker:
         panel.start(_job(), on_result=got.append, title="Quick")
     assert blocker.args == ["done"] and got == ["result"]
+
+
+def test_warm_up_runs_once_per_name_in_a_thread_and_never_in_sync_mode():
+    import threading
+
+    from napari_segsuite.widgets import _worker
+
+    calls = []
+    ran = threading.Event()
+
+    def work():
+        calls.append(threading.current_thread().name)
+        ran.set()
+
+    old = _worker.is_synchronous()
+    try:
+        _worker.set_synchronous(True)
+        _worker.warm_up_in_background("test-sync", work)
+        assert "test-sync" not in _worker._WARMED and not calls
+        _worker.set_synchronous(False)
+        _worker.warm_up_in_background("test-once", work)
+        _worker.warm_up_in_background("test-once", work)  # second call: nothing
+        assert ran.wait(30)
+        assert calls == ["segsuite-test-once-warmup"]
+    finally:
+        _worker.set_synchronous(old)
+        _worker._WARMED.discard("test-once")
+
+
+def test_core_warm_ups_run():
+    from napari_segsuite.core import cluster, watershed
+
+    watershed.warm_up()
+    cluster.warm_up()

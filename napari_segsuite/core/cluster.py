@@ -443,3 +443,13 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
         return rank[nearest(f, centres)].reshape(block.shape[:-1])
 
     return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=np.int32)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) the SLIC kernels on tiny inputs: 2D and 3D,
+    with and without a mask (the first use in a fresh environment otherwise waits ~12 s)."""
+    rng = np.random.default_rng(0)
+    for shape in ((16, 16), (8, 8, 8)):
+        img = rng.random(shape).astype(np.float32)
+        slic_superpixels(img, 4)
+        slic_superpixels(img, 4, mask=img > 0.2)

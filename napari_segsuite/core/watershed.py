@@ -683,3 +683,17 @@ def _fill_lines(out: np.ndarray, line: np.ndarray) -> None:
         sandwiched |= both
     fill = line & sandwiched & (lo == hi)
     out[fill] = hi[fill]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) the flood and h-minima kernels on tiny
+    inputs, 2D and 3D, each flood mode (plain, watershed lines, compact)."""
+    rng = np.random.default_rng(0)
+    for shape in ((12, 12), (6, 6, 6)):
+        img = rng.random(shape).astype(np.float32)
+        markers = np.zeros(shape, np.int32)
+        markers[(0,) * len(shape)] = 1
+        markers[(-1,) * len(shape)] = 2
+        for kw in ({}, {"watershed_line": True}, {"compactness": 0.1}):
+            segment_watershed(img, markers, **kw)
+        segment_watershed(img, None)  # h-minima markers

@@ -45,6 +45,27 @@ def is_synchronous() -> bool:
     return _SYNC
 
 
+_WARMED: set = set()
+
+
+def warm_up_in_background(name: str, work: Callable[[], Any]) -> None:
+    """Run ``work`` (compiling or loading numba kernels) once per process in a daemon thread, so
+    the first Run of a widget starts at once; skipped in synchronous (test) mode. A failure is
+    ignored: the first Run compiles instead."""
+    if name in _WARMED or is_synchronous():
+        return
+    _WARMED.add(name)
+    import threading
+
+    def run_it():
+        try:
+            work()
+        except Exception:  # noqa: BLE001
+            log.debug("warm-up %s failed", name, exc_info=True)
+
+    threading.Thread(target=run_it, name=f"segsuite-{name}-warmup", daemon=True).start()
+
+
 def notify_error(exc: BaseException, title: str = "") -> None:
     """Show an error as a napari notification: one line, no traceback for input errors."""
     from napari.utils.notifications import show_error

@@ -11,7 +11,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, Q
 
 from ..core.errors import InputError
 from ._layers import LayerPicker, MultiLayerPicker, add_result, channels_from_layers, layer_data
-from ._worker import JobPanel, notify_error
+from ._worker import JobPanel, notify_error, warm_up_in_background
 
 METHODS = (
     ("K-means (voxels)", "kmeans"),
@@ -105,6 +105,7 @@ class ClusteringWidget(QWidget):
         self.method.currentIndexChanged.connect(self._update_enabled)
         self.images.changed.connect(self._refresh_bands)
         self._update_enabled()
+        warm_up_in_background("slic", _warm_up)
         self._refresh_bands()
 
     # -- helpers --------------------------------------------------------------------------------
@@ -230,3 +231,9 @@ class ClusteringWidget(QWidget):
         names = "-".join(str(b + 1) for b in bands)
         return add_result(self.viewer, rgb, layers[0], f"composite {names}", kind="image",
                           rgb=True)
+
+
+def _warm_up() -> None:
+    from ..core.cluster import warm_up
+
+    warm_up()

@@ -12,7 +12,7 @@ from ..core.errors import InputError
 from ..core.progress import Progress
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       geometry_kwargs, layer_data)
-from ._worker import JobPanel, is_synchronous, notify_error
+from ._worker import JobPanel, notify_error, warm_up_in_background
 
 PREVIEW_NAME = "GrowCut preview"
 
@@ -115,8 +115,7 @@ class GrowCutWidget(QWidget):
         self.panel.finished.connect(self._drop_preview)
         self._update_device_info()
         self._ensure_seeds()
-        if not is_synchronous():
-            _warm_up_in_background()
+        warm_up_in_background("growcut", _warm_up_sweep)
 
     # -- helpers --------------------------------------------------------------------------------
     def _lockable(self):
@@ -320,23 +319,7 @@ class GrowCutWidget(QWidget):
             lock=self._lockable())
 
 
-_WARMED = False
+def _warm_up_sweep() -> None:
+    from ..core.growcut import warm_up
 
-
-def _warm_up_in_background() -> None:
-    """Compile/load the numba sweep in a daemon thread so the first Run starts at once."""
-    global _WARMED
-    if _WARMED:
-        return
-    _WARMED = True
-    import threading
-
-    def work():
-        try:
-            from ..core.growcut import warm_up
-
-            warm_up()
-        except Exception:  # noqa: BLE001 - the first Run compiles it instead
-            pass
-
-    threading.Thread(target=work, name="segsuite-growcut-warmup", daemon=True).start()
+    warm_up()

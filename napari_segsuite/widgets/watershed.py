@@ -10,7 +10,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
 
 from ..core.errors import InputError
 from ._layers import LayerPicker, MultiLayerPicker, add_result, channels_from_layers, layer_data
-from ._worker import JobPanel, notify_error
+from ._worker import JobPanel, notify_error, warm_up_in_background
 
 #: marker sources: (label shown, core method or None for painted markers / instances)
 SOURCES = (
@@ -133,6 +133,7 @@ class WatershedWidget(QWidget):
         self.flood_button.clicked.connect(self.flood)
         self.source.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
+        warm_up_in_background("watershed", _warm_up)
 
     # -- helpers --------------------------------------------------------------------------------
     def _method(self) -> str:
@@ -256,3 +257,9 @@ class WatershedWidget(QWidget):
             self.result_layer = add_result(self.viewer, labels, like, f"{like.name} {name}")
 
         self.panel.start(job(), done, title="Watershed", lock=self._lockable())
+
+
+def _warm_up() -> None:
+    from ..core.watershed import warm_up
+
+    warm_up()
