@@ -13,6 +13,8 @@ from napari_segsuite.core.growcut import (choose_engine, fixed_point_violations,
 from napari_segsuite.core.image import SegImage
 from napari_segsuite.core.progress import Progress
 
+from _triton_cases import random_case  # noqa: E402  (tests/ is on sys.path under pytest)
+
 
 def _step_case(shape, rng, noise=0.15, edge=None):
     """Two regions split along the last axis at ``edge``, Gaussian noise, one stroke each."""
@@ -29,15 +31,8 @@ def _step_case(shape, rng, noise=0.15, edge=None):
     return img, seeds, gt
 
 
-def _random_case(shape, rng, n_labels=3, n_seeds=2, levels=None, channels=None):
-    img = rng.random(shape + ((channels,) if channels else ())).astype(np.float32)
-    if levels:  # few grey levels: many exact ties
-        img = np.round(img * levels).astype(np.float32)
-    seeds = np.zeros(shape, np.int32)
-    for lab in range(1, n_labels + 1):
-        for _ in range(n_seeds):
-            seeds[tuple(rng.integers(0, n) for n in shape)] = lab
-    return img, seeds
+# random images and seeds: the same generator as the Triton engine's cases
+_random_case = random_case
 
 
 @pytest.mark.parametrize("shape", [(40, 48), (16, 20, 24)])

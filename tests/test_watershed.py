@@ -583,3 +583,15 @@ def test_painted_seeds_on_the_brain_and_ct_samples():
     lab = W.segment_watershed(d.images["ct"], seeds)
     # measured (5 x 2 x 2 mm voxels): lungs 0.985, heart 0.967, airways 0.94, body 0.85
     assert _dice(lab == 2, gt == 2) > 0.95 and _dice(lab == 5, gt == 5) > 0.9
+
+
+def test_flood_bad_input_is_a_one_line_input_error():
+    from napari_segsuite.core._flood import flood
+
+    img = np.zeros((4, 4), np.float32)
+    with pytest.raises(InputError, match="markers shape"):
+        flood(img, np.ones((4, 5), np.int32))
+    with pytest.raises(InputError, match="connectivity"):
+        flood(img, np.ones((4, 4), np.int32), connectivity=3)
+    with pytest.raises(InputError, match="spacing"):
+        flood(img, np.ones((4, 4), np.int32), compactness=1.0, spacing=(1.0, -1.0))

@@ -59,6 +59,7 @@ from typing import Optional, Sequence
 import numpy as np
 from numba import njit
 
+from .errors import InputError
 from .progress import Progress
 
 #: label code of masked-out voxels (outside the mask, the padding, watershed-line voxels);
@@ -563,7 +564,7 @@ def neighbour_offsets(shape: Sequence[int], connectivity: int) -> np.ndarray:
     nd = len(shape)
     conn = int(connectivity)
     if not 1 <= conn <= nd:
-        raise ValueError(f"connectivity must be 1..{nd}, got {connectivity}")
+        raise InputError(f"connectivity must be 1..{nd}, got {connectivity}")
     steps = np.array(list(np.ndindex(*(3,) * nd))) - 1  # C order
     steps = steps[np.abs(steps).sum(1) <= conn]           # the cross / full footprint
     dist2 = (steps ** 2).sum(1)
@@ -614,11 +615,11 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
     img = np.asarray(image)
     mk = np.asarray(markers)
     if mk.shape != img.shape:
-        raise ValueError(f"markers shape {mk.shape} differs from the image shape {img.shape}")
+        raise InputError(f"markers shape {mk.shape} differs from the image shape {img.shape}")
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != img.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from the image shape {img.shape}")
+            raise InputError(f"mask shape {mask.shape} differs from the image shape {img.shape}")
     nd = img.ndim
     compactness = float(compactness or 0.0)
     compact = compactness > 0
@@ -631,7 +632,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         from skimage.segmentation import watershed
 
         if spacing is not None and compact and any(float(s) != 1.0 for s in spacing):
-            raise ValueError(f"cannot flood this image in chunks ({why}) and scikit-image's "
+            raise InputError(f"cannot flood this image in chunks ({why}) and scikit-image's "
                              "compactness has no spacing")
         yield Progress(start, total, f"{message} (one scikit-image call: {why})")
         lab = watershed(img, mk, mask=mask, compactness=compactness,
@@ -640,7 +641,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         return lab.astype(np.int32, copy=False)
 
     if mk.size and mk.min() < 0:
-        raise ValueError("markers must not be negative (0 = unlabelled)")
+        raise InputError("markers must not be negative (0 = unlabelled)")
     # padded labels: markers inside the mask; the padding and the outside of the mask masked out
     out = np.pad(mk.astype(np.int32, copy=False), 1, constant_values=0)
     inner = (slice(1, -1),) * nd
@@ -664,7 +665,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         hpay = np.empty(cap, dtype=np.int64)
         sp = np.ones(nd) if spacing is None else np.asarray(spacing, dtype=np.float64)
         if sp.shape != (nd,) or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-            raise ValueError(f"spacing must be {nd} positive numbers, got {spacing}")
+            raise InputError(f"spacing must be {nd} positive numbers, got {spacing}")
         strides = np.asarray(out.strides, dtype=np.int64) // out.itemsize
         _seed_compact(hval, hage, hpay, fimg, seeds.astype(np.int64), state)
     else:
