@@ -204,27 +204,31 @@ def _bandwidth(nbytes, seconds, nominal, what):
     return line
 
 
-def _refine(img, seeds, gt, device="cuda", repeats=1):
+def _refine(img, seeds, gt, device="cuda", repeats=1, **kw):
     """The refine loop as the widget runs it (public API, everything included: input checks
     and features on the CPU, the warm-start keys, transfers, the passes): a user paints a
-    7-voxel correction stroke of label 3 inside a region labelled 2. Best of ``repeats``."""
+    7-voxel correction stroke of label 3 inside a region labelled 2. Best of ``repeats``.
+    ``kw``: more arguments for the refine call (``engine``, ``cpu_refine_s``)."""
     from napari_segsuite.core.growcut import growcut
 
-    first = growcut(img, seeds, connectivity=26, device=device)
-    t_full, again = best_of(lambda: growcut(img, seeds, connectivity=26, device=device), 1)
+    eng = {k: v for k, v in kw.items() if k == "engine"}
+    first = growcut(img, seeds, connectivity=26, device=device, **eng)
+    t_full, again = best_of(lambda: growcut(img, seeds, connectivity=26, device=device, **eng),
+                            1)
     pts = np.argwhere((first.labels == 2) & (gt == 2))
     z, y, x = pts[len(pts) // 3]
     edited = seeds.copy()
     edited[z, y, max(0, x - 3):x + 4] = 3
     t_ref, ref = best_of(lambda: growcut(img, edited, connectivity=26, device=device,
-                                         state=first.state), repeats)
-    full = growcut(img, edited, connectivity=26, device=device)
+                                         state=first.state, **kw), repeats)
+    full = growcut(img, edited, connectivity=26, device=device, **eng)
     changed = int((full.state.keys != first.state.keys).sum())
-    print(f"  refine   : a 7-voxel correction stroke, public growcut(..., state=) on {device}: "
-          f"{t_ref:.3f} s ({ref.engine}, {ref.iterations} rounds, refined {ref.refined}) "
-          f"against {t_full:.3f} s for a full run by the same call ({again.iterations} rounds); "
-          f"{changed} voxels changed; equal to a full recompute: "
-          f"{np.array_equal(ref.state.keys, full.state.keys)}")
+    extra = "".join(f", {k}={v}" for k, v in kw.items())
+    print(f"  refine   : a 7-voxel correction stroke, public growcut(..., state={extra}) on "
+          f"{device}: {t_ref:.3f} s (finished by {ref.engine} on {ref.device}, "
+          f"{ref.iterations} rounds, refined {ref.refined}) against {t_full:.3f} s for a full "
+          f"run by the same call ({again.engine}, {again.iterations} rounds); {changed} voxels "
+          f"changed; equal to a full recompute: {np.array_equal(ref.state.keys, full.state.keys)}")
     return t_ref, t_full
 
 
@@ -236,6 +240,20 @@ def refine_cpu_section(args):
     img, seeds, gt = synthetic(args.refine_cpu, np.random.default_rng(0))
     print(f"\n== refine on the CPU, synthetic {img.shape}")
     _refine(img, seeds, gt, device="cpu", repeats=args.repeats)
+    # what a GPU engine's refine does first: the same windowed sweep, with its time limit
+    # (the automaton on the CPU stands in for the GPU engine; its full runs are not timed)
+    from napari_segsuite.core.growcut import CPU_REFINE_S, growcut
+
+    first = growcut(img, seeds, connectivity=26, device="cpu")
+    pts = np.argwhere((first.labels == 2) & (gt == 2))
+    z, y, x = pts[len(pts) // 3]
+    edited = seeds.copy()
+    edited[z, y, max(0, x - 3):x + 4] = 3
+    t, res = best_of(lambda: growcut(img, edited, connectivity=26, device="cpu",
+                                     engine="automaton", state=first.state,
+                                     cpu_refine_s=CPU_REFINE_S), args.repeats)
+    print(f"  GPU-engine refine's CPU step (cpu_refine_s={CPU_REFINE_S}): {t:.3f} s, finished "
+          f"by {res.engine} on {res.device} (a GPU engine would have taken over otherwise)")
 
 
 def gpu_section(args):
@@ -312,7 +330,8 @@ def gpu_section(args):
                 print(f"  triton   : FAILED: {type(exc).__name__}: {str(exc)[:2000]}")
                 t_tri = tkeys = None
         if tkeys is not None and n <= 256:
-            _refine(img, seeds, gt, device="cuda")
+            _refine(img, seeds, gt, device="cuda")  # auto: the CPU sweep first, then the GPU
+            _refine(img, seeds, gt, device="cuda", cpu_refine_s=0)  # the GPU engine alone
         # torch automaton: per-iteration cost first, then convergence within a time budget
         k = 3 if n >= 512 else 5
         _timed(automaton_steps(prep, None, "cuda", max_iter=1, preview_every=0))  # warm-up

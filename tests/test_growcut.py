@@ -297,6 +297,143 @@ def test_refine_of_a_correction_stroke_touches_little(rng):
     assert done and max(done) <= changed + 50  # one visit per conquered voxel, about
 
 
+def test_window_refine_grows_its_box_and_equals_recompute(rng, monkeypatch):
+    """The refine's sweep runs in a box around the edit; with a 1-voxel margin the changes reach
+    its boundary, so it must grow (several windows) and still end at a full recompute's keys:
+    removed seeds (invalidation), strokes, masks, penalties, anisotropic spacing, 2D and 3D."""
+    from napari_segsuite.core.growcut import _sweep
+
+    windows = []
+    real = _sweep.sweep_steps
+
+    def counting(prep, *a, **k):
+        windows.append(prep.shape)
+        return (yield from real(prep, *a, **k))
+
+    monkeypatch.setattr(_sweep, "sweep_steps", counting)
+    real_window = _sweep.window_refine_steps
+    monkeypatch.setattr(_sweep, "window_refine_steps",
+                        lambda *a, **k: real_window(*a, **{**k, "margin": 1}))
+    grew = 0
+    for trial in range(24):
+        shape = [(9, 10, 11), (26, 25), (14, 6, 20), (40, 33)][trial % 4]
+        img, seeds = _random_case(shape, rng, n_labels=4,
+                                  levels=2 if trial % 3 == 0 else None)
+        kw = {}
+        if trial % 5 == 1:
+            kw["distance_penalty"] = 0.05
+        if trial % 5 == 2:
+            kw["mask"] = rng.random(shape) < 0.8
+        if trial % 5 == 3:
+            kw.update(spacing=(3.0,) + (1.0,) * (len(shape) - 1), distance_penalty=0.2)
+        first = growcut(img, seeds, engine="sweep", **kw)
+        edited = seeds.copy()
+        free = np.argwhere(seeds == 0)
+        for i in rng.choice(len(free), size=3, replace=False):
+            edited[tuple(free[i])] = rng.integers(1, 5)
+        if trial % 2:
+            edited[tuple(np.argwhere(edited > 0)[0])] = 0
+        if len(np.unique(edited[edited > 0])) < 2:
+            continue
+        windows.clear()
+        refined = growcut(img, edited, engine="sweep", state=first.state, **kw)
+        grew += len(windows) > 1
+        assert refined.refined
+        full = growcut(img, edited, engine="sweep", **kw)
+        assert np.array_equal(refined.state.keys, full.state.keys), trial
+    assert grew >= 5  # the growing box was exercised, not only the first window
+
+
+def test_window_refine_sweeps_only_the_box(rng, monkeypatch):
+    """A stroke that changes little is swept in a box much smaller than the volume."""
+    from napari_segsuite.core.growcut import _sweep
+
+    windows = []
+    real = _sweep.sweep_steps
+
+    def counting(prep, *a, **k):
+        windows.append(int(np.prod(prep.shape)))
+        return (yield from real(prep, *a, **k))
+
+    img, seeds, gt = _step_case((48, 48, 64), rng)
+    first = growcut(img, seeds, engine="sweep")
+    edited = seeds.copy()
+    edited[24, 25, 2] = 1  # a seed of the same label beside its stroke
+    monkeypatch.setattr(_sweep, "sweep_steps", counting)
+    res = growcut(img, edited, engine="sweep", state=first.state)
+    monkeypatch.undo()
+    assert res.refined
+    assert np.array_equal(res.state.keys, growcut(img, edited, engine="sweep").state.keys)
+    assert windows and sum(windows) < 0.5 * img.size
+
+
+def test_gpu_engine_refine_is_done_by_the_cpu_sweep_when_small(rng):
+    """With a GPU engine (here the torch automaton on the CPU), a refine first runs the exact
+    sweep around the edit for ``cpu_refine_s``: a small edit finishes there, with the keys a
+    full recompute by the GPU engine gives."""
+    img, seeds, gt = _step_case((16, 18, 40), rng)
+    first = growcut(img, seeds, engine="automaton", device="cpu")
+    edited = seeds.copy()
+    edited[8, 7:11, 10] = 2  # a correction stroke inside region 1
+    res = growcut(img, edited, engine="automaton", device="cpu", state=first.state,
+                  cpu_refine_s=60)
+    full = growcut(img, edited, engine="automaton", device="cpu")
+    assert res.refined and (res.engine, res.device) == ("sweep", "cpu")
+    assert np.array_equal(res.state.keys, full.state.keys)
+    # a named engine does not hand its refine to the sweep unless asked
+    own = growcut(img, edited, engine="automaton", device="cpu", state=first.state)
+    assert own.refined and own.engine == "automaton"
+    assert np.array_equal(own.state.keys, full.state.keys)
+    with pytest.raises(InputError, match="cpu_refine_s"):
+        growcut(img, edited, engine="automaton", device="cpu", state=first.state,
+                cpu_refine_s=-1)
+
+
+@pytest.mark.parametrize("cap", [0, 3, 40])
+def test_gpu_engine_takes_over_when_the_cpu_sweep_stops(rng, monkeypatch, cap):
+    """When the sweep's budget runs out (here a cap on its pops), the GPU engine goes on from
+    the keys of the sweep's last complete window and ends at the same keys as a full run."""
+    import napari_segsuite.core.growcut as gc
+
+    monkeypatch.setattr(gc, "_CPU_REFINE_MAX_POPS", cap)
+    for trial in range(4):
+        img, seeds = _random_case((12, 13, 14) if trial % 2 else (30, 29), rng, n_labels=3)
+        first = growcut(img, seeds, engine="automaton", device="cpu")
+        edited = seeds.copy()
+        free = np.argwhere(seeds == 0)
+        for i in rng.choice(len(free), size=4, replace=False):
+            edited[tuple(free[i])] = rng.integers(1, 4)
+        if trial >= 2:
+            edited[tuple(np.argwhere(edited > 0)[0])] = 0  # and a removed seed
+        if len(np.unique(edited[edited > 0])) < 2:
+            continue
+        res = growcut(img, edited, engine="automaton", device="cpu", state=first.state,
+                      cpu_refine_s=60)
+        full = growcut(img, edited, engine="automaton", device="cpu")
+        assert res.refined and res.engine == "automaton", trial
+        assert np.array_equal(res.state.keys, full.state.keys), trial
+
+
+def test_saturated_state_is_computed_again():
+    """Where costs saturate, labels tie at D_MAX and GrowCut has several fixed points: a warm
+    start could land on another one than a fresh run, so such a state is not refined."""
+    from _triton_cases import saturation_case
+
+    img, seeds, kw = saturation_case()
+    first = growcut(img, seeds, engine="sweep", **kw)
+    assert np.any(np.isinf(first.cost[first.labels > 0]))  # saturated, still labelled
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        edited = seeds.copy()
+        free = np.argwhere((seeds == 0) & kw["mask"])
+        for i in rng.choice(len(free), size=3, replace=False):
+            edited[tuple(free[i])] = rng.integers(1, 4)
+        res = growcut(img, edited, engine="sweep", state=first.state, **kw)
+        assert not res.refined
+        assert np.array_equal(res.state.keys, growcut(img, edited, engine="sweep",
+                                                      **kw).state.keys)
+
+
 def test_state_from_other_settings_recomputes(rng):
     img, seeds = _random_case((20, 20), rng)
     first = growcut(img, seeds)

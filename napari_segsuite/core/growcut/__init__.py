@@ -38,7 +38,12 @@ launch, a warning is given once and the torch automaton runs instead (for the re
 process). On the CPU: the sweep.
 
 Refine: pass the previous result's ``state`` with edited seeds; only what the edit invalidates
-is grown again (see :func:`._common.refine_keys`), and the result equals a full recompute.
+is grown again (see :func:`._common.refine_keys`), and the result equals a full recompute. The
+sweep refines in a window around the edit (:func:`._sweep.window_refine_steps`), so a small
+stroke costs about what it changes, whatever the volume's size. A GPU engine relaxes the whole
+volume in every round, so with ``engine="auto"`` on CUDA a refine first gives the exact CPU
+sweep ``cpu_refine_s`` seconds (0.25 s by default) in that window, and the GPU engine takes over
+from where it stopped when the edit reaches further; both give the same keys.
 """
 
 from __future__ import annotations
@@ -60,6 +65,11 @@ __all__ = ["growcut", "growcut_steps", "GrowCutResult", "GrowCutState", "seeds_f
 
 
 ENGINES = ("auto", "sweep", "automaton", "triton")
+
+#: default seconds the CPU sweep may spend on a refine before a GPU engine takes over
+CPU_REFINE_S = 0.25
+#: a cap on the voxels that hand-over sweep may pop (None: only the time limit; tests set it)
+_CPU_REFINE_MAX_POPS: Optional[int] = None
 
 #: why the Triton engine failed in this process (then "auto" uses the torch automaton)
 _TRITON_FAILED: Optional[str] = None
@@ -114,7 +124,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                   channel_axis: Optional[int] = None, mask=None, device: str = "auto",
                   engine: str = "auto", max_iter: Optional[int] = None,
                   distance_penalty: float = 0.0, state: Optional[GrowCutState] = None,
-                  previews: bool = True):
+                  previews: bool = True, cpu_refine_s: Optional[float] = None):
     """The GrowCut job (a generator yielding Progress, previews = labels so far).
 
     Parameters
@@ -132,6 +142,11 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         or when the settings differ, everything is computed again.
     previews: attach the labels so far to some Progress events (a live view); each one copies
         and decodes the whole volume, so :func:`growcut` (no one to show them) turns them off.
+    cpu_refine_s: on a refine with a GPU engine (triton or automaton), seconds the exact CPU
+        sweep may spend around the edit first (a small stroke is done there in a fraction of a
+        GPU round over the whole volume); if the edit reaches further, the GPU engine goes on
+        from the sweep's keys. Default: ``CPU_REFINE_S`` with ``engine="auto"``, 0 (off) when
+        an engine is named. The result's ``engine``/``device`` say what finished the job.
 
     Returns a :class:`GrowCutResult`. Inputs are never modified.
     """
@@ -139,6 +154,11 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     engine, device = choose_engine(engine, device)
     if max_iter is not None and int(max_iter) < 1:
         raise InputError(f"max_iter must be >= 1, got {max_iter}")
+    if cpu_refine_s is None:
+        cpu_refine_s = CPU_REFINE_S if auto else 0.0
+    cpu_refine_s = float(cpu_refine_s)
+    if not cpu_refine_s >= 0:
+        raise InputError(f"cpu_refine_s must be >= 0, got {cpu_refine_s}")
     prep = prepare(image, seeds, spacing=spacing, connectivity=connectivity,
                    channel_axis=channel_axis, mask=mask, distance_penalty=distance_penalty)
     yield Progress(0, None, "starting")
@@ -147,13 +167,32 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     if state is not None:
         if not isinstance(state, GrowCutState):
             raise InputError("state must be the state of a previous GrowCut result")
-        # The GPU engines' in-place relaxation settles saturated ties (costs at D_MAX) by more
-        # than the keys record (see ``_triton``), so a state holding such voxels is not
-        # refined there: it is computed again.
-        if state.signature == prep.signature() and (
-                engine == "sweep" or saturated_labels(state.keys).size == 0):
-            keys0, starts = refine_keys(prep, state, need_starts=engine == "sweep")
+        # Where path costs saturate (D_MAX) several labels can tie and GrowCut has more than
+        # one fixed point: the sweep settles them in its pop order, the GPU engines by an
+        # in-place min over all paths (see ``_triton``), and a warm start can land on another
+        # of them than a fresh run. So a state holding saturated labelled voxels is not
+        # refined (it is computed again), nor is a refine whose result holds some.
+        if state.signature == prep.signature() and saturated_labels(state.keys).size == 0:
+            windowed = engine == "sweep" or cpu_refine_s > 0
+            keys0, starts = refine_keys(prep, state, need_starts=windowed)
             refined = True
+            if windowed:
+                from ._sweep import window_refine_steps
+
+                gpu = engine != "sweep"
+                keys, complete = yield from window_refine_steps(
+                    prep, keys0, starts, state.keys,
+                    time_limit=cpu_refine_s if gpu else None,
+                    max_pops=_CPU_REFINE_MAX_POPS if gpu else None)
+                if saturated_labels(keys).size:
+                    keys0 = starts = None  # computed again, as without a state
+                    refined = False
+                elif complete and not gpu:
+                    return result_from_keys(keys, prep, engine, device, 0, True, True)
+                elif complete:
+                    return result_from_keys(keys, prep, "sweep", "cpu", 0, True, True)
+                else:
+                    keys0 = keys  # real path costs: the GPU engine goes on from there
     pv = {} if previews else {"preview_every": 0}
     if engine == "sweep":
         from ._sweep import sweep_steps
@@ -203,7 +242,8 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
             channel_axis: Optional[int] = None, mask=None, device: str = "auto",
             engine: str = "auto", max_iter: Optional[int] = None,
             distance_penalty: float = 0.0,
-            state: Optional[GrowCutState] = None) -> GrowCutResult:
+            state: Optional[GrowCutState] = None,
+            cpu_refine_s: Optional[float] = None) -> GrowCutResult:
     """GrowCut to convergence; see :func:`growcut_steps` for the parameters.
 
     >>> res = growcut(image, seeds, spacing=(3, 1, 1))           # doctest: +SKIP
@@ -212,7 +252,7 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
     return run(growcut_steps(image, seeds, spacing=spacing, connectivity=connectivity,
                              channel_axis=channel_axis, mask=mask, device=device, engine=engine,
                              max_iter=max_iter, distance_penalty=distance_penalty, state=state,
-                             previews=False))
+                             previews=False, cpu_refine_s=cpu_refine_s))
 
 
 def warm_up() -> None:

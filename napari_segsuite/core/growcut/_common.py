@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -135,6 +135,12 @@ class Prepared:
     @property
     def shape(self):
         return self.seeds.shape
+
+    def crop(self, box: Tuple[slice, ...]) -> "Prepared":
+        """The same inputs restricted to a box of slices (views, no copy): for the windowed
+        refine, which sweeps only around an edit."""
+        return replace(self, feats=self.feats[box], seeds=self.seeds[box],
+                       mask=None if self.mask is None else self.mask[box], _signature=None)
 
     @property
     def ndim(self):

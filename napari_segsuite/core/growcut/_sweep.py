@@ -186,11 +186,18 @@ def warm_up() -> None:
 
 
 def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np.ndarray],
-                target_s: float = 0.15, preview_every: int = 4):
+                target_s: float = 0.15, preview_every: int = 4,
+                deadline: Optional[float] = None, max_pops: Optional[int] = None,
+                stats: Optional[dict] = None, into: Optional[np.ndarray] = None):
     """Generator: run the sweep from ``keys0`` (None: from the seeds), yield Progress, return
     the final keys (unpadded, int64).
 
     ``starts``: boolean image of the voxels to start from (None: every seed).
+    ``deadline`` (a ``time.perf_counter()`` value) and ``max_pops``: give up, returning None,
+    once either is passed before the sweep is done (the windowed refine then hands over to a
+    GPU engine). ``stats``: a dict that receives ``pops``, the voxels popped. ``into``: an
+    array (or view) of the volume's shape to write the keys into, and return, instead of a new
+    one (it may be ``keys0`` itself: that is read before anything is written).
     """
     from ._common import initial_keys
 
@@ -201,11 +208,21 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if keys0 is None:
         keys0 = initial_keys(prep)
         starts = prep.seeds > 0
-    keys = np.full(pshape, -1, dtype=np.int64)  # -1: blocked (padding, outside the mask)
+    # padded copies; only the padding is filled (the sweep skips blocked voxels, key -1, before
+    # it reads their features, so the padding's features are never read)
+    keys = np.empty(pshape, dtype=np.int64)
+    feats = np.empty(pshape + (prep.feats.shape[-1],), dtype=np.float32)
+    for ax in range(nd):
+        for side in (0, -1):
+            face = tuple(side if a == ax else slice(None) for a in range(nd))
+            keys[face] = -1  # -1: blocked (padding, outside the mask)
+            feats[face] = 0.0
     inner = tuple(slice(1, -1) for _ in range(nd))
-    free = np.ones(shape, bool) if prep.mask is None else (prep.mask | (prep.seeds > 0))
-    keys[inner] = np.where(free, keys0, -1)
-    feats = np.zeros(pshape + (prep.feats.shape[-1],), dtype=np.float32)
+    keys[inner] = keys0
+    free = None
+    if prep.mask is not None:
+        free = prep.mask | (prep.seeds > 0)
+        np.copyto(keys[inner], -1, where=~free)
     feats[inner] = prep.feats
     keys = keys.ravel()
     feats = feats.reshape(-1, prep.feats.shape[-1])
@@ -216,19 +233,28 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
 
     idx_t = np.int32 if keys.size < 2**31 - 1 else np.int64
     pos = np.full(keys.size, -1, dtype=idx_t)
-    start_flat = np.flatnonzero(np.pad(starts, 1)).astype(idx_t)
+    # flat indices of the start voxels in the padded volume (without padding the start image)
+    start_flat = sum((c.astype(np.int64) + 1) * st
+                     for c, st in zip(np.nonzero(starts), strides)).astype(idx_t)
     cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size, 1 << 20))
     hk = np.empty(cap, dtype=np.int64)
     hv = np.empty(cap, dtype=idx_t)
     size = np.zeros(1, dtype=np.int64)
     push_many(keys, hk, hv, pos, size, start_flat)
 
-    total = int(free.sum())
+    total = int(np.prod(shape)) if free is None else int(free.sum())
     done = 0
     budget = 2048
     yields = 0
     t_last = time.perf_counter()
     while size[0] > 0:
+        if (deadline is not None and time.perf_counter() > deadline) or \
+                (max_pops is not None and done >= max_pops):
+            if stats is not None:
+                stats["pops"] = stats.get("pops", 0) + done
+            return None
+        if max_pops is not None:
+            budget = min(budget, max_pops - done)
         t0 = time.perf_counter()
         n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const)
         if n < 0:
@@ -249,10 +275,94 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
                 preview = decode_labels(np.maximum(keys.reshape(pshape)[inner], 0),
                                         prep.out_dtype)
             yield Progress(min(done, total), total, "growing", preview=preview)
-    out = np.ascontiguousarray(keys.reshape(pshape)[inner])
-    if prep.mask is not None:
+    if stats is not None:
+        stats["pops"] = stats.get("pops", 0) + done
+    if into is None:
+        out = np.ascontiguousarray(keys.reshape(pshape)[inner])
+    else:
+        out = into
+        out[...] = keys.reshape(pshape)[inner]
+    if free is not None:
         out[~free] = UNREACHED
     return out
 
 
-__all__ = ["sweep_steps", "warm_up", "kernels"]
+def window_refine_steps(prep: Prepared, keys: np.ndarray, starts: np.ndarray,
+                        old_keys: np.ndarray, margin: int = 16,
+                        time_limit: Optional[float] = None, max_pops: Optional[int] = None,
+                        target_s: float = 0.15):
+    """Generator: the refine's sweep in a window around the edit instead of the whole volume;
+    returns ``(keys, complete)``.
+
+    ``keys``/``starts``: the warm start of :func:`._common.refine_keys` (``keys`` is updated in
+    place); ``old_keys``: the state's keys. A whole-volume sweep from a warm start already pops
+    only what the edit changes, but it pads and copies the whole volume (keys, features, heap
+    positions) first, which costs more than the sweep itself for a small stroke on a large
+    volume. Here the sweep runs in the bounding box of everything the warm start changed (new
+    seeds, invalidated voxels) plus ``margin``. Voxels outside the box still satisfy the
+    fixed-point inequalities among themselves (their keys did not change) and with the box's
+    boundary voxels whose keys did not change; so when no boundary voxel changed (boundaries on
+    the volume's border aside), the keys are the fixed point of the whole volume, equal to a
+    full recompute. Otherwise the box grows on the sides where its boundary changed (by its
+    own extent, at least ``margin``) and the sweep goes on from the changed boundary voxels,
+    the only ones that can offer anything new outside the previous box.
+
+    ``time_limit`` (seconds) and ``max_pops``: stop early and return ``(keys, False)``, the
+    keys after the last complete window: real path costs, a valid warm start for any engine.
+    """
+    kernels()  # compile or load before the clock starts
+    shape = prep.shape
+    nd = len(shape)
+    t_start = time.perf_counter()
+    deadline = None if time_limit is None else t_start + float(time_limit)
+    diff = np.flatnonzero(keys != old_keys)
+    st_idx = np.flatnonzero(starts)
+    if diff.size == 0 and st_idx.size == 0:
+        return keys, True
+    both = np.concatenate([diff, st_idx])
+    coords = np.unravel_index(both, shape)
+    lo = [max(0, int(c.min()) - margin) for c in coords]
+    hi = [min(n, int(c.max()) + 1 + margin) for c, n in zip(coords, shape)]
+    stats = {"pops": 0}
+    while True:
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        view = keys[box]
+        # the box's faces inside the volume, as they were before this window's sweep
+        faces = {}
+        for ax in range(nd):
+            for side, at_border in ((0, lo[ax] == 0), (-1, hi[ax] == shape[ax])):
+                if not at_border:
+                    face = tuple(slice(0, 1) if a == ax and side == 0 else
+                                 slice(-1, None) if a == ax else slice(None)
+                                 for a in range(nd))
+                    faces[(ax, side)] = (face, view[face].copy())
+        remaining = None if max_pops is None else max(0, int(max_pops) - stats["pops"])
+        out = yield from sweep_steps(prep.crop(box), view, starts[box], target_s=target_s,
+                                     preview_every=0, deadline=deadline, max_pops=remaining,
+                                     stats=stats, into=view)
+        if out is None:  # gave up before writing anything: the keys are those of the last box
+            return keys, False
+        next_starts = None
+        grow = []
+        for (ax, side), (face, old_face) in faces.items():
+            changed = view[face] != old_face
+            if changed.any():
+                if next_starts is None:
+                    next_starts = np.zeros(view.shape, bool)
+                next_starts[face] |= changed
+                grow.append((ax, side))
+        if next_starts is None:
+            return keys, True
+        if deadline is not None and time.perf_counter() > deadline:
+            return keys, False
+        starts = np.zeros(shape, bool)
+        starts[box] = next_starts
+        for ax, side in grow:
+            step = max(margin, hi[ax] - lo[ax])
+            if side == 0:
+                lo[ax] = max(0, lo[ax] - step)
+            else:
+                hi[ax] = min(shape[ax], hi[ax] + step)
+
+
+__all__ = ["sweep_steps", "window_refine_steps", "warm_up", "kernels"]
