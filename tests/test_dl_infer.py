@@ -167,3 +167,75 @@ def test_cuda_matches_cpu(rng):
     a = predict(img, ck, device="cpu", tile=32, probabilities=True).probabilities.array
     b = predict(img, ck, device="cuda", tile=32, probabilities=True).probabilities.array
     assert np.abs(a - b).max() < 0.02  # float16 autocast
+
+
+# -- dask ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dim,shape,chunks,tile,nc", [
+    (2, (37, 50), (10, 13), 16, 1),       # chunks smaller than the tile: merged first
+    (3, (11, 19, 23), (6, 10, 12), 8, 1),
+    (2, (7, 30, 41), (3, 11, 20), 16, 1),  # a 2D model on a 3D stack, slice by slice
+    (2, (33, 29), (17, 15), 16, 2),        # two channels, last
+])
+def test_predict_dask_equals_whole_image_predict(dim, shape, chunks, tile, nc, rng):
+    """Block by block, each block running exactly the whole image's tiles that overlap it,
+    gives the labels of whole-image tiled inference."""
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.dl.infer import predict_dask
+
+    ck = _ckpt(dim, nc=nc)
+    img = rng.normal(size=shape + ((nc,) if nc > 1 else ())).astype(np.float32)
+    whole = predict(img, ck, tile=tile, device="cpu").labels.array
+    lazy = predict_dask(da.from_array(img, chunks=chunks + ((nc,) if nc > 1 else ())), ck,
+                        tile=tile, device="cpu", batch=3)
+    assert lazy.shape == shape and lazy.dtype == whole.dtype
+    assert lazy.numblocks != (1,) * len(shape)  # really more than one block
+    labels = lazy.compute()
+    assert np.array_equal(labels, whole)
+
+
+def test_predict_dask_without_model_statistics_uses_the_images(rng):
+    """A model without normalisation statistics (TorchScript) is normalised with the image's
+    own mean and std; estimated on a sample that here covers every voxel, so equal to
+    :func:`predict`'s."""
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.dl.infer import predict_dask
+
+    ck = _ckpt(2)
+    ck.norm_mean, ck.norm_std = [], []
+    img = (rng.normal(size=(30, 40)) * 50 + 300).astype(np.float32)
+    whole = predict(img, ck, tile=16, device="cpu").labels.array
+    labels = predict_dask(da.from_array(img, chunks=(16, 20)), ck, tile=16,
+                          device="cpu").compute()
+    assert np.array_equal(labels, whole)
+
+
+def test_predict_dask_runs_in_other_processes(rng):
+    """The lazy graph pickles (model weights included) and runs on worker processes, as on a
+    distributed cluster."""
+    dask = pytest.importorskip("dask")
+    import dask.array as da
+
+    from napari_segsuite.core.dl.infer import predict_dask
+
+    ck = _ckpt(2)
+    img = rng.normal(size=(40, 50)).astype(np.float32)
+    whole = predict(img, ck, tile=16, device="cpu").labels.array
+    lazy = predict_dask(da.from_array(img, chunks=(20, 25)), ck, tile=16, device="cpu")
+    with dask.config.set(scheduler="processes", num_workers=2):
+        labels = lazy.compute()
+    assert np.array_equal(labels, whole)
+
+
+def test_predict_dask_bad_input(rng):
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.dl.infer import predict_dask
+
+    img = da.zeros((20, 20), chunks=10)
+    with pytest.raises(InputError, match="3D model"):
+        predict_dask(img, _ckpt(3), device="cpu")
+    with pytest.raises(InputError, match="channel"):
+        predict_dask(da.zeros((20, 20, 3), chunks=10), _ckpt(2, nc=2), device="cpu")
+    with pytest.raises(InputError, match="overlap"):
+        predict_dask(img, _ckpt(2), overlap=1.0, device="cpu")
+    with pytest.raises(InputError, match="2D or 3D"):
+        predict_dask(da.zeros((4, 5, 6, 7), chunks=3), _ckpt(2), device="cpu")

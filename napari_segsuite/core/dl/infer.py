@@ -169,25 +169,10 @@ def _predict_steps(image, model, device, tile, overlap, batch, probabilities, in
                 for v, p in chunk:
                     sl = (slice(None),) + tuple(slice(a, a + t) for a, t in zip(p, tshape))
                     tiles.append(views[v][sl])
-                xt = torch.from_numpy(np.stack(tiles)).to(dev)
-                if use_amp:
-                    with torch.autocast("cuda", dtype=torch.float16):
-                        out = net(xt)
-                else:
-                    out = net(xt)
-                out = out.float()
-                if out.ndim != xt.ndim or tuple(out.shape[2:]) != tuple(xt.shape[2:]):
-                    raise InputError(f"the model returned shape {tuple(out.shape)} for input "
-                                     f"{tuple(xt.shape)}; it must keep the spatial size")
+                pr = _tile_probs(net, tiles, dev, use_amp, wt)
                 if n_out is None:
-                    n_out = out.shape[1]
-                    acc = np.zeros((len(views), max(n_out, 2)) + vshape, dtype=np.float32)
-                if n_out == 1:
-                    pr = torch.sigmoid(out)
-                    pr = torch.cat([1 - pr, pr], 1)
-                else:
-                    pr = torch.softmax(out, 1)
-                pr = (pr * wt).cpu().numpy()
+                    n_out = pr.shape[1]
+                    acc = np.zeros((len(views), n_out) + vshape, dtype=np.float32)
                 for (v, p), t in zip(chunk, pr):
                     sl = (v, slice(None)) + tuple(slice(a, a + s) for a, s in zip(p, tshape))
                     acc[sl] += t
@@ -223,6 +208,29 @@ def _predict_steps(image, model, device, tile, overlap, batch, probabilities, in
                             channel_names=[ckpt.label_names.get(str(v), str(v)) for v in values])
     yield Progress(n_batches + 1, n_batches + 1, "done")
     return Prediction(out, prob_img, dev, tuple(tshape))
+
+
+def _tile_probs(net, tiles, dev: str, use_amp: bool, wt) -> np.ndarray:
+    """Class probabilities of a batch of tiles ``(C, *tile)`` times the Gaussian weight ``wt``:
+    numpy ``(N, K, *tile)`` with K >= 2 (a one-output model gives background and foreground)."""
+    import torch
+
+    xt = torch.from_numpy(np.stack(tiles)).to(dev)
+    if use_amp:
+        with torch.autocast("cuda", dtype=torch.float16):
+            out = net(xt)
+    else:
+        out = net(xt)
+    out = out.float()
+    if out.ndim != xt.ndim or tuple(out.shape[2:]) != tuple(xt.shape[2:]):
+        raise InputError(f"the model returned shape {tuple(out.shape)} for input "
+                         f"{tuple(xt.shape)}; it must keep the spatial size")
+    if out.shape[1] == 1:
+        pr = torch.sigmoid(out)
+        pr = torch.cat([1 - pr, pr], 1)
+    else:
+        pr = torch.softmax(out, 1)
+    return (pr * wt).cpu().numpy()
 
 
 def predict(image, model, **kwargs) -> Prediction:
@@ -279,3 +287,144 @@ def split_instances(mask: np.ndarray, spacing: Optional[Sequence[float]] = None,
             out = watershed(landscape, out, mask=mask)
     out, _, _ = relabel_sequential(out)
     return out.astype(np.uint32)
+
+
+# -- dask --------------------------------------------------------------------------------------
+def predict_dask(image, model, *, device: str = "auto",
+                 tile: Optional[Union[int, Sequence[int]]] = None, overlap: float = 0.5,
+                 batch: Optional[int] = None, amp: bool = True, sample_size: int = 200_000,
+                 random_state: int = 0):
+    """Segment a dask array too large for memory (or living on a dask cluster): a *lazy* dask
+    array of labels, computed or stored (e.g. to zarr) block by block on any scheduler.
+
+    The tiles are the ones whole-image :func:`predict` places (same size, same positions, same
+    Gaussian weights): every output block runs exactly the tiles that overlap it, reading them
+    from the block and a halo of ``tile - 1`` voxels around it, and blends them as the whole
+    image would, so the labels equal :func:`predict`'s (to float rounding: a tile on the border
+    of two blocks is computed in both). ``tile`` defaults to the size :func:`predict` would
+    choose for the whole image; chunks smaller than the tile are merged first. Channels last
+    when the model takes several. A model without normalisation statistics (TorchScript) is
+    normalised with the image's mean and standard deviation, estimated on ``sample_size``
+    voxels. No ``instances`` here: splitting touching objects needs the whole foreground.
+    """
+    import dask.array as da
+
+    from .checkpoint import Checkpoint, load_model
+
+    ckpt: Checkpoint = model if isinstance(model, Checkpoint) else load_model(model)
+    dev = resolve_device(device)
+    arr = da.asarray(image)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise InputError("image values must be real numbers")
+    multi = ckpt.in_channels > 1 and arr.ndim >= 3 and arr.shape[-1] == ckpt.in_channels
+    nd = arr.ndim - int(multi)
+    nc = arr.shape[-1] if multi else 1
+    if ckpt.in_channels and nc != ckpt.in_channels:
+        raise InputError(f"the model takes {ckpt.in_channels} channel(s), the image has {nc}; "
+                         "give the channels last")
+    if nd not in (2, 3):
+        raise InputError(f"expected a 2D or 3D image, got shape {arr.shape}")
+    if ckpt.dim == 3 and nd != 3:
+        raise InputError("this is a 3D model; it needs a volume, the image is 2D")
+    if not 0 <= overlap < 1:
+        raise InputError(f"overlap must be in [0, 1), got {overlap}")
+    if not multi:
+        arr = arr[..., None]
+    arr = arr.rechunk({nd: -1})  # every block holds all channels
+    spatial = tuple(int(v) for v in arr.shape[:nd])
+    if ckpt.norm_mean:
+        mean, std = ckpt.norm_mean, ckpt.norm_std
+    else:
+        n = int(np.prod(spatial))
+        rng = np.random.default_rng(random_state)
+        idx = np.sort(rng.choice(n, size=min(n, int(sample_size)), replace=False))
+        sample = arr.vindex[np.unravel_index(idx, spatial)].compute().astype(np.float32)
+        mean, std = channel_stats([np.moveaxis(sample, -1, 0)])
+    slicewise = ckpt.dim == 2 and nd == 3
+    vshape = spatial[1:] if slicewise else spatial
+    if tile is None:
+        tshape = _estimate_tile(ckpt, vshape, dev)
+    else:
+        t = (int(tile),) * len(vshape) if np.isscalar(tile) else tuple(int(v) for v in tile)
+        if len(t) != len(vshape) or min(t) < 1:
+            raise InputError(f"tile must have {len(vshape)} positive sizes, got {tile}")
+        tshape = tuple(min(a, b) for a, b in zip(t, vshape))
+    if slicewise:  # a slice is a tile of depth 1 along the first axis, one per slice
+        tshape = (1,) + tuple(tshape)
+    starts = [tile_starts(s, t, overlap) for s, t in zip(spatial, tshape)]
+    if batch is None:
+        per_voxel, budget = _memory_plan(ckpt, dev)
+        batch = int(max(1, min(32, budget // (float(np.prod(tshape)) * per_voxel))))
+    depth = {ax: t - 1 for ax, t in enumerate(tshape)}
+    depth[nd] = 0
+    # the halo comes from the neighbouring blocks only: each must be at least that deep
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    arr = arr.rechunk(tuple(ensure_minimum_chunksize(max(depth[ax], 1), c) if depth[ax] else c
+                            for ax, c in enumerate(arr.chunks[:nd])) + (arr.chunks[nd],))
+    halo = da.overlap.overlap(arr, depth=depth, boundary="none")
+    values = list(ckpt.label_values) if ckpt.label_values else None
+    out_dtype = label_dtype(int(max(values))) if values else np.int64
+    chunks = arr.chunks[:nd]
+
+    def block(x, block_info=None):
+        loc = block_info[None]["array-location"]  # this output block, in the whole image
+        lo = [a for a, _ in loc]
+        hi = [b for _, b in loc]
+        x0 = [max(0, a - depth[ax]) for ax, a in enumerate(lo)]  # where ``x`` starts
+        return _predict_block(ckpt, np.asarray(x), lo, hi, x0, starts, tshape, slicewise,
+                              mean, std, dev, batch, amp, values, out_dtype)
+
+    return halo.map_blocks(block, chunks=chunks, drop_axis=nd, dtype=out_dtype,
+                           meta=np.empty((0,) * nd, out_dtype))
+
+
+def _predict_block(ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std, dev, batch, amp,
+                   values, out_dtype):
+    """One output block ``[lo, hi)`` of :func:`predict_dask`: the whole image's tiles that
+    overlap it, run on ``x`` (the block with its halo, starting at ``x0``, channels last)."""
+    import torch
+
+    nd = len(lo)
+    xc = normalise(np.moveaxis(x, -1, 0).astype(np.float32, copy=False), mean, std)
+    mine = [[p for p in st if p < b and p + t > a] for st, a, b, t in zip(starts, lo, hi, tshape)]
+    positions = list(itertools.product(*mine))
+    vt = tshape[1:] if slicewise else tshape
+    weight = gaussian_weight(vt)
+    bshape = tuple(b - a for a, b in zip(lo, hi))
+    acc = None
+    norm = np.zeros(bshape, np.float32)
+    use_amp = amp and dev.startswith("cuda")
+    with torch_threads(None), torch.inference_mode():
+        net = ckpt.build().to(dev)
+        wt = torch.from_numpy(weight).to(dev)
+        for b0 in range(0, len(positions), batch):
+            chunk = positions[b0:b0 + batch]
+            tiles = []
+            for p in chunk:
+                sl = (slice(None),) + tuple(slice(q - o, q - o + t)
+                                            for q, o, t in zip(p, x0, tshape))
+                t_ = xc[sl]
+                tiles.append(t_[:, 0] if slicewise else t_)
+            pr = _tile_probs(net, tiles, dev, use_amp, wt)
+            if acc is None:
+                acc = np.zeros((pr.shape[1],) + bshape, np.float32)
+            for p, t_ in zip(chunk, pr):
+                if slicewise:
+                    t_ = t_[:, None]
+                # the part of the tile inside this block, in tile and in block coordinates
+                src = tuple(slice(max(a, q) - q, min(b, q + t) - q)
+                            for q, a, b, t in zip(p, lo, hi, tshape))
+                dst = tuple(slice(max(a, q) - a, min(b, q + t) - a)
+                            for q, a, b, t in zip(p, lo, hi, tshape))
+                acc[(slice(None),) + dst] += t_[(slice(None),) + src]
+                w = weight[None] if slicewise else weight
+                norm[dst] += w[src]
+        del net
+    acc /= norm
+    if values is None:
+        values = list(range(acc.shape[0]))
+    if len(values) != acc.shape[0]:
+        raise InputError(f"the model gives {acc.shape[0]} classes but lists {len(values)} "
+                         "label values")
+    return np.asarray(values)[acc.argmax(0)].astype(out_dtype)
