@@ -147,6 +147,10 @@ def test_refine_keeps_corrections_and_equals_recompute(setup):
     assert second is not first and first in viewer.layers and not first.visible
     assert np.all(np.asarray(second.data)[2:5, 5:10, 5:10] == 2)  # corrections kept
     assert second.metadata["growcut"]["refined"]
+    # the status line says what produced the result (a GPU engine may hand a refine to the CPU)
+    meta = second.metadata["growcut"]
+    assert w.panel.status.text() == (f"GrowCut: done ({meta['engine']} on "
+                                      f"{meta['device'].upper()}, refined)")
     from napari_segsuite.core.growcut import growcut
 
     union = seeds.astype(np.int64).copy()

@@ -115,9 +115,15 @@ class JobPanel(QWidget):
         self._title = ""
         self._locked: list = []
         self._on_result: Optional[Callable[[Any], None]] = None
+        self._note = ""
         self._on_preview: Optional[Callable[[Any], None]] = None
 
     # -- public API -----------------------------------------------------------------------------
+    def set_note(self, text: str) -> None:
+        """From ``on_result``: a few words the final status line shows after "done" (e.g.
+        which engine and device produced the result)."""
+        self._note = str(text)
+
     @property
     def busy(self) -> bool:
         return self.cancel_button.isEnabled()
@@ -135,6 +141,7 @@ class JobPanel(QWidget):
         self._title = title
         self._on_result = on_result
         self._on_preview = on_preview
+        self._note = ""
         self._cancel_requested = False
         self.last_error = None
         self.last_outcome = None
@@ -236,6 +243,8 @@ class JobPanel(QWidget):
             self._napari_progress = None
         text = {"done": "done", "cancelled": "cancelled, nothing changed",
                 "error": f"failed: {message}"}[outcome]
+        if outcome == "done" and self._note:
+            text += f" ({self._note})"
         if outcome != "done":
             self.progress_bar.setValue(0)
         self.status.setText(f"{self._title}: {text}")

@@ -277,8 +277,8 @@ class GrowCutWidget(QWidget):
         self.result_layer = layer
         self._state = res.state
         self._last_labels = res.labels.copy()
-        self.panel.status.setText(f"GrowCut: done ({res.engine} on {res.device}"
-                                  + (", refined" if res.refined else "") + ")")
+        self.panel.set_note(f"{res.engine} on {res.device.upper()}"
+                            + (", refined" if res.refined else ""))
 
     # -- seeds helpers ----------------------------------------------------------------------------
     def result_as_seeds(self) -> None:
