@@ -179,9 +179,23 @@ def test_cuda_triton_equals_sweep_96_cubed_and_is_the_auto_engine():
     edited = seeds.copy()
     edited[48, 48, 10:20] = 2
     edited[tuple(np.argwhere(seeds == 1)[0])] = 0
-    refined = gc.growcut(img, edited, device="cuda", state=res.state)
     full = gc.growcut(img, edited, engine="sweep")
-    assert refined.refined and np.array_equal(refined.state.keys, full.state.keys)
+    # the GPU engine alone, the default (the CPU sweep first, around the edit), and the
+    # hand-over (the sweep stopped after a few voxels, Triton going on from its keys)
+    alone = gc.growcut(img, edited, device="cuda", state=res.state, cpu_refine_s=0)
+    assert alone.refined and alone.engine == "triton"
+    assert np.array_equal(alone.state.keys, full.state.keys)
+    auto = gc.growcut(img, edited, device="cuda", state=res.state)
+    assert auto.refined and auto.engine in ("sweep", "triton")
+    assert np.array_equal(auto.state.keys, full.state.keys)
+    old_cap = gc._CPU_REFINE_MAX_POPS
+    gc._CPU_REFINE_MAX_POPS = 50
+    try:
+        handed = gc.growcut(img, edited, device="cuda", state=res.state)
+    finally:
+        gc._CPU_REFINE_MAX_POPS = old_cap
+    assert handed.refined and handed.engine == "triton"
+    assert np.array_equal(handed.state.keys, full.state.keys)
 
 
 # -- pass plan and tiles (pure Python) ------------------------------------------------------------
