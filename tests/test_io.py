@@ -216,3 +216,24 @@ def test_npy_without_real_numbers_is_an_input_error(tmp_path, arr):
     np.save(tmp_path / "x.npy", arr)
     with pytest.raises(InputError, match="real numbers"):
         read_image(tmp_path / "x.npy")
+
+
+def test_unwritable_output_folder_is_an_input_error(tmp_path, monkeypatch):
+    """A folder the user may not write to (or a read-only disk) is bad input, not exit 1."""
+    img = SegImage(np.ones((2, 3, 4), np.uint8))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == str(tmp_path)
+                        else real_access(p, mode, **k))
+    with pytest.raises(InputError, match="not writable"):
+        check_writable(tmp_path / "out.nii.gz")
+    monkeypatch.setattr(os, "access", real_access)
+
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)  # e.g. root on a read-only file system
+    with pytest.raises(InputError, match="Permission denied"):
+        write_image(tmp_path / "out.nii.gz", img)
+    assert os.listdir(tmp_path) == []

@@ -108,6 +108,8 @@ def write_csv(path: str, result: dict, force: bool = False):
         return _write(path, result, force=force)
     except InputError as exc:
         raise InputError(f"--csv {exc}") from None
+    except OSError as exc:  # a read-only disk, no permission, disk full
+        raise InputError(f"--csv {path}: cannot write it ({exc})") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -220,6 +220,8 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
         raise InputError(f"{p}: is a folder, give a file name")
     if not p.parent.exists():
         raise InputError(f"{p.parent}: output folder does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise InputError(f"{p.parent}: output folder is not writable")
     if p.exists() and not force:
         raise InputError(f"{p}: already exists; use --force to overwrite it")
     if ext == ".mhd":  # its voxels go to a .zraw beside it
@@ -240,7 +242,10 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
     folder = p.parent
     # Write under the final name inside a hidden temporary folder next to the target, then move
     # the file(s) into place, the header last (.mhd writes a .raw/.zraw beside it).
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{stem(p)}.part-", dir=folder))
+    try:
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{stem(p)}.part-", dir=folder))
+    except OSError as exc:  # e.g. a read-only file system
+        raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
     try:
         # the extension in lower case (ITK's NIfTI writer refuses '.NII.GZ'); the rename
         # below gives the file the name asked for
@@ -261,6 +266,8 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
             if extra.name != tmp.name:
                 os.replace(extra, folder / extra.name)
         os.replace(tmp, p)
+    except OSError as exc:  # disk full, permissions changed under us, ...
+        raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return p
