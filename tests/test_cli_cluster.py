@@ -65,3 +65,20 @@ def test_missing_file_mask_and_force(cli, tmp_path, bands):
     assert res.code == 2 and "--force" in res.err and out.read_bytes() == before
     assert cli("cluster", path, "-o", out, "--method", "kmeans", "--k", "3", "--force",
                "--quiet").code == 0
+
+
+@pytest.mark.parametrize("method,extra", [("kmeans", ["--k", "2"]), ("slic", ["--segments", "5"]),
+                                          ("spectral", ["--k", "2", "--segments", "20"])])
+def test_nan_in_the_image_exits_2(cli, tmp_path, bands, method, extra):
+    """kmeans failed with exit 1, slic wrote an all-0 map, spectral blamed K."""
+    _, img = bands
+    arr = img.array.copy()
+    arr[3, 4, 1] = np.inf
+    arr[5, 6, 0] = np.nan
+    path = write_image(tmp_path / "nan.nrrd", img.like(arr, multichannel=True))
+    res = cli("cluster", path, "-o", tmp_path / "o.nii.gz", "--method", method, *extra,
+              "--quiet")
+    assert res.code == 2, res
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: IMAGE") and "NaN" in lines[0], res
+    assert not (tmp_path / "o.nii.gz").exists()

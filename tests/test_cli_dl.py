@@ -116,6 +116,21 @@ def test_bad_input_exit_2(cli, files, args, needle):
     assert not (d / "o.nii.gz").exists() and not (d / "x.pt").exists()
 
 
+def test_nan_in_the_image_exits_2(cli, files):
+    """predict used to write a label map computed from NaN without a word."""
+    d = files
+    img = read_image(d / "img.nii.gz")
+    arr = img.array.astype(np.float32)
+    arr[1, 3, 3] = np.nan
+    write_image(d / "nan.nrrd", img.like(arr), force=True)
+    r = cli("predict", d / "nan.nrrd", "--model", "nuclei_2d", "-o", d / "o.nii.gz", "--device",
+            "cpu", "--quiet")
+    assert r.code == 2, r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: IMAGE") and "NaN" in lines[0], r
+    assert not (d / "o.nii.gz").exists()
+
+
 def test_cuda_without_gpu_is_exit_2(cli, files):
     import torch
 

@@ -121,3 +121,18 @@ def test_growcut_cli_auto_seeds(cli, tmp_path, rng):
     assert agree > 0.95
     res = cli("growcut", ip, "-", "-o", tmp_path / "x.nii.gz")
     assert res.code == 2 and "auto-seeds" in res.err
+
+
+def test_growcut_cli_int64_npy_seeds_to_tif(cli, tmp_path, rng):
+    """np.save of an int array gives int64 seeds; the labels must still fit a TIFF (which has no
+    64-bit integers): that write used to fail after the whole computation."""
+    img = rng.random((20, 30)).astype(np.float32)
+    seeds = np.zeros((20, 30), np.int64)
+    seeds[0, 0], seeds[19, 29] = 3, 300
+    np.save(tmp_path / "a.npy", img)
+    np.save(tmp_path / "s.npy", seeds)
+    for ext in (".tif", ".nii.gz"):
+        out = tmp_path / f"o{ext}"
+        res = cli("growcut", tmp_path / "a.npy", tmp_path / "s.npy", "-o", out, "--quiet")
+        assert res.code == 0, res
+        assert set(np.unique(read_image(out).array)) == {3, 300}

@@ -123,6 +123,29 @@ def test_csv_written_and_not_overwritten_without_force(cli, pair, tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_csv_naming_a_folder_says_so(cli, pair, tmp_path):
+    """It used to say 'already exists; use --force', and --force cannot replace a folder."""
+    p, g, *_ = pair
+    (tmp_path / "results").mkdir()
+    r = cli("metrics", p, g, "--csv", tmp_path / "results", "--quiet")
+    assert r.code == 2 and r.err.startswith("error:") and "is a folder" in r.err, r
+    assert "--force" not in r.err and list((tmp_path / "results").iterdir()) == []
+
+
+def test_csv_write_failure_is_exit_2(cli, pair, tmp_path, monkeypatch):
+    """An OSError writing the CSV (read-only disk, no permission) was an 'internal failure'."""
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    p, g, *_ = pair
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    r = cli("metrics", p, g, "--csv", tmp_path / "m.csv", "--quiet", "--no-distances")
+    assert r.code == 2 and r.err.startswith("error: --csv") and "Permission denied" in r.err, r
+    assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "m.csv").exists()
+
+
 def test_no_distances_omits_the_distance_keys(cli, pair):
     p, g, *_ = pair
     js = json.loads(cli("metrics", p, g, "--json", "--no-distances", "--quiet").out)

@@ -176,3 +176,23 @@ def test_no_overwrite_without_force(cli, files):
     res = cli("watershed", d / "img.nii.gz", "-o", target, "--instances", "--force", "--quiet")
     assert res.code == 0, res
     assert read_image(target).array.max() >= 1
+
+
+@pytest.mark.parametrize("mode", [[], ["--instances"], ["--auto-markers"],
+                                  ["--markers", "seeds.npy"]])
+def test_nan_in_the_image_exits_2_one_line(cli, tmp_path, mode):
+    """One NaN voxel used to give 141 regions instead of 2 (default), exit 1 (--instances) or
+    a numpy warning on stderr (--auto-markers)."""
+    a, b = _two_discs()
+    img = (a | b).astype(np.float32) * 50
+    img[0, 0] = np.nan
+    np.save(tmp_path / "img.npy", img)
+    seeds = np.zeros(img.shape, np.uint8)
+    seeds[24, 22], seeds[24, 40], seeds[2, 2] = 1, 2, 3
+    np.save(tmp_path / "seeds.npy", seeds)
+    mode = [str(tmp_path / m) if m.endswith(".npy") else m for m in mode]
+    res = cli("watershed", tmp_path / "img.npy", "-o", tmp_path / "o.nii.gz", "--quiet", *mode)
+    assert res.code == 2, res
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: IMAGE") and "NaN" in lines[0], res
+    assert not (tmp_path / "o.nii.gz").exists()

@@ -164,3 +164,76 @@ def test_segimage_geometry_validation():
     for bad in ("a,b,c", "1,1", "1,-1,1"):
         with pytest.raises(InputError):
             parse_spacing(bad, 3)
+
+
+def test_folder_without_dicom_is_one_line_and_silent(tmp_path, capfd):
+    """ITK's 'No Series were found' warning must not reach stderr (the CLI prints one line)."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("hello")
+    with pytest.raises(InputError, match="no DICOM series"):
+        read_image(tmp_path / "notes")
+    from napari_segsuite.io import can_read
+
+    assert not can_read(tmp_path / "notes")
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("ext", [".NII", ".NII.GZ", ".NRRD", ".TIF", ".NPY"])
+def test_upper_case_extension_writes_the_named_file(tmp_path, ext):
+    img = SegImage(np.arange(24, dtype=np.uint8).reshape(2, 3, 4), spacing=(2.5, 0.5, 0.75))
+    path = write_image(tmp_path / f"out{ext}", img)
+    assert path.name == f"out{ext}" and sorted(os.listdir(tmp_path)) == [f"out{ext}"]
+    back = read_image(path)
+    np.testing.assert_array_equal(back.array, img.array)
+    if ext.startswith(".N") and ext != ".NPY":
+        assert back.spacing == img.spacing
+
+
+@pytest.mark.parametrize("ext", [".Nii.Gz", ".Nii", ".MHA", ".MHD", ".Mha"])
+def test_extension_simpleitk_cannot_read_back_is_refused_up_front(tmp_path, ext):
+    img = SegImage(np.ones((2, 3, 4), np.uint8))
+    with pytest.raises(InputError, match="cannot read"):
+        check_writable(tmp_path / f"out{ext}")
+    with pytest.raises(InputError):
+        write_image(tmp_path / f"out{ext}", img)
+    assert os.listdir(tmp_path) == []
+
+
+def test_mhd_data_file_is_not_overwritten_without_force(tmp_path):
+    img = SegImage(np.ones((2, 3, 4), np.uint8))
+    (tmp_path / "out.zraw").write_bytes(b"someone else's data")
+    with pytest.raises(InputError, match="--force"):
+        write_image(tmp_path / "out.mhd", img)
+    assert (tmp_path / "out.zraw").read_bytes() == b"someone else's data"
+    assert sorted(os.listdir(tmp_path)) == ["out.zraw"]
+    back = read_image(write_image(tmp_path / "out.mhd", img, force=True))
+    np.testing.assert_array_equal(back.array, img.array)
+
+
+@pytest.mark.parametrize("arr", [np.array([["a", "b"], ["c", "d"]]),
+                                 np.ones((3, 4), np.complex64)])
+def test_npy_without_real_numbers_is_an_input_error(tmp_path, arr):
+    np.save(tmp_path / "x.npy", arr)
+    with pytest.raises(InputError, match="real numbers"):
+        read_image(tmp_path / "x.npy")
+
+
+def test_unwritable_output_folder_is_an_input_error(tmp_path, monkeypatch):
+    """A folder the user may not write to (or a read-only disk) is bad input, not exit 1."""
+    img = SegImage(np.ones((2, 3, 4), np.uint8))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == str(tmp_path)
+                        else real_access(p, mode, **k))
+    with pytest.raises(InputError, match="not writable"):
+        check_writable(tmp_path / "out.nii.gz")
+    monkeypatch.setattr(os, "access", real_access)
+
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)  # e.g. root on a read-only file system
+    with pytest.raises(InputError, match="Permission denied"):
+        write_image(tmp_path / "out.nii.gz", img)
+    assert os.listdir(tmp_path) == []

@@ -3,6 +3,7 @@
 - :func:`add_output_args`: ``-o/--output OUT``, ``--force``, ``--quiet``.
 - :func:`add_device_arg`: ``--device auto|cpu|cuda``.
 - :func:`read_input`: read IMAGE/SEEDS/... with a one-line error naming the argument.
+- :func:`require_finite`: NaN/infinite voxels in an image are an input error.
 - :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
   (atomic: temporary file + rename; existing OUT only with ``--force``).
 - :func:`run_job`: drive a core job generator with progress on stderr (silent with ``--quiet``).
@@ -56,6 +57,16 @@ def read_input(path: str, what: str = "IMAGE"):
         return read_image(path)
     except InputError as exc:
         raise InputError(f"{what}: {exc}") from None
+
+
+def require_finite(image, what: str = "IMAGE") -> None:
+    """NaN or infinite voxels are bad input: the algorithms would silently return garbage."""
+    import numpy as np
+
+    arr = image.array
+    if arr.dtype.kind == "f" and not all(np.isfinite(part).all() for part in arr):
+        raise InputError(f"{what} holds NaN or infinite values; replace them first (e.g. with "
+                         "0 or the background value)")
 
 
 def check_output(path: str, force: bool) -> Path:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.cluster import cluster_steps
     from ..core.errors import InputError
-    from ._common import check_output, read_input, run_job, write_output
+    from ._common import check_output, read_input, require_finite, run_job, write_output
 
     if args.k is not None and args.k < 2:
         raise InputError(f"--k must be at least 2, got {args.k}")
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--compactness must be positive, got {args.compactness}")
     check_output(args.output, args.force)
     img = read_input(args.image, "IMAGE")
+    require_finite(img, "IMAGE")
     mask = None
     if args.mask:
         m = read_input(args.mask, "MASK")

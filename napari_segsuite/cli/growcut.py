@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "
               "convergence", file=sys.stderr)
     labels = res.labels
-    if labels.dtype.kind not in "iu":
-        labels = labels.astype(np.int32)
+    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 2:
+        # seed labels are 0..65534: 16 bits hold them, and TIFF has no 64-bit integers
+        # (int64 seeds are what np.save of an int array gives)
+        labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
     write_output(args.output, image.like(labels, name="growcut"), args.force, args.quiet)
     if not args.quiet:
         print(f"growcut: {res.engine} on {res.device}"

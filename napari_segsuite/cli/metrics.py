@@ -108,6 +108,8 @@ def write_csv(path: str, result: dict, force: bool = False):
         return _write(path, result, force=force)
     except InputError as exc:
         raise InputError(f"--csv {exc}") from None
+    except OSError as exc:  # a read-only disk, no permission, disk full
+        raise InputError(f"--csv {path}: cannot write it ({exc})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,10 +124,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.csv:  # fail fast, before reading or computing anything
         out = Path(args.csv)
-        if out.exists() and not args.force:
-            raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
         if out.is_dir():
             raise InputError(f"--csv {out}: is a folder; give a file name")
+        if out.exists() and not args.force:
+            raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
         if not (out.parent if str(out.parent) else Path(".")).is_dir():
             raise InputError(f"--csv {out}: folder {out.parent} does not exist")
     labels = _parse_labels(args.labels) if args.labels else None

@@ -82,12 +82,14 @@ def register(sub) -> None:
 def _read_channels(text: str, what: str):
     from ..core.errors import InputError
     from ..core.image import SegImage
-    from ._common import read_input
+    from ._common import read_input, require_finite
 
     import numpy as np
 
     parts = [t for t in text.split(",") if t]
     imgs = [read_input(t, what) for t in parts]
+    for im in imgs:
+        require_finite(im, what)
     if len(imgs) == 1:
         return imgs[0]
     for t, im in zip(parts, imgs):

@@ -135,12 +135,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core import watershed as W
     from ..core.errors import InputError
-    from ._common import check_output, read_input, run_job, write_output
+    from ._common import check_output, read_input, require_finite, run_job, write_output
 
     _check_args(args)
     image = read_input(args.image, "IMAGE")
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE: watershed needs a 2D or 3D image, got {image.ndim} axes")
+    require_finite(image, "IMAGE")
     markers = None
     if args.markers:
         seeds = read_input(args.markers, "SEEDS")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Union
 
@@ -47,17 +48,36 @@ def stem(path: PathLike) -> str:
     return name[: len(name) - len(ext)] if ext else name
 
 
+@contextmanager
+def _itk_warnings_off():
+    """Keep ITK's warnings (printed straight to stderr) quiet, e.g. GDCM's 'No Series were
+    found' for a folder without DICOM files: the caller reports the problem in one line."""
+    import SimpleITK as sitk
+
+    was = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(was)
+
+
+def _series_ids(folder: Path) -> tuple:
+    import SimpleITK as sitk
+
+    try:
+        with _itk_warnings_off():
+            return tuple(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)))
+    except RuntimeError:
+        return ()
+
+
 def is_dicom_dir(path: PathLike) -> bool:
     """True when ``path`` is a folder holding at least one DICOM series."""
     p = Path(path)
     if not p.is_dir():
         return False
-    import SimpleITK as sitk
-
-    try:
-        return bool(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(p)))
-    except RuntimeError:
-        return False
+    return bool(_series_ids(p))
 
 
 def can_read(path: PathLike) -> bool:
@@ -97,6 +117,7 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
             raise InputError(f"{p}: not a readable .npy file ({_one_line(exc)})") from None
         if arr.ndim < 2:
             raise InputError(f"{p}: expected a 2D or 3D array, got shape {arr.shape}")
+        _check_real(arr, p)
         return SegImage(arr, name=label)
     import SimpleITK as sitk
 
@@ -104,16 +125,21 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
         img = sitk.ReadImage(str(p))
     except RuntimeError as exc:
         raise InputError(f"{p}: cannot read it as {ext} ({_one_line(exc)})") from None
-    return from_sitk(img, name=label)
+    out = from_sitk(img, name=label)
+    _check_real(out.array, p)
+    return out
+
+
+def _check_real(arr: np.ndarray, p: Path) -> None:
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{p}: holds {arr.dtype} values; an image needs real numbers "
+                         "(integers or floats)")
 
 
 def _read_dicom_series(folder: Path, name: str) -> SegImage:
     import SimpleITK as sitk
 
-    try:
-        ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    except RuntimeError:
-        ids = ()
+    ids = _series_ids(folder)
     if not ids:
         raise InputError(f"{folder}: folder holds no DICOM series")
     if len(ids) > 1:
@@ -184,12 +210,25 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
     if ext not in WRITE_EXTENSIONS:
         raise InputError(
             f"{p}: cannot write {ext or '(no extension)'}; use one of " + ", ".join(WRITE_EXTENSIONS))
+    suffix = p.name[len(p.name) - len(ext):]
+    if suffix != ext and (ext in (".mha", ".mhd") or
+                          (ext.startswith(".nii") and suffix != ext.upper())):
+        # SimpleITK reads .NII(.GZ) but neither '.Nii' nor upper-case MetaImage names
+        raise InputError(f"{p}: SimpleITK cannot read a {suffix} file back; name it "
+                         f"{stem(p)}{ext}")
     if p.is_dir():
         raise InputError(f"{p}: is a folder, give a file name")
     if not p.parent.exists():
         raise InputError(f"{p.parent}: output folder does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise InputError(f"{p.parent}: output folder is not writable")
     if p.exists() and not force:
         raise InputError(f"{p}: already exists; use --force to overwrite it")
+    if ext == ".mhd":  # its voxels go to a .zraw beside it
+        data = p.with_name(stem(p) + ".zraw")
+        if data.exists() and not force:
+            raise InputError(f"{data}: already exists (it would hold {p.name}'s voxels); use "
+                             "--force to overwrite it")
     return p
 
 
@@ -203,9 +242,14 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
     folder = p.parent
     # Write under the final name inside a hidden temporary folder next to the target, then move
     # the file(s) into place, the header last (.mhd writes a .raw/.zraw beside it).
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{stem(p)}.part-", dir=folder))
     try:
-        tmp = tmpdir / p.name
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{stem(p)}.part-", dir=folder))
+    except OSError as exc:  # e.g. a read-only file system
+        raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
+    try:
+        # the extension in lower case (ITK's NIfTI writer refuses '.NII.GZ'); the rename
+        # below gives the file the name asked for
+        tmp = tmpdir / (stem(p) + ext)
         if ext == ".npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, image.array, allow_pickle=False)
@@ -219,9 +263,11 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
             except RuntimeError as exc:
                 raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
         for extra in sorted(tmpdir.iterdir()):
-            if extra.name != p.name:
+            if extra.name != tmp.name:
                 os.replace(extra, folder / extra.name)
         os.replace(tmp, p)
+    except OSError as exc:  # disk full, permissions changed under us, ...
+        raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return p
