@@ -258,18 +258,49 @@ def test_binary_0_255_and_bool_are_the_same_as_0_1(rng):
     gt = ball((20, 24), (10, 12), 7)
     pred = ball((20, 24), (11, 12), 6)
     ref = compare(pred.astype(np.uint8), gt.astype(np.uint8))
-    for p, g in [(pred, gt), (pred.astype(np.uint8) * 255, gt.astype(np.uint8) * 255),
-                 (pred.astype(np.uint8) * 255, gt), (pred.astype(np.float32), gt.astype(np.int32))]:
+    # the same values: label by label, which is the same thing (label 1)
+    for p, g in [(pred, gt), (pred.astype(np.float32), gt.astype(np.int32))]:
+        r = compare(p, g)
+        assert not r["binary"] and r["labels"] == [1]
+        assert r["per_label"] == ref["per_label"]
+        assert r["confusion_matrix"] == ref["confusion_matrix"]
+    # a 0/255 mask against a 0/1 (or bool) one: compared as masks, reported as label 1
+    for p, g in [(pred.astype(np.uint8) * 255, gt), (pred, gt.astype(np.uint8) * 255)]:
         r = compare(p, g)
         assert r["binary"] and r["labels"] == [1]
         assert r["per_label"] == ref["per_label"]
         assert r["confusion_matrix"] == ref["confusion_matrix"]
+    # two 0/255 masks: label 255, as the contract says (the union of the non-zero values)
+    r = compare(pred.astype(np.uint8) * 255, gt.astype(np.uint8) * 255)
+    assert not r["binary"] and r["labels"] == [255]
+    assert r["per_label"]["255"] == ref["per_label"]["1"]
     # explicit binary=False keeps the values: 255 vs 1 are different labels
     r = compare(pred.astype(np.uint8) * 255, gt.astype(np.uint8), binary=False)
     assert r["labels"] == [1, 255] and r["per_label"]["1"]["tp"] == 0
     # binary=True on multi-label images: any non-zero is foreground
     r = compare(pred.astype(np.uint8) * 2 + (pred & gt), gt.astype(np.uint8) * 3, binary=True)
     assert r["per_label"] == ref["per_label"]
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_two_single_label_images_with_different_values_are_two_labels(big, monkeypatch):
+    """Regression: PRED {0, 2} against GT {0, 3} was compared as two binary masks and reported
+    one label with Dice 1.0; the labels are the union of the non-zero values (DESIGN), so they
+    are labels 2 and 3, each with Dice 0. ``big``: the general path (label values too large for
+    the one-pass count)."""
+    import napari_segsuite.core.metrics as M
+
+    if big:
+        monkeypatch.setattr(M, "_FAST_BINS", 4)
+    gt = ball((20, 24), (10, 12), 7).astype(np.uint8) * 3
+    pred = ball((20, 24), (10, 12), 7).astype(np.uint8) * 2
+    r = compare(pred, gt, distances=False)
+    assert not r["binary"] and r["labels"] == [2, 3]
+    assert r["per_label"]["2"]["dice"] == 0 and r["per_label"]["3"]["dice"] == 0
+    assert r["per_label"]["2"]["fp"] == r["per_label"]["3"]["fn"] == int((gt > 0).sum())
+    # an empty prediction against a 0/255 mask: label 255, all of it missed
+    r = compare(np.zeros_like(gt), gt.astype(np.uint8) // 3 * 255, distances=False)
+    assert r["labels"] == [255] and r["per_label"]["255"]["recall"] == 0
 
 
 def test_shape_mismatch_and_bad_inputs_are_input_errors():

@@ -37,7 +37,7 @@ def register(sub) -> None:
                    help="skip Hausdorff/HD95/ASSD (fast; their keys are then absent)")
     p.add_argument("--binary", choices=("auto", "yes", "no"), default="auto",
                    help="yes: any non-zero voxel is foreground; no: compare label values as "
-                        "they are; auto (default): yes when both images hold only {0, v}")
+                        "they are; auto (default): yes only for a 0/1 mask against a 0/255 one")
     add_quiet_arg(p)
     p.set_defaults(func=run)
 

@@ -21,10 +21,13 @@ Conventions
 -----------
 - **Labels**: non-negative integers; 0 is background. Integer-valued float images are accepted.
   The compared labels are the union of the non-zero labels of PRED and GT.
-- **Binary masks**: with ``binary=True``, or automatically when *both* images hold at most the
-  two values ``{0, v}`` (bool masks, 0/1, 0/255, or one of them empty), any non-zero voxel is
-  foreground and the foreground is reported as label 1. Pass ``binary=False`` to compare such
-  images label by label (e.g. GT ``{0, 1}`` against PRED ``{0, 2}``).
+- **Binary masks**: with ``binary=True`` any non-zero voxel is foreground and the foreground is
+  reported as label 1. Automatically (``binary=None``) only where the two images' values cannot
+  be the same labels: one is a 0/1 mask (or bool) and the other a 0/255 one (an 8-bit image
+  format's mask). Everything else is compared label by label, as the contract says (the labels
+  are the union of the non-zero values): PRED ``{0, 2}`` against GT ``{0, 3}`` are two labels
+  with Dice 0, never one label with Dice 1. Pass ``binary=False`` to compare even 0/1 against
+  0/255 label by label.
 - **0/0 is NaN** (``null`` in JSON): e.g. precision of a label the prediction never uses. The raw
   counts (tp, fp, fn, tn) are always given, so any other convention can be derived.
 - **Distances** are in physical units (``spacing``, numpy order, from GT's geometry when GT is a
@@ -113,8 +116,11 @@ def _present(arr: np.ndarray) -> np.ndarray:
     return np.unique(arr).astype(np.int64)
 
 
-def _is_two_valued(values: np.ndarray) -> bool:
-    return len(values) <= 2 and (len(values) < 2 or values[0] == 0)
+def _auto_binary(pv: np.ndarray, gv: np.ndarray) -> bool:
+    """Auto mode: compare as masks only a 0/1 (or bool) image against a 0/255 one."""
+    p = frozenset(int(v) for v in pv if v)
+    g = frozenset(int(v) for v in gv if v)
+    return {p, g} == {frozenset({1}), frozenset({255})}
 
 
 def _check(pred: Any, gt: Any, spacing: Optional[Sequence[float]]):
@@ -184,7 +190,7 @@ def _count_steps(p: np.ndarray, g: np.ndarray, binary: Optional[bool]):
         gv = np.flatnonzero(raw.sum(axis=1))
         pv = np.flatnonzero(raw.sum(axis=0))
         if binary is None:
-            binary = _is_two_valued(pv) and _is_two_valued(gv)
+            binary = _auto_binary(pv, gv)
             if binary:
                 m = max(mp, mg) + 1
                 full = np.zeros((m, m), np.int64)
@@ -197,7 +203,7 @@ def _count_steps(p: np.ndarray, g: np.ndarray, binary: Optional[bool]):
         full[: mg + 1, : mp + 1] = raw
         return labels, full[np.ix_(labels, labels)], bool(binary), p, g, int
     pv, gv = _present(p), _present(g)
-    if binary is None and _is_two_valued(pv) and _is_two_valued(gv):
+    if binary is None and _auto_binary(pv, gv):
         return (yield from _count_steps(p, g, True))
     labels = _label_union(pv, gv)
     n = len(labels)

@@ -122,8 +122,8 @@ class CompareWidget(QWidget):
         self.axis = QComboBox()
         self.binary = QComboBox()
         self.binary.addItems(["auto", "yes", "no"])
-        self.binary.setToolTip("yes: any non-zero voxel is foreground; auto: yes when both "
-                               "layers hold only {0, v}")
+        self.binary.setToolTip("yes: any non-zero voxel is foreground; auto: yes only for a "
+                               "0/1 mask against a 0/255 one, else label by label")
         form = QFormLayout()
         form.addRow("Prediction", self.pred_picker)
         form.addRow("Ground truth", self.gt_picker)
