@@ -196,3 +196,30 @@ def test_nan_in_the_image_exits_2_one_line(cli, tmp_path, mode):
     lines = res.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: IMAGE") and "NaN" in lines[0], res
     assert not (tmp_path / "o.nii.gz").exists()
+
+
+def test_a_single_slice_volume_is_segmented_as_2d(cli, tmp_path):
+    """A 2D image stored as a volume of one slice (common for NIfTI) was refused as "too small
+    for a watershed"; it is segmented in 2D and written on the volume's grid."""
+    a, b = _two_discs()
+    rng = np.random.default_rng(1)
+    img2d = (100 * (a | b) + rng.normal(0, 3, a.shape)).astype(np.float32)
+    vol = SegImage(img2d[None], spacing=(3.0, 0.5, 0.75), origin=ORIGIN, name="slice")
+    markers = np.zeros(vol.shape, np.uint8)
+    markers[0, 24, 22] = 1
+    markers[0, 24, 40] = 2
+    markers[0, 0, 0] = 3
+    write_image(tmp_path / "slice.nii.gz", vol)
+    write_image(tmp_path / "m.nii.gz", vol.like(markers))
+    for extra, name in ((["--markers", str(tmp_path / "m.nii.gz")], "w1"),
+                        (["--auto-markers"], "w2"), (["--instances"], "w3")):
+        out = tmp_path / f"{name}.nii.gz"
+        r = cli("watershed", str(tmp_path / "slice.nii.gz"), "-o", str(out), "--quiet", *extra)
+        assert r.code == 0, r.err
+        res = read_image(out)
+        assert res.shape == vol.shape
+        assert np.allclose(res.spacing, (3.0, 0.5, 0.75)) and np.allclose(res.origin, ORIGIN)
+    lab = read_image(tmp_path / "w1.nii.gz").array[0]
+    assert lab[24, 22] == 1 and lab[24, 40] == 2 and lab[0, 0] == 3
+    inst = read_image(tmp_path / "w3.nii.gz").array[0]
+    assert inst[24, 22] > 0 and inst[24, 40] > 0 and inst[24, 22] != inst[24, 40]

@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core import watershed as W
     from ..core.errors import InputError
+    from ..core.image import SegImage
     from ._common import check_output, read_input, require_finite, run_job, write_output
 
     _check_args(args)
@@ -160,6 +161,17 @@ def run(args: argparse.Namespace) -> int:
         if not mask.any():
             raise InputError("MASK is empty: nothing to flood")
     check_output(args.output, args.force)
+    # a 2D image stored as a volume of one slice (common for NIfTI): segment the slice in 2D
+    # and write the result on the volume's grid
+    grid = image
+    flat = [ax for ax, n in enumerate(image.shape) if n == 1]
+    if image.ndim == 3 and len(flat) == 1:
+        ax = flat[0]
+        image = SegImage(np.take(image.array, 0, axis=ax), multichannel=image.multichannel,
+                         spacing=[v for i, v in enumerate(image.spacing) if i != ax],
+                         name=image.name)
+        markers = None if markers is None else np.take(markers, 0, axis=ax)
+        mask = None if mask is None else np.take(mask, 0, axis=ax)
 
     if args.instances:
         min_distance = args.min_distance if args.min_distance is not None \
@@ -185,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         labels = relabel_sequential(labels)[0]
     top = int(labels.max()) if labels.size else 0
     dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
-    out = image.like(labels.astype(dtype), name="watershed")
+    labels = labels.astype(dtype).reshape(grid.shape)
+    out = grid.like(labels, name="watershed")
     write_output(args.output, out, args.force, args.quiet)
     return 0
