@@ -259,22 +259,78 @@ def test_foreign_llvm_is_found_in_the_process_maps(monkeypatch):
     assert _triton.foreign_llvm(MAPS) is None
 
 
-def test_a_loaded_foreign_llvm_keeps_triton_out(monkeypatch):
-    """With Mesa's libLLVM in the process, Triton is not imported (it would crash napari):
-    "auto" uses the torch automaton on CUDA, and asking for "triton" says why not."""
+@pytest.fixture
+def triton_module_restored(monkeypatch):
+    """Put ``sys.modules["triton"]`` (and the guard's memory) back as they were afterwards."""
     from napari_segsuite.core.growcut import _triton
 
+    missing = object()
+    saved = sys.modules.get("triton", missing)
     monkeypatch.setattr(_triton, "_IMPORT_ERROR", None)
-    monkeypatch.setattr(_triton, "foreign_llvm", lambda maps=None: "/usr/lib/libLLVM-15.so.1")
+    monkeypatch.setattr(_triton, "_BLOCKED", None)
     monkeypatch.delenv("SEGSUITE_TRITON", raising=False)
-    imported = "triton" in sys.modules
+    yield _triton
+    if saved is missing:
+        sys.modules.pop("triton", None)
+    else:
+        sys.modules["triton"] = saved
+
+
+def test_a_loaded_foreign_llvm_keeps_triton_out(monkeypatch, triton_module_restored):
+    """With Mesa's libLLVM in the process, Triton is not imported (it would crash napari):
+    "auto" uses the torch automaton on CUDA, and asking for "triton" says why not."""
+    _triton = triton_module_restored
+    sys.modules.pop("triton", None)  # as if not imported yet (restored afterwards)
+    monkeypatch.setattr(_triton, "foreign_llvm", lambda maps=None: "/usr/lib/libLLVM-15.so.1")
     assert not _triton.triton_available()
     assert "libLLVM-15" in _triton._IMPORT_ERROR
-    assert ("triton" in sys.modules) == imported
+    assert sys.modules["triton"] is None  # any later import raises ImportError, no crash
+    with pytest.raises(ImportError):
+        import triton  # noqa: F401
     with pytest.raises(InputError, match="LLVM"):
         gc.choose_engine("triton", "auto")
     monkeypatch.setattr(gc, "_TRITON_FAILED", None)
     assert gc.choose_engine("auto", "auto")[0] in ("sweep", "automaton")
+
+
+def test_keep_triton_out_blocks_only_with_a_foreign_llvm(monkeypatch, triton_module_restored):
+    _triton = triton_module_restored
+    sys.modules.pop("triton", None)
+    monkeypatch.setattr(_triton, "foreign_llvm", lambda maps=None: None)
+    assert _triton.keep_triton_out() is None and "triton" not in sys.modules
+    monkeypatch.setattr(_triton, "foreign_llvm", lambda maps=None: "/usr/lib/libLLVM-15.so.1")
+    monkeypatch.setenv("SEGSUITE_TRITON", "1")  # the user's override
+    assert _triton.keep_triton_out() is None and "triton" not in sys.modules
+    monkeypatch.delenv("SEGSUITE_TRITON")
+    assert _triton.keep_triton_out() == "/usr/lib/libLLVM-15.so.1"
+    assert sys.modules["triton"] is None
+    assert _triton.keep_triton_out() == "/usr/lib/libLLVM-15.so.1"  # remembered
+
+
+def test_training_after_a_napari_canvas_does_not_crash():
+    """The real thing, in a subprocess: a napari viewer (Mesa's libLLVM under Xvfb), then a
+    U-Net trained for one epoch. ``torch.optim`` imports ``torch._dynamo``, which imports
+    Triton to probe for it; before the guard this process died of a segfault there."""
+    _needs_triton()
+    pytest.importorskip("torch")
+    code = (
+        "import numpy as np, napari\n"
+        "v = napari.Viewer(show=False)\n"
+        "from napari_segsuite.core.growcut import _triton\n"
+        "from napari_segsuite.core.dl.train import train\n"
+        "img = np.random.default_rng(0).random((32, 32)).astype(np.float32)\n"
+        "lab = (img > 0.5).astype(np.uint8)\n"
+        "ck = train([img], [lab], arch='unet', dim=2, epochs=1, device='cpu')\n"
+        "print('RESULT', bool(_triton.foreign_llvm() or _triton._BLOCKED), flush=True)\n"
+        "v.close()\n")
+    root = str(Path(napari_segsuite.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    env.pop("SEGSUITE_TRITON", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert any(x.startswith("RESULT") for x in proc.stdout.splitlines())
 
 
 def test_triton_check_after_a_napari_canvas_does_not_crash():

@@ -14,7 +14,11 @@ from ..image import SegImage
 
 def resolve_device(name: Optional[str] = "auto") -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is an
-    InputError."""
+    InputError. (Called first by training and inference: where importing Triton would crash
+    the process, it is kept out before ``torch.optim`` probes for it.)"""
+    from ..growcut._triton import keep_triton_out
+
+    keep_triton_out()
     import torch
 
     name = (name or "auto").lower()

@@ -79,7 +79,7 @@ def foreign_llvm(maps: Optional[str] = None) -> Optional[str]:
     """
     import sys
 
-    if "triton" in sys.modules:
+    if sys.modules.get("triton") is not None:
         return None
     if maps is None:
         try:
@@ -94,14 +94,42 @@ def foreign_llvm(maps: Optional[str] = None) -> Optional[str]:
     return None
 
 
+def keep_triton_out() -> Optional[str]:
+    """Where a foreign LLVM is loaded (see :func:`foreign_llvm`) and Triton is not imported yet,
+    make any later ``import triton`` in this process raise ImportError instead of crashing it.
+
+    Not only our engine imports Triton: ``torch.optim`` imports ``torch._dynamo``, which probes
+    for Triton by importing it (measured: training from the napari widget under Mesa's llvmpipe
+    died of a segfault there). An ImportError makes those probes fall back to plain PyTorch.
+    Returns the foreign LLVM's path when it blocked Triton (or had done so), else None.
+    ``SEGSUITE_TRITON=1`` turns this off.
+    """
+    import sys
+
+    global _BLOCKED
+    if os.environ.get("SEGSUITE_TRITON", "") == "1":
+        return None
+    if "triton" in sys.modules:
+        return _BLOCKED if sys.modules["triton"] is None else None
+    clash = foreign_llvm()
+    if clash:
+        _BLOCKED = clash
+        sys.modules["triton"] = None  # the import system's "not importable" marker
+    return clash
+
+
+#: the foreign LLVM that made :func:`keep_triton_out` block Triton in this process
+_BLOCKED: Optional[str] = None
+
+
 def triton_available() -> bool:
     """True when ``triton`` imports (it comes with PyTorch's CUDA wheels on Linux) and can be
     imported safely (see :func:`foreign_llvm`; ``SEGSUITE_TRITON=1`` imports it anyway)."""
     global _IMPORT_ERROR
     if _IMPORT_ERROR is not None:
         return False
-    clash = foreign_llvm()
-    if clash and os.environ.get("SEGSUITE_TRITON", "") != "1":
+    clash = keep_triton_out()
+    if clash:
         _IMPORT_ERROR = (f"another LLVM ({clash}, e.g. Mesa's OpenGL driver) is loaded in this "
                          "process and importing Triton after it would crash it; import triton "
                          "before napari, or set SEGSUITE_TRITON=1 to try anyway")
@@ -260,4 +288,4 @@ def triton_steps(prep: Prepared, keys0: Optional[np.ndarray], device: str = "cud
     return np.ascontiguousarray(out), it, converged
 
 
-__all__ = ["triton_steps", "triton_available", "interpreting", "kernel"]
+__all__ = ["triton_steps", "triton_available", "keep_triton_out", "interpreting", "kernel"]
