@@ -10,7 +10,7 @@ import re
 from typing import Iterable, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
 
 from ..core.errors import InputError
@@ -95,6 +95,70 @@ def add_result(viewer, data, like, name: str, kind: str = "labels", **kwargs):
     return add(data_, **kw)
 
 
+def _layer_list_events(viewer):
+    ev = viewer.layers.events
+    return (ev.inserted, ev.removed, ev.moved, ev.reordered)
+
+
+def _connect_layer_list(viewer, callback) -> None:
+    for e in _layer_list_events(viewer):
+        e.connect(callback)
+
+
+def _disconnect_layer_list(viewer, callback) -> None:
+    for e in _layer_list_events(viewer):
+        e.disconnect(callback)
+
+
+class _GoneWatcher(QObject):
+    """Event filter that calls :func:`_widget_gone` once, when the watched widget is closed or
+    taken out of the dock it was in (napari's close button removes the dock and unparents ours).
+    It keeps no reference to the widget: Qt hands it over with each event."""
+
+    def __init__(self, widget) -> None:
+        super().__init__(widget)
+        self._docked = widget.parent() is not None
+        self._done = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        kind = event.type()
+        if kind == QEvent.ParentChange:
+            if obj.parent() is not None:
+                self._docked = True
+            elif self._docked:
+                self._fire(obj)
+        elif kind == QEvent.Close:
+            self._fire(obj)
+        return False
+
+    def _fire(self, widget) -> None:
+        if not self._done:
+            self._done = True
+            _widget_gone(widget)
+
+
+def _widget_gone(widget) -> None:
+    from ._worker import JobPanel
+
+    for panel in widget.findChildren(JobPanel):
+        panel.cancel()
+    for picker in widget.findChildren((LayerPicker, MultiLayerPicker)):
+        picker.detach()
+    own = getattr(widget, "disconnect_viewer", None)
+    if own is not None:
+        own()
+
+
+def disconnect_when_gone(widget) -> None:
+    """When ``widget`` is closed or removed from its dock: cancel its running jobs, detach its
+    layer pickers from the viewer and call its ``disconnect_viewer()`` if it has one.
+
+    napari keeps a closed widget's event connections for as long as the Python object lives;
+    without this a closed widget went on reacting to layers (GrowCut added seeds layers)."""
+    _GoneWatcher(widget)
+
+
 class LayerPicker(QComboBox):
     """A combo box of the viewer's layers of some kinds, kept in sync as layers come and go."""
 
@@ -112,9 +176,7 @@ class LayerPicker(QComboBox):
         self._none_text = none_text
         self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
-        ev = viewer.layers.events
-        for e in (ev.inserted, ev.removed, ev.moved, ev.reordered):
-            e.connect(self.refresh)
+        _connect_layer_list(viewer, self.refresh)
         self.currentIndexChanged.connect(lambda _i: self.layer_changed.emit(self.layer()))
         self.refresh()
 
@@ -151,6 +213,12 @@ class LayerPicker(QComboBox):
             if lay is not None:
                 self.setItemText(i, lay.name)
 
+    def detach(self) -> None:
+        """Stop following the viewer (the widget holding this picker is gone)."""
+        _disconnect_layer_list(self.viewer, self.refresh)
+        for lay in self.viewer.layers:
+            lay.events.name.disconnect(self._rename)
+
     def layer(self):
         """The chosen layer, or None."""
         return self.currentData() if self.count() else None
@@ -170,9 +238,7 @@ class MultiLayerPicker(QListWidget):
         super().__init__(parent)
         self.viewer = viewer
         self._types = _layer_types(kinds)
-        ev = viewer.layers.events
-        for e in (ev.inserted, ev.removed, ev.moved, ev.reordered):
-            e.connect(self.refresh)
+        _connect_layer_list(viewer, self.refresh)
         self.itemChanged.connect(lambda _i: self.changed.emit())
         self.setMaximumHeight(110)
         self.refresh()
@@ -191,6 +257,10 @@ class MultiLayerPicker(QListWidget):
             self.addItem(item)
         self.blockSignals(False)
         self.changed.emit()
+
+    def detach(self) -> None:
+        """Stop following the viewer (the widget holding this list is gone)."""
+        _disconnect_layer_list(self.viewer, self.refresh)
 
     def layers(self) -> List:
         """The checked layers, top to bottom."""

@@ -16,7 +16,8 @@ from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QL
 
 from ..core.errors import InputError
 from ..core.image import SegImage
-from ._layers import LayerPicker, MultiLayerPicker, channels_from_layers, segimage_from_layer
+from ._layers import (LayerPicker, MultiLayerPicker, channels_from_layers, disconnect_when_gone,
+                      segimage_from_layer)
 from ._worker import JobPanel, notify_error
 
 
@@ -173,6 +174,7 @@ class TrainWidget(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.save_button)
         lay.addStretch(1)
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- pairs --------------------------------------------------------------------------------
     def add_pair(self) -> None:

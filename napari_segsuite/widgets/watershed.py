@@ -9,7 +9,8 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
                             QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import InputError
-from ._layers import LayerPicker, MultiLayerPicker, add_result, channels_from_layers, layer_data
+from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
+                      disconnect_when_gone, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 #: marker sources: (label shown, core method or None for painted markers / instances)
@@ -134,6 +135,7 @@ class WatershedWidget(QWidget):
         self.source.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
         warm_up_in_background("watershed", _warm_up)
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- helpers --------------------------------------------------------------------------------
     def _method(self) -> str:
