@@ -144,3 +144,84 @@ def test_viewer_closed_while_a_job_runs(make_napari_viewer, qtbot, monkeypatch):
     gate.set()
     qtbot.waitUntil(lambda: bool(ended), timeout=10000)
     qtbot.wait(50)  # let any queued signal reach its slot (pytest-qt fails on exceptions)
+
+
+# -- layers on another grid --------------------------------------------------------------------------
+def test_growcut_seeds_on_another_grid_are_a_notification(make_napari_viewer, sync_jobs, shown):
+    from napari_segsuite.widgets.growcut import GrowCutWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((6, 8)).astype(np.float32), name="a",
+                     scale=(2.0, 1.0), translate=(5.0, 5.0))
+    viewer.add_labels(_two_labels((6, 8)), name="seeds")  # same shape, scale 1, origin 0
+    w = GrowCutWidget(viewer)
+    assert w.seeds.layer() is viewer.layers["seeds"]
+    w.run()
+    assert len(viewer.layers) == 2 and w.result_layer is None
+    assert len(shown) == 1 and "seeds" in shown[0][1] and "scale" in shown[0][1]
+    assert "\n" not in shown[0][1]
+
+
+def test_watershed_markers_and_mask_on_another_grid(make_napari_viewer, sync_jobs, shown):
+    from napari_segsuite.widgets.watershed import WatershedWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((6, 8)).astype(np.float32), name="a",
+                     scale=(2.0, 1.0))
+    viewer.add_labels(_two_labels((6, 8)), name="markers", scale=(2.0, 1.0),
+                      translate=(3.0, 0.0))
+    w = WatershedWidget(viewer)
+    assert w.markers.layer() is viewer.layers["markers"]
+    w.flood()
+    assert len(viewer.layers) == 2 and len(shown) == 1 and "translate" in shown[0][1]
+    viewer.layers["markers"].translate = (0.0, 0.0)
+    viewer.add_labels(np.ones((6, 8), np.uint8), name="mask", scale=(1.0, 1.0))
+    w.mask.set_layer(viewer.layers["mask"])
+    w.flood()
+    assert len(viewer.layers) == 3 and len(shown) == 2 and "mask" in shown[1][1]
+
+
+def test_clustering_channels_and_mask_on_another_grid(make_napari_viewer, sync_jobs, shown):
+    from napari_segsuite.widgets.clustering import ClusteringWidget
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    a = viewer.add_image(rng.random((6, 8)).astype(np.float32), name="a", scale=(2.0, 1.0))
+    b = viewer.add_image(rng.random((6, 8)).astype(np.float32), name="b")
+    w = ClusteringWidget(viewer)
+    w.images.set_layers([a, b])
+    w.run()
+    assert len(viewer.layers) == 2 and len(shown) == 1 and "scale" in shown[0][1]
+    w.images.set_layers([a])
+    m = viewer.add_labels(np.ones((6, 8), np.uint8), name="brain", scale=(2.0, 1.0),
+                          translate=(0.0, 4.0))
+    w.mask.set_layer(m)
+    w.run()
+    assert len(viewer.layers) == 3 and len(shown) == 2 and "brain" in shown[1][1]
+
+
+def test_compare_layers_on_another_grid(make_napari_viewer, sync_jobs, shown):
+    from napari_segsuite.widgets.compare import CompareWidget
+
+    viewer = make_napari_viewer()
+    pred = viewer.add_labels(_two_labels((6, 8)), name="pred", scale=(2.0, 1.0))
+    gt = viewer.add_labels(_two_labels((6, 8)), name="gt")
+    w = CompareWidget(viewer)
+    w.pred_picker.set_layer(pred)
+    w.gt_picker.set_layer(gt)
+    w.compute()
+    assert w.result is None and len(shown) == 1 and "scale" in shown[0][1]
+    w.show_overlay()
+    assert len(viewer.layers) == 2 and len(shown) == 2
+
+
+def test_train_labels_on_another_grid(make_napari_viewer, sync_jobs, shown):
+    from napari_segsuite.widgets.train import TrainWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((6, 8)).astype(np.float32), name="a",
+                     scale=(0.5, 0.5))
+    viewer.add_labels(_two_labels((6, 8)), name="lab")
+    w = TrainWidget(viewer)
+    w.train()
+    assert w.panel.last_outcome is None and len(shown) == 1 and "lab" in shown[0][1]

@@ -41,6 +41,29 @@ def segimage_from_layer(layer, name: Optional[str] = None) -> SegImage:
                                 name=name or layer.name)
 
 
+def _fmt(values) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def check_same_grid(layer, like, what: str) -> None:
+    """Raise a one-line InputError unless ``layer`` has ``like``'s scale and translate, so a
+    layer on another grid is never used voxel by voxel as if it were aligned (the shapes are
+    compared where the arrays are)."""
+    scale, scale0 = np.asarray(layer.scale, float), np.asarray(like.scale, float)
+    shift, shift0 = np.asarray(layer.translate, float), np.asarray(like.translate, float)
+    if scale.shape != scale0.shape:
+        return  # another number of axes: the shape check says so
+    tol = 1e-6 * float(np.max(np.abs(scale0)))
+    bad = []
+    if not np.allclose(scale, scale0, rtol=1e-6, atol=0.0):
+        bad.append(f"scale {_fmt(scale)}, the image {_fmt(scale0)}")
+    if not np.allclose(shift, shift0, rtol=0.0, atol=tol):
+        bad.append(f"translate {_fmt(shift)}, the image {_fmt(shift0)}")
+    if bad:
+        raise InputError(f"{what} '{layer.name}' is not on the grid of '{like.name}' "
+                         f"({'; '.join(bad)}); give it the image's scale and translate")
+
+
 def channels_from_layers(layers: Sequence) -> SegImage:
     """Stack several single-channel image layers (contrasts, bands) as one multichannel SegImage.
 
@@ -61,6 +84,7 @@ def channels_from_layers(layers: Sequence) -> SegImage:
         if img.shape != first.shape:
             raise InputError(f"layer '{lay.name}' has shape {img.shape}, but '{layers[0].name}' "
                              f"has {first.shape}; channels must share one grid")
+        check_same_grid(lay, layers[0], "layer")
         arrays.append(img.array.astype(np.float32, copy=False))
     meta = dict(first.metadata)
     meta["channel_names"] = [lay.name for lay in layers]

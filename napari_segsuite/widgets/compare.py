@@ -21,7 +21,7 @@ from ..core.errors import InputError
 from ..core.metrics import (CSV_COLUMNS, OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, compare_steps,
                             overlay, per_slice_dice, pr_curve, table_rows, to_csv_text, write_csv)
 from ..core.progress import Progress
-from ._layers import (LayerPicker, add_result, disconnect_when_gone, layer_data,
+from ._layers import (LayerPicker, add_result, check_same_grid, disconnect_when_gone, layer_data,
                       segimage_from_layer)
 from ._worker import JobPanel, notify_error
 
@@ -303,6 +303,7 @@ class CompareWidget(QWidget):
         if raw.shape != gt.shape:
             raise InputError(f"'{pred_l.name}' has shape {raw.shape} but '{gt_l.name}' has "
                              f"{gt.shape}; they must be on the same grid")
+        check_same_grid(pred_l, gt_l, "prediction")
         score = None
         if is_probability(pred_l):
             score = np.array(raw, dtype=np.float32, copy=True)

@@ -11,7 +11,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
 from ..core.errors import InputError
 from ..core.progress import Progress
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
-                      disconnect_when_gone, geometry_kwargs, layer_data)
+                      check_same_grid, disconnect_when_gone, geometry_kwargs, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 PREVIEW_NAME = "GrowCut preview"
@@ -201,12 +201,14 @@ class GrowCutWidget(QWidget):
         if seeds.shape != image.shape:
             raise InputError(f"the seeds layer '{seeds_layer.name}' has shape {seeds.shape}, "
                              f"the image {image.shape}; paint seeds on the image's grid")
+        check_same_grid(seeds_layer, layers[0], "the seeds layer")
         mask = None
         if self.mask.layer() is not None:
             mask = layer_data(self.mask.layer())
             if mask.shape != image.shape:
                 raise InputError(f"the mask layer has shape {mask.shape}, the image "
                                  f"{image.shape}")
+            check_same_grid(self.mask.layer(), layers[0], "the mask layer")
         return image, seeds, mask
 
     def run(self, refine: bool = False) -> None:

@@ -10,7 +10,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
 
 from ..core.errors import InputError
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
-                      disconnect_when_gone, layer_data)
+                      check_same_grid, disconnect_when_gone, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 #: marker sources: (label shown, core method or None for painted markers / instances)
@@ -210,6 +210,7 @@ class WatershedWidget(QWidget):
             if mlayer is not None:
                 markers = W.check_markers(layer_data(mlayer), image.shape,
                                           f"markers layer '{mlayer.name}'")
+                check_same_grid(mlayer, like, "markers layer")
                 markers = markers.copy()  # the job must not see later edits
             elif method == "paint":
                 raise InputError("paint markers in a labels layer and choose it as the markers "
@@ -225,6 +226,7 @@ class WatershedWidget(QWidget):
                 if roi.shape != tuple(image.shape):
                     raise InputError(f"mask layer '{roi_layer.name}' has shape {roi.shape}, "
                                      f"the image {tuple(image.shape)}")
+                check_same_grid(roi_layer, like, "mask layer")
                 if not roi.any():
                     raise InputError(f"mask layer '{roi_layer.name}' is empty: nothing to flood")
         except InputError as exc:
