@@ -10,7 +10,7 @@ import re
 from typing import Iterable, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
 
 from ..core.errors import InputError
@@ -41,6 +41,29 @@ def segimage_from_layer(layer, name: Optional[str] = None) -> SegImage:
                                 name=name or layer.name)
 
 
+def _fmt(values) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def check_same_grid(layer, like, what: str) -> None:
+    """Raise a one-line InputError unless ``layer`` has ``like``'s scale and translate, so a
+    layer on another grid is never used voxel by voxel as if it were aligned (the shapes are
+    compared where the arrays are)."""
+    scale, scale0 = np.asarray(layer.scale, float), np.asarray(like.scale, float)
+    shift, shift0 = np.asarray(layer.translate, float), np.asarray(like.translate, float)
+    if scale.shape != scale0.shape:
+        return  # another number of axes: the shape check says so
+    tol = 1e-6 * float(np.max(np.abs(scale0)))
+    bad = []
+    if not np.allclose(scale, scale0, rtol=1e-6, atol=0.0):
+        bad.append(f"scale {_fmt(scale)}, the image {_fmt(scale0)}")
+    if not np.allclose(shift, shift0, rtol=0.0, atol=tol):
+        bad.append(f"translate {_fmt(shift)}, the image {_fmt(shift0)}")
+    if bad:
+        raise InputError(f"{what} '{layer.name}' is not on the grid of '{like.name}' "
+                         f"({'; '.join(bad)}); give it the image's scale and translate")
+
+
 def channels_from_layers(layers: Sequence) -> SegImage:
     """Stack several single-channel image layers (contrasts, bands) as one multichannel SegImage.
 
@@ -61,6 +84,7 @@ def channels_from_layers(layers: Sequence) -> SegImage:
         if img.shape != first.shape:
             raise InputError(f"layer '{lay.name}' has shape {img.shape}, but '{layers[0].name}' "
                              f"has {first.shape}; channels must share one grid")
+        check_same_grid(lay, layers[0], "layer")
         arrays.append(img.array.astype(np.float32, copy=False))
     meta = dict(first.metadata)
     meta["channel_names"] = [lay.name for lay in layers]
@@ -95,6 +119,70 @@ def add_result(viewer, data, like, name: str, kind: str = "labels", **kwargs):
     return add(data_, **kw)
 
 
+def _layer_list_events(viewer):
+    ev = viewer.layers.events
+    return (ev.inserted, ev.removed, ev.moved, ev.reordered)
+
+
+def _connect_layer_list(viewer, callback) -> None:
+    for e in _layer_list_events(viewer):
+        e.connect(callback)
+
+
+def _disconnect_layer_list(viewer, callback) -> None:
+    for e in _layer_list_events(viewer):
+        e.disconnect(callback)
+
+
+class _GoneWatcher(QObject):
+    """Event filter that calls :func:`_widget_gone` once, when the watched widget is closed or
+    taken out of the dock it was in (napari's close button removes the dock and unparents ours).
+    It keeps no reference to the widget: Qt hands it over with each event."""
+
+    def __init__(self, widget) -> None:
+        super().__init__(widget)
+        self._docked = widget.parent() is not None
+        self._done = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        kind = event.type()
+        if kind == QEvent.ParentChange:
+            if obj.parent() is not None:
+                self._docked = True
+            elif self._docked:
+                self._fire(obj)
+        elif kind == QEvent.Close:
+            self._fire(obj)
+        return False
+
+    def _fire(self, widget) -> None:
+        if not self._done:
+            self._done = True
+            _widget_gone(widget)
+
+
+def _widget_gone(widget) -> None:
+    from ._worker import JobPanel
+
+    for panel in widget.findChildren(JobPanel):
+        panel.cancel()
+    for picker in widget.findChildren((LayerPicker, MultiLayerPicker)):
+        picker.detach()
+    own = getattr(widget, "disconnect_viewer", None)
+    if own is not None:
+        own()
+
+
+def disconnect_when_gone(widget) -> None:
+    """When ``widget`` is closed or removed from its dock: cancel its running jobs, detach its
+    layer pickers from the viewer and call its ``disconnect_viewer()`` if it has one.
+
+    napari keeps a closed widget's event connections for as long as the Python object lives;
+    without this a closed widget went on reacting to layers (GrowCut added seeds layers)."""
+    _GoneWatcher(widget)
+
+
 class LayerPicker(QComboBox):
     """A combo box of the viewer's layers of some kinds, kept in sync as layers come and go."""
 
@@ -112,9 +200,7 @@ class LayerPicker(QComboBox):
         self._none_text = none_text
         self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
-        ev = viewer.layers.events
-        for e in (ev.inserted, ev.removed, ev.moved, ev.reordered):
-            e.connect(self.refresh)
+        _connect_layer_list(viewer, self.refresh)
         self.currentIndexChanged.connect(lambda _i: self.layer_changed.emit(self.layer()))
         self.refresh()
 
@@ -151,6 +237,12 @@ class LayerPicker(QComboBox):
             if lay is not None:
                 self.setItemText(i, lay.name)
 
+    def detach(self) -> None:
+        """Stop following the viewer (the widget holding this picker is gone)."""
+        _disconnect_layer_list(self.viewer, self.refresh)
+        for lay in self.viewer.layers:
+            lay.events.name.disconnect(self._rename)
+
     def layer(self):
         """The chosen layer, or None."""
         return self.currentData() if self.count() else None
@@ -170,9 +262,7 @@ class MultiLayerPicker(QListWidget):
         super().__init__(parent)
         self.viewer = viewer
         self._types = _layer_types(kinds)
-        ev = viewer.layers.events
-        for e in (ev.inserted, ev.removed, ev.moved, ev.reordered):
-            e.connect(self.refresh)
+        _connect_layer_list(viewer, self.refresh)
         self.itemChanged.connect(lambda _i: self.changed.emit())
         self.setMaximumHeight(110)
         self.refresh()
@@ -191,6 +281,10 @@ class MultiLayerPicker(QListWidget):
             self.addItem(item)
         self.blockSignals(False)
         self.changed.emit()
+
+    def detach(self) -> None:
+        """Stop following the viewer (the widget holding this list is gone)."""
+        _disconnect_layer_list(self.viewer, self.refresh)
 
     def layers(self) -> List:
         """The checked layers, top to bottom."""

@@ -189,7 +189,9 @@ class JobPanel(QWidget):
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_error)
-        worker.aborted.connect(lambda: self._finish("cancelled"))
+        # bound methods, not lambdas: PyQt drops these connections when the panel's Qt object is
+        # deleted (e.g. the viewer closed while the job ran), a lambda would touch dead widgets
+        worker.aborted.connect(self._on_aborted)
         self.worker = worker
         worker.start()
 
@@ -210,6 +212,9 @@ class JobPanel(QWidget):
                 self._on_preview(event.preview)
             except Exception:  # noqa: BLE001 - a broken preview must not kill the job
                 log.exception("preview failed")
+
+    def _on_aborted(self) -> None:
+        self._finish("cancelled")
 
     def _on_returned(self, result: Any) -> None:
         if self._cancel_requested:

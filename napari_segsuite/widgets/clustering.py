@@ -10,7 +10,8 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, Q
                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import InputError
-from ._layers import LayerPicker, MultiLayerPicker, add_result, channels_from_layers, layer_data
+from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
+                      check_same_grid, disconnect_when_gone, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 METHODS = (
@@ -107,6 +108,7 @@ class ClusteringWidget(QWidget):
         self._update_enabled()
         warm_up_in_background("slic", _warm_up)
         self._refresh_bands()
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- helpers --------------------------------------------------------------------------------
     def _update_enabled(self, *_a) -> None:
@@ -142,6 +144,7 @@ class ClusteringWidget(QWidget):
             if mask.shape != img.shape:
                 raise InputError(f"mask '{mlayer.name}' has shape {mask.shape}, the image "
                                  f"{img.shape}")
+            check_same_grid(mlayer, layers[0], "mask")
         kw = dict(channel_axis=-1 if img.multichannel else None, spacing=img.spacing, mask=mask,
                   spatial_weight=float(self.spatial.value()))
         return layers[0], img, kw

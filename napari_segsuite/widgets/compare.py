@@ -21,7 +21,8 @@ from ..core.errors import InputError
 from ..core.metrics import (CSV_COLUMNS, OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, compare_steps,
                             overlay, per_slice_dice, pr_curve, table_rows, to_csv_text, write_csv)
 from ..core.progress import Progress
-from ._layers import LayerPicker, add_result, layer_data, segimage_from_layer
+from ._layers import (LayerPicker, add_result, check_same_grid, disconnect_when_gone, layer_data,
+                      segimage_from_layer)
 from ._worker import JobPanel, notify_error
 
 #: Overlay colours (Okabe-Ito, colour-blind safe): TP bluish green, FP vermillion, FN blue.
@@ -215,6 +216,7 @@ class CompareWidget(QWidget):
         self.pred_picker.layer_changed.connect(self._inputs_changed)
         self.gt_picker.layer_changed.connect(self._inputs_changed)
         self._inputs_changed()
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- layer bookkeeping ------------------------------------------------------------------------
     def _default_pickers(self) -> None:
@@ -231,7 +233,7 @@ class CompareWidget(QWidget):
                     self.pred_picker.set_layer(lay)
                     break
 
-    def _inputs_changed(self, *_args) -> None:
+    def _unwatch(self) -> None:
         for lay in self._watched:
             for ev in ("paint", "data"):
                 emitter = getattr(lay.events, ev, None)
@@ -241,6 +243,15 @@ class CompareWidget(QWidget):
                     except (TypeError, ValueError, RuntimeError):
                         pass
         self._watched = []
+
+    def disconnect_viewer(self) -> None:
+        """Stop the live updates (called once the widget is closed/undocked)."""
+        self._unwatch()
+        self._timer.stop()
+        self._dist_timer.stop()
+
+    def _inputs_changed(self, *_args) -> None:
+        self._unwatch()
         for lay in (self.pred_picker.layer(), self.gt_picker.layer()):
             if lay is None or lay in self._watched:
                 continue
@@ -292,6 +303,7 @@ class CompareWidget(QWidget):
         if raw.shape != gt.shape:
             raise InputError(f"'{pred_l.name}' has shape {raw.shape} but '{gt_l.name}' has "
                              f"{gt.shape}; they must be on the same grid")
+        check_same_grid(pred_l, gt_l, "prediction")
         score = None
         if is_probability(pred_l):
             score = np.array(raw, dtype=np.float32, copy=True)

@@ -11,7 +11,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
 from ..core.errors import InputError
 from ..core.progress import Progress
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
-                      geometry_kwargs, layer_data)
+                      check_same_grid, disconnect_when_gone, geometry_kwargs, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 PREVIEW_NAME = "GrowCut preview"
@@ -112,6 +112,7 @@ class GrowCutWidget(QWidget):
         # Only a newly added image gets a seeds layer: reacting to removals (e.g. the viewer
         # closing, which removes layers one by one) would add layers forever.
         napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        disconnect_when_gone(self)  # closed or undocked: disconnect_viewer(), cancel, detach
         self.panel.finished.connect(self._drop_preview)
         self._update_device_info()
         self._ensure_seeds()
@@ -139,6 +140,10 @@ class GrowCutWidget(QWidget):
     def _spatial_shape(self, layer):
         data = layer_data(layer)
         return data.shape[:-1] if getattr(layer, "rgb", False) else data.shape
+
+    def disconnect_viewer(self) -> None:
+        """Stop reacting to the viewer's layers (called once the widget is closed/undocked)."""
+        self.viewer.layers.events.inserted.disconnect(self._on_layer_inserted)
 
     def _on_layer_inserted(self, event) -> None:
         import napari.layers
@@ -196,12 +201,14 @@ class GrowCutWidget(QWidget):
         if seeds.shape != image.shape:
             raise InputError(f"the seeds layer '{seeds_layer.name}' has shape {seeds.shape}, "
                              f"the image {image.shape}; paint seeds on the image's grid")
+        check_same_grid(seeds_layer, layers[0], "the seeds layer")
         mask = None
         if self.mask.layer() is not None:
             mask = layer_data(self.mask.layer())
             if mask.shape != image.shape:
                 raise InputError(f"the mask layer has shape {mask.shape}, the image "
                                  f"{image.shape}")
+            check_same_grid(self.mask.layer(), layers[0], "the mask layer")
         return image, seeds, mask
 
     def run(self, refine: bool = False) -> None:

@@ -14,7 +14,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBo
                             QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import InputError
-from ._layers import MultiLayerPicker, add_result, channels_from_layers
+from ._layers import MultiLayerPicker, add_result, channels_from_layers, disconnect_when_gone
 from ._worker import JobPanel, notify_error
 from .train import _device_text
 
@@ -80,6 +80,7 @@ class PredictWidget(QWidget):
         lay.addWidget(self.run_button)
         lay.addWidget(self.panel)
         lay.addStretch(1)
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- model ----------------------------------------------------------------------------------
     def _bundled_chosen(self, _index: int) -> None:

@@ -16,7 +16,8 @@ from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QL
 
 from ..core.errors import InputError
 from ..core.image import SegImage
-from ._layers import LayerPicker, MultiLayerPicker, channels_from_layers, segimage_from_layer
+from ._layers import (LayerPicker, MultiLayerPicker, channels_from_layers, check_same_grid,
+                      disconnect_when_gone, segimage_from_layer)
 from ._worker import JobPanel, notify_error
 
 
@@ -173,6 +174,7 @@ class TrainWidget(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.save_button)
         lay.addStretch(1)
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- pairs --------------------------------------------------------------------------------
     def add_pair(self) -> None:
@@ -203,6 +205,7 @@ class TrainWidget(QWidget):
             if lab not in self.viewer.layers or any(c not in self.viewer.layers for c in chans):
                 raise InputError("a layer of a training pair was deleted; remove that pair")
             img = channels_from_layers(chans)
+            check_same_grid(lab, chans[0], "labels layer")
             # snapshots: the user may keep painting while training runs
             images.append(SegImage(np.array(img.array), multichannel=img.multichannel,
                                    name=img.name, metadata=dict(img.metadata),

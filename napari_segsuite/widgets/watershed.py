@@ -9,7 +9,8 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
                             QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import InputError
-from ._layers import LayerPicker, MultiLayerPicker, add_result, channels_from_layers, layer_data
+from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
+                      check_same_grid, disconnect_when_gone, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 #: marker sources: (label shown, core method or None for painted markers / instances)
@@ -134,6 +135,7 @@ class WatershedWidget(QWidget):
         self.source.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
         warm_up_in_background("watershed", _warm_up)
+        disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- helpers --------------------------------------------------------------------------------
     def _method(self) -> str:
@@ -208,6 +210,7 @@ class WatershedWidget(QWidget):
             if mlayer is not None:
                 markers = W.check_markers(layer_data(mlayer), image.shape,
                                           f"markers layer '{mlayer.name}'")
+                check_same_grid(mlayer, like, "markers layer")
                 markers = markers.copy()  # the job must not see later edits
             elif method == "paint":
                 raise InputError("paint markers in a labels layer and choose it as the markers "
@@ -223,6 +226,7 @@ class WatershedWidget(QWidget):
                 if roi.shape != tuple(image.shape):
                     raise InputError(f"mask layer '{roi_layer.name}' has shape {roi.shape}, "
                                      f"the image {tuple(image.shape)}")
+                check_same_grid(roi_layer, like, "mask layer")
                 if not roi.any():
                     raise InputError(f"mask layer '{roi_layer.name}' is empty: nothing to flood")
         except InputError as exc:
