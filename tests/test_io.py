@@ -73,15 +73,15 @@ def test_4d_nifti_reads_as_channels(tmp_path, rng):
     np.testing.assert_array_equal(back.array[..., 1], arr[1])
 
 
-def _write_dicom_series(folder, arr, spacing, origin):
+def _write_dicom_series(folder, arr, spacing, origin,
+                        series_uid="1.2.826.0.1.3680043.2.1125.1.12345", prefix="slice"):
     """Write a CT-like int16 DICOM series, one file per slice, as scanners do."""
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     vol = sitk.GetImageFromArray(arr)
     vol.SetSpacing(tuple(reversed(spacing)))
     vol.SetOrigin(tuple(reversed(origin)))
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
-    series_uid = "1.2.826.0.1.3680043.2.1125.1.12345"
     for z in range(arr.shape[0]):
         sl = vol[:, :, z]
         sl.SetMetaData("0008|0060", "CT")
@@ -92,7 +92,7 @@ def _write_dicom_series(folder, arr, spacing, origin):
         sl.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
         sl.SetMetaData("0028|0030", f"{spacing[1]}\\{spacing[2]}")
         sl.SetMetaData("0018|0050", str(spacing[0]))
-        writer.SetFileName(str(folder / f"slice{z:03d}.dcm"))
+        writer.SetFileName(str(folder / f"{prefix}{z:03d}.dcm"))
         writer.Execute(sl)
 
 
@@ -103,6 +103,26 @@ def test_dicom_series_folder(tmp_path, rng):
     np.testing.assert_array_equal(img.array, arr)
     np.testing.assert_allclose(img.spacing, (2.5, 0.75, 0.75), atol=1e-6)
     np.testing.assert_allclose(img.origin, (-40.0, 10.0, 5.0), atol=1e-6)
+
+
+def test_folder_with_several_dicom_series_reads_the_largest_and_says_so(tmp_path, rng, cli):
+    """A folder of two series (a scout and the scan): the largest is read, and the command line
+    says which, in one warning line, instead of choosing silently."""
+    big = rng.integers(-1000, 1500, size=(6, 16, 12)).astype(np.int16)
+    small = rng.integers(-1000, 1500, size=(2, 16, 12)).astype(np.int16)
+    _write_dicom_series(tmp_path / "mixed", big, (2.5, 0.75, 0.75), (0.0, 0.0, 0.0),
+                        series_uid="1.2.826.0.1.3680043.2.1125.1.1", prefix="scan")
+    _write_dicom_series(tmp_path / "mixed", small, (2.5, 0.75, 0.75), (0.0, 0.0, 0.0),
+                        series_uid="1.2.826.0.1.3680043.2.1125.1.2", prefix="scout")
+    img = read_image(tmp_path / "mixed")
+    np.testing.assert_array_equal(img.array, big)
+    assert img.metadata["dicom_series_count"] == 2
+    assert img.metadata["dicom_series_uid"] == "1.2.826.0.1.3680043.2.1125.1.1"
+    r = cli("cluster", str(tmp_path / "mixed"), "-o", str(tmp_path / "c.nii.gz"),
+            "--method", "kmeans", "--k", "2", "--quiet")
+    assert r.code == 0, r.err
+    warn = [x for x in r.err.splitlines() if x.startswith("warning:")]
+    assert len(warn) == 1 and "2 DICOM series" in warn[0] and "6 files" in warn[0]
 
 
 def test_read_errors_are_one_line(tmp_path):

@@ -54,9 +54,15 @@ def read_input(path: str, what: str = "IMAGE"):
     from ..io import read_image
 
     try:
-        return read_image(path)
+        img = read_image(path)
     except InputError as exc:
         raise InputError(f"{what}: {exc}") from None
+    n = img.metadata.get("dicom_series_count", 1)
+    if n > 1:
+        print(f"warning: {what}: {path} holds {n} DICOM series; using the largest, "
+              f"{img.metadata['dicom_series_uid']} ({img.metadata['dicom_series_files']} files)",
+              file=sys.stderr)
+    return img
 
 
 def require_finite(image, what: str = "IMAGE") -> None:

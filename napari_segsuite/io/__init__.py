@@ -143,7 +143,7 @@ def _read_dicom_series(folder: Path, name: str) -> SegImage:
     if not ids:
         raise InputError(f"{folder}: folder holds no DICOM series")
     if len(ids) > 1:
-        # The largest series wins; say so rather than silently mixing series.
+        # The largest series wins (the command line says so: metadata below)
         sizes = {sid: len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid))
                  for sid in ids}
         sid = max(ids, key=lambda s: sizes[s])
@@ -159,6 +159,7 @@ def _read_dicom_series(folder: Path, name: str) -> SegImage:
     out = from_sitk(img, name=name)
     out.metadata["dicom_series_uid"] = sid
     out.metadata["dicom_series_count"] = len(ids)
+    out.metadata["dicom_series_files"] = len(files)
     return out
 
 
