@@ -515,3 +515,58 @@ def test_project_samples_match_sitk(name, rng):
         assert m["iou"] == pytest.approx(f.GetJaccardCoefficient(lab))
         assert m["hausdorff"] == pytest.approx(
             sitk_hausdorff(pred == lab, gt == lab, gt_img.spacing), rel=1e-9)
+
+
+# -- dask ----------------------------------------------------------------------------------------
+def _same(a, b):
+    """Equal results, NaN equal to NaN."""
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _dask_cases(rng):
+    g = rng.integers(0, 4, (20, 30, 25))
+    p = np.where(rng.random(g.shape) < 0.8, g, rng.integers(0, 6, g.shape))
+    yield p, g, {}
+    yield p, g, {"labels": [1, 2, 9]}                       # requested labels, one absent
+    mask_g = ball((24, 30), (12, 15), 8)
+    mask_p = ball((24, 30), (13, 15), 7)
+    yield mask_p.astype(np.uint8) * 255, mask_g, {}         # 0/255 against bool: as masks
+    yield mask_p.astype(np.uint8) * 2, mask_g.astype(np.uint8) * 3, {}   # two labels, Dice 0
+    yield mask_p * 2 + (mask_p & mask_g), mask_g * 3, {"binary": True}
+    yield np.zeros((10, 12), np.uint8), np.zeros((10, 12), np.uint8), {}  # both empty
+    yield p.astype(np.float32), g.astype(np.int16), {"binary": False}
+    yield (p * 1000).astype(np.int32), g * 700, {}          # large values: the general path
+
+
+def test_compare_dask_equals_compare(rng):
+    """Counted block by block (PRED and GT chunked differently), every count, ratio and the
+    confusion matrix equal the in-memory comparison's."""
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.metrics import compare_dask
+
+    for i, (p, g, kw) in enumerate(_dask_cases(rng)):
+        ref = compare(p, g, distances=False, **kw)
+        chunks_p = tuple(max(1, n // 3 + 1) for n in p.shape)
+        got = compare_dask(da.from_array(p, chunks=chunks_p), da.from_array(g, chunks=7), **kw)
+        assert _same(ref, got), i
+
+
+def test_compare_dask_bad_input():
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.metrics import compare_dask
+
+    with pytest.raises(InputError, match="shape"):
+        compare_dask(da.zeros((4, 5), chunks=2), da.zeros((5, 4), chunks=2))
+    with pytest.raises(InputError, match="negative"):
+        compare_dask(da.full((4, 5), -1, chunks=2), da.zeros((4, 5), dtype=int, chunks=2))
+    with pytest.raises(InputError, match="non-integer"):
+        compare_dask(da.full((4, 5), 0.5, chunks=2), da.zeros((4, 5), dtype=int, chunks=2))
+    with pytest.raises(InputError, match="spacing"):
+        compare_dask(da.zeros((4, 5), dtype=int, chunks=2), da.zeros((4, 5), dtype=int, chunks=2),
+                     spacing=(1.0,))

@@ -4,6 +4,7 @@ napari-free: numpy arrays (or :class:`~napari_segsuite.core.image.SegImage`) in,
 
 Entry points
 ------------
+- :func:`compare_dask`: the same counts and overlap figures for dask arrays (no distances).
 - :func:`compare` / :func:`compare_steps`: everything the ``segsuite metrics --json`` contract
   (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`to_json` maps NaN
   to ``null``). The ``_steps`` version is the job generator the widget runs (it yields
@@ -485,6 +486,87 @@ def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     """
     return run(compare_steps(pred, gt, spacing=spacing, labels=labels, distances=distances,
                              binary=binary))
+
+
+def _pair_counts(p: np.ndarray, g: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(GT values, PRED values, counts) of the value pairs in one block (for :func:`compare_dask`)."""
+    p = _as_labels(np.asarray(p), "PRED")
+    g = _as_labels(np.asarray(g), "GT")
+    if p.size == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    if p.dtype.kind == "f":
+        p = p.astype(np.int64)
+    if g.dtype.kind == "f":
+        g = g.astype(np.int64)
+    mp, mg = int(p.max()), int(g.max())
+    if (mp + 1) * (mg + 1) <= _FAST_BINS:
+        code = g.reshape(-1).astype(np.int64) * (mp + 1) + p.reshape(-1)
+        c = np.bincount(code, minlength=(mp + 1) * (mg + 1))
+        nz = np.flatnonzero(c)
+        return nz // (mp + 1), nz % (mp + 1), c[nz]
+    pairs, c = np.unique(np.stack([g.reshape(-1).astype(np.int64),
+                                   p.reshape(-1).astype(np.int64)]), axis=1, return_counts=True)
+    return pairs[0], pairs[1], c
+
+
+def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
+                 labels: Optional[Iterable[int]] = None, binary: Optional[bool] = None) -> dict:
+    """:func:`compare` for label images too large for memory (dask arrays, or anything
+    ``dask.array.asarray`` takes), on any dask scheduler: the confusion matrix is counted block by
+    block and summed, so every count and overlap figure equals :func:`compare`'s exactly. The
+    surface distances are not computed (their keys are absent, as with ``distances=False``):
+    they need the whole masks. ``spacing`` is only reported."""
+    import dask
+    import dask.array as da
+
+    p = da.asarray(pred)
+    g = da.asarray(gt)
+    if p.shape != g.shape:
+        raise InputError(f"PRED has shape {p.shape} but GT has shape {g.shape}; they must be on "
+                         "the same grid (resample one onto the other first)")
+    if p.ndim < 1 or p.size == 0:
+        raise InputError("PRED and GT are empty arrays")
+    for arr, what in ((p, "PRED"), (g, "GT")):
+        if arr.dtype != bool and arr.dtype.kind not in "iuf":
+            raise InputError(f"{what} holds {arr.dtype} values; labels must be integers")
+    if spacing is None:
+        spacing = (1.0,) * p.ndim
+    spacing = tuple(float(v) for v in np.asarray(spacing, dtype=float).ravel())
+    if len(spacing) != p.ndim or any(not math.isfinite(v) or v <= 0 for v in spacing):
+        raise InputError(f"spacing must be {p.ndim} positive numbers, got {spacing}")
+    g = g.rechunk(p.chunks)
+    parts = [dask.delayed(_pair_counts)(a, b)
+             for a, b in zip(p.to_delayed().ravel(), g.to_delayed().ravel())]
+    gv_, pv_, c_ = (np.concatenate(x) if x else np.zeros(0, np.int64)
+                    for x in zip(*dask.compute(*parts)))
+    pv, gv = np.unique(pv_), np.unique(gv_)
+    if binary is None:
+        binary = _auto_binary(pv, gv)
+    if binary:
+        pv_, gv_ = (pv_ != 0).astype(np.int64), (gv_ != 0).astype(np.int64)
+        pv, gv = np.unique(pv_), np.unique(gv_)
+    all_labels = _label_union(pv, gv)
+    counts = np.zeros((len(all_labels), len(all_labels)), np.int64)
+    np.add.at(counts, (np.searchsorted(all_labels, gv_), np.searchsorted(all_labels, pv_)), c_)
+    if binary and counts[1:, :].sum() + counts[:, 1:].sum() == 0:
+        all_labels, counts = all_labels[:1], counts[:1, :1]
+    if labels is None:
+        report = [int(v) for v in all_labels if v != 0]
+    else:
+        report = sorted({int(v) for v in labels})
+    index_of = {int(v): i for i, v in enumerate(all_labels)}
+    return {
+        "labels": report,
+        "spacing": list(spacing),
+        "per_label": {str(v): overlap_from_confusion(counts, index_of.get(v, -1))
+                      for v in report},
+        "pixel_accuracy": pixel_accuracy(counts),
+        "mean_pixel_accuracy": mean_pixel_accuracy(counts),
+        "confusion_matrix": {"labels": [int(v) for v in all_labels],
+                             "counts": counts.tolist()},
+        "binary": bool(binary),
+    }
 
 
 def nan_to_none(obj: Any) -> Any:
