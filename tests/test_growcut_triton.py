@@ -307,6 +307,19 @@ def test_keep_triton_out_blocks_only_with_a_foreign_llvm(monkeypatch, triton_mod
     assert _triton.keep_triton_out() == "/usr/lib/libLLVM-15.so.1"  # remembered
 
 
+def _run_in_fresh_python(code: str, timeout: float = 300):
+    """Run ``code`` in a new interpreter importing this checkout, without SEGSUITE_TRITON; it
+    must exit 0 (a segfault is what these tests look for)."""
+    root = str(Path(napari_segsuite.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    env.pop("SEGSUITE_TRITON", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def test_training_after_a_napari_canvas_does_not_crash():
     """The real thing, in a subprocess: a napari viewer (Mesa's libLLVM under Xvfb), then a
     U-Net trained for one epoch. ``torch.optim`` imports ``torch._dynamo``, which imports
@@ -323,13 +336,7 @@ def test_training_after_a_napari_canvas_does_not_crash():
         "ck = train([img], [lab], arch='unet', dim=2, epochs=1, device='cpu')\n"
         "print('RESULT', bool(_triton.foreign_llvm() or _triton._BLOCKED), flush=True)\n"
         "v.close()\n")
-    root = str(Path(napari_segsuite.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    env.pop("SEGSUITE_TRITON", None)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_in_fresh_python(code)
     assert any(x.startswith("RESULT") for x in proc.stdout.splitlines())
 
 
@@ -346,13 +353,7 @@ def test_triton_check_after_a_napari_canvas_does_not_crash():
         "ok = _triton.triton_available()\n"
         "print('RESULT', bool(clash), ok, flush=True)\n"
         "v.close()\n")
-    root = str(Path(napari_segsuite.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    env.pop("SEGSUITE_TRITON", None)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_in_fresh_python(code)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][0]
     _, clash, ok = line.split()
     assert not (clash == "True" and ok == "True")

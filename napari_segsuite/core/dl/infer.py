@@ -89,6 +89,16 @@ def _estimate_tile(ckpt, spatial: Tuple[int, ...], device: str) -> Tuple[int, ..
     return tuple(int(min(t, s)) for s in spatial)
 
 
+def _tile_shape(ckpt, vshape: Tuple[int, ...], dev: str, tile) -> Tuple[int, ...]:
+    """The tile: ``tile`` (one size or one per axis, clipped to the image), or the estimate."""
+    if tile is None:
+        return _estimate_tile(ckpt, vshape, dev)
+    t = (int(tile),) * len(vshape) if np.isscalar(tile) else tuple(int(v) for v in tile)
+    if len(t) != len(vshape) or min(t) < 1:
+        raise InputError(f"tile must have {len(vshape)} positive sizes, got {tile}")
+    return tuple(min(a, b) for a, b in zip(t, vshape))
+
+
 def predict_steps(image: Union[SegImage, np.ndarray], model, device: str = "auto",
                   tile: Optional[Union[int, Sequence[int]]] = None, overlap: float = 0.5,
                   batch: Optional[int] = None, probabilities: bool = False,
@@ -137,13 +147,7 @@ def _predict_steps(image, model, device, tile, overlap, batch, probabilities, in
     # views: a list of (C, *tile-able spatial) arrays
     views = [x[:, k] for k in range(x.shape[1])] if slicewise else [x]
     vshape = tuple(views[0].shape[1:])
-    if tile is None:
-        tshape = _estimate_tile(ckpt, vshape, dev)
-    else:
-        t = (int(tile),) * len(vshape) if np.isscalar(tile) else tuple(int(v) for v in tile)
-        if len(t) != len(vshape) or min(t) < 1:
-            raise InputError(f"tile must have {len(vshape)} positive sizes, got {tile}")
-        tshape = tuple(min(a, b) for a, b in zip(t, vshape))
+    tshape = _tile_shape(ckpt, vshape, dev, tile)
     if not 0 <= overlap < 1:
         raise InputError(f"overlap must be in [0, 1), got {overlap}")
     if batch is None:
@@ -342,13 +346,7 @@ def predict_dask(image, model, *, device: str = "auto",
         mean, std = channel_stats([np.moveaxis(sample, -1, 0)])
     slicewise = ckpt.dim == 2 and nd == 3
     vshape = spatial[1:] if slicewise else spatial
-    if tile is None:
-        tshape = _estimate_tile(ckpt, vshape, dev)
-    else:
-        t = (int(tile),) * len(vshape) if np.isscalar(tile) else tuple(int(v) for v in tile)
-        if len(t) != len(vshape) or min(t) < 1:
-            raise InputError(f"tile must have {len(vshape)} positive sizes, got {tile}")
-        tshape = tuple(min(a, b) for a, b in zip(t, vshape))
+    tshape = _tile_shape(ckpt, vshape, dev, tile)
     if slicewise:  # a slice is a tile of depth 1 along the first axis, one per slice
         tshape = (1,) + tuple(tshape)
     starts = [tile_starts(s, t, overlap) for s, t in zip(spatial, tshape)]
