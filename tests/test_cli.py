@@ -110,3 +110,17 @@ def test_internal_failure_exit_1_without_traceback(cli, tmp_path, monkeypatch):
     res = cli("sample", "brain", "-o", tmp_path)
     assert res.code == 1 and res.err.startswith("error: internal failure")
     assert "Traceback" not in res.err
+
+
+def test_sample_into_a_folder_that_cannot_be_made_is_exit_2(cli, tmp_path, monkeypatch):
+    """``sample -o`` where the folder cannot be created (no permission, read-only disk) was an
+    internal failure (exit 1)."""
+    from pathlib import Path
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    res = cli("sample", "nuclei", "-o", tmp_path / "new", "--quiet")
+    assert res.code == 2 and res.err.startswith("error:") and "Permission denied" in res.err, res
+    assert len(res.err.strip().splitlines()) == 1

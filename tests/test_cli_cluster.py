@@ -82,3 +82,12 @@ def test_nan_in_the_image_exits_2(cli, tmp_path, bands, method, extra):
     lines = res.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: IMAGE") and "NaN" in lines[0], res
     assert not (tmp_path / "o.nii.gz").exists()
+
+
+def test_spatial_weight_nan_is_exit_2(cli, tmp_path, bands):
+    _, img = bands
+    path = write_image(tmp_path / "img.nrrd", img)
+    res = cli("cluster", path, "-o", tmp_path / "o.nii.gz", "--method", "kmeans", "--k", "2",
+              "--spatial-weight", "nan", "--quiet")
+    assert res.code == 2 and res.err.startswith("error: --spatial-weight"), res
+    assert not (tmp_path / "o.nii.gz").exists()

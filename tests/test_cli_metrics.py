@@ -144,6 +144,17 @@ def test_csv_write_failure_is_exit_2(cli, pair, tmp_path, monkeypatch):
     r = cli("metrics", p, g, "--csv", tmp_path / "m.csv", "--quiet", "--no-distances")
     assert r.code == 2 and r.err.startswith("error: --csv") and "Permission denied" in r.err, r
     assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "m.csv").exists()
+    assert r.out == ""  # the CSV is written first: nothing reached stdout before the error
+
+
+@pytest.mark.parametrize("args,what", [(["--threshold", "nan"], "--threshold"),
+                                       (["--spacing", ""], "--spacing")])
+def test_threshold_nan_and_empty_spacing_are_exit_2(cli, pair, args, what):
+    """``--threshold nan`` gave an empty PRED and exit 0; ``--spacing ""`` was ignored."""
+    p, g, *_ = pair
+    r = cli("metrics", p, g, "--json", "--quiet", *args)
+    assert r.code == 2 and r.err.startswith("error:") and what in r.err, r
+    assert len(r.err.strip().splitlines()) == 1 and r.out == ""
 
 
 def test_no_distances_omits_the_distance_keys(cli, pair):

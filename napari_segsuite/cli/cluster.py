@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--method {args.method} needs --k N")
     if args.compactness <= 0:
         raise InputError(f"--compactness must be positive, got {args.compactness}")
+    if not (args.spatial_weight >= 0 and np.isfinite(args.spatial_weight)):
+        raise InputError(f"--spatial-weight must be a number >= 0, got {args.spatial_weight}")
     check_output(args.output, args.force)
     img = read_input(args.image, "IMAGE")
     require_finite(img, "IMAGE")

@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     if pred.shape != gt.shape:
         raise InputError(f"PRED has shape {pred.shape} but GT has shape {gt.shape}; they must be "
                          "on the same grid")
-    spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing else tuple(gt.spacing)
+    spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing is not None \
+        else tuple(gt.spacing)
     if not args.quiet and not pred.same_grid(gt, atol=1e-4):
         what = [name for name, a, b in (("spacing", pred.spacing, gt.spacing),
                                         ("origin", pred.origin, gt.origin),
@@ -156,12 +157,17 @@ def run(args: argparse.Namespace) -> int:
 
         if pred_array.dtype.kind not in "biuf":
             raise InputError(f"PRED has dtype {pred_array.dtype}; --threshold needs numbers")
+        if not np.isfinite(args.threshold):
+            raise InputError(f"--threshold must be a number, got {args.threshold}")
         if (gt.array != 0).any():
             pr = pr_curve(pred_array, gt.array)
         pred_array = (pred_array >= args.threshold).view(np.uint8)
         binary = True if binary is None else binary
     result = run_job(compare_steps(pred_array, gt.array, spacing=spacing, labels=labels,
                                    distances=not args.no_distances, binary=binary), args)
+    written = None
+    if args.csv:  # first: a failed write is exit 2 with nothing on stdout
+        written = write_csv(args.csv, result, force=args.force)
     if args.json:
         sys.stdout.write(to_json(result) + "\n")
     else:
@@ -174,8 +180,6 @@ def run(args: argparse.Namespace) -> int:
     if pr is not None and args.json and not args.quiet:  # the JSON stays the contract's
         print(f"average precision {pr.average_precision:.4f}; best F1 {pr.best_f1:.4f} at "
               f"threshold {pr.best_threshold:.6g}", file=sys.stderr)
-    if args.csv:
-        written = write_csv(args.csv, result, force=args.force)
-        if not args.quiet:
-            print(f"wrote {written}", file=sys.stderr)
+    if written is not None and not args.quiet:
+        print(f"wrote {written}", file=sys.stderr)
     return 0

@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     items = list(data.images.items()) + list(data.labels.items())
     targets = [(out / f"{key}.nii.gz", img) for key, img in items]
     names_file = out / "label_names.json"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # no permission, a read-only disk
+        raise InputError(f"{out}: cannot create the folder ({exc.strerror or exc})") from None
     for path, _ in targets:  # check everything before writing anything
         check_writable(path, args.force)
     if names_file.exists() and not args.force:
