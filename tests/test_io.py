@@ -257,3 +257,31 @@ def test_unwritable_output_folder_is_an_input_error(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="Permission denied"):
         write_image(tmp_path / "out.nii.gz", img)
     assert os.listdir(tmp_path) == []
+
+
+def test_lost_geometry_names_what_a_format_cannot_keep():
+    from napari_segsuite.io import lost_geometry
+
+    plain = SegImage(np.zeros((4, 5, 6), np.uint8))
+    geo = SegImage(np.zeros((4, 5, 6), np.uint8), spacing=(3.0, 0.5, 0.5), origin=(1, 2, 3),
+                   direction=(-1, 0, 0, 0, 1, 0, 0, 0, 1))
+    for ext in (".nii.gz", ".nrrd", ".mha", ".mhd"):
+        assert lost_geometry("x" + ext, geo) == []
+    assert lost_geometry("x.npy", plain) == [] and lost_geometry("x.tif", plain) == []
+    assert lost_geometry("x.npy", geo) == ["spacing", "origin", "direction"]
+    assert lost_geometry("x.TIF", geo) == ["the spacing between slices", "origin", "direction"]
+    flat = SegImage(np.zeros((5, 6), np.uint8), spacing=(0.5, 0.7))
+    assert lost_geometry("x.tif", flat) == []  # TIFF keeps the in-plane spacing
+
+
+def test_cli_warns_when_the_output_format_drops_geometry(cli, tmp_path):
+    """Writing a result with an origin to .tif kept no origin and said nothing."""
+    img = SegImage(np.random.default_rng(0).random((20, 24)).astype(np.float32),
+                   spacing=(0.5, 0.5), origin=(10.0, 20.0))
+    write_image(tmp_path / "img.nii.gz", img)
+    for out, warned in (("c.tif", True), ("c.nii.gz", False)):
+        r = cli("cluster", str(tmp_path / "img.nii.gz"), "-o", str(tmp_path / out), "--method",
+                "kmeans", "--k", "2", "--quiet")
+        assert r.code == 0, r.err
+        warn = [x for x in r.err.splitlines() if x.startswith("warning:")]
+        assert bool(warn) == warned and (not warn or "origin" in warn[0]), r.err

@@ -84,11 +84,15 @@ def check_output(path: str, force: bool) -> Path:
 
 def write_output(path: str, image, force: bool, quiet: bool = False) -> Path:
     """Write the result atomically and say where (on stderr unless quiet)."""
-    from ..io import write_image
+    from ..io import lost_geometry, write_image
 
     out = write_image(path, image, force=force)
     if not quiet:
         print(f"wrote {out}", file=sys.stderr)
+    lost = lost_geometry(out, image)
+    if lost:  # said even with --quiet: data the user may count on is gone
+        print(f"warning: {out.name} cannot store the image's {', '.join(lost)}; write .nii.gz, "
+              ".nrrd or .mha to keep them", file=sys.stderr)
     return out
 
 

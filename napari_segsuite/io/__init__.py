@@ -233,6 +233,26 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
     return p
 
 
+def lost_geometry(path: PathLike, image: SegImage) -> list:
+    """What of ``image``'s geometry a file at ``path`` cannot keep: ``.npy`` keeps none, TIFF
+    keeps only the in-plane spacing (no origin, no direction, no spacing between slices).
+    Empty for NIfTI, NRRD and MetaImage, and where the values are the defaults anyway."""
+    ext = extension(path)
+    nd = image.ndim
+    eye = np.eye(nd).ravel()
+    lost = []
+    if ext == ".npy" and not np.allclose(image.spacing, 1.0):
+        lost.append("spacing")
+    if ext in (".tif", ".tiff") and nd == 3 and not np.isclose(image.spacing[0], 1.0):
+        lost.append("the spacing between slices")
+    if ext in (".npy", ".tif", ".tiff"):
+        if not np.allclose(image.origin, 0.0):
+            lost.append("origin")
+        if not np.allclose(image.direction, eye):
+            lost.append("direction")
+    return lost
+
+
 def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
     """Write ``image`` with its geometry to ``path`` atomically (temporary file + rename).
 
