@@ -19,14 +19,22 @@ from .core.image import SegImage
 
 log = logging.getLogger(__name__)
 
-_LABEL_NAME = re.compile(r"(^|[^a-z])(label|labels|seg|segmentation|mask|seeds?|gt|truth|"
-                         r"annotation|instances?|aseg|parc)([^a-z]|$)", re.IGNORECASE)
+_LABEL_NAME = re.compile(r"(^|[^a-z])(labels?|label_?maps?|seg|segmentations?|masks?|seeds?|gt|"
+                         r"truth|annotations?|instances?|aseg|parc)([^a-z]|$)", re.IGNORECASE)
 
 
 def looks_like_labels(img: SegImage) -> bool:
-    """Integer, single-channel data named like a label map (``*_seg``, ``labels``, ``mask``, ...),
-    or integer data with few distinct values, opens as a labels layer."""
-    if img.multichannel or not np.issubdtype(img.array.dtype, np.integer):
+    """Integer, single-channel data named like a label map (``*_seg``, ``labels``, ``*_masks``,
+    ...), or integer data with few distinct values, opens as a labels layer; so does float data
+    named like a label map whose values are all whole numbers >= 0 (a segmentation saved as
+    floats)."""
+    if img.multichannel:
+        return img.array.dtype == bool
+    if not np.issubdtype(img.array.dtype, np.integer):
+        if img.array.dtype.kind == "f" and img.array.size and _LABEL_NAME.search(img.name):
+            a = img.array
+            return bool(np.all(np.isfinite(a)) and a.min() >= 0 and a.max() <= 2**31 - 1
+                        and np.all(a == np.round(a)))
         return img.array.dtype == bool
     if _LABEL_NAME.search(img.name):
         return True

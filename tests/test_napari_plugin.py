@@ -221,3 +221,32 @@ def test_core_warm_ups_run():
 
     watershed.warm_up()
     cluster.warm_up()
+
+
+# -- reader: which files open as labels ----------------------------------------------------------
+@pytest.mark.parametrize("name", ["img_cp_masks", "nuclei_masks", "cells_annotations",
+                                  "brain_segmentations", "liver_labelmap"])
+def test_label_maps_with_many_labels_named_like_labels_open_as_labels(name, rng):
+    """Cellpose's `*_cp_masks.tif` and friends: hundreds of instances, a plural name."""
+    from napari_segsuite._napari_io import looks_like_labels
+
+    inst = rng.integers(0, 200, size=(32, 32)).astype(np.uint16)
+    assert looks_like_labels(SegImage(inst, name=name))
+
+
+def test_float_label_map_named_like_labels_opens_as_labels(tmp_path, rng):
+    """A segmentation saved as floats (nibabel's default for float arrays) is still a label map."""
+    from napari_segsuite._napari_io import napari_get_reader
+
+    seg = SegImage(rng.integers(0, 3, size=(4, 5, 6)).astype(np.float32), spacing=(3.0, 1.0, 0.5))
+    write_image(tmp_path / "case1_seg.nii.gz", seg)
+    (data, kw, kind), = napari_get_reader(str(tmp_path / "case1_seg.nii.gz"))(
+        str(tmp_path / "case1_seg.nii.gz"))
+    assert kind == "labels" and np.issubdtype(data.dtype, np.integer)
+    np.testing.assert_array_equal(data, seg.array)
+    # a float image with fractional values or a label-less name stays an image
+    t1 = SegImage(rng.normal(size=(4, 5, 6)).astype(np.float32), name="case1_seg")
+    from napari_segsuite._napari_io import looks_like_labels
+
+    assert not looks_like_labels(t1)
+    assert not looks_like_labels(SegImage(seg.array, name="case1_t1"))
