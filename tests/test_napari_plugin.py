@@ -250,3 +250,39 @@ def test_float_label_map_named_like_labels_opens_as_labels(tmp_path, rng):
 
     assert not looks_like_labels(t1)
     assert not looks_like_labels(SegImage(seg.array, name="case1_t1"))
+
+
+# -- the napari-segsuite launcher --------------------------------------------------------------
+@pytest.mark.parametrize("argv, words", [(["--sample", "foo"], "invalid choice: 'foo'"),
+                                         (["missing.nii.gz"], "missing.nii.gz: no such file"),
+                                         (["notes.txt"], "notes.txt: unsupported format")])
+def test_launcher_bad_arguments_are_one_line_errors_before_any_window(
+        argv, words, tmp_path, monkeypatch, capsys):
+    import napari
+
+    from napari_segsuite._launch import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.setattr(napari, "Viewer", lambda *a, **k: pytest.fail("a window was opened"))
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_launcher_unreadable_file_is_one_line_error(make_napari_viewer, tmp_path, monkeypatch,
+                                                    capsys):
+    import napari
+
+    from napari_segsuite._launch import main
+
+    viewer = make_napari_viewer()
+    monkeypatch.setattr(napari, "Viewer", lambda *a, **k: viewer)
+    monkeypatch.setattr(napari, "run", lambda *a, **k: pytest.fail("event loop started"))
+    (tmp_path / "bad.nii.gz").write_bytes(b"nope")
+    assert main([str(tmp_path / "bad.nii.gz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("napari-segsuite: error: ") and "bad.nii.gz" in err
+    assert len(err.strip().splitlines()) == 1
