@@ -105,7 +105,31 @@ def _write(path: str, data: Any, meta: dict, labels: bool) -> List[str]:
                 img.array = img.array.astype(dt, copy=False)
                 break
     # napari's save dialog has already asked before replacing a file
-    return [str(write_image(path, img, force=True))]
+    out = str(write_image(path, img, force=True))
+    _warn_tif_geometry(out, img)
+    return [out]
+
+
+def _warn_tif_geometry(path: str, img: SegImage) -> None:
+    """A TIFF holds the in-plane pixel size only: say what the file lost (napari shows warnings
+    as notifications)."""
+    from .io import extension
+
+    if extension(path) not in (".tif", ".tiff"):
+        return
+    lost = []
+    if img.ndim == 3 and img.spacing[0] != 1.0:
+        lost.append(f"z spacing {img.spacing[0]:g}")
+    if any(o != 0.0 for o in img.origin):
+        lost.append("origin (translate) " + ", ".join(f"{o:g}" for o in img.origin))
+    if not np.allclose(img.direction, np.eye(img.ndim).ravel()):
+        lost.append("direction")
+    if lost:
+        import warnings
+
+        warnings.warn(f"{path}: written without its {'; '.join(lost)} (a TIFF cannot hold "
+                      "them); save as .nii.gz, .nrrd or .mha to keep them", UserWarning,
+                      stacklevel=3)
 
 
 def write_image(path: str, data: Any, meta: dict) -> List[str]:

@@ -286,3 +286,42 @@ def test_launcher_unreadable_file_is_one_line_error(make_napari_viewer, tmp_path
     err = capsys.readouterr().err
     assert err.startswith("napari-segsuite: error: ") and "bad.nii.gz" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# -- writers -----------------------------------------------------------------------------------
+def test_writers_accept_every_extension_the_io_writes_but_npy():
+    from pathlib import Path
+
+    import napari_segsuite
+    from npe2 import PluginManifest
+
+    from napari_segsuite.io import WRITE_EXTENSIONS
+
+    mf = PluginManifest.from_file(Path(napari_segsuite.__file__).parent / "napari.yaml")
+    for w in mf.contributions.writers:
+        assert set(w.filename_extensions) == set(WRITE_EXTENSIONS) - {".npy"}, w.display_name
+
+
+def test_tif_writer_says_which_geometry_the_file_cannot_hold(tmp_path):
+    import SimpleITK as sitk
+
+    from napari_segsuite._napari_io import write_image as napari_write_image
+    from napari_segsuite._napari_io import write_labels
+
+    meta = {"scale": (3.0, 1.0, 0.5), "translate": (10.0, -5.0, 2.0), "name": "seg",
+            "metadata": {"direction": (0, 1, 0, 1, 0, 0, 0, 0, -1)}}
+    lab = np.zeros((4, 5, 6), np.int64)
+    with pytest.warns(UserWarning) as rec:
+        write_labels(str(tmp_path / "seg.tif"), lab, meta)
+    (msg,) = [str(r.message) for r in rec]
+    assert "seg.tif" in msg and "origin" in msg and "direction" in msg and "z spacing" in msg
+    assert "\n" not in msg and ".nii.gz" in msg
+    assert sitk.ReadImage(str(tmp_path / "seg.tif")).GetSize() == (6, 5, 4)  # written anyway
+    # what a TIFF holds (2D pixel size) or a format that holds it all: no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        napari_write_image(str(tmp_path / "a.tif"), np.zeros((5, 6), np.float32),
+                           {"scale": (2.0, 0.5), "translate": (0.0, 0.0), "metadata": {}})
+        write_labels(str(tmp_path / "seg.nii.gz"), lab, meta)
