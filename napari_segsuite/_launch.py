@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 WIDGETS = ("GrowCut", "Watershed", "Clustering", "Compare with ground truth", "Train U-Net",
@@ -19,12 +20,24 @@ WIDGETS = ("GrowCut", "Watershed", "Clustering", "Compare with ground truth", "T
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="napari-segsuite", description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="*", help="images or label files to open (any SegSuite format)")
-    p.add_argument("--sample", default=None,
+    from .samples import SAMPLES
+
+    p.add_argument("--sample", default=None, choices=[*SAMPLES, "none"],
                    help="sample to open: brain (default when no files), ct, landsat, nuclei, none")
     p.add_argument("--widget", action="append", choices=WIDGETS,
                    help="widget to dock (repeatable; default GrowCut)")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window and exit")
     args = p.parse_args(argv)
+    from .core.errors import InputError
+    from .io import READ_EXTENSIONS, can_read, extension
+
+    for f in args.files:  # before any window opens
+        if not Path(f).exists():
+            p.error(f"{f}: no such file or folder")
+        if not can_read(f):
+            p.error(f"{f}: folder holds no DICOM series" if Path(f).is_dir() else
+                    f"{f}: unsupported format {extension(f) or '(no extension)'}; use one of "
+                    + ", ".join(READ_EXTENSIONS) + " or a DICOM series folder")
 
     import napari
 
@@ -33,7 +46,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if sample and sample != "none":
         viewer.open_sample("napari-segsuite", sample)
     for f in args.files:
-        viewer.open(f, plugin="napari-segsuite")
+        try:
+            viewer.open(f, plugin="napari-segsuite")
+        except InputError as exc:  # a corrupt file: one line, not a traceback
+            print(f"{p.prog}: error: {exc}", file=sys.stderr)
+            viewer.close()
+            return 2
     for w in args.widget or ["GrowCut"]:
         viewer.window.add_plugin_dock_widget("napari-segsuite", w)
     if viewer.dims.ndisplay == 2 and viewer.layers and viewer.layers[0].ndim == 3:

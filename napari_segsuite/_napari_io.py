@@ -19,14 +19,22 @@ from .core.image import SegImage
 
 log = logging.getLogger(__name__)
 
-_LABEL_NAME = re.compile(r"(^|[^a-z])(label|labels|seg|segmentation|mask|seeds?|gt|truth|"
-                         r"annotation|instances?|aseg|parc)([^a-z]|$)", re.IGNORECASE)
+_LABEL_NAME = re.compile(r"(^|[^a-z])(labels?|label_?maps?|seg|segmentations?|masks?|seeds?|gt|"
+                         r"truth|annotations?|instances?|aseg|parc)([^a-z]|$)", re.IGNORECASE)
 
 
 def looks_like_labels(img: SegImage) -> bool:
-    """Integer, single-channel data named like a label map (``*_seg``, ``labels``, ``mask``, ...),
-    or integer data with few distinct values, opens as a labels layer."""
-    if img.multichannel or not np.issubdtype(img.array.dtype, np.integer):
+    """Integer, single-channel data named like a label map (``*_seg``, ``labels``, ``*_masks``,
+    ...), or integer data with few distinct values, opens as a labels layer; so does float data
+    named like a label map whose values are all whole numbers >= 0 (a segmentation saved as
+    floats)."""
+    if img.multichannel:
+        return img.array.dtype == bool
+    if not np.issubdtype(img.array.dtype, np.integer):
+        if img.array.dtype.kind == "f" and img.array.size and _LABEL_NAME.search(img.name):
+            a = img.array
+            return bool(np.all(np.isfinite(a)) and a.min() >= 0 and a.max() <= 2**31 - 1
+                        and np.all(a == np.round(a)))
         return img.array.dtype == bool
     if _LABEL_NAME.search(img.name):
         return True
@@ -97,7 +105,31 @@ def _write(path: str, data: Any, meta: dict, labels: bool) -> List[str]:
                 img.array = img.array.astype(dt, copy=False)
                 break
     # napari's save dialog has already asked before replacing a file
-    return [str(write_image(path, img, force=True))]
+    out = str(write_image(path, img, force=True))
+    _warn_tif_geometry(out, img)
+    return [out]
+
+
+def _warn_tif_geometry(path: str, img: SegImage) -> None:
+    """A TIFF holds the in-plane pixel size only: say what the file lost (napari shows warnings
+    as notifications)."""
+    from .io import extension
+
+    if extension(path) not in (".tif", ".tiff"):
+        return
+    lost = []
+    if img.ndim == 3 and img.spacing[0] != 1.0:
+        lost.append(f"z spacing {img.spacing[0]:g}")
+    if any(o != 0.0 for o in img.origin):
+        lost.append("origin (translate) " + ", ".join(f"{o:g}" for o in img.origin))
+    if not np.allclose(img.direction, np.eye(img.ndim).ravel()):
+        lost.append("direction")
+    if lost:
+        import warnings
+
+        warnings.warn(f"{path}: written without its {'; '.join(lost)} (a TIFF cannot hold "
+                      "them); save as .nii.gz, .nrrd or .mha to keep them", UserWarning,
+                      stacklevel=3)
 
 
 def write_image(path: str, data: Any, meta: dict) -> List[str]:

@@ -221,3 +221,107 @@ def test_core_warm_ups_run():
 
     watershed.warm_up()
     cluster.warm_up()
+
+
+# -- reader: which files open as labels ----------------------------------------------------------
+@pytest.mark.parametrize("name", ["img_cp_masks", "nuclei_masks", "cells_annotations",
+                                  "brain_segmentations", "liver_labelmap"])
+def test_label_maps_with_many_labels_named_like_labels_open_as_labels(name, rng):
+    """Cellpose's `*_cp_masks.tif` and friends: hundreds of instances, a plural name."""
+    from napari_segsuite._napari_io import looks_like_labels
+
+    inst = rng.integers(0, 200, size=(32, 32)).astype(np.uint16)
+    assert looks_like_labels(SegImage(inst, name=name))
+
+
+def test_float_label_map_named_like_labels_opens_as_labels(tmp_path, rng):
+    """A segmentation saved as floats (nibabel's default for float arrays) is still a label map."""
+    from napari_segsuite._napari_io import napari_get_reader
+
+    seg = SegImage(rng.integers(0, 3, size=(4, 5, 6)).astype(np.float32), spacing=(3.0, 1.0, 0.5))
+    write_image(tmp_path / "case1_seg.nii.gz", seg)
+    (data, kw, kind), = napari_get_reader(str(tmp_path / "case1_seg.nii.gz"))(
+        str(tmp_path / "case1_seg.nii.gz"))
+    assert kind == "labels" and np.issubdtype(data.dtype, np.integer)
+    np.testing.assert_array_equal(data, seg.array)
+    # a float image with fractional values or a label-less name stays an image
+    t1 = SegImage(rng.normal(size=(4, 5, 6)).astype(np.float32), name="case1_seg")
+    from napari_segsuite._napari_io import looks_like_labels
+
+    assert not looks_like_labels(t1)
+    assert not looks_like_labels(SegImage(seg.array, name="case1_t1"))
+
+
+# -- the napari-segsuite launcher --------------------------------------------------------------
+@pytest.mark.parametrize("argv, words", [(["--sample", "foo"], "invalid choice: 'foo'"),
+                                         (["missing.nii.gz"], "missing.nii.gz: no such file"),
+                                         (["notes.txt"], "notes.txt: unsupported format")])
+def test_launcher_bad_arguments_are_one_line_errors_before_any_window(
+        argv, words, tmp_path, monkeypatch, capsys):
+    import napari
+
+    from napari_segsuite._launch import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.setattr(napari, "Viewer", lambda *a, **k: pytest.fail("a window was opened"))
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_launcher_unreadable_file_is_one_line_error(make_napari_viewer, tmp_path, monkeypatch,
+                                                    capsys):
+    import napari
+
+    from napari_segsuite._launch import main
+
+    viewer = make_napari_viewer()
+    monkeypatch.setattr(napari, "Viewer", lambda *a, **k: viewer)
+    monkeypatch.setattr(napari, "run", lambda *a, **k: pytest.fail("event loop started"))
+    (tmp_path / "bad.nii.gz").write_bytes(b"nope")
+    assert main([str(tmp_path / "bad.nii.gz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("napari-segsuite: error: ") and "bad.nii.gz" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# -- writers -----------------------------------------------------------------------------------
+def test_writers_accept_every_extension_the_io_writes_but_npy():
+    from pathlib import Path
+
+    import napari_segsuite
+    from npe2 import PluginManifest
+
+    from napari_segsuite.io import WRITE_EXTENSIONS
+
+    mf = PluginManifest.from_file(Path(napari_segsuite.__file__).parent / "napari.yaml")
+    for w in mf.contributions.writers:
+        assert set(w.filename_extensions) == set(WRITE_EXTENSIONS) - {".npy"}, w.display_name
+
+
+def test_tif_writer_says_which_geometry_the_file_cannot_hold(tmp_path):
+    import SimpleITK as sitk
+
+    from napari_segsuite._napari_io import write_image as napari_write_image
+    from napari_segsuite._napari_io import write_labels
+
+    meta = {"scale": (3.0, 1.0, 0.5), "translate": (10.0, -5.0, 2.0), "name": "seg",
+            "metadata": {"direction": (0, 1, 0, 1, 0, 0, 0, 0, -1)}}
+    lab = np.zeros((4, 5, 6), np.int64)
+    with pytest.warns(UserWarning) as rec:
+        write_labels(str(tmp_path / "seg.tif"), lab, meta)
+    (msg,) = [str(r.message) for r in rec]
+    assert "seg.tif" in msg and "origin" in msg and "direction" in msg and "z spacing" in msg
+    assert "\n" not in msg and ".nii.gz" in msg
+    assert sitk.ReadImage(str(tmp_path / "seg.tif")).GetSize() == (6, 5, 4)  # written anyway
+    # what a TIFF holds (2D pixel size) or a format that holds it all: no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        napari_write_image(str(tmp_path / "a.tif"), np.zeros((5, 6), np.float32),
+                           {"scale": (2.0, 0.5), "translate": (0.0, 0.0), "metadata": {}})
+        write_labels(str(tmp_path / "seg.nii.gz"), lab, meta)
