@@ -111,23 +111,15 @@ def _write(path: str, data: Any, meta: dict, labels: bool) -> List[str]:
 
 
 def _warn_tif_geometry(path: str, img: SegImage) -> None:
-    """A TIFF holds the in-plane pixel size only: say what the file lost (napari shows warnings
-    as notifications)."""
-    from .io import extension
+    """Say what of the layer's geometry the file could not keep (a TIFF holds the in-plane pixel
+    size only; napari shows warnings as notifications)."""
+    from .io import lost_geometry
 
-    if extension(path) not in (".tif", ".tiff"):
-        return
-    lost = []
-    if img.ndim == 3 and img.spacing[0] != 1.0:
-        lost.append(f"z spacing {img.spacing[0]:g}")
-    if any(o != 0.0 for o in img.origin):
-        lost.append("origin (translate) " + ", ".join(f"{o:g}" for o in img.origin))
-    if not np.allclose(img.direction, np.eye(img.ndim).ravel()):
-        lost.append("direction")
+    lost = lost_geometry(path, img)
     if lost:
         import warnings
 
-        warnings.warn(f"{path}: written without its {'; '.join(lost)} (a TIFF cannot hold "
+        warnings.warn(f"{path}: written without its {', '.join(lost)} (the format cannot hold "
                       "them); save as .nii.gz, .nrrd or .mha to keep them", UserWarning,
                       stacklevel=3)
 

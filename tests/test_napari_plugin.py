@@ -314,7 +314,8 @@ def test_tif_writer_says_which_geometry_the_file_cannot_hold(tmp_path):
     with pytest.warns(UserWarning) as rec:
         write_labels(str(tmp_path / "seg.tif"), lab, meta)
     (msg,) = [str(r.message) for r in rec]
-    assert "seg.tif" in msg and "origin" in msg and "direction" in msg and "z spacing" in msg
+    assert "seg.tif" in msg and "origin" in msg and "direction" in msg
+    assert "spacing between slices" in msg
     assert "\n" not in msg and ".nii.gz" in msg
     assert sitk.ReadImage(str(tmp_path / "seg.tif")).GetSize() == (6, 5, 4)  # written anyway
     # what a TIFF holds (2D pixel size) or a format that holds it all: no warning
