@@ -434,14 +434,10 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     yield Progress(0, None, "reading labels")
     p, g, spacing = _check(pred, gt, spacing)
     all_labels, counts, is_binary, lab_p, lab_g, key = yield from _count_steps(p, g, binary)
-    if labels is None:
-        report = [int(v) for v in all_labels if v != 0]
-    else:
-        report = sorted({int(v) for v in labels})
-    per_label: Dict[str, Dict[str, float]] = {}
+    report = _report_labels(all_labels, labels)
+    result = _result(report, spacing, all_labels, counts, is_binary)
+    per_label = result["per_label"]
     index_of = {int(v): i for i, v in enumerate(all_labels)}
-    for v in report:
-        per_label[str(v)] = overlap_from_confusion(counts, index_of.get(v, -1))
     if distances and report:
         present = [v for v in report if v in index_of and v != 0]
         top = max([key(v) for v in present], default=0)
@@ -460,15 +456,30 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                                                message=f"surface distances, label {v}")
             per_label[str(v)].update(dist)
         yield Progress(len(report), len(report), "surface distances done")
+    return result
+
+
+def _report_labels(all_labels: np.ndarray, labels: Optional[Iterable[int]]) -> List[int]:
+    """The labels to report: the requested ones, else every non-zero label present."""
+    if labels is None:
+        return [int(v) for v in all_labels if v != 0]
+    return sorted({int(v) for v in labels})
+
+
+def _result(report: List[int], spacing, all_labels: np.ndarray, counts: np.ndarray,
+            binary: bool) -> dict:
+    """The ``segsuite metrics --json`` object (without distances) from a confusion matrix."""
+    index_of = {int(v): i for i, v in enumerate(all_labels)}
     return {
         "labels": report,
         "spacing": list(spacing),
-        "per_label": per_label,
+        "per_label": {str(v): overlap_from_confusion(counts, index_of.get(v, -1))
+                      for v in report},
         "pixel_accuracy": pixel_accuracy(counts),
         "mean_pixel_accuracy": mean_pixel_accuracy(counts),
         "confusion_matrix": {"labels": [int(v) for v in all_labels],
                              "counts": counts.tolist()},
-        "binary": is_binary,
+        "binary": bool(binary),
     }
 
 
@@ -551,22 +562,7 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     np.add.at(counts, (np.searchsorted(all_labels, gv_), np.searchsorted(all_labels, pv_)), c_)
     if binary and counts[1:, :].sum() + counts[:, 1:].sum() == 0:
         all_labels, counts = all_labels[:1], counts[:1, :1]
-    if labels is None:
-        report = [int(v) for v in all_labels if v != 0]
-    else:
-        report = sorted({int(v) for v in labels})
-    index_of = {int(v): i for i, v in enumerate(all_labels)}
-    return {
-        "labels": report,
-        "spacing": list(spacing),
-        "per_label": {str(v): overlap_from_confusion(counts, index_of.get(v, -1))
-                      for v in report},
-        "pixel_accuracy": pixel_accuracy(counts),
-        "mean_pixel_accuracy": mean_pixel_accuracy(counts),
-        "confusion_matrix": {"labels": [int(v) for v in all_labels],
-                             "counts": counts.tolist()},
-        "binary": bool(binary),
-    }
+    return _result(_report_labels(all_labels, labels), spacing, all_labels, counts, binary)
 
 
 def nan_to_none(obj: Any) -> Any:

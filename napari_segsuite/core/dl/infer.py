@@ -383,7 +383,6 @@ def _predict_block(ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std, de
     overlap it, run on ``x`` (the block with its halo, starting at ``x0``, channels last)."""
     import torch
 
-    nd = len(lo)
     xc = normalise(np.moveaxis(x, -1, 0).astype(np.float32, copy=False), mean, std)
     mine = [[p for p in st if p < b and p + t > a] for st, a, b, t in zip(starts, lo, hi, tshape)]
     positions = list(itertools.product(*mine))

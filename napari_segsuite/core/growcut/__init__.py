@@ -187,9 +187,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                 if saturated_labels(keys).size:
                     keys0 = starts = None  # computed again, as without a state
                     refined = False
-                elif complete and not gpu:
-                    return result_from_keys(keys, prep, engine, device, 0, True, True)
-                elif complete:
+                elif complete:  # the sweep finished (always, without a GPU engine waiting)
                     return result_from_keys(keys, prep, "sweep", "cpu", 0, True, True)
                 else:
                     keys0 = keys  # real path costs: the GPU engine goes on from there

@@ -348,10 +348,13 @@ def refine_keys(prep: Prepared, state: GrowCutState,
     - a new seed on a voxel v grown at cost D_v: every voxel whose old paths all ran through v
       is beaten by the new seed anyway, *strictly*, when D_v > 0 (its paths from v now cost D_v
       less), so its stale key is replaced by the relaxation and nothing is invalidated. Only a
-      tie can keep a stale key: D_v == 0 (flat intensities without a distance penalty) or a
-      saturated cost (``D_MAX``), and then only when the new label L is above v's old label M
-      (an exact tie goes to the lower label). In that case the voxels labelled M with cost
-      >= D_v are invalidated.
+      tie can keep a stale key: D_v == 0 (flat intensities without a distance penalty), and
+      then only when the new label L is above v's old label M (an exact tie goes to the lower
+      label). In that case the voxels labelled M with cost >= D_v are invalidated.
+
+    The state must hold no labelled voxel at the saturated cost ``D_MAX`` (see
+    :func:`saturated_labels`): ties there make more than one fixed point, and :func:`growcut`
+    computes such a state again instead of refining it.
 
     Invalidated voxels restart unreached; the sweep starts from the new/changed seeds, the seeds
     of invalidated labels and the valid voxels that touch the invalidated region. The result is
@@ -384,10 +387,7 @@ def refine_keys(prep: Prepared, state: GrowCutState,
     add = (newv > 0) & (prevv == 0)
     if add.any():
         m_vals, l_vals, d_vals = unpack_label(oldv[add]), newv[add], unpack_dist_q(oldv[add])
-        conflict = (m_vals != l_vals) & (m_vals != NO_LABEL) & (l_vals > m_vals)
-        if conflict.any():
-            # labels with a saturated (tied at D_MAX) voxel: there any new seed can tie
-            conflict &= (d_vals == 0) | np.isin(m_vals, saturated_labels(old))
+        conflict = (m_vals != l_vals) & (m_vals != NO_LABEL) & (l_vals > m_vals) & (d_vals == 0)
         for m in np.unique(m_vals[conflict]):
             dmin = int(d_vals[conflict & (m_vals == m)].min())
             # cost >= dmin  <=>  key >= dmin << SHIFT (the cost is the key's high bits)
