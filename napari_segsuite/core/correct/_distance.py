@@ -76,25 +76,44 @@ def grow(arr, acting, r: float, spacing) -> np.ndarray:
         new = (_dist_to_zero(~s, spacing) <= r * (1 + _EPS)) & ~s
         out[box][new] = acting[0]
         return out
-    best = None
-    for lab in acting:
-        m = arr == lab
-        box = bbox(m, pad=pad)
-        if box is None:
-            continue
-        d = _dist_to_zero(~m[box], spacing)
-        if best is None:
-            best = np.full(arr.shape, np.inf, np.float32)
-            best_lab = np.zeros(arr.shape, arr.dtype)
-        b = best[box]
-        closer = (d < b) & (d <= r * (1 + _EPS))
-        b[closer] = d[closer]
-        best_lab[box][closer] = lab
-    if best is None:
+    # several labels: one transform gives every other voxel its distance to the nearest
+    # acting voxel; the voxels within r then take the label found at the shortest offset
+    box = bbox(seeds, pad=pad)
+    if box is None:
         return out
-    new = (best_lab != 0) & ~seeds
-    out[new] = best_lab[new]
+    sub = arr[box]
+    s = seeds[box]
+    work = np.where(s, sub, 0).astype(np.uint32)
+    work[~s] = np.uint32(int(max(acting)) + 1)
+    shell = ~s & (_edt(work, spacing) <= r * (1 + _EPS))
+    pts = np.argwhere(shell)
+    got = np.zeros(len(pts), sub.dtype)
+    shape = np.array(sub.shape)
+    for off in _offsets_by_length(r, spacing):
+        if not len(pts):
+            break
+        q = pts + off
+        inside = ((q >= 0) & (q < shape)).all(1)
+        val = np.zeros(len(pts), sub.dtype)
+        val[inside] = sub[tuple(q[inside].T)]
+        hit = inside & s[tuple(np.where(inside[:, None], q, 0).T)] & (val != 0)
+        if hit.any():
+            got_idx = np.flatnonzero(hit)
+            out_view = out[box]
+            out_view[tuple(pts[got_idx].T)] = val[got_idx]
+            pts = pts[~hit]
     return out
+
+
+def _offsets_by_length(r, spacing):
+    """Voxel offsets of physical length in (0, r], shortest first (ties: lexicographic)."""
+    reach = _reach(r, spacing)
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in reach], indexing="ij")
+    offs = np.stack([g.ravel() for g in grids], 1)
+    length = np.sqrt(((offs * np.asarray(spacing)) ** 2).sum(1))
+    keep = (length > 0) & (length <= r * (1 + _EPS))
+    offs, length = offs[keep], length[keep]
+    return offs[np.lexsort(tuple(offs.T[::-1]) + (length,))]
 
 
 def shrink(arr, acting, r: float, spacing) -> np.ndarray:
