@@ -1,6 +1,7 @@
 """Correction operations (issue 13): shape interpolation vs ITK, image-guided fill, per-op timings.
 
-    python benchmarks/bench_correct.py [--size 256] [--step 10] [--skip-itk] [--skip-ops]
+    python benchmarks/bench_correct.py [--size 256] [--step 10] [--skip-itk] [--itk-axes 0]
+                                       [--skip-ops] [--skip-mri]
 
 1. Fill between slices on real MRI (the MNI152 T1 and its tissue truth, labels drawn on every
    ``--step``-th slice along each axis in turn): our shape interpolation and ITK's
@@ -73,7 +74,7 @@ def sparse_slices(truth, axis, step):
     return sparse, filled.reshape(shape)
 
 
-def interp_report(t1, truth, spacing, step, skip_itk):
+def interp_report(t1, truth, spacing, step, skip_itk, itk_axes=(0,)):
     print(f"\n## Fill between slices on MNI152 ({'x'.join(map(str, truth.shape))}, 1 mm), "
           f"labels on every {step}th slice; Dice on the filled slices (1 CSF, 2 GM, 3 WM)")
     print("| axis | method | seconds | Dice 1 | Dice 2 | Dice 3 |")
@@ -85,7 +86,8 @@ def interp_report(t1, truth, spacing, step, skip_itk):
         t = time.perf_counter()
         ours = C.fill_between_slices(sparse, axis=axis, spacing=spacing)
         rows.append(("shape (ours)", time.perf_counter() - t, ours))
-        if not skip_itk:
+        with_itk = not skip_itk and axis in itk_axes
+        if with_itk:
             theirs, secs = itk_mci(sparse, axis)
             rows.append(("ITK MorphologicalContourInterpolator", secs, theirs))
         t = time.perf_counter()
@@ -95,7 +97,7 @@ def interp_report(t1, truth, spacing, step, skip_itk):
             ds = [dice((res == v) & f, (truth == v) & f) for v in (1, 2, 3)]
             print(f"| {axis} | {name} | {secs:.2f} | " + " | ".join(f"{d:.3f}" for d in ds)
                   + " |", flush=True)
-        if not skip_itk:
+        if with_itk:
             print(f"| {axis} | ratio ITK / ours (shape) | {rows[1][1] / rows[0][1]:.1f}x | | | |")
 
 
@@ -151,6 +153,8 @@ def main():
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--step", type=int, default=10)
     p.add_argument("--skip-itk", action="store_true")
+    p.add_argument("--itk-axes", default="0",
+                   help="axes to run ITK on, e.g. 0,1,2 (default 0: it takes minutes per axis)")
     p.add_argument("--skip-ops", action="store_true")
     p.add_argument("--skip-mri", action="store_true")
     args = p.parse_args()
@@ -164,7 +168,8 @@ def main():
         else:
             case = real.mni152()
             interp_report(case.images["t1"].array, case.labels["labels"].array,
-                          tuple(case.images["t1"].spacing), args.step, args.skip_itk)
+                          tuple(case.images["t1"].spacing), args.step, args.skip_itk,
+                          tuple(int(a) for a in args.itk_axes.split(",")))
     if not args.skip_ops:
         ops_report(args.size, args.step)
     print(f"load average {os.getloadavg()[0]:.1f}")

@@ -86,22 +86,20 @@ def grow(arr, acting, r: float, spacing) -> np.ndarray:
     work = np.where(s, sub, 0).astype(np.uint32)
     work[~s] = np.uint32(int(max(acting)) + 1)
     shell = ~s & (_edt(work, spacing) <= r * (1 + _EPS))
-    pts = np.argwhere(shell)
-    got = np.zeros(len(pts), sub.dtype)
-    shape = np.array(sub.shape)
+    todo = shell
+    left = int(todo.sum())
+    out_view = out[box]
     for off in _offsets_by_length(r, spacing):
-        if not len(pts):
+        if left == 0:
             break
-        q = pts + off
-        inside = ((q >= 0) & (q < shape)).all(1)
-        val = np.zeros(len(pts), sub.dtype)
-        val[inside] = sub[tuple(q[inside].T)]
-        hit = inside & s[tuple(np.where(inside[:, None], q, 0).T)] & (val != 0)
-        if hit.any():
-            got_idx = np.flatnonzero(hit)
-            out_view = out[box]
-            out_view[tuple(pts[got_idx].T)] = val[got_idx]
-            pts = pts[~hit]
+        dst = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(off, sub.shape))
+        src = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(off, sub.shape))
+        hit = todo[dst] & s[src]
+        n_hit = int(hit.sum())
+        if n_hit:
+            out_view[dst][hit] = sub[src][hit]
+            todo[dst][hit] = False
+            left -= n_hit
     return out
 
 
