@@ -146,8 +146,8 @@ def read_scene(path: PathLike, *, resolution: Optional[float] = None, reflectanc
     SegImage, bands named, QA classes in ``metadata["qa"]`` (see the module docstring).
 
     ``resolution`` (metres): the pixel size of the result; needed when the bands are on different
-    grids (Sentinel-2). ``lazy``: dask arrays (None: when the scene is larger than
-    :data:`geo.LAZY_BYTES`). Errors are one-line :class:`InputError`.
+    grids (Sentinel-2); ``"finest"`` takes the finest band's grid. ``lazy``: dask arrays (None:
+    when the scene is larger than :data:`geo.LAZY_BYTES`). Errors are one-line :class:`InputError`.
     """
     p = Path(path)
     if not p.exists():
@@ -156,7 +156,7 @@ def read_scene(path: PathLike, *, resolution: Optional[float] = None, reflectanc
     if kind is None:
         raise InputError(f"{p}: not a Landsat or Sentinel-2 scene (no *_SR_B1.TIF ... band files, "
                          "*_MTL.txt or *_B02.jp2 found)")
-    if resolution is not None and not (np.isfinite(resolution) and resolution > 0):
+    if resolution not in (None, "finest") and not (np.isfinite(resolution) and resolution > 0):
         raise InputError(f"the resolution must be a positive number of metres, got {resolution}")
     folder = p.parent if p.is_file() else p
     if kind == "landsat":
@@ -273,6 +273,8 @@ def _assemble(bands: Dict[str, Path], qa: Optional[Path], scaling: dict, info: d
             raise InputError(f"{f}: a band file must hold one band, it holds {descr[b]['count']}")
     grids = {_grid(d) for d in descr.values()}
     ref = min(descr.values(), key=lambda d: abs(d["res"][0]))  # the finest band
+    if resolution == "finest":  # napari's reader: no way to ask, take the finest grid
+        resolution = None if len(grids) == 1 else abs(ref["res"][0])
     if resolution is None:
         if len(grids) > 1:
             res = sorted({round(abs(d["res"][0]), 3) for d in descr.values()})
