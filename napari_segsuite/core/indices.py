@@ -79,8 +79,9 @@ def spectral_index(image: SegImage, index: str, invalid=None):
     for b in INDICES[key]:
         i = band_index(names, b)
         x = image.array[..., i].astype(np.float32)
-        if names[i] in scaling:
-            mult, add = scaling[names[i]]
+        factors = scaling.get(b, scaling.get(names[i]))  # keyed by band ("red") or channel
+        if factors is not None:
+            mult, add = factors
             x = x * np.float32(mult) + np.float32(add)
         band[b] = x
     nir = band.get("NIR")
