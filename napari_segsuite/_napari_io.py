@@ -82,14 +82,21 @@ def napari_get_reader(path: Union[str, Sequence[str]]) -> Optional[Callable]:
 def read_layers(path: Union[str, Sequence[str]]) -> List[tuple]:
     """Read each path into layer data tuples (images, labels, channels split; a satellite
     scene's bands, then its QA mask as a labels layer)."""
-    from .io import read_image
+    from .io import extension, read_image
+    from .io.geo import is_geotiff, read_geotiff
     from .io.scenes import is_scene, read_scene
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     out = []
     for p in paths:
-        # a scene with bands at several resolutions opens on its finest grid
-        img = read_scene(p, resolution="finest") if is_scene(p) else read_image(p)
+        # scenes and GeoTIFFs larger than geo.LAZY_BYTES open lazily (dask); a scene with bands
+        # at several resolutions opens on its finest grid
+        if is_scene(p):
+            img = read_scene(p, resolution="finest")
+        elif extension(p) in (".tif", ".tiff") and is_geotiff(p):
+            img = read_geotiff(p)
+        else:
+            img = read_image(p)
         out += scene_layers(img)
     return out
 
@@ -101,6 +108,8 @@ def scene_layers(img: SegImage, **extra: Any) -> List[tuple]:
     from .io.scenes import qa_layer_metadata
 
     qa = img.metadata.pop("qa", None)
+    if not img.multichannel and img.metadata.get("band_name"):  # a band description
+        extra.setdefault("name", f"{img.name} [{img.metadata['band_name']}]")
     out = [layer_tuple(img, **extra)]
     if qa is not None:
         meta = {k: v for k, v in img.napari_kwargs()["metadata"].items()

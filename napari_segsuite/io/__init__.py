@@ -108,7 +108,7 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
     from . import geo, scenes
 
     if scenes.is_scene(p):  # a Landsat / Sentinel-2 folder or MTL file (rasterio)
-        return scenes.read_scene(p, name=name)
+        return scenes.read_scene(p, name=name, lazy=False)
     if p.is_dir():
         return _read_dicom_series(p, label)
     ext = extension(p)
@@ -126,7 +126,7 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
         _check_real(arr, p)
         return SegImage(arr, name=label)
     if ext in (".tif", ".tiff") and geo.is_geotiff(p):  # CRS and geotransform kept (rasterio)
-        return geo.read_geotiff(p, label)
+        return geo.read_geotiff(p, label, lazy=False)
     import SimpleITK as sitk
 
     try:
