@@ -234,10 +234,11 @@ def landsat_scene_folder(seed: int = 0) -> Path:
     import shutil
     import tempfile
 
+    from . import __version__
     from .samples.landsat import PRODUCT_ID, write_scene
 
     root = Path(tempfile.gettempdir()) / "napari-segsuite-samples"
-    folder = root / f"landsat-seed{seed}"
+    folder = root / f"landsat-{__version__}-seed{seed}"  # a new version writes it anew
     if (folder / f"{PRODUCT_ID}_labels.tif").exists():
         return folder
     root.mkdir(parents=True, exist_ok=True)
