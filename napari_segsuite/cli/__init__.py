@@ -22,7 +22,7 @@ from .. import __version__
 
 #: Subcommands, in the order ``--help`` lists them.
 COMMANDS = ("sample", "growcut", "watershed", "cluster", "index", "train", "predict", "metrics",
-            "correct")
+            "correct", "batch")
 
 
 class _Parser(argparse.ArgumentParser):
