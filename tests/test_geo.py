@@ -95,6 +95,20 @@ def test_geotiff_rotated_grid_and_single_band_round_trip(tmp_path, rng):
         np.testing.assert_array_equal(back.read(1), data)
 
 
+@pytest.mark.parametrize("driver,extra", [("COG", {}), ("GTiff", {"BIGTIFF": "YES"})])
+def test_cloud_optimised_and_bigtiff_are_recognised(tmp_path, rng, driver, extra):
+    data = rng.integers(0, 1000, size=(2, 300, 280)).astype(np.uint16)
+    path = tmp_path / f"{driver}.tif"
+    with rasterio.open(path, "w", driver=driver, width=280, height=300, count=2, dtype="uint16",
+                       crs="EPSG:3857", transform=from_origin(1000.0, 2000.0, 10.0, 10.0),
+                       **extra) as dst:
+        dst.write(data)
+    assert geo.is_geotiff(path)
+    img = read_image(path)
+    assert img.spacing == (10.0, 10.0) and img.metadata["crs"]
+    np.testing.assert_array_equal(np.moveaxis(img.array, -1, 0), data)
+
+
 def test_result_of_a_geotiff_is_a_labelled_geotiff_with_colour_table(tmp_path, rng):
     t = from_origin(600000.0, 5000000.0, 30.0, 30.0)
     img = read_image(_write_tif(tmp_path / "in.tif", rng.random((2, 16, 16)).astype(np.float32),
