@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``segsuite``; returns the exit status."""
+    from ..core import atomic
     from ..core.errors import Cancelled, InputError
 
+    atomic.forget()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -66,7 +68,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Cancelled):
-        print("error: interrupted; no output was written", file=sys.stderr)
+        published, landed = atomic.outcome()
+        done = published + ([landed] if landed is not None else [])
+        if done:  # the truth: a file published before the interrupt is there and complete
+            print(f"error: interrupted after writing {', '.join(str(p) for p in done)} "
+                  "(complete)", file=sys.stderr)
+        else:
+            print("error: interrupted; no output was written", file=sys.stderr)
         return 130
     except MemoryError:
         print("error: out of memory; try a smaller image, a region of interest or fewer "
