@@ -185,7 +185,9 @@ def outcome() -> Tuple[List[Path], Optional[Path]]:
 
 def forget() -> None:
     """Reset the record of published files (the start of a new command)."""
+    global _PENDING
     _PUBLISHED.clear()
+    _PENDING = None
 
 
 __all__ = ["PREFIX", "clean_stale", "temp_dir", "check_folder", "fsync", "publish", "unpublish", "outcome",

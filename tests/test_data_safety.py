@@ -1,0 +1,257 @@
+"""Data integrity under faults (issue 14): verified writes, exclusive publishing, complete reads,
+stale temporary files, truthful interrupt messages.
+
+Full-disk cases run on a 1 MiB tmpfs (needs root and ``mount``; skipped with the reason
+otherwise)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_segsuite.core import atomic
+from napari_segsuite.core.errors import InputError
+from napari_segsuite.core.image import SegImage
+from napari_segsuite.io import read_image, write_image
+
+EXTS = (".nii.gz", ".nii", ".npy", ".nrrd", ".mha", ".mhd", ".tif")
+
+
+def _noise(shape=(40, 100, 100), seed=0):
+    """int16 noise: incompressible, so it fills a small disk whatever the format."""
+    return (np.random.default_rng(seed).random(shape) * 30000).astype(np.int16)
+
+
+def _leftovers(folder: Path):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    try:
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"cannot mount a small tmpfs here ({exc})")
+    if res.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (" + " ".join(res.stderr.split())[:200]
+                    + "); the full-disk cases need root")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30)
+
+
+# -- 1. a write is verified before it is published ------------------------------------------------
+@pytest.mark.parametrize("ext", EXTS)
+def test_full_disk_is_an_error_and_force_keeps_the_good_file(small_disk, ext):
+    out = small_disk / f"out{ext}"
+    good = SegImage(np.arange(1000, dtype=np.uint8).reshape(10, 10, 10))
+    write_image(out, good)
+    before = {p.name: p.read_bytes() for p in small_disk.iterdir()}
+    big = SegImage(np.concatenate([_noise(), _noise(seed=1)]))  # 1.6 MB: does not fit
+    with pytest.raises(InputError) as err:
+        write_image(out, big, force=True)
+    assert "\n" not in str(err.value)
+    # the good file is untouched (not replaced by a truncated one), nothing else is left
+    assert {p.name: p.read_bytes() for p in small_disk.iterdir()} == before
+    np.testing.assert_array_equal(read_image(out).array, good.array)
+
+
+def test_full_disk_cli_exit_2_one_line(small_disk, tmp_path, cli):
+    img = tmp_path / "img.nii.gz"
+    write_image(img, SegImage(np.concatenate([_noise(), _noise(seed=1)]).astype(np.float32)))
+    seeds = np.zeros((80, 100, 100), np.uint8)
+    seeds[5, 5, 5], seeds[70, 90, 90] = 1, 2
+    write_image(tmp_path / "seeds.nii.gz", SegImage(seeds))
+    # uint8 labels, 800 kB raw: a .nii does not fit once the disk holds some other file
+    (small_disk / "filler").write_bytes(b"x" * 400_000)
+    res = cli("growcut", img, tmp_path / "seeds.nii.gz", "-o", small_disk / "gc.nii",
+              "--quiet", "--device", "cpu")
+    assert res.code == 2, res
+    lines = [ln for ln in res.err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "disk may be full" in lines[0], res
+    assert not (small_disk / "gc.nii").exists()
+    assert _leftovers(small_disk) == []
+
+
+# -- 1. exclusive publish: a file that appeared meanwhile is never replaced ------------------------
+def test_file_that_appeared_during_the_write_is_kept(tmp_path, monkeypatch):
+    """Another process writes OUT after our existence check and before our publish: ours must
+    fail (no --force), theirs stays. With a check-then-rename, theirs was silently replaced."""
+    out = tmp_path / "out.nii.gz"
+    theirs = SegImage(np.full((4, 5, 6), 7, np.uint8))
+    np.save(tmp_path / "theirs.npy", theirs.array)
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from napari_segsuite.io import write_image
+        from napari_segsuite.core.image import SegImage
+        write_image({str(out)!r}, SegImage(np.load({str(tmp_path / 'theirs.npy')!r})))
+    """)
+    import napari_segsuite.io as io_mod
+
+    real = io_mod._verify_written
+
+    def verify_then_race(*args):
+        real(*args)
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(io_mod.__file__).parents[2])})
+
+    monkeypatch.setattr(io_mod, "_verify_written", verify_then_race)
+    with pytest.raises(InputError, match="already exists"):
+        write_image(out, SegImage(np.zeros((4, 5, 6), np.uint8)))
+    np.testing.assert_array_equal(read_image(out).array, theirs.array)
+    assert _leftovers(tmp_path) == []
+
+
+def test_two_runs_racing_for_one_output(tmp_path):
+    """Two processes publish the same OUT at the same moment (both past their checks, released
+    together): exactly one wins, the other is refused, the file is the winner's, complete."""
+    out = tmp_path / "out.nii.gz"
+    go = tmp_path / "go"
+    code = textwrap.dedent("""
+        import os, sys, time
+        import numpy as np
+        import napari_segsuite.io as io
+        from napari_segsuite.core.errors import InputError
+        from napari_segsuite.core.image import SegImage
+        real = io._verify_written
+        def wait(*a):
+            real(*a)
+            open(sys.argv[3], "w").close()
+            while not os.path.exists(sys.argv[2]):
+                time.sleep(0.01)
+        io._verify_written = wait
+        v = int(sys.argv[4])
+        try:
+            io.write_image(sys.argv[1], SegImage(np.full((8, 9, 10), v, np.uint8)))
+            print("WROTE", v)
+        except InputError as exc:
+            print("REFUSED", exc)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(atomic.__file__).parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(out), str(go),
+                               str(tmp_path / f"ready{v}"), str(v)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for v in (1, 2)]
+    import time
+
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{v}").exists() for v in (1, 2)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.01)
+    go.touch()
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    wrote = [o for o in outs if o.startswith("WROTE")]
+    assert len(wrote) == 1, outs
+    assert sum(o.startswith("REFUSED") for o in outs) == 1, outs
+    winner = int(wrote[0].split()[1])
+    np.testing.assert_array_equal(read_image(out).array, winner)
+    assert _leftovers(tmp_path) == []
+
+
+def test_force_replaces_atomically(tmp_path):
+    out = tmp_path / "out.nrrd"
+    write_image(out, SegImage(np.zeros((3, 4, 5), np.uint8)))
+    write_image(out, SegImage(np.ones((3, 4, 5), np.uint8)), force=True)
+    assert read_image(out).array.min() == 1
+    assert _leftovers(tmp_path) == []
+
+
+# -- 2. a read is complete ------------------------------------------------------------------------
+@pytest.mark.parametrize("ext", [".nii.gz", ".nii", ".tif", ".npy", ".nrrd", ".mha"])
+@pytest.mark.parametrize("keep", [0.5, 200])
+def test_truncated_file_is_an_input_error(tmp_path, ext, keep, cli):
+    path = tmp_path / f"img{ext}"
+    write_image(path, SegImage(_noise((12, 40, 50))))
+    data = path.read_bytes()
+    n = int(len(data) * keep) if keep < 1 else keep
+    path.write_bytes(data[:n])
+    with pytest.raises(InputError):
+        read_image(path)
+    res = cli("watershed", path, "-o", tmp_path / "out.nii.gz", "--quiet")
+    assert res.code == 2, res
+    assert [ln for ln in res.err.splitlines() if ln.startswith("error:")], res
+    assert "Traceback" not in res.err
+    assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_complete_files_still_read(tmp_path):
+    a = _noise((6, 7, 8))
+    for ext in EXTS:
+        path = tmp_path / f"img{ext}"
+        write_image(path, SegImage(a, spacing=(2.0, 1.0, 1.0)))
+        np.testing.assert_array_equal(read_image(path).array, a)
+
+
+# -- 3. temporary files: named with the process id, stale ones cleaned -----------------------------
+def test_killed_writer_leaves_a_temp_the_next_run_removes(tmp_path):
+    out = tmp_path / "out.nii.gz"
+    code = textwrap.dedent(f"""
+        import os, signal
+        import numpy as np
+        from napari_segsuite.core import atomic
+        from napari_segsuite.io import write_image
+        from napari_segsuite.core.image import SegImage
+        def die(path):  # killed in the middle of the final write
+            os.kill(os.getpid(), signal.SIGKILL)
+        atomic.fsync = die
+        write_image({str(out)!r}, SegImage(np.zeros((10, 10, 10), np.uint8)))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(atomic.__file__).parents[2])}
+    res = subprocess.run([sys.executable, "-c", code], env=env, timeout=120)
+    assert res.returncode == -signal.SIGKILL
+    left = _leftovers(tmp_path)
+    assert len(left) == 1 and left[0].startswith(atomic.PREFIX), left
+    assert not out.exists()
+    # a temp of a live process (ours) is left alone
+    mine = tmp_path / f"{atomic.PREFIX}{atomic._host()}-{os.getpid()}-abc"
+    mine.mkdir()
+    write_image(tmp_path / "next.nii.gz", SegImage(np.ones((3, 3, 3), np.uint8)))
+    assert _leftovers(tmp_path) == [mine.name]
+
+
+# -- 4. the interrupt message tells the truth -----------------------------------------------------
+@pytest.fixture
+def tiny_case(tmp_path):
+    img = np.zeros((6, 20, 20), np.float32)
+    img[:, :, 10:] = 100
+    write_image(tmp_path / "img.nii.gz", SegImage(img))
+    return tmp_path
+
+
+@pytest.mark.parametrize("when", ["before", "during", "after"])
+def test_interrupt_message_says_whether_the_output_was_written(tiny_case, cli, monkeypatch,
+                                                               when):
+    out = tiny_case / "ws.nii.gz"
+    real = atomic.publish
+
+    def interrupted(tmp, dest, force=False):
+        if when == "before":
+            raise KeyboardInterrupt
+        if when == "during":  # the link is made, the bookkeeping not yet
+            atomic._PENDING = (Path(dest).absolute(), *(lambda s: (s.st_dev, s.st_ino))(
+                os.stat(tmp)))
+            os.link(tmp, dest)
+            raise KeyboardInterrupt
+        real(tmp, dest, force)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic, "publish", interrupted)
+    res = cli("watershed", tiny_case / "img.nii.gz", "-o", out, "--quiet")
+    assert res.code == 130, res
+    if when == "before":
+        assert not out.exists()
+        assert "no output was written" in res.err
+    else:
+        assert out.exists() and read_image(out).shape == (6, 20, 20)
+        assert "no output was written" not in res.err
+        assert f"after writing {out}" in res.err
+    assert _leftovers(tiny_case) == []
