@@ -79,6 +79,41 @@ def run(job: Job, on_progress: Optional[Callable[[Progress], None]] = None,
         return stop.value
 
 
+def in_background(fn: Callable[..., Any], *args: Any, done: float = 0,
+                  total: Optional[float] = None, message: str = "", interval: float = 0.1,
+                  **kwargs: Any) -> Job:
+    """Job: run ``fn(*args, **kwargs)`` in a daemon thread, yielding
+    ``Progress(done, total, message)`` every ``interval`` seconds until it returns; return its
+    result (its exception is raised here).
+
+    For one long call that cannot be split (a distance transform, a sort, a numba kernel built
+    with ``nogil=True``): the job still answers Cancel (and Ctrl-C, in the CLI's main thread)
+    within ``interval``. numpy, scipy.ndimage and ``nogil`` numba code release the GIL, so the
+    waiting thread runs meanwhile. A cancelled job abandons the thread: it finishes its call in
+    the background (it must not modify anything the caller sees) and its result is dropped.
+    """
+    import threading
+
+    box: dict = {}
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the job's thread
+            box["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, daemon=True,
+                     name=f"segsuite-{getattr(fn, '__name__', 'call')}").start()
+    while not finished.wait(interval):
+        yield Progress(done, total, message)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def report(job: Job, stream=None, quiet: bool = False, min_interval: float = 0.5) -> Any:
     """Run a job, printing throttled one-line progress to ``stream`` (stderr by default).
 
