@@ -45,8 +45,11 @@ def small_disk(tmp_path):
     if res.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (" + " ".join(res.stderr.split())[:200]
                     + "); the full-disk cases need root")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30)
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
 
 
 # -- 1. a write is verified before it is published ------------------------------------------------

@@ -190,5 +190,5 @@ def forget() -> None:
     _PENDING = None
 
 
-__all__ = ["PREFIX", "clean_stale", "temp_dir", "check_folder", "fsync", "publish", "unpublish", "outcome",
-           "forget"]
+__all__ = ["PREFIX", "clean_stale", "temp_dir", "check_folder", "fsync", "publish", "unpublish",
+           "outcome", "forget"]

@@ -461,4 +461,5 @@ def file_incomplete(path: PathLike) -> Optional[str]:
 
 
 __all__ = ["READ_EXTENSIONS", "WRITE_EXTENSIONS", "read_image", "write_image", "check_writable",
-           "from_sitk", "to_sitk", "file_incomplete", "extension", "stem", "can_read", "is_dicom_dir"]
+           "from_sitk", "to_sitk", "file_incomplete", "extension", "stem", "can_read",
+           "is_dicom_dir"]

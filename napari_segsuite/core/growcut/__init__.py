@@ -54,7 +54,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from ..progress import Progress, run
+from ..progress import Progress, in_background, run
 from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prepare,
                       refine_keys, resolve_connectivity, result_from_keys, saturated_labels,
                       unpack_dist)
@@ -159,9 +159,17 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     cpu_refine_s = float(cpu_refine_s)
     if not cpu_refine_s >= 0:
         raise InputError(f"cpu_refine_s must be >= 0, got {cpu_refine_s}")
-    prep = prepare(image, seeds, spacing=spacing, connectivity=connectivity,
-                   channel_axis=channel_axis, mask=mask, distance_penalty=distance_penalty)
     yield Progress(0, None, "starting")
+    # long single steps (the features of a large volume; compiling the sweep in a fresh
+    # environment) run off the job's thread, so Cancel and Ctrl-C answer meanwhile
+    prep = yield from in_background(prepare, image, seeds, spacing=spacing,
+                                    connectivity=connectivity, channel_axis=channel_axis,
+                                    mask=mask, distance_penalty=distance_penalty,
+                                    message="preparing")
+    if engine == "sweep" or (state is not None and cpu_refine_s > 0):
+        from ._sweep import kernels
+
+        yield from in_background(kernels, message="loading the compiled sweep")
     keys0 = starts = None
     refined = False
     if state is not None:
@@ -174,7 +182,8 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         # refined (it is computed again), nor is a refine whose result holds some.
         if state.signature == prep.signature() and saturated_labels(state.keys).size == 0:
             windowed = engine == "sweep" or cpu_refine_s > 0
-            keys0, starts = refine_keys(prep, state, need_starts=windowed)
+            keys0, starts = yield from in_background(refine_keys, prep, state,
+                                                     need_starts=windowed, message="refining")
             refined = True
             if windowed:
                 from ._sweep import window_refine_steps
@@ -188,7 +197,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                     keys0 = starts = None  # computed again, as without a state
                     refined = False
                 elif complete:  # the sweep finished (always, without a GPU engine waiting)
-                    return result_from_keys(keys, prep, "sweep", "cpu", 0, True, True)
+                    return (yield from _finish(keys, prep, "sweep", "cpu", 0, True, True))
                 else:
                     keys0 = keys  # real path costs: the GPU engine goes on from there
     pv = {} if previews else {"preview_every": 0}
@@ -196,14 +205,14 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         from ._sweep import sweep_steps
 
         keys = yield from sweep_steps(prep, keys0, starts, **pv)
-        return result_from_keys(keys, prep, engine, device, 0, refined, True)
+        return (yield from _finish(keys, prep, engine, device, 0, refined, True))
     if engine == "triton":
         from ._triton import triton_steps
 
         try:
             keys, iters, converged = yield from triton_steps(prep, keys0, device, max_iter,
                                                                    **pv)
-            return result_from_keys(keys, prep, engine, device, iters, refined, converged)
+            return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
         except Exception as exc:
             if not auto or _is_oom(exc):
                 raise
@@ -212,7 +221,13 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     from ._torch import automaton_steps
 
     keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter, **pv)
-    return result_from_keys(keys, prep, engine, device, iters, refined, converged)
+    return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
+
+
+def _finish(*args):
+    """Job: the result from the final keys (labels decoded, the state's signature), off the
+    job's thread."""
+    return (yield from in_background(result_from_keys, *args, message="finishing"))
 
 
 def _is_oom(exc: BaseException) -> bool:
