@@ -258,3 +258,131 @@ def test_interrupt_message_says_whether_the_output_was_written(tiny_case, cli, m
         assert "no output was written" not in res.err
         assert f"after writing {out}" in res.err
     assert _leftovers(tiny_case) == []
+
+
+# -- 4. Cancel / Ctrl-C within a second: every long step yields while it runs ---------------------
+class _Blocked:
+    """Replace ``module.name`` by a function that blocks until released (a long single call at
+    a chosen moment of the job), then calls the real one."""
+
+    def __init__(self, monkeypatch, module, name):
+        import threading
+
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        real = getattr(module, name)
+
+        def blocked(*args, **kwargs):
+            self.entered.set()
+            assert self.release.wait(120)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, blocked)
+
+
+def _yields_while_blocked(job, blocked, limit_s=20.0):
+    """Drive ``job`` in a thread until the blocked step is entered; then the job must yield
+    again while that step still runs (with today's single calls it cannot: the thread sits in
+    the call). Returns True when it did; the job is then closed (Cancel) and the step
+    released."""
+    import queue
+    import threading
+
+    events = queue.Queue()
+
+    def drive():
+        try:
+            for ev in job:
+                events.put(ev)
+                if blocked.entered.is_set():
+                    events.put("yielded-while-blocked")
+                    return
+        except BaseException as exc:  # noqa: BLE001
+            events.put(exc)
+        events.put("end")
+
+    t = threading.Thread(target=drive, daemon=True)
+    t.start()
+    assert blocked.entered.wait(120), "the job never reached the step"
+    got = False
+    try:
+        while True:
+            ev = events.get(timeout=limit_s)  # generous: the job yields every 0.1 s
+            if ev == "yielded-while-blocked":
+                got = True
+                break
+            if ev == "end" or isinstance(ev, BaseException):
+                break
+    except queue.Empty:
+        got = False
+    finally:
+        blocked.release.set()
+    t.join(120)
+    job.close()  # Cancel: the generator closes at its yield
+    return got
+
+
+@pytest.fixture
+def volume():
+    from scipy import ndimage as ndi
+
+    img = ndi.gaussian_filter(np.random.default_rng(0).random((24, 24, 24)), 2).astype(np.float32)
+    seeds = np.zeros(img.shape, np.int32)
+    seeds[2, 2, 2], seeds[-3, -3, -3] = 1, 2
+    return img, seeds
+
+
+def test_watershed_hminima_step_answers_cancel(monkeypatch, volume):
+    from napari_segsuite.core import watershed as W
+
+    b = _Blocked(monkeypatch, W, "h_minima_markers")
+    assert _yields_while_blocked(W.watershed_steps(volume[0]), b)
+
+
+def test_watershed_gradient_step_answers_cancel(monkeypatch, volume):
+    from napari_segsuite.core import watershed as W
+
+    b = _Blocked(monkeypatch, W, "_axis_derivative")
+    assert _yields_while_blocked(W.watershed_steps(volume[0], volume[1]), b)
+
+
+def test_flood_setup_answers_cancel(monkeypatch, volume):
+    from napari_segsuite.core import _flood
+    from napari_segsuite.core import watershed as W
+
+    b = _Blocked(monkeypatch, _flood, "_value_codes")
+    assert _yields_while_blocked(W.watershed_steps(volume[0], volume[1]), b)
+
+
+def test_instances_distance_step_answers_cancel(monkeypatch, volume):
+    from napari_segsuite.core import watershed as W
+
+    b = _Blocked(monkeypatch, W, "distance_markers")
+    assert _yields_while_blocked(W.instances_steps(volume[0]), b)
+
+
+def test_growcut_prepare_answers_cancel(monkeypatch, volume):
+    import napari_segsuite.core.growcut as G
+
+    b = _Blocked(monkeypatch, G, "prepare")
+    assert _yields_while_blocked(G.growcut_steps(volume[0], volume[1], device="cpu"), b)
+
+
+def test_training_step_answers_cancel(monkeypatch):
+    pytest.importorskip("torch")
+    from napari_segsuite.core.dl import train as T
+
+    img = np.random.default_rng(0).random((2, 32, 32)).astype(np.float32)
+    lab = (img > 0.5).astype(np.uint8)
+    b = _Blocked(monkeypatch, T._Sampler, "batch")  # inside the data preparation
+    job = T.train_steps([img], [lab], T.TrainConfig(arch="unet", dim=2, epochs=1, patch=16,
+                                                    width=4, depth=1, device="cpu"))
+    assert _yields_while_blocked(job, b)
+
+
+def test_in_background_returns_result_and_raises_errors():
+    from napari_segsuite.core.progress import in_background, run
+
+    assert run(in_background(lambda a, b=0: a + b, 2, b=3)) == 5
+    with pytest.raises(InputError, match="bad"):
+        run(in_background(lambda: (_ for _ in ()).throw(InputError("bad"))))
