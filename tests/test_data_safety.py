@@ -386,3 +386,81 @@ def test_in_background_returns_result_and_raises_errors():
     assert run(in_background(lambda a, b=0: a + b, 2, b=3)) == 5
     with pytest.raises(InputError, match="bad"):
         run(in_background(lambda: (_ for _ in ()).throw(InputError("bad"))))
+
+
+# -- 5. inputs on another grid are refused, the same rule everywhere; NaN labels are errors --------
+@pytest.fixture
+def grid_case(tmp_path):
+    img = np.zeros((6, 20, 20), np.float32)
+    img[:, :, 10:] = 100
+    write_image(tmp_path / "img.nii.gz", SegImage(img, spacing=(2.0, 1.0, 1.0)))
+    seeds = np.zeros(img.shape, np.uint8)
+    seeds[3, 10, 2], seeds[3, 10, 17] = 1, 2
+    return tmp_path, seeds
+
+
+@pytest.mark.parametrize("what", ["spacing", "origin", "direction"])
+@pytest.mark.parametrize("cmd", ["growcut", "watershed", "watershed-mask", "growcut-mask",
+                                 "cluster-mask", "metrics"])
+def test_input_on_another_grid_is_refused(grid_case, cli, cmd, what):
+    d, seeds = grid_case
+    geo = {"spacing": dict(spacing=(1.0, 1.0, 1.0)), "origin": dict(spacing=(2.0, 1.0, 1.0),
+                                                                    origin=(0.0, 5.0, 0.0)),
+           "direction": dict(spacing=(2.0, 1.0, 1.0),
+                             direction=(1, 0, 0, 0, 0, 1, 0, -1, 0))}[what]
+    write_image(d / "other.nii.gz", SegImage(seeds, **geo))
+    out = d / "out.nii.gz"
+    argv = {"growcut": ["growcut", d / "img.nii.gz", d / "other.nii.gz"],
+            "growcut-mask": ["growcut", d / "img.nii.gz", d / "other.nii.gz", "--mask",
+                             d / "other.nii.gz"],
+            "watershed": ["watershed", d / "img.nii.gz", "--markers", d / "other.nii.gz"],
+            "watershed-mask": ["watershed", d / "img.nii.gz", "--mask", d / "other.nii.gz"],
+            "cluster-mask": ["cluster", d / "img.nii.gz", "--mask", d / "other.nii.gz",
+                             "--method", "kmeans", "--k", "2"],
+            "metrics": ["metrics", d / "other.nii.gz", d / "img.nii.gz"]}[cmd]
+    if cmd == "growcut-mask":  # the seeds themselves on the image's grid
+        write_image(d / "seeds.nii.gz", SegImage(seeds, spacing=(2.0, 1.0, 1.0)))
+        argv[2] = d / "seeds.nii.gz"
+    if cmd != "metrics":
+        argv += ["-o", out, "--quiet"]
+    res = cli(*argv)
+    assert res.code == 2, res
+    assert "not on" in res.err and what in res.err, res
+    assert len([ln for ln in res.err.splitlines() if ln.strip()]) == 1, res
+    assert not out.exists()
+
+
+def test_npy_seeds_are_taken_on_the_image_grid(grid_case, cli):
+    d, seeds = grid_case
+    np.save(d / "seeds.npy", seeds)
+    res = cli("growcut", d / "img.nii.gz", d / "seeds.npy", "-o", d / "gc.nii.gz", "--quiet",
+              "--device", "cpu")
+    assert res.code == 0, res
+
+
+@pytest.mark.parametrize("cmd", ["growcut", "watershed", "metrics-pred", "metrics-gt"])
+def test_nan_in_a_label_map_is_an_input_error(grid_case, cli, cmd):
+    d, seeds = grid_case
+    lab = seeds.astype(np.float32)
+    lab[0, 0, 0] = np.nan
+    write_image(d / "nan.nii.gz", SegImage(lab, spacing=(2.0, 1.0, 1.0)))
+    write_image(d / "gt.nii.gz", SegImage(seeds, spacing=(2.0, 1.0, 1.0)))
+    argv = {"growcut": ["growcut", d / "img.nii.gz", d / "nan.nii.gz", "-o", d / "o.nii.gz"],
+            "watershed": ["watershed", d / "img.nii.gz", "--markers", d / "nan.nii.gz", "-o",
+                          d / "o.nii.gz"],
+            "metrics-pred": ["metrics", d / "nan.nii.gz", d / "gt.nii.gz"],
+            "metrics-gt": ["metrics", d / "gt.nii.gz", d / "nan.nii.gz"]}[cmd]
+    res = cli(*argv, "--quiet")
+    assert res.code == 2, res
+    assert "NaN" in res.err and res.out == ""
+    assert not (d / "o.nii.gz").exists()
+
+
+def test_nan_in_a_nifti_survives_reading(tmp_path):
+    """ITK's NIfTI reader turns NaN into 0 silently; ours keeps them, so the checks see them."""
+    a = np.zeros((5, 6, 7), np.float32)
+    a[1, 2, 3] = a[4, 5, 6] = np.nan
+    for ext in (".nii.gz", ".nii", ".nrrd"):
+        write_image(tmp_path / f"a{ext}", SegImage(a))
+        b = read_image(tmp_path / f"a{ext}").array
+        assert np.argwhere(np.isnan(b)).tolist() == [[1, 2, 3], [4, 5, 6]], ext

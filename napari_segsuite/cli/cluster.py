@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.cluster import cluster_steps
     from ..core.errors import InputError
-    from ._common import check_output, read_input, require_finite, run_job, write_output
+    from ._common import (check_output, read_input, require_finite, require_labels,
+                          require_same_grid, run_job, write_output)
 
     if args.k is not None and args.k < 2:
         raise InputError(f"--k must be at least 2, got {args.k}")
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         m = read_input(args.mask, "MASK")
         if m.shape != img.shape:
             raise InputError(f"MASK has shape {m.shape} but IMAGE has {img.shape}")
+        require_same_grid(m, args.mask, img, "MASK")
+        require_labels(m, "MASK")
         mask = m.array != 0
     kw = dict(channel_axis=-1 if img.multichannel else None, spacing=img.spacing, mask=mask,
               spatial_weight=args.spatial_weight, random_state=args.seed,

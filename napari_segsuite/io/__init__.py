@@ -120,7 +120,7 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
         return SegImage(arr, name=label)
     import SimpleITK as sitk
 
-    why = file_incomplete(p)
+    why, nans = _scan_nifti(p) if ext in (".nii", ".nii.gz") else (file_incomplete(p), None)
     if why:
         raise InputError(f"{p}: incomplete {ext} file ({why})")
     try:
@@ -128,6 +128,11 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
     except RuntimeError as exc:
         raise InputError(f"{p}: cannot read it as {ext} ({_one_line(exc)})") from None
     out = from_sitk(img, name=label)
+    if nans is not None:  # ITK read them as 0: put them back, in the file's voxel order
+        if out.multichannel or out.array.dtype.kind != "f" or nans.max() >= out.array.size:
+            raise InputError(f"{p}: holds {nans.size} NaN values (read as 0 otherwise); "
+                             "replace them first")
+        out.array.reshape(-1)[nans] = np.nan
     _check_real(out.array, p)
     return out
 
@@ -256,6 +261,35 @@ def lost_geometry(path: PathLike, image: SegImage) -> list:
         if not np.allclose(image.direction, eye):
             lost.append("direction")
     return lost
+
+
+def grid_mismatch(image: SegImage, ref: SegImage, path: Optional[PathLike] = None) -> list:
+    """How ``image`` (read from ``path``) is on another grid than ``ref``: a list like
+    ``["spacing (1, 1, 1) vs (2, 1, 1)"]``, empty when the shapes' grids agree. Only what the
+    file's format can hold is compared (a .npy holds no geometry, a TIFF only the in-plane
+    spacing): there the file is taken to be on ``ref``'s grid."""
+    ext = extension(path) if path is not None else ""
+    nd = min(image.ndim, ref.ndim)
+    sp, sp0 = np.asarray(image.spacing[-nd:], float), np.asarray(ref.spacing[-nd:], float)
+    tol = 1e-4 * float(np.max(np.abs(sp0))) if sp0.size else 1e-4
+    out = []
+
+    def fmt(v):
+        return "(" + ", ".join(f"{x:g}" for x in v) + ")"
+
+    if ext == ".npy":
+        return out
+    if ext in (".tif", ".tiff"):
+        sp, sp0 = sp[-2:], sp0[-2:]
+    if not np.allclose(sp, sp0, rtol=1e-5, atol=1e-6):
+        out.append(f"spacing {fmt(sp)} vs {fmt(sp0)}")
+    if ext in (".tif", ".tiff"):
+        return out
+    if not np.allclose(image.origin[-nd:], ref.origin[-nd:], rtol=0, atol=tol):
+        out.append(f"origin {fmt(image.origin[-nd:])} vs {fmt(ref.origin[-nd:])}")
+    if image.ndim == ref.ndim and not np.allclose(image.direction, ref.direction, atol=1e-4):
+        out.append(f"direction {fmt(image.direction)} vs {fmt(ref.direction)}")
+    return out
 
 
 def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
@@ -405,43 +439,25 @@ def file_incomplete(path: PathLike) -> Optional[str]:
     another format, whose reader finds it). A truncated .nii.gz, or a .nii shorter than
     ``vox_offset`` + the voxels' bytes, would otherwise read as the full volume padded with
     zeros, a truncated multi-page TIFF as fewer slices."""
-    import gzip
-    import struct
-    import zlib
-
     ext = extension(path)
     if ext in (".tif", ".tiff"):
         return _tiff_incomplete(path)
-    if ext not in (".nii", ".nii.gz"):
-        return None
-    try:
-        if ext == ".nii":
-            with open(path, "rb") as fh:
-                head = fh.read(540)
-            length = os.path.getsize(path)
-        else:
-            length = 0
-            head = b""
-            with gzip.open(path, "rb") as fh:
-                while True:
-                    chunk = fh.read(1 << 24)
-                    if not chunk:
-                        break
-                    if len(head) < 540:
-                        head += chunk[:540 - len(head)]
-                    length += len(chunk)
-    except EOFError:
-        return "the compressed data ends early: the file is truncated"
-    except (OSError, zlib.error) as exc:
-        return f"the compressed data is damaged ({_one_line(exc)})"
-    need = None
+    return _scan_nifti(path)[0]
+
+
+def _nifti_header(head: bytes):
+    """(need, offset, dtype or None) from a NIfTI-1/2 header; None when not one we know."""
+    import struct
+
     for end in ("<", ">"):
         if len(head) >= 348 and struct.unpack(end + "i", head[:4])[0] == 348:
             dims = struct.unpack(end + "8h", head[40:56])
+            code = struct.unpack(end + "h", head[70:72])[0]
             bitpix = struct.unpack(end + "h", head[72:74])[0]
             offset = int(struct.unpack(end + "f", head[108:112])[0])
         elif len(head) >= 540 and struct.unpack(end + "i", head[:4])[0] == 540:
             dims = struct.unpack(end + "8q", head[16:80])
+            code = struct.unpack(end + "h", head[12:14])[0]
             bitpix = struct.unpack(end + "h", head[14:16])[0]
             offset = struct.unpack(end + "q", head[168:176])[0]
         else:
@@ -451,15 +467,62 @@ def file_incomplete(path: PathLike) -> Optional[str]:
         n = 1
         for d in dims[1:dims[0] + 1]:
             n *= max(int(d), 1)
-        need = max(offset, 348) + n * bitpix // 8
-        break
-    if need is None:
-        return "the header is incomplete" if len(head) < 348 else None
-    if length < need:
-        return f"{length} bytes where the header needs {need}"
+        offset = max(offset, 348)
+        dtype = {16: np.dtype(end + "f4"), 64: np.dtype(end + "f8")}.get(code)
+        return offset + n * bitpix // 8, offset, dtype
     return None
 
 
+def _scan_nifti(path: PathLike):
+    """(why incomplete or None, flat indices of NaN voxels or None) of a .nii/.nii.gz file,
+    in one pass over its data. ITK's NIfTI reader turns NaN into 0 without a word; the reader
+    puts them back so the NaN checks see them."""
+    import gzip
+    import zlib
+
+    if extension(path) not in (".nii", ".nii.gz"):
+        return None, None
+    opener = gzip.open if extension(path) == ".nii.gz" else open
+    nans = []
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(540)
+            info = _nifti_header(head)
+            if info is None:
+                return ("the header is incomplete" if len(head) < 348 else None), None
+            need, offset, dtype = info
+            length = len(head)
+            buf = head[offset:] if dtype is not None else b""
+            done = 0  # voxels scanned
+            while True:
+                chunk = fh.read(1 << 24)
+                if not chunk:
+                    break
+                length += len(chunk)
+                if dtype is not None:
+                    buf += chunk
+                    k = len(buf) // dtype.itemsize * dtype.itemsize
+                    vals = np.frombuffer(buf[:k], dtype)
+                    bad = np.flatnonzero(np.isnan(vals))
+                    if bad.size:
+                        nans.append(bad + done)
+                    done += vals.size
+                    buf = buf[k:]
+            if dtype is not None and buf:
+                k = len(buf) // dtype.itemsize * dtype.itemsize
+                vals = np.frombuffer(buf[:k], dtype)
+                bad = np.flatnonzero(np.isnan(vals))
+                if bad.size:
+                    nans.append(bad + done)
+    except EOFError:
+        return "the compressed data ends early: the file is truncated", None
+    except (OSError, zlib.error) as exc:
+        return f"the compressed data is damaged ({_one_line(exc)})", None
+    if length < need:
+        return f"{length} bytes where the header needs {need}", None
+    return None, (np.concatenate(nans) if nans else None)
+
+
 __all__ = ["READ_EXTENSIONS", "WRITE_EXTENSIONS", "read_image", "write_image", "check_writable",
-           "from_sitk", "to_sitk", "file_incomplete", "extension", "stem", "can_read",
+           "from_sitk", "to_sitk", "file_incomplete", "grid_mismatch", "extension", "stem", "can_read",
            "is_dicom_dir"]
