@@ -124,7 +124,8 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                   channel_axis: Optional[int] = None, mask=None, device: str = "auto",
                   engine: str = "auto", max_iter: Optional[int] = None,
                   distance_penalty: float = 0.0, state: Optional[GrowCutState] = None,
-                  previews: bool = True, cpu_refine_s: Optional[float] = None):
+                  previews: bool = True, cpu_refine_s: Optional[float] = None,
+                  exclude=None):
     """The GrowCut job (a generator yielding Progress, previews = labels so far).
 
     Parameters
@@ -140,6 +141,9 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     distance_penalty: cost per step length (see the module documentation).
     state: a previous result's ``state`` to refine from (same image and settings); otherwise,
         or when the settings differ, everything is computed again.
+    exclude: voxels no label may take (0 in the result; seeds there are dropped), e.g. what
+        the user erased in the result before a refine; the channels' normalisation is not
+        affected (unlike ``mask``). A changed ``exclude`` computes everything again.
     previews: attach the labels so far to some Progress events (a live view); each one copies
         and decodes the whole volume, so :func:`growcut` (no one to show them) turns them off.
     cpu_refine_s: on a refine with a GPU engine (triton or automaton), seconds the exact CPU
@@ -165,7 +169,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     prep = yield from in_background(prepare, image, seeds, spacing=spacing,
                                     connectivity=connectivity, channel_axis=channel_axis,
                                     mask=mask, distance_penalty=distance_penalty,
-                                    message="preparing")
+                                    exclude=exclude, message="preparing")
     if engine == "sweep" or (state is not None and cpu_refine_s > 0):
         from ._sweep import kernels
 
@@ -256,7 +260,7 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
             engine: str = "auto", max_iter: Optional[int] = None,
             distance_penalty: float = 0.0,
             state: Optional[GrowCutState] = None,
-            cpu_refine_s: Optional[float] = None) -> GrowCutResult:
+            cpu_refine_s: Optional[float] = None, exclude=None) -> GrowCutResult:
     """GrowCut to convergence; see :func:`growcut_steps` for the parameters.
 
     >>> res = growcut(image, seeds, spacing=(3, 1, 1))           # doctest: +SKIP
@@ -265,7 +269,7 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
     return run(growcut_steps(image, seeds, spacing=spacing, connectivity=connectivity,
                              channel_axis=channel_axis, mask=mask, device=device, engine=engine,
                              max_iter=max_iter, distance_penalty=distance_penalty, state=state,
-                             previews=False, cpu_refine_s=cpu_refine_s))
+                             previews=False, cpu_refine_s=cpu_refine_s, exclude=exclude))
 
 
 def warm_up() -> None:
