@@ -464,3 +464,66 @@ def test_nan_in_a_nifti_survives_reading(tmp_path):
         write_image(tmp_path / f"a{ext}", SegImage(a))
         b = read_image(tmp_path / f"a{ext}").array
         assert np.argwhere(np.isnan(b)).tolist() == [[1, 2, 3], [4, 5, 6]], ext
+
+
+# -- 8. a job that would not fit in memory is refused at once, with the estimate ----------------
+def test_memory_estimate_grows_with_the_input():
+    from napari_segsuite.core.memory import estimate
+
+    small = estimate("growcut", (64, 64, 64))
+    big = estimate("growcut", (512, 512, 512))
+    assert 0 < small < big
+    assert estimate("growcut", (64, 64, 64), channels=3) > small
+    assert estimate("watershed", (512,) * 3) > 512 ** 3 * 4  # more than the input
+    assert estimate("no-such-job", (10, 10)) is None
+
+
+@pytest.mark.parametrize("cmd", ["growcut", "watershed", "instances"])
+def test_job_that_does_not_fit_is_refused_before_work(grid_case, cli, monkeypatch, cmd):
+    from napari_segsuite.core import memory
+
+    d, seeds = grid_case
+    write_image(d / "seeds.nii.gz", SegImage(seeds, spacing=(2.0, 1.0, 1.0)))
+    monkeypatch.setattr(memory, "available", lambda: 1000)  # 1 kB left
+    argv = {"growcut": ["growcut", d / "img.nii.gz", d / "seeds.nii.gz"],
+            "watershed": ["watershed", d / "img.nii.gz"],
+            "instances": ["watershed", d / "img.nii.gz", "--instances"]}[cmd]
+    res = cli(*argv, "-o", d / "out.nii.gz")
+    assert res.code == 2, res
+    assert res.err.startswith("error:") and "needs about" in res.err and "GB" in res.err
+    assert res.err.count("\n") == 1 and not (d / "out.nii.gz").exists()
+    monkeypatch.setenv("SEGSUITE_MEMORY_CHECK", "0")
+    assert cli(*argv, "-o", d / "out.nii.gz", "--quiet", "--force").code == 0
+
+
+# -- 9. warnings for degenerate inputs ------------------------------------------------------------
+def test_constant_image_and_too_large_k_warn(tmp_path, cli):
+    write_image(tmp_path / "const.nii.gz", SegImage(np.full((4, 10, 10), 5, np.float32)))
+    res = cli("cluster", tmp_path / "const.nii.gz", "--method", "kmeans", "--k", "3", "-o",
+              tmp_path / "c.nii.gz", "--quiet")
+    assert "warning: the image is constant" in res.err, res
+    two = np.zeros((4, 10, 10), np.float32)
+    two[:, :, 5:] = 7
+    write_image(tmp_path / "two.nii.gz", SegImage(two))
+    res = cli("cluster", tmp_path / "two.nii.gz", "--method", "kmeans", "--k", "3", "-o",
+              tmp_path / "t.nii.gz", "--quiet")
+    assert "warning: the image holds 2 distinct values, fewer than K=3" in res.err, res
+    assert [ln for ln in res.err.splitlines() if ln.strip()][0].startswith("warning:")
+    res = cli("cluster", tmp_path / "two.nii.gz", "--method", "kmeans", "--k", "2", "-o",
+              tmp_path / "t2.nii.gz", "--quiet")
+    assert "warning" not in res.err, res
+
+
+def test_single_class_training_set_warns():
+    pytest.importorskip("torch")
+    from napari_segsuite.core.dl.train import TrainConfig, train
+    from napari_segsuite.core.errors import InputWarning
+
+    img = np.random.default_rng(0).random((2, 32, 32)).astype(np.float32)
+    lab = np.ones((2, 32, 32), np.uint8)  # one class everywhere
+    with pytest.warns(InputWarning, match="single class"):
+        try:
+            train([img], [lab], TrainConfig(arch="unet", dim=2, epochs=1, patch=16, width=4,
+                                            depth=1, steps_per_epoch=1, device="cpu"))
+        except InputError:
+            pass  # refusing later is fine too; the warning came first

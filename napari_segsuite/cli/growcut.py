@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
     device = resolve_device(args.device)
     image = read_input(args.image, "IMAGE")
+    from ..core.memory import check_fits
+
+    check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work
     if args.auto_seeds is not None:
         from ..core.seeds import auto_seeds
 

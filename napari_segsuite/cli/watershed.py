@@ -144,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE: watershed needs a 2D or 3D image, got {image.ndim} axes")
     require_finite(image, "IMAGE")
+    from ..core.memory import check_fits
+
+    check_fits("instances" if args.instances else "watershed", image.shape, image.array.dtype,
+               image.n_channels)  # before any work
     markers = None
     if args.markers:
         seeds = read_input(args.markers, "SEEDS")

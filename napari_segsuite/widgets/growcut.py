@@ -241,6 +241,9 @@ class GrowCutWidget(QWidget):
             elif not refine:
                 self._corrections = None
                 self._erased = None
+            from ..core.memory import check_fits
+
+            check_fits("growcut", image.shape, image.array.dtype, image.n_channels)
             seeds = np.asarray(seeds)
             if self._corrections is not None and refine:
                 seeds = np.where(self._corrections > 0, self._corrections, seeds)

@@ -135,9 +135,18 @@ class _Data:
             ys.append(lab_arr)
         self.in_channels = xs[0].shape[0]
         self.mean, self.std = channel_stats(xs)
-        values = sorted(set([0]).union(*[np.unique(y).tolist() for y in ys]))
+        present = set().union(*[np.unique(y).tolist() for y in ys])
+        values = sorted(present | {0})
         if len(values) < 2:
             raise InputError("the labels are empty (all 0): paint at least one label")
+        if len(present) < 2:
+            import warnings
+
+            from ..errors import InputWarning
+
+            warnings.warn(f"the training labels hold a single class ({present.pop()} "
+                          "everywhere): the model can only learn to predict it; label "
+                          "the background (0) and the objects", InputWarning, stacklevel=2)
         self.label_values = [int(v) for v in values]
         lut_vals = np.asarray(values)
         # samples: (x (C, ...), y (...) class indices)
