@@ -114,6 +114,31 @@ def in_background(fn: Callable[..., Any], *args: Any, done: float = 0,
     return box["value"]
 
 
+def steps_in_background(job: Job, message: str = "", interval: float = 0.1) -> Job:
+    """Job: drive another job whose steps may be long between two yields (a set-up of large
+    arrays, a final copy) with each step in a helper thread (:func:`in_background`), passing its
+    events on and yielding ``Progress(message)`` every ``interval`` while a step runs. Returns
+    its result. Cancelling abandons the inner job in its helper thread (it is never resumed)."""
+    last = [Progress(0, None, message)]
+
+    def step():
+        try:
+            return False, next(job)
+        except StopIteration as stop:
+            return True, stop.value
+
+    while True:
+        p = last[0]
+        finished, value = yield from in_background(step, done=p.done, total=p.total,
+                                                   message=p.message or message,
+                                                   interval=interval)
+        if finished:
+            return value
+        if isinstance(value, Progress):
+            last[0] = Progress(value.done, value.total, value.message)
+        yield value
+
+
 def report(job: Job, stream=None, quiet: bool = False, min_interval: float = 0.5) -> Any:
     """Run a job, printing throttled one-line progress to ``stream`` (stderr by default).
 

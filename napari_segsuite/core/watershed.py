@@ -23,8 +23,8 @@ Every long function exists as a job generator ``*_steps`` yielding
 :class:`~napari_segsuite.core.progress.Progress` between phases and a plain wrapper calling
 :func:`~napari_segsuite.core.progress.run`. The flood yields a Progress event about every
 0.1 s, so Cancel stops it within a second; the other phases are single library or numba calls
-and Cancel takes effect at their end (the longest, the h-minima sweep, takes about 1.3 s at
-160^3 on a 2-core VM).
+that run in a helper thread (:func:`~napari_segsuite.core.progress.in_background`) while the job
+keeps yielding every 0.1 s, so Cancel (and Ctrl-C) take effect within a second there too.
 
 Images may be given as a :class:`~napari_segsuite.core.image.SegImage` (spacing and channels are
 taken from it) or as a numpy array with ``spacing`` and ``channel_axis`` keywords.

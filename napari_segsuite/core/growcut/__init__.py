@@ -54,7 +54,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from ..progress import Progress, in_background, run
+from ..progress import Progress, in_background, run, steps_in_background
 from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prepare,
                       refine_keys, resolve_connectivity, result_from_keys, saturated_labels,
                       unpack_dist)
@@ -193,10 +193,10 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                 from ._sweep import window_refine_steps
 
                 gpu = engine != "sweep"
-                keys, complete = yield from window_refine_steps(
+                keys, complete = yield from steps_in_background(window_refine_steps(
                     prep, keys0, starts, state.keys,
                     time_limit=cpu_refine_s if gpu else None,
-                    max_pops=_CPU_REFINE_MAX_POPS if gpu else None)
+                    max_pops=_CPU_REFINE_MAX_POPS if gpu else None), "refining")
                 if saturated_labels(keys).size:
                     keys0 = starts = None  # computed again, as without a state
                     refined = False
@@ -208,7 +208,9 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     if engine == "sweep":
         from ._sweep import sweep_steps
 
-        keys = yield from sweep_steps(prep, keys0, starts, **pv)
+        # each step of the sweep (its set-up of the padded arrays, each budget of pops, the
+        # final copy) in a helper thread: Cancel answers within 0.1 s whatever the volume
+        keys = yield from steps_in_background(sweep_steps(prep, keys0, starts, **pv), "growing")
         return (yield from _finish(keys, prep, engine, device, 0, refined, True))
     if engine == "triton":
         from ._triton import triton_steps
