@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.cluster import cluster_steps
     from ..core.errors import InputError
-    from ._common import check_output, read_input, require_finite, run_job, write_output
+    from ._common import (check_output, read_input, require_finite, require_labels,
+                          require_same_grid, run_job, write_output)
     from ._scene import read_scene_input
 
     if args.k is not None and args.k < 2:
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         m = read_input(args.mask, "MASK")
         if m.shape != img.shape:
             raise InputError(f"MASK has shape {m.shape} but IMAGE has {img.shape}")
+        require_same_grid(m, args.mask, img, "MASK")
+        require_labels(m, "MASK")
         mask = m.array != 0
     if hasattr(img.array, "dask") and args.method in ("kmeans", "kmedoids"):
         return _run_lazy(args, img, invalid, mask)

@@ -301,6 +301,35 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
     return lut[sp]
 
 
+def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
+    """An InputWarning for a constant image (K classes cannot be told apart) or one with fewer
+    distinct values than K (some classes stay empty or split equal values)."""
+    import warnings
+
+    from .errors import InputWarning
+
+    arr = image.array if hasattr(image, "array") else np.asarray(image)
+    if getattr(image, "multichannel", False):
+        channel_axis = -1
+    chans = np.moveaxis(arr, channel_axis, -1) if channel_axis is not None else arr[..., None]
+    rows = chans.reshape(-1, chans.shape[-1])
+    if mask is not None and np.shape(mask) == chans.shape[:-1]:
+        rows = rows[np.asarray(mask).ravel() != 0]
+    if rows.shape[0] == 0:
+        return
+    rng = np.random.default_rng(0)
+    sample = rows[rng.integers(0, rows.shape[0], 100_000)] if rows.shape[0] > 100_000 else rows
+    distinct = len(np.unique(sample, axis=0))
+    if distinct <= int(k) and sample is not rows:  # maybe more outside the sample: count all
+        distinct = len(np.unique(rows, axis=0))
+    if distinct == 1:
+        warnings.warn(f"the image is constant (every voxel {rows[0].tolist()}); {k} classes "
+                      "cannot be told apart", InputWarning, stacklevel=3)
+    elif distinct < int(k):
+        warnings.warn(f"the image holds {distinct} distinct values, fewer than K={k}; some "
+                      "classes will be empty or split equal values", InputWarning, stacklevel=3)
+
+
 def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optional[int] = None,
                   **kw):
     """The dispatcher the CLI and widget use (job).
@@ -325,6 +354,7 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
                                                     compactness=compactness, **kw))
     if k is None:
         raise InputError(f"--method {method} needs the number of clusters K (--k)")
+    warn_degenerate(image, k, kw.get("channel_axis"), kw.get("mask"))
     if method == "spectral" or n_segments is not None:
         kw.pop("sample_size", None)
         return (yield from superpixel_cluster_steps(image, k, method,
