@@ -364,6 +364,27 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
     return p
 
 
+def _verify_geotiff(tmp: Path, image: SegImage, target: Path) -> None:
+    """A GeoTIFF reads back with the image's rows, columns and bands, and its last row of
+    pixels is there (a short write on a full disk fails to decode)."""
+    from .geo import rasterio
+
+    rio = rasterio()
+    want = tuple(image.shape) + (image.array.shape[-1] if image.multichannel else 1,)
+    try:
+        with rio.open(tmp) as src:
+            got = (src.height, src.width, src.count)
+            if got == want:
+                src.read(window=rio.windows.Window(0, src.height - 1, src.width, 1))
+    except Exception:  # noqa: BLE001 - rasterio/GDAL raise several types for a broken file
+        raise InputError(f"{target}: the written file cannot be read back (the disk may be "
+                         "full); nothing was written") from None
+    if got != want:
+        raise InputError(f"{target}: the written file holds {got[2]} band(s) of {got[0]}x"
+                         f"{got[1]} but the image has {want[2]} of {want[0]}x{want[1]}; "
+                         "nothing was written")
+
+
 def _verify_written(tmp: Path, image: SegImage, target: Path) -> None:
     """The written file holds all of ``image``: its header reads back with the right size and
     channels, and (NIfTI) its data is as long as the header says."""
@@ -376,6 +397,9 @@ def _verify_written(tmp: Path, image: SegImage, target: Path) -> None:
         if shape != image.array.shape:
             raise InputError(f"{target}: the written file is incomplete (the disk may be "
                              "full); nothing was written")
+        return
+    if _geotiff(ext, image):  # written by rasterio, read back by it: bands, not components
+        _verify_geotiff(tmp, image, target)
         return
     import SimpleITK as sitk
 
