@@ -483,8 +483,9 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     all_labels, counts, is_binary, lab_p, lab_g, key = yield from _count_steps(p, g, binary)
     report = _report_labels(all_labels, labels)
     result = _result(report, spacing, all_labels, counts, is_binary)
-    result["tolerance"] = tolerance
-    result["hd95_convention"] = hd95
+    if distances:
+        result["tolerance"] = tolerance
+        result["hd95_convention"] = hd95
     if inst is not None:
         result["instances"] = inst
     per_label = result["per_label"]
