@@ -35,7 +35,11 @@ def pair(tmp_path):
 
 
 PER_LABEL_KEYS = ["tp", "fp", "fn", "tn", "dice", "iou", "precision", "recall", "specificity",
-                  "f1", "hausdorff", "hd95", "assd"]
+                  "f1", "mcc", "volume_difference", "hausdorff", "hd95", "assd", "nsd",
+                  "boundary_iou", "cldice"]
+CSV_KEYS = ["tp", "fp", "fn", "tn", "dice", "nsd", "iou", "boundary_iou", "precision", "recall",
+            "specificity", "f1", "mcc", "volume_difference", "cldice", "hausdorff", "hd95", "assd",
+            "kappa", "tolerance", "hd95_convention"]
 
 
 def test_json_schema_exactly_as_design(cli, pair):
@@ -45,7 +49,9 @@ def test_json_schema_exactly_as_design(cli, pair):
     assert r.err == ""
     js = json.loads(r.out)
     assert list(js) == ["labels", "spacing", "per_label", "pixel_accuracy",
-                        "mean_pixel_accuracy", "confusion_matrix"]
+                        "mean_pixel_accuracy", "kappa", "confusion_matrix", "tolerance",
+                        "hd95_convention"]
+    assert js["tolerance"] == 1.0 and js["hd95_convention"] == "medpy"
     assert js["labels"] == [1, 2, 3, 4]
     assert js["spacing"] == list(SPACING)
     assert list(js["per_label"]) == ["1", "2", "3", "4"]
@@ -108,7 +114,7 @@ def test_csv_written_and_not_overwritten_without_force(cli, pair, tmp_path):
     r = cli("metrics", p, g, "--csv", out, "--quiet")
     assert r.code == 0, r
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["label"] + PER_LABEL_KEYS[:10] + PER_LABEL_KEYS[10:]
+    assert list(rows[0]) == ["label"] + CSV_KEYS
     assert [row["label"] for row in rows] == ["1", "2", "3", "4"]
     assert rows[2]["recall"] == "" and rows[0]["tp"].isdigit()
     js = json.loads(cli("metrics", p, g, "--json", "--quiet").out)
