@@ -4,7 +4,8 @@ napari-free: numpy arrays (or :class:`~napari_segsuite.core.image.SegImage`) in,
 
 Entry points
 ------------
-- :func:`compare_dask`: the same counts and overlap figures for dask arrays (no distances).
+- :func:`compare_dask`: the same counts and overlap figures for dask arrays, MCC, volume
+  difference and kappa included (no distances, no surface figures).
 - :func:`compare` / :func:`compare_steps`: everything the ``segsuite metrics --json`` contract
   (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`to_json` maps NaN
   to ``null``). The ``_steps`` version is the job generator the widget runs (it yields
@@ -12,7 +13,13 @@ Entry points
 - :func:`confusion_matrix`: multi-label confusion matrix (rows ground truth, columns prediction).
 - :func:`overlap_from_confusion`: per-label TP/FP/FN/TN, Dice, IoU, precision, recall,
   specificity, F1 from a confusion matrix.
-- :func:`surface_distances`: Hausdorff, HD95 and ASSD of two binary masks in physical units.
+- :func:`surface_distances`: Hausdorff, HD95 and ASSD of two binary masks in physical units, in
+  MedPy's, MONAI's or DeepMind's convention.
+- :mod:`.surface`: normalised surface Dice, boundary IoU, clDice, the HD95 conventions;
+  :mod:`.instances`: PQ/SQ/RQ and F1 of one-to-one object matches, lesion-wise counts;
+  :func:`cohen_kappa`; MCC and relative volume difference per label come with the overlap
+  figures. Their empty-mask values are in :mod:`.surface` and :mod:`.instances` (and
+  docs/metrics.md).
 - :func:`pr_curve`: precision-recall curve of a score/probability image against a binary ground
   truth, average precision and the threshold that maximises F1.
 - :func:`per_slice_dice`: Dice of every slice along one axis (where does the segmentation fail?).
@@ -39,8 +46,9 @@ Conventions
   image count as background), exactly MedPy's definition. The distances from every boundary voxel
   of PRED to GT's boundary and from every boundary voxel of GT to PRED's boundary are pooled;
   ``hd95`` is their 95th percentile (numpy's default linear interpolation), ``assd`` their mean.
-  All three are NaN when either mask is empty. (MONAI's ``hd95`` takes the maximum of the two
-  directed 95th percentiles instead; it is >= ours.)
+  All three are NaN when either mask is empty. This is MedPy's convention (the default);
+  ``hd95="monai"`` takes the maximum of the two directed 95th percentiles instead (>= MedPy's),
+  ``hd95="deepmind"`` weights DeepMind's surface elements by area (see :mod:`.surface`).
 - **pixel_accuracy** = trace / total over all labels including 0; **mean_pixel_accuracy** = the
   mean over the labels (0 included) *present in GT* of their recall (labels found only in PRED
   have recall 0/0 and are left out, as scikit-learn's ``balanced_accuracy_score`` does).
@@ -585,9 +593,10 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                  labels: Optional[Iterable[int]] = None, binary: Optional[bool] = None) -> dict:
     """:func:`compare` for label images too large for memory (dask arrays, or anything
     ``dask.array.asarray`` takes), on any dask scheduler: the confusion matrix is counted block by
-    block and summed, so every count and overlap figure equals :func:`compare`'s exactly. The
-    surface distances are not computed (their keys are absent, as with ``distances=False``):
-    they need the whole masks. ``spacing`` is only reported."""
+    block and summed, so every count and overlap figure equals :func:`compare`'s exactly (MCC,
+    volume difference and kappa included: they are counts). The surface distances and surface
+    figures are not computed (their keys are absent, as with ``distances=False``): they need the
+    whole masks. ``spacing`` is only reported."""
     import dask
     import dask.array as da
 

@@ -137,12 +137,16 @@ def boundary_iou(a: np.ndarray, b: np.ndarray, spacing: Sequence[float], width: 
     return float(np.count_nonzero(ra & rb)) / union if union else _NAN
 
 
-def cldice(a: np.ndarray, b: np.ndarray) -> float:
-    """clDice of PRED ``a`` against GT ``b`` (both non-empty)."""
+def _skeletons(a: np.ndarray, b: np.ndarray):
     from skimage.morphology import skeletonize
 
-    sa = skeletonize(a)
-    sb = skeletonize(b)
+    return skeletonize(a), skeletonize(b)
+
+
+def cldice(a: np.ndarray, b: np.ndarray, skeletons=None) -> float:
+    """clDice of PRED ``a`` against GT ``b`` (both non-empty); ``skeletons``: theirs, if
+    already computed."""
+    sa, sb = skeletons if skeletons is not None else _skeletons(a, b)
     na, nb = int(np.count_nonzero(sa)), int(np.count_nonzero(sb))
     if na == 0 or nb == 0:
         return _NAN
@@ -167,18 +171,29 @@ def label_figures_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
     """Every surface figure of two non-empty masks (cropped with a background margin, or at the
     array border): ``hausdorff``, ``hd95``, ``assd`` (by ``convention``), ``nsd``,
     ``boundary_iou``, ``cldice``. A job generator (yields between the expensive parts)."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
     from . import _boundary_distances_steps
 
-    d_ab, d_ba, hd = yield from _boundary_distances_steps(a, b, spacing, message=message)
-    out = {"hausdorff": hd}
-    out.update(combine(d_ab, d_ba, convention))
-    yield Progress(None, None, message)
-    dm = surfel_figures(a, b, spacing, tolerance)
-    out["nsd"] = dm["nsd"]
-    if convention == "deepmind":
-        out["hd95"], out["assd"] = dm["dm_hd95"], dm["dm_assd"]
-    yield Progress(None, None, message)
-    out["boundary_iou"] = boundary_iou(a, b, spacing, tolerance)
-    yield Progress(None, None, message)
-    out["cldice"] = cldice(a, b)
+    # scikit-image's thinning (the slowest part) releases the GIL: it runs on a second thread
+    # while the distances are computed here
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        skeletons = pool.submit(_skeletons, a, b)
+        d_ab, d_ba, hd = yield from _boundary_distances_steps(a, b, spacing, message=message)
+        out = {"hausdorff": hd}
+        out.update(combine(d_ab, d_ba, convention))
+        yield Progress(None, None, message)
+        dm = surfel_figures(a, b, spacing, tolerance)
+        out["nsd"] = dm["nsd"]
+        if convention == "deepmind":
+            out["hd95"], out["assd"] = dm["dm_hd95"], dm["dm_assd"]
+        yield Progress(None, None, message)
+        out["boundary_iou"] = boundary_iou(a, b, spacing, tolerance)
+        while not skeletons.done():  # a chance to cancel while the skeletons are thinned
+            yield Progress(None, None, message)
+            wait([skeletons], timeout=0.25)
+        out["cldice"] = cldice(a, b, skeletons.result())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return out
