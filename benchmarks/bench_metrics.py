@@ -113,6 +113,17 @@ def run_ours_all(pred, gt, spacing, tolerance=1.0):
     return time.perf_counter() - t0, r
 
 
+def _alternate(repeats, run_ref, run_ours_):
+    """Run the reference and ours in turn ``repeats`` times: their times and last results."""
+    t_r, t_o = [], []
+    for _ in range(repeats):
+        tr, ref = run_ref()
+        to, ours = run_ours_()
+        t_r.append(tr)
+        t_o.append(to)
+    return t_r, ref, t_o, ours
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256)
@@ -125,7 +136,14 @@ def main() -> int:
     ap.add_argument("--against", choices=("sitk", "deepmind"), default="sitk",
                     help="the reference: SimpleITK (overlap, Hausdorff) or DeepMind's "
                          "surface-distance (NSD and HD95 only, against all our figures)")
+    ap.add_argument("--without-cldice", action="store_true",
+                    help="diagnostic for --against deepmind: ours without clDice's skeletons "
+                         "(cldice then null), to show what the rest costs")
     args = ap.parse_args()
+    if args.without_cldice:
+        from napari_segsuite.core.metrics import surface
+
+        surface._skeletons = lambda a, b: (np.zeros_like(a), np.zeros_like(b))
     spacing = tuple(float(v) for v in args.spacing.split(","))
     import SimpleITK as sitk
 
@@ -149,12 +167,9 @@ def main() -> int:
           f"{sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}, cpus {os.cpu_count()}")
     labels = list(range(1, args.labels + 1))
     if args.against == "deepmind":
-        t_d, t_o = [], []
-        for _ in range(args.repeats):
-            td, ref = run_deepmind(pred, gt, spacing, labels)
-            to, ours = run_ours_all(pred, gt, spacing)
-            t_d.append(td)
-            t_o.append(to)
+        t_d, ref, t_o, ours = _alternate(args.repeats,
+                                         lambda: run_deepmind(pred, gt, spacing, labels),
+                                         lambda: run_ours_all(pred, gt, spacing))
         worst = 0.0
         for lab in labels:
             m = ours["per_label"][str(lab)]
@@ -162,6 +177,8 @@ def main() -> int:
             print(f"label {lab}: nsd {m['nsd']:.4f} (deepmind {ref[lab]['nsd']:.4f})  hd95 "
                   f"{m['hd95']:.3f} (deepmind {ref[lab]['hd95']:.3f})  boundary_iou "
                   f"{m['boundary_iou']:.4f}  cldice {m['cldice']:.4f}  mcc {m['mcc']:.4f}")
+        if args.without_cldice:
+            print("(--without-cldice: clDice's skeletons skipped)")
         print(f"kappa {ours['kappa']:.4f}; largest difference in NSD/HD95: {worst:.3g}")
         from scipy import ndimage as ndi
         from skimage.morphology import skeletonize
@@ -180,12 +197,8 @@ def main() -> int:
         print(f"ratio ours / DeepMind: {min(t_o) / min(t_d):.2f}  "
               f"(DeepMind / ours: {min(t_d) / min(t_o):.1f}x)")
         return 0
-    t_s, t_o = [], []
-    for _ in range(args.repeats):
-        ts, ref = run_sitk(pred, gt, spacing, labels)
-        to, ours = run_ours(pred, gt, spacing)
-        t_s.append(ts)
-        t_o.append(to)
+    t_s, ref, t_o, ours = _alternate(args.repeats, lambda: run_sitk(pred, gt, spacing, labels),
+                                     lambda: run_ours(pred, gt, spacing))
     worst = 0.0
     for lab in labels:
         m = ours["per_label"][str(lab)]
