@@ -5,6 +5,12 @@ symmetric Hausdorff distance per label, with anisotropic spacing. Our time also 
 ASSD (SimpleITK has no such filter), the confusion matrix, pixel accuracy and specificity.
 
     python benchmarks/bench_metrics.py [--size 256] [--labels 4] [--repeats 3] [--case blobs|sphere]
+    python benchmarks/bench_metrics.py --against deepmind [--size 256] [--labels 4]
+
+--against deepmind (issue 15): DeepMind's surface-distance computing only the normalised surface
+Dice (1 mm) and its robust HD95 per label, against ours computing every figure (overlap counts,
+MCC, volume difference, kappa, Hausdorff, HD95/ASSD in DeepMind's convention, NSD, boundary IoU,
+clDice) in one ``compare`` call.
 
 --case sphere: one label, a sphere filling most of the volume (our worst case: the crop to the
 labels' bounding box saves nothing there).
@@ -87,6 +93,37 @@ def run_ours(pred, gt, spacing):
     return time.perf_counter() - t0, r
 
 
+def run_deepmind(pred, gt, spacing, labels, tolerance=1.0):
+    from surface_distance import metrics as sd
+
+    t0 = time.perf_counter()
+    out = {}
+    for lab in labels:
+        d = sd.compute_surface_distances(gt == lab, pred == lab, spacing)
+        out[lab] = {"nsd": sd.compute_surface_dice_at_tolerance(d, tolerance),
+                    "hd95": sd.compute_robust_hausdorff(d, 95)}
+    return time.perf_counter() - t0, out
+
+
+def run_ours_all(pred, gt, spacing, tolerance=1.0):
+    from napari_segsuite.core.metrics import compare
+
+    t0 = time.perf_counter()
+    r = compare(pred, gt, spacing=spacing, tolerance=tolerance, hd95="deepmind")
+    return time.perf_counter() - t0, r
+
+
+def _alternate(repeats, run_ref, run_ours_):
+    """Run the reference and ours in turn ``repeats`` times: their times and last results."""
+    t_r, t_o = [], []
+    for _ in range(repeats):
+        tr, ref = run_ref()
+        to, ours = run_ours_()
+        t_r.append(tr)
+        t_o.append(to)
+    return t_r, ref, t_o, ours
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256)
@@ -96,7 +133,17 @@ def main() -> int:
     ap.add_argument("--case", choices=("blobs", "sphere", "ct", "brain"), default="blobs",
                     help="ct/brain: the project's sample ground truth (its own spacing) against "
                          "a copy shifted by one voxel along x with 2%% of voxels dropped")
+    ap.add_argument("--against", choices=("sitk", "deepmind"), default="sitk",
+                    help="the reference: SimpleITK (overlap, Hausdorff) or DeepMind's "
+                         "surface-distance (NSD and HD95 only, against all our figures)")
+    ap.add_argument("--without-cldice", action="store_true",
+                    help="diagnostic for --against deepmind: ours without clDice's skeletons "
+                         "(cldice then null), to show what the rest costs")
     args = ap.parse_args()
+    if args.without_cldice:
+        from napari_segsuite.core.metrics import surface
+
+        surface._skeletons = lambda a, b: (np.zeros_like(a), np.zeros_like(b))
     spacing = tuple(float(v) for v in args.spacing.split(","))
     import SimpleITK as sitk
 
@@ -119,12 +166,39 @@ def main() -> int:
           f"{time.perf_counter() - t0:.1f} s; SimpleITK threads "
           f"{sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}, cpus {os.cpu_count()}")
     labels = list(range(1, args.labels + 1))
-    t_s, t_o = [], []
-    for _ in range(args.repeats):
-        ts, ref = run_sitk(pred, gt, spacing, labels)
-        to, ours = run_ours(pred, gt, spacing)
-        t_s.append(ts)
-        t_o.append(to)
+    if args.against == "deepmind":
+        t_d, ref, t_o, ours = _alternate(args.repeats,
+                                         lambda: run_deepmind(pred, gt, spacing, labels),
+                                         lambda: run_ours_all(pred, gt, spacing))
+        worst = 0.0
+        for lab in labels:
+            m = ours["per_label"][str(lab)]
+            worst = max(worst, abs(m["nsd"] - ref[lab]["nsd"]), abs(m["hd95"] - ref[lab]["hd95"]))
+            print(f"label {lab}: nsd {m['nsd']:.4f} (deepmind {ref[lab]['nsd']:.4f})  hd95 "
+                  f"{m['hd95']:.3f} (deepmind {ref[lab]['hd95']:.3f})  boundary_iou "
+                  f"{m['boundary_iou']:.4f}  cldice {m['cldice']:.4f}  mcc {m['mcc']:.4f}")
+        if args.without_cldice:
+            print("(--without-cldice: clDice's skeletons skipped)")
+        print(f"kappa {ours['kappa']:.4f}; largest difference in NSD/HD95: {worst:.3g}")
+        from scipy import ndimage as ndi
+        from skimage.morphology import skeletonize
+
+        t0 = time.perf_counter()
+        for lab in labels:
+            for m in (pred == lab, gt == lab):
+                box = ndi.find_objects(m.view(np.uint8))[0]
+                skeletonize(m[box])
+        print(f"scikit-image's skeletonize of the {2 * len(labels)} masks alone (clDice's "
+              f"skeletons, on a second thread in ours): {time.perf_counter() - t0:.2f} s")
+        print(f"DeepMind (NSD + HD95): min {min(t_d):.2f} s  (all: "
+              f"{', '.join(f'{t:.2f}' for t in t_d)})")
+        print(f"ours (every figure):   min {min(t_o):.2f} s  (all: "
+              f"{', '.join(f'{t:.2f}' for t in t_o)})")
+        print(f"ratio ours / DeepMind: {min(t_o) / min(t_d):.2f}  "
+              f"(DeepMind / ours: {min(t_d) / min(t_o):.1f}x)")
+        return 0
+    t_s, ref, t_o, ours = _alternate(args.repeats, lambda: run_sitk(pred, gt, spacing, labels),
+                                     lambda: run_ours(pred, gt, spacing))
     worst = 0.0
     for lab in labels:
         m = ours["per_label"][str(lab)]

@@ -35,7 +35,11 @@ def pair(tmp_path):
 
 
 PER_LABEL_KEYS = ["tp", "fp", "fn", "tn", "dice", "iou", "precision", "recall", "specificity",
-                  "f1", "hausdorff", "hd95", "assd"]
+                  "f1", "mcc", "volume_difference", "hausdorff", "hd95", "assd", "nsd",
+                  "boundary_iou", "cldice"]
+CSV_KEYS = ["tp", "fp", "fn", "tn", "dice", "nsd", "iou", "boundary_iou", "precision", "recall",
+            "specificity", "f1", "mcc", "volume_difference", "cldice", "hausdorff", "hd95", "assd",
+            "kappa", "tolerance", "hd95_convention"]
 
 
 def test_json_schema_exactly_as_design(cli, pair):
@@ -45,7 +49,9 @@ def test_json_schema_exactly_as_design(cli, pair):
     assert r.err == ""
     js = json.loads(r.out)
     assert list(js) == ["labels", "spacing", "per_label", "pixel_accuracy",
-                        "mean_pixel_accuracy", "confusion_matrix"]
+                        "mean_pixel_accuracy", "kappa", "confusion_matrix", "tolerance",
+                        "hd95_convention"]
+    assert js["tolerance"] == 1.0 and js["hd95_convention"] == "medpy"
     assert js["labels"] == [1, 2, 3, 4]
     assert js["spacing"] == list(SPACING)
     assert list(js["per_label"]) == ["1", "2", "3", "4"]
@@ -108,7 +114,7 @@ def test_csv_written_and_not_overwritten_without_force(cli, pair, tmp_path):
     r = cli("metrics", p, g, "--csv", out, "--quiet")
     assert r.code == 0, r
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["label"] + PER_LABEL_KEYS[:10] + PER_LABEL_KEYS[10:]
+    assert list(rows[0]) == ["label"] + CSV_KEYS
     assert [row["label"] for row in rows] == ["1", "2", "3", "4"]
     assert rows[2]["recall"] == "" and rows[0]["tp"].isdigit()
     js = json.loads(cli("metrics", p, g, "--json", "--quiet").out)
@@ -232,3 +238,60 @@ def test_threshold_for_a_probability_map(cli, tmp_path):
     r = cli("metrics", p, g, "--threshold", "0.5", "--quiet")
     ap = average_precision_score(gt.ravel(), prob.ravel())
     assert f"average precision {ap:.4f}" in r.out and "best F1" in r.out
+
+
+# -- issue 15: --tolerance, --hd95, --instances ----------------------------------------------------
+def test_hd95_convention_and_tolerance_flags_follow_the_references(cli, pair):
+    from surface_distance import metrics as sd
+
+    p, g, pred, gt = pair
+    js = json.loads(cli("metrics", p, g, "--json", "--quiet", "--hd95", "deepmind",
+                        "--tolerance", "0.5").out)
+    assert js["hd95_convention"] == "deepmind" and js["tolerance"] == 0.5
+    dists = sd.compute_surface_distances(gt == 1, pred == 1, SPACING)
+    m = js["per_label"]["1"]
+    assert m["hd95"] == pytest.approx(sd.compute_robust_hausdorff(dists, 95))
+    assert m["nsd"] == pytest.approx(sd.compute_surface_dice_at_tolerance(dists, 0.5))
+    medpy = json.loads(cli("metrics", p, g, "--json", "--quiet").out)["per_label"]["1"]
+    assert medpy["nsd"] != m["nsd"]  # the default tolerance is 1 mm, not 0.5
+    assert js["per_label"]["3"]["nsd"] == 0.0 and js["per_label"]["3"]["hd95"] is None
+
+
+def test_instances_flag_adds_the_instances_object(cli, tmp_path):
+    gt = np.zeros((30, 30), np.uint8)
+    gt[2:10, 2:10] = 1
+    gt[15:25, 15:25] = 1          # a binary mask: two objects
+    pred = np.zeros_like(gt)
+    pred[3:10, 2:10] = 5
+    pred[20:28, 0:5] = 9          # a false positive
+    p = _write(tmp_path / "p.nii.gz", pred, (1.0, 1.0))
+    g = _write(tmp_path / "g.nii.gz", gt, (1.0, 1.0))
+    r = cli("metrics", p, g, "--json", "--quiet", "--instances")
+    assert r.code == 0, r
+    js = json.loads(r.out)
+    inst = js["instances"]
+    assert (inst["tp"], inst["fp"], inst["fn"]) == (1, 1, 1)
+    assert inst["rq"] == pytest.approx(0.5) and inst["f1"] == inst["rq"]
+    assert js["labels"] == [1]  # foregrounds compared as label 1 in instance mode
+    out = tmp_path / "m.csv"
+    assert cli("metrics", p, g, "--csv", out, "--quiet", "--instances").code == 0
+    row = next(csv.DictReader(out.open()))
+    assert float(row["instances.pq"]) == pytest.approx(inst["pq"])
+    text = cli("metrics", p, g, "--quiet", "--instances").out
+    assert "instances (one-to-one matches at IoU > 0.5)" in text and "lesion-wise" in text
+
+
+def test_bad_tolerance_and_convention_are_exit_2(cli, pair):
+    p, g, *_ = pair
+    r = cli("metrics", p, g, "--tolerance", "-1")
+    assert r.code == 2 and r.err.startswith("error:") and "--tolerance" in r.err
+    assert "Traceback" not in r.err
+    assert cli("metrics", p, g, "--hd95", "hausdorff").code == 2
+
+
+def test_help_states_schema_and_empty_mask_conventions(cli):
+    r = cli("metrics", "--help")
+    assert r.code == 0
+    for word in ("nsd", "boundary_iou", "cldice", "mcc", "volume_difference", "kappa",
+                 "hd95_convention", "mean_matched_iou", "Empty masks", "Metrics Reloaded"):
+        assert word in r.out, word

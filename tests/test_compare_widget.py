@@ -193,3 +193,65 @@ def test_shape_mismatch_is_a_notification_not_a_crash(make_napari_viewer, sync_j
     w.gt_picker.set_layer(b)
     w.compute()
     assert w.result is None
+
+
+# -- issue 15: surface Dice, HD95 convention, instance mode ------------------------------------------
+def test_surface_dice_beside_dice_with_tolerance_and_convention(setup, qtbot, tmp_path):
+    import csv
+
+    from qtpy.QtCore import Qt
+
+    viewer, w, pred_l, gt_l = setup
+    assert not w.instances.isChecked()  # two labels: not instances
+    w.tolerance.setValue(0.4)
+    w.hd95.setCurrentText("deepmind")
+    qtbot.mouseClick(w.run_button, Qt.LeftButton)
+    assert w.panel.last_outcome == "done"
+    ref = compare(pred_l.data, gt_l.data, spacing=SCALE, tolerance=0.4, hd95="deepmind")
+    assert w.result["per_label"] == ref["per_label"]
+    assert w.result["hd95_convention"] == "deepmind" and w.result["tolerance"] == 0.4
+    cols = [w.table.horizontalHeaderItem(j).text() for j in range(w.table.columnCount())]
+    assert cols[cols.index("dice") + 1] == "nsd"
+    assert w.table_values()[0][cols.index("nsd")] == ref["per_label"]["1"]["nsd"] < 1
+    assert "kappa" in w.summary.text()
+    out = w.export_csv(tmp_path / "m.csv")
+    row = next(csv.DictReader(out.open()))
+    assert row["hd95_convention"] == "deepmind" and float(row["nsd"]) == ref["per_label"]["1"]["nsd"]
+    assert float(row["kappa"]) == pytest.approx(ref["kappa"])
+
+
+def test_instance_mode_for_an_instance_ground_truth(make_napari_viewer, sync_jobs, qtbot, tmp_path):
+    from qtpy.QtCore import Qt
+
+    from napari_segsuite.core.metrics.instances import instance_figures
+    from napari_segsuite.samples import get_sample
+    from napari_segsuite.widgets.compare import CompareWidget
+
+    gt = get_sample("nuclei").make(seed=0, scale=1.0).labels["labels"].array.astype(np.int32)
+    pred = gt.copy()
+    ids = np.unique(gt)[1:]
+    pred[np.isin(pred, ids[::7])] = 0          # some nuclei missed
+    pred[np.isin(pred, ids[1::9])] = ids[0]    # some merged into one label (one big object)
+    viewer = make_napari_viewer()
+    gt_l = viewer.add_labels(gt, name="ground truth")
+    pred_l = viewer.add_labels(pred, name="prediction")
+    w = CompareWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.pred_picker.set_layer(pred_l)
+    w.gt_picker.set_layer(gt_l)
+    assert w.instances.isChecked()  # > 50 labels: instance mode by default
+    qtbot.mouseClick(w.run_button, Qt.LeftButton)
+    assert w.panel.last_outcome == "done"
+    ref = instance_figures(pred, gt)
+    assert w.result["instances"] == ref
+    assert ref["fn"] > 0 and ref["tp"] > 20
+    assert w.result["labels"] == [1]  # the table compares the foregrounds
+    assert f"PQ {ref['pq']:.4f}" in w.instances_label.text()
+    assert "lesion-wise" in w.instances_label.text()
+    assert "PQ" in w.summary.text()
+    text = w.export_csv(tmp_path / "i.csv").read_text()
+    assert "instances.pq" in text.splitlines()[0]
+    w.instances.setChecked(False)  # the user may untick it: label by label again
+    w.binary.setCurrentText("no")
+    qtbot.mouseClick(w.run_button, Qt.LeftButton)
+    assert "instances" not in w.result and len(w.result["labels"]) > 50

@@ -1,5 +1,6 @@
-"""``segsuite metrics PRED GT [--spacing Z,Y,X] [--json] [--csv FILE]``: compare a segmentation
-with a ground truth (see DESIGN.md for the JSON contract)."""
+"""``segsuite metrics PRED GT [--spacing Z,Y,X] [--json] [--csv FILE] [--tolerance MM]
+[--hd95 medpy|monai|deepmind] [--instances]``: compare a segmentation with a ground truth (see
+DESIGN.md for the JSON contract)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ def register(sub) -> None:
                     "physical units), pixel accuracy and the confusion matrix. Undefined ratios "
                     "(0/0) and the distances of an empty mask are null. Binary masks (0/1, "
                     "0/255, bool) are compared as foreground label 1.",
-        epilog="Distances: Hausdorff between the masks' voxel sets (as SimpleITK); HD95/ASSD: "
-               "95th percentile / mean of the pooled boundary-to-boundary distances, boundary = "
-               "mask minus its face-connected erosion.")
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pred", metavar="PRED", help="the segmentation to judge (label image)")
     p.add_argument("gt", metavar="GT", help="the ground truth (label image, same grid)")
     p.add_argument("--spacing", metavar="Z,Y,X",
@@ -35,11 +34,59 @@ def register(sub) -> None:
                         "threshold")
     p.add_argument("--no-distances", action="store_true",
                    help="skip Hausdorff/HD95/ASSD (fast; their keys are then absent)")
-    p.add_argument("--binary", choices=("auto", "yes", "no"), default="auto",
+    p.add_argument("--binary", choices=("auto", "yes", "no"), default=None,
                    help="yes: any non-zero voxel is foreground; no: compare label values as "
-                        "they are; auto (default): yes only for a 0/1 mask against a 0/255 one")
+                        "they are; auto (default; with --instances: yes): yes only for a 0/1 "
+                        "mask against a 0/255 one")
+    p.add_argument("--tolerance", type=float, default=1.0, metavar="MM",
+                   help="tolerance of the normalised surface Dice and width of the boundary "
+                        "IoU's boundary region, in physical units (default 1)")
+    p.add_argument("--hd95", choices=("medpy", "monai", "deepmind"), default="medpy",
+                   help="whose HD95 and ASSD: medpy (default; pooled boundary distances), "
+                        "monai (larger directed percentile), deepmind (area-weighted surface "
+                        "elements, larger directed percentile)")
+    p.add_argument("--instances", action="store_true",
+                   help="PRED and GT are instance label maps (or binary masks, split into "
+                        "connected objects): add one-to-one matching at IoU > 0.5 (PQ, SQ, RQ, "
+                        "F1, ...); the per-label figures then compare the foregrounds")
     add_quiet_arg(p)
     p.set_defaults(func=run)
+
+
+EPILOG = """\
+JSON (--json): one object
+  labels            union of the non-zero labels of PRED and GT (or --labels)
+  spacing           [z, y, x] from GT's header unless --spacing
+  per_label         {"<label>": {tp, fp, fn, tn, dice, iou, precision, recall, specificity, f1,
+                     mcc, volume_difference, hausdorff, hd95, assd, nsd, boundary_iou, cldice}}
+  pixel_accuracy, mean_pixel_accuracy, kappa (Cohen's, over all labels with 0)
+  confusion_matrix  {"labels": [0, ...], "counts": [[...]]} rows GT, columns PRED
+  tolerance, hd95_convention
+  instances         (--instances) {pq, sq, rq, f1, precision, recall, tp, fp, fn,
+                     mean_matched_iou, f1_at: {"0.50": f, ..., "0.95": f},
+                     lesions: {gt, pred, detected, missed, false_positive, sensitivity,
+                     precision}}
+  --no-distances leaves out hausdorff, hd95, assd, nsd, boundary_iou, cldice.
+
+Definitions: mcc = Matthews correlation of the label against the rest; volume_difference =
+(|P| - |G|) / |G|; hausdorff between the masks' voxel sets (as SimpleITK); boundary = mask minus
+its face-connected erosion; hd95/assd: --hd95 medpy: 95th percentile / mean of the pooled
+boundary-to-boundary distances (medpy.metric.hd95, assd); monai: the larger of the two directed
+95th percentiles (compute_hausdorff_distance), pooled mean; deepmind: area-weighted surface
+elements, the larger directed robust percentile (compute_robust_hausdorff), mean of the two
+directed averages. nsd: normalised surface Dice at --tolerance (DeepMind's surface elements).
+boundary_iou: IoU of the masks' voxels within --tolerance of their outside. cldice: skeleton
+based (scikit-image). Instances: one-to-one matches at IoU > 0.5 (Kirillov et al.).
+
+Empty masks (a label missing from PRED and/or GT): counts always given; a ratio with
+denominator 0 is null (Dice, IoU, precision, recall, mcc, ... when both are empty; mcc also when
+one side of its denominator is 0; volume_difference when GT is empty). hausdorff, hd95, assd:
+null when either mask is empty. nsd: 1 when both are empty (as Metrics Reloaded), 0 when one is.
+boundary_iou, cldice: null when both are empty, 0 when one is (cldice also null when a
+skeleton is empty). kappa: null when both images are one and the same single label.
+Instances: ratios null when no object is in either image; pq, rq, f1 = 0 and sq null when
+objects are in one image only.
+"""
 
 
 def _parse_labels(text: str):
@@ -84,10 +131,26 @@ def format_table(result: dict) -> str:
     lines.append("")
     lines.append(f"pixel accuracy       {_fmt(result['pixel_accuracy']).strip()}")
     lines.append(f"mean pixel accuracy  {_fmt(result['mean_pixel_accuracy']).strip()}")
+    lines.append(f"Cohen's kappa        {_fmt(result.get('kappa')).strip()}")
+    if "hd95_convention" in result:
+        lines.append(f"nsd tolerance        {result['tolerance']:g}; HD95/ASSD convention "
+                     f"{result['hd95_convention']}")
     lines.append(f"spacing (z, y, x)    {sp}")
     if result.get("binary"):
         lines.append("binary masks: any non-zero voxel is foreground (label 1)")
     lines.append("'-' = undefined (0/0, or a distance with an empty mask)")
+    inst = result.get("instances")
+    if inst:
+        lines.append("")
+        lines.append("instances (one-to-one matches at IoU > 0.5): " + ", ".join(
+            f"{k} {_fmt(inst[k]).strip()}" for k in ("pq", "sq", "rq", "f1", "precision",
+                                                      "recall", "tp", "fp", "fn")))
+        lines.append("F1 at IoU > " + ", ".join(f"{t}: {_fmt(v).strip()}"
+                                              for t, v in inst["f1_at"].items()))
+        les = inst["lesions"]
+        lines.append(f"lesion-wise (any overlap): {les['detected']} of {les['gt']} GT objects "
+                     f"detected, {les['missed']} missed, {les['false_positive']} of "
+                     f"{les['pred']} PRED objects false positive")
     cm = result["confusion_matrix"]
     if len(cm["labels"]) <= 12:
         w = max(6, max(len(str(c)) for row in cm["counts"] for c in row))
@@ -130,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
         if not (out.parent if str(out.parent) else Path(".")).is_dir():
             raise InputError(f"--csv {out}: folder {out.parent} does not exist")
+    if not np.isfinite(args.tolerance) or args.tolerance < 0:
+        raise InputError(f"--tolerance must be a non-negative number in mm, got {args.tolerance}")
     labels = _parse_labels(args.labels) if args.labels else None
     pred = read_input(args.pred, "PRED")
     gt = read_input(args.gt, "GT")
@@ -145,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
     require_same_grid(pred, args.pred, gt, "PRED", "GT")
     require_labels(gt, "GT")
     require_labels(pred, "PRED")  # NaN counted as background would flatter or punish silently
+    if args.binary is None:
+        args.binary = "yes" if args.instances else "auto"
     binary = {"auto": None, "yes": True, "no": False}[args.binary]
     pr = None
     pred_array = pred.array
@@ -160,7 +227,9 @@ def run(args: argparse.Namespace) -> int:
         pred_array = (pred_array >= args.threshold).view(np.uint8)
         binary = True if binary is None else binary
     result = run_job(compare_steps(pred_array, gt.array, spacing=spacing, labels=labels,
-                                   distances=not args.no_distances, binary=binary), args)
+                                   distances=not args.no_distances, binary=binary,
+                                   tolerance=args.tolerance, hd95=args.hd95,
+                                   instances=args.instances), args)
     written = None
     if args.csv:  # first: a failed write is exit 2 with nothing on stdout
         written = write_csv(args.csv, result, force=args.force)

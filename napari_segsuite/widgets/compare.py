@@ -18,8 +18,9 @@ from qtpy.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, 
                             QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.errors import InputError
-from ..core.metrics import (CSV_COLUMNS, OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, compare_steps,
-                            overlay, per_slice_dice, pr_curve, table_rows, to_csv_text, write_csv)
+from ..core.metrics import (CSV_COLUMNS, DEFAULT_TOLERANCE, HD95_CONVENTIONS, OVERLAY_FN,
+                            OVERLAY_FP, OVERLAY_TP, compare_steps, overlay, per_slice_dice,
+                            pr_curve, table_rows, to_csv_text, write_csv)
 from ..core.progress import Progress
 from ._layers import (LayerPicker, add_result, check_same_grid, disconnect_when_gone, layer_data,
                       segimage_from_layer)
@@ -38,6 +39,8 @@ LIVE_DELAY_MS = 500
 DISTANCE_DELAY_MS = 2000
 #: Per-slice Dice curves are computed for at most this many labels (plus all labels together).
 MAX_SLICE_LABELS = 32
+#: A ground truth with more distinct labels than this is taken for instances (nuclei, cells).
+INSTANCE_GUESS_LABELS = 50
 
 
 def is_probability(layer) -> bool:
@@ -55,11 +58,13 @@ def is_probability(layer) -> bool:
 
 def compare_job(pred: np.ndarray, gt: np.ndarray, spacing, distances: bool = True,
                 axis: Optional[int] = 0, score: Optional[np.ndarray] = None,
-                binary: Optional[bool] = None):
+                binary: Optional[bool] = None, tolerance: float = 1.0, hd95: str = "medpy",
+                instances: bool = False):
     """The widget's job: :func:`compare_steps`, then per-slice Dice and (for a score image) the
     PR curve. Returns ``{"result", "slices", "pr"}``."""
     result = yield from compare_steps(pred, gt, spacing=spacing, distances=distances,
-                                      binary=binary)
+                                      binary=binary, tolerance=tolerance, hd95=hd95,
+                                      instances=instances)
     slices = None
     by_label = {}
     if axis is not None and pred.ndim >= 3:
@@ -80,6 +85,40 @@ def compare_job(pred: np.ndarray, gt: np.ndarray, spacing, distances: bool = Tru
         except InputError:
             pr = None  # GT without foreground: no curve
     return {"result": result, "slices": slices, "pr": pr}
+
+
+def looks_like_instances(layer) -> bool:
+    """A labels layer of instances: marked so in its metadata (the nuclei sample, watershed
+    --instances) or holding more than :data:`INSTANCE_GUESS_LABELS` distinct labels."""
+    import napari.layers as L
+
+    if not isinstance(layer, L.Labels):
+        return False
+    if dict(getattr(layer, "metadata", {}) or {}).get("instances"):
+        return True
+    data = layer_data(layer)
+    if data.dtype.kind not in "iu" or data.size == 0:
+        return False
+    return int(np.max(data)) > INSTANCE_GUESS_LABELS and \
+        len(np.unique(data.reshape(-1)[:: max(1, data.size // 1000000)])) > INSTANCE_GUESS_LABELS
+
+
+def instances_text(inst: Optional[dict]) -> str:
+    """The instance figures as a few lines of text (the Instances tab)."""
+    if not inst:
+        return "Tick 'Instances' and press Compare: one-to-one matching of the objects of the " \
+               "prediction and the ground truth at IoU > 0.5 (nuclei, cells, lesions)."
+    les = inst["lesions"]
+    lines = [f"PQ {_fmt(inst['pq'])}   SQ {_fmt(inst['sq'])}   RQ {_fmt(inst['rq'])}",
+             f"F1 {_fmt(inst['f1'])}   precision {_fmt(inst['precision'])}   recall "
+             f"{_fmt(inst['recall'])}",
+             f"TP {inst['tp']}   FP {inst['fp']}   FN {inst['fn']}   mean matched IoU "
+             f"{_fmt(inst['mean_matched_iou'])}",
+             "F1 at IoU > " + ", ".join(f"{k}: {_fmt(v)}" for k, v in inst["f1_at"].items()),
+             f"lesion-wise (any overlap): {les['detected']} of {les['gt']} ground-truth objects "
+             f"detected, {les['missed']} missed; {les['false_positive']} of {les['pred']} "
+             f"predicted objects false positive"]
+    return "\n".join(lines)
 
 
 def _fmt(v: Any) -> str:
@@ -114,8 +153,28 @@ class CompareWidget(QWidget):
         self.threshold.setValue(0.5)
         self.threshold.setToolTip("for a probability/score image: voxels >= threshold are "
                                   "foreground")
-        self.distances = QCheckBox("Surface distances (Hausdorff, HD95, ASSD)")
+        self.distances = QCheckBox("Surface figures (Hausdorff, HD95, ASSD, NSD, boundary IoU, "
+                                   "clDice)")
         self.distances.setChecked(True)
+        # -- issue 15: surface Dice tolerance, HD95 convention, instance mode
+        self.tolerance = QDoubleSpinBox()
+        self.tolerance.setDecimals(2)
+        self.tolerance.setRange(0.0, 1000.0)
+        self.tolerance.setValue(DEFAULT_TOLERANCE)
+        self.tolerance.setSuffix(" mm")
+        self.tolerance.setToolTip("tolerance of the normalised surface Dice (NSD) and width of "
+                                  "the boundary IoU's boundary region, in physical units")
+        self.hd95 = QComboBox()
+        self.hd95.addItems(list(HD95_CONVENTIONS))
+        self.hd95.setToolTip("whose HD95 / ASSD: medpy (pooled boundary distances), monai "
+                             "(larger directed percentile), deepmind (area-weighted surface "
+                             "elements)")
+        self.instances = QCheckBox("Instances")
+        self.instances.setToolTip("the images are instance label maps (nuclei, cells, lesions): "
+                                  "PQ, SQ, RQ, F1 of one-to-one matches at IoU > 0.5; the "
+                                  "per-label table then compares the foregrounds")
+        self.gt_picker.layer_changed.connect(self._guess_instances)
+        self._guess_instances()
         self.live = QCheckBox("Live update while editing the prediction")
         self.live.setChecked(True)
         self.live_distances = QCheckBox("…with distances (slower)")
@@ -183,10 +242,22 @@ class CompareWidget(QWidget):
         self.tabs.addTab(cm_tab, "Confusion")
         self.tabs.addTab(self.slice_canvas, "Per slice")
         self.tabs.addTab(self.pr_canvas, "PR curve")
+        self.instances_label = QLabel(instances_text(None))
+        self.instances_label.setWordWrap(True)
+        self.instances_label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.instances_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.tabs.addTab(self.instances_label, "Instances")
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.distances)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("NSD tolerance"))
+        row.addWidget(self.tolerance)
+        row.addWidget(QLabel("HD95"))
+        row.addWidget(self.hd95)
+        row.addWidget(self.instances)
+        lay.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(self.live)
         row.addWidget(self.live_distances)
@@ -219,6 +290,10 @@ class CompareWidget(QWidget):
         disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- layer bookkeeping ------------------------------------------------------------------------
+    def _guess_instances(self, *_args) -> None:
+        """Instance mode by default for a ground truth of instances (the user may untick it)."""
+        self.instances.setChecked(looks_like_instances(self.gt_picker.layer()))
+
     def _default_pickers(self) -> None:
         """Guess: GT = a labels layer whose name says so, prediction = another layer."""
         names = [(self.gt_picker.itemText(i), self.gt_picker.itemData(i))
@@ -325,9 +400,13 @@ class CompareWidget(QWidget):
         binary = {"auto": None, "yes": True, "no": False}[self.binary.currentText()]
         if score is not None and binary is None:
             binary = True  # a thresholded probability map is a binary mask: compare foregrounds
+        instances = self.instances.isChecked()
+        if instances and binary is None:
+            binary = True  # instance ids are not classes: the table compares the foregrounds
         self._slice_axis_used = axis
         job = compare_job(pred, gt, spacing, distances=distances, axis=axis, score=score,
-                          binary=binary)
+                          binary=binary, tolerance=self.tolerance.value(),
+                          hd95=self.hd95.currentText(), instances=instances)
         self.panel.start(job, on_result=self._show, title="Compare",
                          lock=[self.run_button, self.overlay_button, self.best_f1_button])
 
@@ -367,9 +446,12 @@ class CompareWidget(QWidget):
             self._dist_timer.start()  # live update without distances: they follow later
         dices = [m["dice"] for m in r["per_label"].values() if not math.isnan(m["dice"])]
         mean = f"{np.mean(dices):.4f}" if dices else "–"
+        inst = r.get("instances")
+        self.instances_label.setText(instances_text(inst))
         self.summary.setText(
             f"pixel accuracy {_fmt(r['pixel_accuracy'])}, mean pixel accuracy "
-            f"{_fmt(r['mean_pixel_accuracy'])}, mean Dice {mean}"
+            f"{_fmt(r['mean_pixel_accuracy'])}, mean Dice {mean}, kappa {_fmt(r.get('kappa'))}"
+            + (f"; PQ {_fmt(inst['pq'])}, instance F1 {_fmt(inst['f1'])}" if inst else "")
             + (" (binary masks)" if r.get("binary") else "")
             + (f"; best F1 {self.pr.best_f1:.4f} at threshold {self.pr.best_threshold:.4g}, "
                f"AP {self.pr.average_precision:.4f}" if self.pr is not None else ""))

@@ -4,7 +4,8 @@ napari-free: numpy arrays (or :class:`~napari_segsuite.core.image.SegImage`) in,
 
 Entry points
 ------------
-- :func:`compare_dask`: the same counts and overlap figures for dask arrays (no distances).
+- :func:`compare_dask`: the same counts and overlap figures for dask arrays, MCC, volume
+  difference and kappa included (no distances, no surface figures).
 - :func:`compare` / :func:`compare_steps`: everything the ``segsuite metrics --json`` contract
   (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`to_json` maps NaN
   to ``null``). The ``_steps`` version is the job generator the widget runs (it yields
@@ -12,7 +13,13 @@ Entry points
 - :func:`confusion_matrix`: multi-label confusion matrix (rows ground truth, columns prediction).
 - :func:`overlap_from_confusion`: per-label TP/FP/FN/TN, Dice, IoU, precision, recall,
   specificity, F1 from a confusion matrix.
-- :func:`surface_distances`: Hausdorff, HD95 and ASSD of two binary masks in physical units.
+- :func:`surface_distances`: Hausdorff, HD95 and ASSD of two binary masks in physical units, in
+  MedPy's, MONAI's or DeepMind's convention.
+- :mod:`.surface`: normalised surface Dice, boundary IoU, clDice, the HD95 conventions;
+  :mod:`.instances`: PQ/SQ/RQ and F1 of one-to-one object matches, lesion-wise counts;
+  :func:`cohen_kappa`; MCC and relative volume difference per label come with the overlap
+  figures. Their empty-mask values are in :mod:`.surface` and :mod:`.instances` (and
+  docs/metrics.md).
 - :func:`pr_curve`: precision-recall curve of a score/probability image against a binary ground
   truth, average precision and the threshold that maximises F1.
 - :func:`per_slice_dice`: Dice of every slice along one axis (where does the segmentation fail?).
@@ -39,8 +46,9 @@ Conventions
   image count as background), exactly MedPy's definition. The distances from every boundary voxel
   of PRED to GT's boundary and from every boundary voxel of GT to PRED's boundary are pooled;
   ``hd95`` is their 95th percentile (numpy's default linear interpolation), ``assd`` their mean.
-  All three are NaN when either mask is empty. (MONAI's ``hd95`` takes the maximum of the two
-  directed 95th percentiles instead; it is >= ours.)
+  All three are NaN when either mask is empty. This is MedPy's convention (the default);
+  ``hd95="monai"`` takes the maximum of the two directed 95th percentiles instead (>= MedPy's),
+  ``hd95="deepmind"`` weights DeepMind's surface elements by area (see :mod:`.surface`).
 - **pixel_accuracy** = trace / total over all labels including 0; **mean_pixel_accuracy** = the
   mean over the labels (0 included) *present in GT* of their recall (labels found only in PRED
   have recall 0/0 and are left out, as scikit-learn's ``balanced_accuracy_score`` does).
@@ -55,8 +63,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InputError
-from .progress import Progress, run
+from ..errors import InputError
+from ..progress import Progress, run
+from .surface import DEFAULT_TOLERANCE, HD95_CONVENTIONS, SURFACE_KEYS, check_options
 
 #: Most distinct labels (0 included) a dense confusion matrix is built for.
 MAX_LABELS = 4096
@@ -64,6 +73,8 @@ MAX_LABELS = 4096
 _SLAB = 1 << 22
 
 METRIC_KEYS = ("tp", "fp", "fn", "tn", "dice", "iou", "precision", "recall", "specificity", "f1")
+#: Count-based per-label figures beyond the overlap ones (also from :func:`compare_dask`).
+COUNT_KEYS = ("mcc", "volume_difference")
 DISTANCE_KEYS = ("hausdorff", "hd95", "assd")
 
 
@@ -71,7 +82,7 @@ DISTANCE_KEYS = ("hausdorff", "hd95", "assd")
 # inputs
 # ------------------------------------------------------------------------------------------------
 def _unpack(img: Any, what: str) -> Tuple[np.ndarray, Optional[Tuple[float, ...]]]:
-    from .image import SegImage
+    from ..image import SegImage
 
     if isinstance(img, SegImage):
         if img.multichannel:
@@ -274,10 +285,25 @@ def overlap_from_confusion(counts: np.ndarray, index: int) -> Dict[str, float]:
         tp = fn = fp = 0
     tn = total - tp - fp - fn
     dice = _ratio(2 * tp, 2 * tp + fp + fn)
+    mcc_den = math.sqrt(float(tp + fp) * float(tp + fn) * float(tn + fp) * float(tn + fn))
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
             "dice": dice, "iou": _ratio(tp, tp + fp + fn),
             "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn),
-            "specificity": _ratio(tn, tn + fp), "f1": dice}
+            "specificity": _ratio(tn, tn + fp), "f1": dice,
+            "mcc": _ratio(float(tp) * tn - float(fp) * fn, mcc_den),
+            "volume_difference": _ratio(fp - fn, tp + fn)}
+
+
+def cohen_kappa(counts: np.ndarray) -> float:
+    """Cohen's kappa of a confusion matrix over all its labels (0 included): ``(p_o - p_e) /
+    (1 - p_e)``, NaN when ``p_e`` is 1 (both images one and the same single label)."""
+    c = np.asarray(counts, dtype=np.float64)
+    n = c.sum()
+    if n == 0:
+        return float("nan")
+    po = np.trace(c) / n
+    pe = float(np.dot(c.sum(axis=1), c.sum(axis=0))) / (n * n)
+    return _ratio(po - pe, 1.0 - pe) if pe < 1.0 else float("nan")
 
 
 def pixel_accuracy(counts: np.ndarray) -> float:
@@ -348,9 +374,22 @@ def _distances_cropped(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
 
 
 def _distances_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
-                     method: str = "auto", message: str = "surface distances"):
-    """Distances between two non-empty boolean masks (already cropped with a background margin
-    or at the array border).
+                     method: str = "auto", message: str = "surface distances",
+                     convention: str = "medpy"):
+    """Hausdorff, HD95 and ASSD of two non-empty boolean masks (already cropped with a
+    background margin or at the array border); HD95/ASSD in MedPy's or MONAI's ``convention``
+    (see :mod:`.surface`)."""
+    from .surface import combine
+
+    d_ab, d_ba, hd = yield from _boundary_distances_steps(a, b, spacing, method, message)
+    return {"hausdorff": hd, **combine(d_ab, d_ba, convention)}
+
+
+def _boundary_distances_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
+                              method: str = "auto", message: str = "surface distances"):
+    """``(d_ab, d_ba, hausdorff)``: the distances from each voxel-boundary point of ``a`` to
+    ``b``'s boundary and back, and the voxel-set Hausdorff distance, for two non-empty boolean
+    masks (already cropped with a background margin or at the array border).
 
     Two exact methods, chosen by cost: ``"edt"`` computes the distance maps of both boundaries
     over the crop (scipy's ``distance_transform_edt`` with ``sampling=spacing``); ``"kdtree"``
@@ -394,18 +433,18 @@ def _distances_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
         h_ab = db[only_a]
         h_ba = da[only_b]
     hd = max(float(h_ab.max()) if h_ab.size else 0.0, float(h_ba.max()) if h_ba.size else 0.0)
-    both = np.concatenate([d_ab, d_ba])
-    return {"hausdorff": hd, "hd95": float(np.percentile(both, 95)), "assd": float(both.mean())}
+    return d_ab, d_ba, hd
 
 
 _NAN_DIST = {"hausdorff": float("nan"), "hd95": float("nan"), "assd": float("nan")}
 
 
-def surface_distances(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None
-                      ) -> Dict[str, float]:
+def surface_distances(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
+                      convention: str = "medpy") -> Dict[str, float]:
     """Hausdorff (voxel sets), HD95 and ASSD (boundaries) between two binary masks (any non-zero
     voxel is foreground), in physical units. NaN for all three when either mask is empty.
-    See the module docstring for the definitions."""
+    ``convention``: whose HD95 and ASSD (``"medpy"``, ``"monai"``, ``"deepmind"``; see
+    :mod:`.surface`). See the module docstring for the definitions."""
     p, sp = _unpack(pred, "PRED")
     g, sg = _unpack(gt, "GT")
     if p.shape != g.shape:
@@ -419,7 +458,14 @@ def surface_distances(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = N
     if ba is None or bb is None:
         return dict(_NAN_DIST)
     crop = _union_crop(ba, bb, a.shape)
-    return _distances_cropped(a[crop], b[crop], spacing)
+    if convention == "deepmind":
+        from .surface import surfel_figures
+
+        out = _distances_cropped(a[crop], b[crop], spacing)
+        dm = surfel_figures(a[crop], b[crop], spacing, 0.0)
+        out.update(hd95=dm["dm_hd95"], assd=dm["dm_assd"])
+        return out
+    return run(_distances_steps(a[crop], b[crop], spacing, convention=convention))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -427,15 +473,29 @@ def surface_distances(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = N
 # ------------------------------------------------------------------------------------------------
 def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                   labels: Optional[Iterable[int]] = None, distances: bool = True,
-                  binary: Optional[bool] = None):
+                  binary: Optional[bool] = None, tolerance: float = DEFAULT_TOLERANCE,
+                  hd95: str = "medpy", instances: bool = False):
     """Job generator behind :func:`compare` (yields Progress per slab and per label)."""
     from scipy import ndimage as ndi
 
+    from .surface import empty_figures, label_figures_steps
+
+    tolerance, hd95 = check_options(tolerance, hd95)
     yield Progress(0, None, "reading labels")
     p, g, spacing = _check(pred, gt, spacing)
+    inst = None
+    if instances:
+        from .instances import instance_figures_steps
+
+        inst = yield from instance_figures_steps(p, g)
     all_labels, counts, is_binary, lab_p, lab_g, key = yield from _count_steps(p, g, binary)
     report = _report_labels(all_labels, labels)
     result = _result(report, spacing, all_labels, counts, is_binary)
+    if distances:
+        result["tolerance"] = tolerance
+        result["hd95_convention"] = hd95
+    if inst is not None:
+        result["instances"] = inst
     per_label = result["per_label"]
     index_of = {int(v): i for i, v in enumerate(all_labels)}
     if distances and report:
@@ -449,13 +509,14 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
             bp = p_obj[i - 1] if 0 < i <= len(p_obj) else None
             bg = g_obj[i - 1] if 0 < i <= len(g_obj) else None
             if bp is None or bg is None:
-                per_label[str(v)].update(_NAN_DIST)
+                per_label[str(v)].update(empty_figures(bp is None, bg is None))
                 continue
             crop = _union_crop(bp, bg, lab_p.shape)
-            dist = yield from _distances_steps(lab_p[crop] == i, lab_g[crop] == i, spacing,
-                                               message=f"surface distances, label {v}")
-            per_label[str(v)].update(dist)
-        yield Progress(len(report), len(report), "surface distances done")
+            figs = yield from label_figures_steps(lab_p[crop] == i, lab_g[crop] == i, spacing,
+                                                  tolerance, hd95,
+                                                  message=f"surface figures, label {v}")
+            per_label[str(v)].update(figs)
+        yield Progress(len(report), len(report), "surface figures done")
     return result
 
 
@@ -477,6 +538,7 @@ def _result(report: List[int], spacing, all_labels: np.ndarray, counts: np.ndarr
                       for v in report},
         "pixel_accuracy": pixel_accuracy(counts),
         "mean_pixel_accuracy": mean_pixel_accuracy(counts),
+        "kappa": cohen_kappa(counts),
         "confusion_matrix": {"labels": [int(v) for v in all_labels],
                              "counts": counts.tolist()},
         "binary": bool(binary),
@@ -485,18 +547,24 @@ def _result(report: List[int], spacing, all_labels: np.ndarray, counts: np.ndarr
 
 def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
             labels: Optional[Iterable[int]] = None, distances: bool = True,
-            binary: Optional[bool] = None) -> dict:
+            binary: Optional[bool] = None, tolerance: float = DEFAULT_TOLERANCE,
+            hd95: str = "medpy", instances: bool = False) -> dict:
     """Compare a prediction with a ground truth; the ``segsuite metrics --json`` object as a dict.
 
     ``pred``/``gt``: label arrays or SegImages of the same shape (2D or 3D). ``spacing``: numpy
     order; default GT's spacing (SegImage) or 1. ``labels``: the labels to report (default: the
-    union of the non-zero labels of both). ``distances=False`` skips the surface distances (their
-    keys are then absent). ``binary``: see the module docstring. Undefined ratios are NaN; use
+    union of the non-zero labels of both). ``distances=False`` skips the surface distances and
+    the surface figures (their keys are then absent). ``binary``: see the module docstring.
+    ``tolerance`` (physical units, default 1) for ``nsd`` and ``boundary_iou``; ``hd95``: whose
+    HD95/ASSD convention, ``"medpy"`` (default), ``"monai"`` or ``"deepmind"`` (see
+    :mod:`.surface`). ``instances=True`` adds ``result["instances"]``: one-to-one matching of
+    the objects of PRED and GT (see :mod:`.instances`). Undefined ratios are NaN; use
     :func:`to_json` for the JSON text (NaN -> null). The extra key ``"binary"`` says whether the
     images were compared as binary masks (it is dropped from the CLI's JSON).
     """
     return run(compare_steps(pred, gt, spacing=spacing, labels=labels, distances=distances,
-                             binary=binary))
+                             binary=binary, tolerance=tolerance, hd95=hd95,
+                             instances=instances))
 
 
 def _pair_counts(p: np.ndarray, g: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -525,9 +593,10 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                  labels: Optional[Iterable[int]] = None, binary: Optional[bool] = None) -> dict:
     """:func:`compare` for label images too large for memory (dask arrays, or anything
     ``dask.array.asarray`` takes), on any dask scheduler: the confusion matrix is counted block by
-    block and summed, so every count and overlap figure equals :func:`compare`'s exactly. The
-    surface distances are not computed (their keys are absent, as with ``distances=False``):
-    they need the whole masks. ``spacing`` is only reported."""
+    block and summed, so every count and overlap figure equals :func:`compare`'s exactly (MCC,
+    volume difference and kappa included: they are counts). The surface distances and surface
+    figures are not computed (their keys are absent, as with ``distances=False``): they need the
+    whole masks. ``spacing`` is only reported."""
     import dask
     import dask.array as da
 
@@ -585,7 +654,23 @@ def to_json(result: dict, indent: Optional[int] = None) -> str:
     return json.dumps(nan_to_none(out), indent=indent, allow_nan=False)
 
 
-CSV_COLUMNS = ("label",) + METRIC_KEYS + DISTANCE_KEYS
+#: Per-label columns of the table and the CSV (surface Dice beside Dice, boundary IoU beside IoU).
+CSV_COLUMNS = ("label", "tp", "fp", "fn", "tn", "dice", "nsd", "iou", "boundary_iou", "precision",
+               "recall", "specificity", "f1") + COUNT_KEYS + ("cldice",) + DISTANCE_KEYS
+#: Figures over all labels, repeated on every CSV row (when the result has them).
+GLOBAL_CSV_COLUMNS = ("kappa", "tolerance", "hd95_convention")
+
+
+def global_columns(result: dict) -> List[Tuple[str, Any]]:
+    """``(column, value)`` of the figures over all labels the CSV carries: kappa, the tolerance,
+    the HD95 convention and, with instances, ``instances.<key>`` for the instance figures."""
+    cols = [(k, result[k]) for k in GLOBAL_CSV_COLUMNS if k in result]
+    inst = result.get("instances")
+    if inst:
+        from .instances import INSTANCE_KEYS
+
+        cols += [(f"instances.{k}", inst.get(k)) for k in INSTANCE_KEYS]
+    return cols
 
 
 def table_rows(result: dict) -> List[List[Any]]:
@@ -609,9 +694,11 @@ def to_csv_text(result: dict, sep: str = ",") -> str:
             return repr(v)
         return str(v)
 
-    lines = [sep.join(CSV_COLUMNS)]
+    extra = global_columns(result)
+    lines = [sep.join(list(CSV_COLUMNS) + [c for c, _v in extra])]
+    tail = [None if isinstance(v, float) and math.isnan(v) else v for _c, v in extra]
     for row in table_rows(result):
-        lines.append(sep.join(fmt(v) for v in row))
+        lines.append(sep.join(fmt(v) for v in row + tail))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,123 @@
+"""Instance quality: one-to-one matching of the objects of PRED and GT (nuclei, cells, lesions).
+
+Objects
+-------
+Each distinct non-zero value of a label image is one object (an instance label map). An image
+holding one non-zero value only (a binary mask) is split into its face-connected components
+first, so a lesion mask compares lesion by lesion.
+
+Matching and figures (Kirillov et al. 2019, "Panoptic segmentation")
+-------------------------------------------------------------------
+A PRED object and a GT object match when their IoU is > 0.5; such matches are one-to-one (two
+objects cannot both overlap a third by more than half its union). ``tp`` = matches, ``fp`` = PRED
+objects without a match, ``fn`` = GT objects without a match.
+
+- ``sq`` = ``mean_matched_iou`` = the mean IoU of the matches;
+- ``rq`` = ``f1`` = ``tp / (tp + fp/2 + fn/2)``; ``precision`` = ``tp / (tp + fp)``,
+  ``recall`` = ``tp / (tp + fn)``;
+- ``pq`` = ``sum of matched IoU / (tp + fp/2 + fn/2)`` = ``sq * rq``;
+- ``f1_at``: F1 with matches at IoU > t for t = 0.50, 0.55, ..., 0.95 (the cell-segmentation
+  benchmarks' curve; above 0.5 the matching stays one-to-one);
+- ``lesions``: detection counts with any overlap (>= 1 voxel) as the criterion: ``gt``/``pred``
+  objects, ``detected`` GT objects touched by PRED, ``missed`` = ``gt - detected``,
+  ``false_positive`` PRED objects touching no GT object, and the lesion-wise ``sensitivity``
+  (detected / gt) and ``precision`` ((pred - false_positive) / pred).
+
+Empty images: counts are always given; a ratio whose denominator is 0 is NaN (``null``), so with
+no object in either image every ratio is NaN; with objects in one image only, ``pq``, ``rq``,
+``f1`` are 0 and ``sq`` is NaN (no match).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import numpy as np
+
+from ..progress import Progress, run
+
+#: The contract's keys of the ``"instances"`` object (DESIGN.md).
+INSTANCE_KEYS = ("pq", "sq", "rq", "f1", "precision", "recall", "tp", "fp", "fn",
+                 "mean_matched_iou")
+#: IoU thresholds of ``f1_at``.
+IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+_NAN = float("nan")
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else _NAN
+
+
+def as_instances(lab: np.ndarray) -> np.ndarray:
+    """The image as an instance map: a binary mask (one non-zero value) becomes its
+    face-connected components; anything else is returned as it is."""
+    from scipy import ndimage as ndi
+
+    lab = np.asarray(lab)
+    nz = lab[lab != 0]
+    if nz.size and np.all(nz == nz[0]):
+        out, _n = ndi.label(lab != 0)
+        return out
+    return lab
+
+
+def _ids_and_sizes(lab: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    flat = lab.reshape(-1)
+    ids, sizes = np.unique(flat[flat != 0], return_counts=True)
+    return ids.astype(np.int64), sizes.astype(np.int64)
+
+
+def overlaps(pred: np.ndarray, gt: np.ndarray):
+    """Objects and their pairwise overlaps: ``(gt_ids, gt_sizes, pred_ids, pred_sizes, gi, pi,
+    inter)`` with ``inter[k]`` voxels shared by ``gt_ids[gi[k]]`` and ``pred_ids[pi[k]]`` (only
+    overlapping pairs)."""
+    gids, gsz = _ids_and_sizes(gt)
+    pids, psz = _ids_and_sizes(pred)
+    both = (gt != 0) & (pred != 0)
+    g_idx = np.searchsorted(gids, gt[both].astype(np.int64))
+    p_idx = np.searchsorted(pids, pred[both].astype(np.int64))
+    code = g_idx * max(len(pids), 1) + p_idx
+    pairs, inter = np.unique(code, return_counts=True)
+    n_p = max(len(pids), 1)
+    return gids, gsz, pids, psz, pairs // n_p, pairs % n_p, inter.astype(np.int64)
+
+
+def instance_figures_steps(pred: np.ndarray, gt: np.ndarray):
+    """Job generator behind :func:`instance_figures`."""
+    yield Progress(None, None, "instances: objects")
+    p = as_instances(pred)
+    g = as_instances(gt)
+    gids, gsz, pids, psz, gi, pi, inter = overlaps(p, g)
+    yield Progress(None, None, "instances: matching")
+    iou = inter / (gsz[gi] + psz[pi] - inter).astype(np.float64)
+    n_g, n_p = len(gids), len(pids)
+    m = iou > 0.5
+    tp = int(m.sum())
+    fp, fn = n_p - tp, n_g - tp
+    sum_iou = float(iou[m].sum())
+    den = tp + 0.5 * fp + 0.5 * fn
+    out: Dict[str, object] = {
+        "pq": _ratio(sum_iou, den), "sq": _ratio(sum_iou, tp), "rq": _ratio(tp, den),
+        "f1": _ratio(tp, den), "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn),
+        "tp": tp, "fp": fp, "fn": fn, "mean_matched_iou": _ratio(sum_iou, tp)}
+    out["f1_at"] = {f"{t:.2f}": _ratio(2 * int((iou > t).sum()), n_g + n_p)
+                    for t in IOU_THRESHOLDS}
+    detected = int(len(np.unique(gi)))
+    touching_pred = int(len(np.unique(pi)))
+    out["lesions"] = {"gt": n_g, "pred": n_p, "detected": detected, "missed": n_g - detected,
+                      "false_positive": n_p - touching_pred,
+                      "sensitivity": _ratio(detected, n_g),
+                      "precision": _ratio(touching_pred, n_p)}
+    return out
+
+
+def instance_figures(pred: np.ndarray, gt: np.ndarray) -> dict:
+    """PQ, SQ, RQ, F1, precision, recall, tp, fp, fn, mean matched IoU, ``f1_at`` and
+    ``lesions`` of two instance label maps (or binary masks) of the same shape; see the module
+    docstring."""
+    from ..errors import InputError
+
+    p, g = np.asarray(pred), np.asarray(gt)
+    if p.shape != g.shape:
+        raise InputError(f"PRED has shape {p.shape} but GT has shape {g.shape}; they must match")
+    return run(instance_figures_steps(p, g))
