@@ -471,6 +471,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("segsuite batch needs dask.distributed: pip install distributed") \
             from None
     import logging
+    import warnings
 
     cluster = None
     if args.scheduler:
@@ -481,9 +482,11 @@ def run(args: argparse.Namespace) -> int:
                              f"({' '.join(str(exc).split())})") from None
     else:
         n = args.workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=min(n, len(cases)), threads_per_worker=1,
-                               processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        with warnings.catch_warnings():  # its HTTP server moves off a busy port 8787: fine
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(n_workers=min(n, len(cases)), threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
         client = Client(cluster)
     rows = {}
     try:

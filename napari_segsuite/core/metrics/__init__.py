@@ -716,7 +716,7 @@ def write_csv(path: Any, result: dict, force: bool = False, sep: str = ","):
     if not parent.is_dir():
         raise InputError(f"{out}: folder {parent} does not exist")
     text = to_csv_text(result, sep=sep)
-    from . import atomic
+    from .. import atomic
 
     tmpdir = atomic.temp_dir(parent, str(out))
     tmp = tmpdir / out.name
