@@ -55,25 +55,29 @@ def check_protection(protect: Optional[Protection], shape) -> Protection:
 
 def apply_protection(before: np.ndarray, after: np.ndarray,
                      protect: Optional[Protection] = None,
-                     acting: Optional[Iterable[int]] = None) -> np.ndarray:
+                     acting: Optional[Iterable[int]] = None, joint: bool = False) -> np.ndarray:
     """Return ``after`` with every change the protection forbids taken back to ``before``.
 
     A voxel may change from ``b = before[v]`` to ``a = after[v]`` only when
 
     - neither ``b`` nor ``a`` is a locked label (0 is never locked);
     - it is inside ``protect.editable`` (when a mask is given);
-    - ``protect.overwrite`` is True, or ``b`` is 0, or ``b`` is one of the ``acting`` labels
-      (the labels the operation acts on). ``acting=None`` means "none": then without overwrite
-      only background voxels may receive a label and labelled voxels may only be cleared to 0.
+    - ``protect.overwrite`` is True, or ``b`` is 0 (background), or ``b`` is one of the
+      ``acting`` labels (those the operation acts on) and ``a`` is 0 or a new label (one above
+      ``before``'s maximum, e.g. a split-off island). With ``joint=True`` (operations that act on
+      their labels together: joint smoothing, merge, relabel) ``a`` may also be another acting
+      label. ``acting=None``: no labels, so without overwrite only background voxels change.
 
-    ``before`` is never modified; ``after`` may be modified in place and is returned.
+    An operation that acts on each label on its own therefore never writes one label into
+    another's voxels unless overwrite is asked for. ``before`` is never modified; ``after`` may
+    be modified in place and is returned.
     """
     protect = check_protection(protect, before.shape)
     changed = before != after
     if not changed.any():
         return after
-    b = before[changed]
-    a = after[changed]
+    b = before[changed].astype(np.int64)
+    a = after[changed].astype(np.int64)
     ok = np.ones(b.shape, bool)
     if protect.locked:
         locked = np.fromiter(protect.locked, dtype=np.int64)
@@ -82,12 +86,17 @@ def apply_protection(before: np.ndarray, after: np.ndarray,
         ok &= np.asarray(protect.editable, bool)[changed]
     if not protect.overwrite:
         allowed = b == 0
-        if acting is None:
-            allowed |= a == 0
-        else:
-            act = np.fromiter((int(v) for v in acting), dtype=np.int64)
-            if act.size:
-                allowed |= np.isin(b, act)
+        act = np.fromiter((int(v) for v in (acting or ())), dtype=np.int64)
+        if act.size:
+            from_acting = ~allowed & np.isin(b, act)
+            if from_acting.any():
+                to = a[from_acting]
+                fine = to == 0
+                top = int(before.max())
+                fine |= to > top
+                if joint:
+                    fine |= np.isin(to, act)
+                allowed[from_acting] = fine
         ok &= allowed
     if not ok.all():
         where = tuple(w[~ok] for w in np.nonzero(changed))
