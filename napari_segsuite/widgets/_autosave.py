@@ -53,9 +53,14 @@ class Autosaver(QObject):
         self.timer.setInterval(int(interval_s * 1000))
         self.timer.timeout.connect(self.save_now)
         self.timer.start()
-        win = getattr(getattr(viewer, "window", None), "_qt_window", None)
+        win = _main_window(viewer)
         if win is not None:  # napari's main window: save when it closes
             win.installEventFilter(self)
+        from qtpy.QtWidgets import QApplication
+
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.close)
 
     # -- watching ---------------------------------------------------------------------------------
     def _on_inserted(self, event) -> None:
@@ -139,6 +144,20 @@ class Autosaver(QObject):
         if event.type() == QEvent.Close:
             self.close()
         return False
+
+
+def _main_window(viewer):
+    """napari's main window (a QMainWindow), to hear it close. napari has no public close event;
+    ``Window._qt_window`` is the one private attribute used (its deprecation warning for plugins
+    is silenced; without it only the application's quit triggers the last save)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return getattr(getattr(viewer, "window", None), "_qt_window", None)
+        except Exception:  # noqa: BLE001 - a future napari without it
+            return None
 
 
 def autosave_for(viewer, interval_s: Optional[float] = None) -> Autosaver:
