@@ -374,3 +374,113 @@ def test_baseline_edits_helper_counts_erasing(make_napari_viewer):
     layer.data_setitem((np.array([0]), np.array([0])), 2)   # paint
     mask, values = user_edits(layer)
     assert mask.sum() == 2 and values[3, 3] == 0 and values[0, 0] == 2
+
+
+# -- nothing lost: autosave and restore ---------------------------------------------------------
+
+_HOLDER = r"""
+import sys
+import numpy as np
+import napari
+from napari_segsuite.widgets._autosave import autosave_for
+
+viewer = napari.Viewer(show=False)
+lab = np.zeros((6, 20, 30), np.uint16)
+lab[2:4, 5:10, 5:12] = 3
+layer = viewer.add_labels(lab, name="my mask", scale=(2.0, 0.5, 0.25), translate=(1.0, 2.0, 3.0))
+viewer.add_labels(np.ones((6, 20, 30), np.uint8), name="untouched")
+saver = autosave_for(viewer)
+layer.data_setitem(np.nonzero(lab == 3), 7)                    # an edit ...
+layer.data_setitem((np.array([0]), np.array([0]), np.array([0])), 5)
+print("SAVED", saver.save_now(), flush=True)                   # ... autosaved (the timer's hook)
+sys.stdin.read()                                                # hold the layer until killed
+"""
+
+
+def _expected_holder_data():
+    lab = np.zeros((6, 20, 30), np.uint16)
+    lab[2:4, 5:10, 5:12] = 7
+    lab[0, 0, 0] = 5
+    return lab
+
+
+def test_autosave_survives_a_killed_process_and_is_restored(make_napari_viewer, tmp_path,
+                                                           monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from napari_segsuite.io import recovery
+
+    env = dict(os.environ, SEGSUITE_RECOVERY_DIR=os.environ["SEGSUITE_RECOVERY_DIR"],
+               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    line = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(300)  # a deadline for a hung child only; the child reports when it has saved
+    try:
+        assert line and line[0].startswith("SAVED 1"), (line, proc.poll())
+        assert not recovery.crashed_sessions()  # still alive: not offered
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+    assert proc.returncode == -signal.SIGKILL
+    crashed = recovery.crashed_sessions()
+    assert len(crashed) == 1 and [e["name"] for e in crashed[0]["layers"].values()] == ["my mask"]
+
+    # the next start (a widget opening) offers it; "Restore" brings the layer back
+    import napari.utils.notifications as notifications
+
+    offers = []
+    monkeypatch.setattr(notifications.notification_manager, "dispatch", offers.append)
+    viewer = make_napari_viewer()
+    CorrectWidget(viewer)
+    assert len(offers) == 1 and "my mask" in offers[0].message
+    actions = dict(offers[0].actions)
+    actions["Restore"](None)
+    restored = viewer.layers["my mask (recovered)"]
+    np.testing.assert_array_equal(restored.data, _expected_holder_data())
+    assert tuple(restored.scale) == (2.0, 0.5, 0.25)
+    assert tuple(restored.translate) == (1.0, 2.0, 3.0)
+    assert not recovery.sessions()  # restored: the recovery files are gone
+
+
+def test_autosave_on_close_and_only_changed_layers(make_napari_viewer):
+    import json
+    from pathlib import Path
+
+    from napari_segsuite.io import recovery
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(np.zeros((10, 12), np.uint8), name="edited", scale=(0.5, 2.0))
+    viewer.add_labels(np.ones((10, 12), np.uint8), name="not edited")
+    saver = _autosave.autosave_for(viewer)
+    assert _autosave.autosave_for(viewer) is saver  # one per viewer
+    assert saver.save_now() == 0  # nothing edited yet: nothing written
+    layer.data_setitem((np.array([1, 2]), np.array([3, 4])), 2)
+    assert saver.save_now() == 1
+    assert saver.save_now() == 0  # unchanged since
+    layer.undo()  # an undo changes the data again
+    assert saver.save_now() == 1
+    layer.redo()
+    saver.close()  # what the window's close does
+    info = json.loads((Path(saver.session.folder) / "session.json").read_text())
+    assert info["closed"] is True and list(info["layers"]) == ["001-edited"]
+    (session,) = recovery.sessions()
+    assert not session["crashed"]  # a normal end is not offered as a crash
+    (img,) = recovery.load(session)
+    assert img.array[1, 3] == 2 and img.array[2, 4] == 2 and tuple(img.spacing) == (0.5, 2.0)
+
+
+def test_window_close_triggers_the_last_save(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(np.zeros((8, 8), np.uint8), name="late edit")
+    saver = _autosave.autosave_for(viewer)
+    layer.data_setitem((np.array([1]), np.array([1])), 4)
+    viewer.close()
+    assert saver.closed and saver.session is not None
+    assert list(saver.session.info["layers"]) == ["001-late edit"]

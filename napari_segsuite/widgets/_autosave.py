@@ -4,7 +4,8 @@
 one :class:`Autosaver` to a viewer. It watches every labels layer; a layer that has been edited
 (painted, filled, erased, changed by a tool, undone, or given new data) is written with its
 geometry into this process's recovery folder (:mod:`napari_segsuite.io.recovery`) every
-:data:`INTERVAL_S` seconds and when the viewer's window closes. Only layers whose content changed
+:data:`INTERVAL_S` seconds, when it is removed from the viewer (deleted, or the window closing,
+which removes every layer) and when the application quits. Only layers whose content changed
 since their last save are written.
 
 :func:`offer_restore` shows a notification when an earlier session crashed, with "Restore"
@@ -42,13 +43,14 @@ class Autosaver(QObject):
         self._viewer = weakref.ref(viewer)
         self.session = None  # created at the first save
         self._edited: "weakref.WeakSet" = weakref.WeakSet()
-        self._keys: Dict[int, str] = {}
+        self._keys: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
         self._saved: Dict[str, bytes] = {}
         self._n = 0
         self.closed = False
         for layer in viewer.layers:
             self._watch(layer)
         viewer.layers.events.inserted.connect(self._on_inserted)
+        viewer.layers.events.removed.connect(self._on_removed)
         self.timer = QTimer(self)
         self.timer.setInterval(int(interval_s * 1000))
         self.timer.timeout.connect(self.save_now)
@@ -93,10 +95,10 @@ class Autosaver(QObject):
 
     # -- saving -------------------------------------------------------------------------------------
     def _key(self, layer) -> str:
-        key = self._keys.get(id(layer))
+        key = self._keys.get(layer)
         if key is None:
             self._n += 1
-            key = self._keys[id(layer)] = f"{self._n:03d}-{layer.name}"
+            key = self._keys[layer] = f"{self._n:03d}-{layer.name}"
         return key
 
     def save_now(self) -> int:
@@ -104,28 +106,36 @@ class Autosaver(QObject):
         many were written. Errors are logged, never raised (autosave must not disturb work)."""
         if self.closed:
             return 0
+        return sum(self._save(layer) for layer in self.edited_layers())
+
+    def _save(self, layer) -> int:
         from ..io.recovery import Session
         from ._layers import segimage_from_layer
 
-        n = 0
-        for layer in self.edited_layers():
-            try:
-                data = np.asarray(layer.data)
-                if getattr(layer, "multiscale", False) or data.ndim < 2:
-                    continue
-                key = self._key(layer)
-                digest = _digest(data)
-                if self._saved.get(key) == digest:
-                    continue
-                if self.session is None:
-                    self.session = Session()
-                self.session.save(key, layer.name, segimage_from_layer(layer))
-                self._saved[key] = digest
-                n += 1
-            except Exception:  # noqa: BLE001 - never break the user's session
-                log.warning("autosave of layer %r failed", getattr(layer, "name", "?"),
-                            exc_info=True)
-        return n
+        try:
+            data = np.asarray(layer.data)
+            if getattr(layer, "multiscale", False) or data.ndim < 2:
+                return 0
+            key = self._key(layer)
+            digest = _digest(data)
+            if self._saved.get(key) == digest:
+                return 0
+            if self.session is None:
+                self.session = Session()
+            self.session.save(key, layer.name, segimage_from_layer(layer))
+            self._saved[key] = digest
+            return 1
+        except Exception:  # noqa: BLE001 - never break the user's session
+            log.warning("autosave of layer %r failed", getattr(layer, "name", "?"),
+                        exc_info=True)
+            return 0
+
+    def _on_removed(self, event) -> None:
+        """A removed edited layer (deleted by the user, or the window closing, which removes
+        every layer before it closes) is saved one last time."""
+        layer = getattr(event, "value", None)
+        if not self.closed and layer is not None and layer in self._edited:
+            self._save(layer)
 
     def close(self) -> None:
         """Save once more and mark the session as ended normally."""
