@@ -484,3 +484,97 @@ def test_window_close_triggers_the_last_save(make_napari_viewer):
     viewer.close()
     assert saver.closed and saver.session is not None
     assert list(saver.session.info["layers"]) == ["001-late edit"]
+
+
+# -- edits survive reruns -------------------------------------------------------------------------
+
+def _paint_block(layer, region, value):
+    """Paint (or erase, value 0) a block the way napari's tools record it: one undoable edit."""
+    layer.data_setitem(np.nonzero(_block(layer.data.shape, region)), value)
+
+
+def _block(shape, region):
+    m = np.zeros(shape, bool)
+    m[region] = True
+    return m
+
+
+def test_growcut_refine_keeps_painted_erased_and_locked_voxels(make_napari_viewer, sync_jobs,
+                                                                 qtbot):
+    from napari_segsuite.widgets.growcut import GrowCutWidget
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    gt = np.ones((6, 24, 30), np.uint8)
+    gt[..., 15:] = 2
+    img = (gt * 100 + rng.normal(0, 10, gt.shape)).astype(np.float32)
+    viewer.add_image(img, name="t1", scale=SCALE3)
+    g = GrowCutWidget(viewer)
+    viewer.window.add_dock_widget(g)
+    seeds = np.zeros(gt.shape, np.uint16)
+    seeds[..., 2] = 1
+    seeds[..., -3] = 2
+    g.seeds.layer().data = seeds
+    _click(qtbot, g.run_button)
+    first = g.result_layer
+    assert np.array_equal(first.data, gt)
+    # the user corrects the result: paints label 2 into label 1's side, erases a block
+    painted, erased = np.s_[1:4, 3:8, 4:9], np.s_[2:5, 10:15, 20:26]
+    _paint_block(first, painted, 2)
+    _paint_block(first, erased, 0)
+    # ... and locks label 1 in the Correct widget
+    c = CorrectWidget(viewer)
+    viewer.window.add_dock_widget(c)
+    c.target.set_layer(first)
+    c.locked_edit.setText("1")
+    c.locked_edit.editingFinished.emit()
+    edited = np.array(first.data)
+    more = np.array(seeds)
+    more[3, 12, 20] = 1  # a new seed stroke that would grow label 1 into label 2's side
+    g.seeds.layer().data = more
+    for _ in range(2):  # the edits also survive a second refine with nothing new
+        _click(qtbot, g.refine_button)
+        assert g.panel.last_outcome == "done", g.panel.last_error
+        out = np.asarray(g.result_layer.data)
+        assert np.all(out[painted] == 2) and np.all(out[erased] == 0)
+        assert np.array_equal(out == 1, edited == 1)  # the locked label, voxel for voxel
+        assert locked_labels(g.result_layer) == {1}
+
+
+def test_watershed_rerun_from_edited_markers_keeps_edits(make_napari_viewer, sync_jobs, qtbot):
+    from napari_segsuite.widgets.watershed import WatershedWidget
+
+    viewer = make_napari_viewer()
+    yy, xx = np.mgrid[:60, :80]
+    a = (yy - 30) ** 2 + (xx - 28) ** 2 < 13 ** 2
+    b = (yy - 30) ** 2 + (xx - 50) ** 2 < 13 ** 2
+    img = ((a | b) * 100.0 + np.random.default_rng(0).normal(0, 2, a.shape)).astype(np.float32)
+    viewer.add_image(img, name="cells", scale=SCALE2)
+    w = WatershedWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    markers = np.zeros(a.shape, np.uint8)
+    markers[2, 2] = 1
+    markers[30, 28] = 2
+    markers[30, 52] = 3
+    mlayer = viewer.add_labels(markers, name="markers", scale=SCALE2)
+    w.source.setCurrentIndex(w.source.findData("paint"))
+    w.markers.set_layer(mlayer)
+    _click(qtbot, w.flood_button)
+    first = w.result_layer
+    assert first is not None and first.data[30, 28] == 2
+    painted, erased = np.s_[25:30, 45:50], np.s_[28:33, 22:27]
+    _paint_block(first, painted, 2)   # part of cell 3 given to cell 2 by hand
+    _paint_block(first, erased, 0)    # a block of cell 2 erased
+    edited = np.array(first.data)
+    m2 = np.array(mlayer.data)
+    m2[50, 70] = 4                     # the markers are edited: a new background marker
+    mlayer.data = m2
+    _click(qtbot, w.flood_button)
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    second = w.result_layer
+    assert second is not first
+    out = np.asarray(second.data)
+    assert np.all(out[painted] == 2) and np.all(out[erased] == 0)
+    assert (out == 4).any()  # the rerun did use the edited markers
+    changed = edited != out
+    assert not changed[_block(out.shape, painted) | _block(out.shape, erased)].any()
