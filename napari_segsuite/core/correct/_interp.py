@@ -62,7 +62,9 @@ def shape_steps(arr, acting, axis, spacing):
         n = k1 - k0 - 1
         best = np.full((n,) + s0.shape, np.inf, np.float32)
         lab_of = np.zeros((n,) + s0.shape, np.int64)
-        t = (np.arange(1, n + 1) / (k1 - k0)).astype(np.float32)
+        # s_k scaled by the gap, (k1 - k) s_k0 + (k - k0) s_k1: integer weights keep the result
+        # the same when the slice order is reversed
+        w1 = np.arange(1, n + 1, dtype=np.float32)
         for lab in acting:
             m0, m1 = s0 == lab, s1 == lab
             box = bbox(m0 | m1, pad=1)
@@ -77,8 +79,8 @@ def shape_steps(arr, acting, axis, spacing):
                                   else 1.0)
             d0 = np.maximum(d0, -1e30).astype(np.float32)
             d1 = np.maximum(d1, -1e30).astype(np.float32)
-            tt = t.reshape((-1,) + (1,) * d0.ndim)
-            s = (1 - tt) * d0[None] + tt * d1[None]
+            tt = w1.reshape((-1,) + (1,) * d0.ndim)
+            s = (np.float32(k1 - k0) - tt) * d0[None] + tt * d1[None]
             full = (slice(None),) + box
             b = best[full]
             better = (s < 0) & (s < b)
