@@ -21,6 +21,7 @@ from ..core.errors import InputError
 from ._edits import apply_undoable, locked_labels, set_locked
 from ._layers import LayerPicker, check_same_grid, disconnect_when_gone, layer_data
 from ._worker import JobPanel, notify_error
+from .watershed import _spin
 
 #: canvas clicks each click tool needs (None: any number, until Cut)
 CLICK_TOOLS = {"merge": 2, "seeds": 2, "line": None}
@@ -51,16 +52,9 @@ def parse_labels(text: str) -> Optional[List[int]]:
     return sorted(set(out))
 
 
-def _spin(lo: float, hi: float, value: float, step: float, decimals: int, tip: str,
-          suffix: str = "") -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    s.setToolTip(tip)
-    if suffix:
-        s.setSuffix(suffix)
+def _mm(lo: float, hi: float, value: float, tip: str) -> QDoubleSpinBox:
+    s = _spin(lo, hi, value, 0.5, 3, tip)
+    s.setSuffix(" mm")
     return s
 
 
@@ -139,16 +133,16 @@ class CorrectWidget(QWidget):
         self.holes_axis = _axis_combo("fill holes in 3D or slice by slice", "in 3D (whole)")
         self.fill_holes_button = QPushButton("Fill holes")
         # distances
-        self.margin_mm = _spin(-1e6, 1e6, 1.0, 0.5, 3, "grow (> 0) or shrink (< 0) by this "
-                               "distance in physical units (the layer's scale)", " mm")
+        self.margin_mm = _mm(-1e6, 1e6, 1.0, "grow (> 0) or shrink (< 0) by this distance in "
+                             "physical units (the layer's scale)")
         self.margin_button = QPushButton("Margin")
-        self.hollow_mm = _spin(0.0, 1e6, 1.0, 0.5, 3, "shell thickness, physical units", " mm")
+        self.hollow_mm = _mm(0.0, 1e6, 1.0, "shell thickness, physical units")
         self.hollow_button = QPushButton("Hollow")
         self.smooth_method = QComboBox()
         for m in ("median", "opening", "closing", "joint"):
             self.smooth_method.addItem(m, m)
         self.smooth_method.setToolTip("joint: every label together, no gaps or overlaps")
-        self.smooth_mm = _spin(0.0, 1e6, 1.0, 0.5, 3, "kernel radius, physical units", " mm")
+        self.smooth_mm = _mm(0.0, 1e6, 1.0, "kernel radius, physical units")
         self.smooth_button = QPushButton("Smooth")
         # logical
         self.logic_op = QComboBox()
