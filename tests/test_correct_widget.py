@@ -578,3 +578,18 @@ def test_watershed_rerun_from_edited_markers_keeps_edits(make_napari_viewer, syn
     assert (out == 4).any()  # the rerun did use the edited markers
     changed = edited != out
     assert not changed[_block(out.shape, painted) | _block(out.shape, erased)].any()
+
+
+def test_a_result_the_layer_dtype_cannot_hold_is_refused(make_napari_viewer, qtbot, monkeypatch):
+    """Split islands on a uint8 layer already using label 255: the new label 256 would wrap to 0
+    if cast silently; instead one line, the layer unchanged."""
+    shown = _errors(monkeypatch)
+    viewer = make_napari_viewer()
+    data = np.zeros((10, 10), np.uint8)
+    data[1:3, 1:3] = 255
+    data[6:8, 6:8] = 255
+    layer = viewer.add_labels(data.copy())
+    w = CorrectWidget(viewer)
+    _click(qtbot, w.split_islands_button)
+    assert len(shown) == 1 and "256" in shown[0] and "uint8" in shown[0]
+    np.testing.assert_array_equal(layer.data, data)

@@ -126,6 +126,13 @@ def apply_undoable(layer, new: np.ndarray) -> int:
     if new.shape != data.shape:
         raise InputError(f"the result's shape {new.shape} does not match layer "
                          f"'{layer.name}' {data.shape}")
+    if new.dtype != data.dtype and new.size and np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        lo, hi = int(new.min()), int(new.max())
+        if lo < info.min or hi > info.max:
+            raise InputError(f"the result needs label {hi}, more than layer '{layer.name}' "
+                             f"({data.dtype}) can hold; give the layer a wider type "
+                             "(e.g. layer.data = layer.data.astype('uint32')) and run it again")
     changed = new != data
     n = int(np.count_nonzero(changed))
     if n == 0:
