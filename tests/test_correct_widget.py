@@ -232,7 +232,9 @@ def _at(layer, yx):
 def test_merge_and_split_by_clicks(setup):
     viewer, w, layer, qtbot = setup
     before = np.array(layer.data)
+    layer.mode = "paint"
     _click(qtbot, w.merge_button)
+    assert layer.mode == "pan_zoom"  # the clicks must not paint
     _canvas_click(viewer, w, layer, _at(layer, (30, 22)))   # label 3: kept
     assert np.array_equal(layer.data, before)               # one click: nothing yet
     _canvas_click(viewer, w, layer, _at(layer, (30, 32)))   # label 4: merged into 3

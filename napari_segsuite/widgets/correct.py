@@ -517,6 +517,9 @@ class CorrectWidget(QWidget):
         self._click_tool = tool if on else None
         self._drop_line_layer()
         if on:
+            layer = self.target.layer()
+            if layer is not None and layer.mode in ("paint", "erase", "fill", "polygon"):
+                layer.mode = "pan_zoom"  # a click picks a point; it must not paint as well
             hint = {"merge": "click the label to keep, then the label to merge into it",
                     "seeds": "click two points inside the label to split",
                     "line": "click the points of a line across the label, then press Cut"}[tool]
