@@ -595,3 +595,37 @@ def test_a_result_the_layer_dtype_cannot_hold_is_refused(make_napari_viewer, qtb
     _click(qtbot, w.split_islands_button)
     assert len(shown) == 1 and "256" in shown[0] and "uint8" in shown[0]
     np.testing.assert_array_equal(layer.data, data)
+
+
+def test_recovery_sessions_are_napari_free(tmp_path):
+    """io.recovery alone: a dead process's unclosed session is a crash, a closed one is not,
+    geometry round-trips, old sessions of dead processes are pruned."""
+    import json
+    import subprocess
+    import sys
+
+    from napari_segsuite.core.image import SegImage
+    from napari_segsuite.io import recovery
+
+    root = tmp_path / "rec"
+    s = recovery.Session(root)
+    img = SegImage(np.arange(24, dtype=np.uint16).reshape(2, 3, 4), spacing=(3.0, 1.0, 0.5),
+                   origin=(1.0, 2.0, 3.0), name="x")
+    s.save("001-x", "x", img)
+    (info,) = recovery.sessions(root)
+    assert not info["crashed"]  # this process is alive
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    meta = s.folder / "session.json"
+    data = json.loads(meta.read_text())
+    data["pid"] = int(dead)
+    meta.write_text(json.dumps(data))
+    (info,) = recovery.crashed_sessions(root)
+    (back,) = recovery.load(info)
+    np.testing.assert_array_equal(back.array, img.array)
+    assert tuple(back.spacing) == (3.0, 1.0, 0.5) and tuple(back.origin) == (1.0, 2.0, 3.0)
+    data["closed"] = True
+    meta.write_text(json.dumps(data))
+    assert not recovery.crashed_sessions(root) and len(recovery.sessions(root)) == 1
+    recovery.prune(root, keep_days=0)
+    assert not recovery.sessions(root, include_empty=True)
