@@ -333,15 +333,19 @@ def test_bad_input_is_one_line_and_the_layer_is_unchanged(setup, monkeypatch):
     w.target.set_layer(layer)
     w.fill_image.set_layer(img)
     _click(qtbot, w.fill_button)
+    w.fill_image.set_layer(None)
+    _set(w, locked_edit="1,a", margin_mm=1.0)
+    _click(qtbot, w.margin_button)  # a bad lock list stops the tool
+    _set(w, locked_edit="")
     small = viewer.add_image(np.zeros((5,) * layer.ndim, np.float32), name="small",
                              scale=layer.scale)
     w.target.set_layer(layer)
     w.fill_image.set_layer(small)
     _click(qtbot, w.fill_button)
-    assert len(shown) == 5, shown
+    assert len(shown) == 6, shown
     assert all("\n" not in m and "Traceback" not in m for m in shown)
     assert "9" in shown[0] and "'x'" in shown[1] and "9" in shown[2]
-    assert "grid" in shown[3] and "shape" in shown[4]
+    assert "grid" in shown[3] and "Locked" in shown[4] and "shape" in shown[5]
     np.testing.assert_array_equal(layer.data, before)
     assert len(layer._undo_history) == 0
 

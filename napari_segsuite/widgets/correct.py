@@ -296,13 +296,17 @@ class CorrectWidget(QWidget):
         locks = sorted(locked_labels(layer)) if layer is not None else []
         self.locked_edit.setText(",".join(str(v) for v in locks))
 
-    def _store_locks(self) -> None:
+    def _store_locks(self, strict: bool = False) -> None:
+        """The Locked field -> the layer's locks (``strict``: bad text raises, so a tool stops
+        instead of running with other locks than the field shows)."""
         layer = self.target.layer()
         if layer is None:
             return
         try:
             set_locked(layer, parse_labels(self.locked_edit.text()) or [])
         except InputError as exc:
+            if strict:
+                raise InputError(f"Locked: {exc}") from None
             notify_error(exc)
             self._show_locks()
 
@@ -327,7 +331,7 @@ class CorrectWidget(QWidget):
     def _protection(self, layer, data: np.ndarray):
         from ..core.correct import Protection
 
-        self._store_locks()
+        self._store_locks(strict=True)
         editable = None
         area = self.editable.layer()
         if area is not None:
