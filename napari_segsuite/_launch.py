@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional
 
 WIDGETS = ("GrowCut", "Watershed", "Clustering", "Compare with ground truth", "Train U-Net",
-           "U-Net predict", "Spectral index")
+           "U-Net predict", "Correct", "Spectral index")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -54,6 +54,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
     for w in args.widget or ["GrowCut"]:
         viewer.window.add_plugin_dock_widget("napari-segsuite", w)
+    if not args.screenshot:
+        from .widgets._autosave import autosave_for, offer_restore
+
+        autosave_for(viewer)  # edited labels layers are kept for crash recovery
+        offer_restore(viewer)
     if viewer.dims.ndisplay == 2 and viewer.layers and viewer.layers[0].ndim == 3:
         viewer.dims.set_current_step(0, viewer.dims.nsteps[0] // 2)
     if args.screenshot:

@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
 
 from ..core.errors import InputError
 from ..core.progress import Progress
+from ._edits import carry_state, keep_edits
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, geometry_kwargs, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
@@ -290,14 +291,19 @@ class GrowCutWidget(QWidget):
         self._drop_preview()
         old = self.result_layer
         name = "GrowCut refined" if res.refined else "GrowCut"
-        layer = add_result(self.viewer, res.labels.copy(), like, name)
+        rerun = old is not None and old in self.viewer.layers and self._pending_refine
+        # a refine keeps what the user edited in the previous result (erasing included) and
+        # its locked labels (see _edits); the new layer remembers them for the next refine
+        labels = keep_edits(res.labels, old) if rerun else res.labels.copy()
+        layer = add_result(self.viewer, labels, like, name)
+        carry_state(old if rerun else None, layer, labels)
         layer.metadata["growcut"] = {"engine": res.engine, "device": res.device,
                                      "iterations": res.iterations, "refined": res.refined}
         if old is not None and old in self.viewer.layers and self._pending_refine:
             old.visible = False
         self.result_layer = layer
         self._state = res.state
-        self._last_labels = res.labels.copy()
+        self._last_labels = labels.copy()
         self.panel.set_note(f"{res.engine} on {res.device.upper()}"
                             + (", refined" if res.refined else ""))
 

@@ -11,6 +11,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
 from ..core.errors import InputError
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
+from ._edits import carry_state, keep_edits, user_edits
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 #: marker sources: (label shown, core method or None for painted markers / instances)
@@ -130,6 +131,7 @@ class WatershedWidget(QWidget):
 
         self.markers_layer = None
         self.result_layer = None
+        self._result_source = None  # (image layer, instances?) the result came from
         self.find_button.clicked.connect(self.find_markers)
         self.flood_button.clicked.connect(self.flood)
         self.source.currentIndexChanged.connect(self._update_enabled)
@@ -237,6 +239,18 @@ class WatershedWidget(QWidget):
             notify_error(exc)
             return
 
+        # a rerun keeps what the user edited in the previous result (and its locked labels):
+        # painted voxels also join the markers of a marker flood (see _edits)
+        previous = self.result_layer
+        if previous is None or previous not in self.viewer.layers \
+                or np.shape(previous.data) != tuple(image.shape) \
+                or self._result_source != (id(like), method == "distance"):
+            previous = None
+        edits = user_edits(previous) if previous is not None else None
+        if edits is not None and markers is not None and method != "distance":
+            painted = edits[0] & (edits[1] != 0)
+            markers[painted] = edits[1][painted]
+
         def job():
             found = None
             mk = markers
@@ -262,7 +276,10 @@ class WatershedWidget(QWidget):
             if found is not None:
                 self._add_markers(found, like)
             name = "instances" if method == "distance" else "watershed"
+            labels = keep_edits(labels, previous)
             self.result_layer = add_result(self.viewer, labels, like, f"{like.name} {name}")
+            self._result_source = (id(like), method == "distance")
+            carry_state(previous, self.result_layer, labels)
 
         self.panel.start(job(), done, title="Watershed", lock=self._lockable())
 
