@@ -57,14 +57,19 @@ def main(what: str) -> None:
     names = list(numba_modules()) if what == "all" else ["napari_segsuite.core.growcut._sweep"]
     for name in names:
         mod = importlib.import_module(name)
-        for attr, obj in vars(mod).items():
-            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == name:
-                st = obj.stats
-                out[f"{name}.{attr}"] = dict(
-                    signatures=len(obj.signatures),
-                    inline=obj.targetoptions.get("inline", "never") == "always",
-                    hits=sum(st.cache_hits.values()), misses=sum(st.cache_misses.values()),
-                    cache_path=st.cache_path)
+        disp = {attr: obj for attr, obj in vars(mod).items()
+                if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == name}
+        for attr, obj in disp.items():
+            st = obj.stats
+            out[f"{name}.{attr}"] = dict(
+                signatures=len(obj.signatures),
+                inline=obj.targetoptions.get("inline", "never") == "always",
+                # a helper only other kernels call: compiled into them (then no signature of
+                # its own when they come from the cache)
+                helper=any(attr in other.py_func.__code__.co_names
+                           for a, other in disp.items() if a != attr),
+                hits=sum(st.cache_hits.values()), misses=sum(st.cache_misses.values()),
+                cache_path=st.cache_path)
     print(json.dumps({"kernels": out, "refined": bool(res2.refined),
                       "labels_sum": int(labels.sum()), "labels_n2": int((labels == 2).sum())}))
     sys.stdout.flush()

@@ -41,7 +41,9 @@ def _files(folder) -> dict:
 
 
 def _compiled(kernels: dict) -> dict:
-    return {k: v for k, v in kernels.items() if not v["inline"]}
+    """The kernels called from Python (inlined helpers and helpers only other kernels call
+    are compiled into their callers)."""
+    return {k: v for k, v in kernels.items() if not (v["inline"] or v["helper"])}
 
 
 def _assert_all_loaded(first: dict, second: dict) -> None:

@@ -11,8 +11,9 @@ seeds, so one Dijkstra-like pass over the voxels gives it exactly. Here:
   pops and returns: the job yields Progress between budgets (Cancel within a second) and can
   show the labels so far. When the heap is full the kernel returns and Python doubles it.
 
-numba compiles the kernel the first time it is used (a few seconds) and caches the machine code
-on disk (``cache=True``), so later processes start in well under a second.
+numba compiles the kernels the first time they are used (a few seconds) and caches the machine
+code on disk (``cache=True``); later processes load them (numba's own start-up, about a second,
+is most of that). They are module-level functions for that reason: see :func:`kernels`.
 """
 
 from __future__ import annotations
