@@ -128,3 +128,18 @@ def test_sample_into_a_folder_that_cannot_be_made_is_exit_2(cli, tmp_path, monke
     res = cli("sample", "nuclei", "-o", tmp_path / "new", "--quiet")
     assert res.code == 2 and res.err.startswith("error:") and "Permission denied" in res.err, res
     assert len(res.err.strip().splitlines()) == 1
+
+
+def test_device_auto_without_an_nvidia_driver_does_not_import_torch():
+    """`--device auto` on a Linux machine without the NVIDIA driver is the CPU, decided without
+    importing torch (1-2 s of every command's start-up)."""
+    import os
+
+    if not sys.platform.startswith("linux") or any(
+            os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl",
+                                        "/dev/dxg")):
+        pytest.skip("needs Linux without an NVIDIA driver")
+    code = ("import sys; from napari_segsuite.cli._common import resolve_device; "
+            "print(resolve_device('auto'), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["cpu", "False"], out.stderr

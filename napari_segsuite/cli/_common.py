@@ -129,6 +129,8 @@ def resolve_device(name: str) -> str:
     """Map ``auto|cpu|cuda`` to the device to use; ``cuda`` without a GPU is an input error."""
     if name == "cpu":
         return "cpu"
+    if name == "auto" and not _may_have_cuda():
+        return "cpu"  # without importing torch: 1-2 s of every command's start-up
     try:
         import torch
     except ImportError:
@@ -139,3 +141,15 @@ def resolve_device(name: str) -> str:
     if name == "cuda" and not has_cuda:
         raise InputError("--device cuda: torch sees no CUDA GPU here; use --device cpu or auto")
     return "cuda" if has_cuda else "cpu"
+
+
+def _may_have_cuda() -> bool:
+    """False only where CUDA surely is absent: Linux without the NVIDIA kernel driver loaded
+    (torch would find no GPU there; WSL2 exposes its GPUs as /dev/dxg). Elsewhere torch is
+    asked."""
+    import os
+
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl",
+                                           "/dev/dxg"))
