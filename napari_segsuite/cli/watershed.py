@@ -184,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
                                 background=args.background or 0.0)
     else:
         if args.auto_markers:
-            markers = W.auto_markers(image, args.n_labels or 3)
+            if mask is None:  # a skull-stripped / masked image: its constant background
+                mask = W.constant_background(image)
+            markers = W.auto_markers(image, args.n_labels or 3, mask=mask)
         job = W.watershed_steps(image, markers, gradient=args.gradient, sigma=args.sigma,
                                 multiband=args.multiband, h=args.h,
                                 compactness=args.compactness,

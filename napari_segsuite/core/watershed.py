@@ -200,15 +200,81 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
     return m.astype(np.int32, copy=False)
 
 
-def auto_markers(image: Any, n_labels: int = 3, *, spacing: Optional[Sequence[float]] = None,
-                 channel_axis: Optional[int] = None, **kwargs) -> np.ndarray:
-    """Markers 1..K from local-entropy minima clustered by intensity (:func:`.seeds.auto_seeds`).
+def constant_background(image: Any, *, channel_axis: Optional[int] = None,
+                        min_fraction: float = 0.05) -> Optional[np.ndarray]:
+    """The object of a masked / skull-stripped image: voxels where some channel differs from
+    the image's minimum, when at least ``min_fraction`` of the voxels sit exactly at that
+    minimum (the zero background of preprocessed MRI); else None (no such background)."""
+    chans, _ = _unpack(image, None, channel_axis)
+    flat = chans.reshape(-1, chans.shape[-1])
+    bg = np.all(flat == flat.min(axis=0), axis=1).reshape(chans.shape[:-1])
+    if bg.mean() < min_fraction or bg.all():
+        return None
+    return ~bg
 
-    Each label is one intensity class with many blobs: the flood then gives a K-class
-    segmentation. Extra keywords go to :func:`~napari_segsuite.core.seeds.auto_seeds`."""
+
+def class_markers(image: Any, n_labels: int = 3, *, mask: Optional[np.ndarray] = None,
+                  spacing: Optional[Sequence[float]] = None, channel_axis: Optional[int] = None,
+                  margin: float = 0.5, sample_size: int = 50_000,
+                  random_state: int = 0) -> np.ndarray:
+    """Markers 1..K of the voxels that clearly belong to one of K intensity classes.
+
+    The channels (normalised 1-99th percentile inside ``mask``, smoothed by a Gaussian of one
+    voxel of the finest axis) of a sample of the ``mask`` voxels are clustered by K-means
+    (scikit-learn); a voxel of the mask becomes a marker of its nearest class when its
+    distance to that centre is below ``margin`` times its distance to the second nearest
+    (the confident core of each class); the flood then decides the uncertain voxels along
+    the gradient. Labels are ordered by the first channel's class mean (1 = darkest); voxels
+    outside the mask are 0."""
+    from scipy import ndimage as ndi
+    from sklearn.cluster import KMeans
+
+    chans, sp = _unpack(image, spacing, channel_axis)
+    shape = chans.shape[:-1]
+    k = int(n_labels)
+    if k < 2:
+        raise InputError(f"automatic markers need at least 2 labels, got {n_labels}")
+    mask = np.ones(shape, bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != shape:
+        raise InputError(f"mask shape {mask.shape} does not match the image shape {shape}")
+    feats = normalise_channels(chans, mask)
+    m0 = float(min(sp))
+    for c in range(feats.shape[-1]):
+        feats[..., c] = ndi.gaussian_filter(feats[..., c], [m0 / s for s in sp], mode="nearest")
+    vals = feats[mask]
+    if len(vals) < k:
+        raise InputError(f"the mask has {len(vals)} voxels for {k} classes")
+    rng = np.random.default_rng(random_state)
+    samp = vals[rng.choice(len(vals), min(len(vals), int(sample_size)), replace=False)]
+    centres = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(samp)
+    centres = centres.cluster_centers_.astype(np.float32)
+    centres = centres[np.argsort(centres[:, 0], kind="stable")]
+    d = np.sqrt(((vals[:, None, :] - centres[None]) ** 2).sum(-1))
+    order = np.sort(d, axis=1)
+    near = np.argmin(d, axis=1).astype(np.int32) + 1
+    sure = order[:, 0] < float(margin) * order[:, 1]
+    out = np.zeros(shape, np.int32)
+    out[mask] = np.where(sure, near, 0)
+    return out
+
+
+def auto_markers(image: Any, n_labels: int = 3, *, spacing: Optional[Sequence[float]] = None,
+                 channel_axis: Optional[int] = None, mask: Optional[np.ndarray] = None,
+                 **kwargs) -> np.ndarray:
+    """Automatic markers 1..K, one label per intensity class.
+
+    On a masked image (``mask`` given, or a constant background found by
+    :func:`constant_background`: the exact zeros around a skull-stripped brain) the classes
+    are found inside the object only (:func:`class_markers`) and the background gets no
+    marker: flood with the same mask so it stays 0. Otherwise local-entropy minima
+    clustered by intensity (:func:`.seeds.auto_seeds`; extra keywords go to it)."""
     from .seeds import auto_seeds
 
     chans, sp = _unpack(image, spacing, channel_axis)
+    if mask is None:
+        mask = constant_background(chans, channel_axis=-1)
+    if mask is not None:
+        return class_markers(chans, int(n_labels), mask=mask, spacing=sp, channel_axis=-1)
     return auto_seeds(chans, int(n_labels), channel_axis=-1, spacing=sp, **kwargs)
 
 

@@ -246,11 +246,14 @@ class WatershedWidget(QWidget):
                 labels = yield from W.instances_steps(image, markers=mk, **fg_kwargs,
                                                       **flood_kwargs)
                 return found, labels
+            mask = roi
+            if method == "entropy" and mask is None:  # skull-stripped: background stays 0
+                mask = W.constant_background(image)
             if mk is None:
-                mk = found = yield from W.find_markers_steps(image, method, **kwargs)
+                mk = found = yield from W.find_markers_steps(image, method, mask=mask, **kwargs)
             labels = yield from W.watershed_steps(
                 image, mk, gradient=kwargs["gradient"], sigma=kwargs["sigma"],
-                multiband=kwargs["multiband"], merge=merge, mask=roi, **flood_kwargs)
+                multiband=kwargs["multiband"], merge=merge, mask=mask, **flood_kwargs)
             return found, labels
 
         def done(result):
