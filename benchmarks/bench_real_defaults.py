@@ -26,19 +26,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_watershed import best_of  # noqa: E402
 from napari_segsuite.core import watershed as W  # noqa: E402
 from napari_segsuite.samples import real  # noqa: E402
 from test_real_defaults import f1_at_iou, majority_dice, skimage_recipe  # noqa: E402
-
-
-def best_of(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main() -> None:

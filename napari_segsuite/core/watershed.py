@@ -510,8 +510,8 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
     """Job: automatic markers (int32 labels) to show and edit before the flood.
 
     method: ``"entropy"`` (:func:`auto_markers`, ``n_labels`` classes), ``"h-minima"``
-    (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``, ``multiband``) or ``"distance"``
-    (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``). ``sigma`` None: no
+    (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``, ``multiband``) or
+    ``"distance"`` (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``). ``sigma`` None: no
     smoothing of the gradient, the automatic smoothing of :func:`foreground` for distance.
     """
     if method not in MARKER_METHODS:

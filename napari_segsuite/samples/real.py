@@ -136,21 +136,25 @@ def _mni152_cached() -> SampleData:
                                   "truth from its GM/WM maps, as nilearn ships it")
 
 
+def _shared(name: str, reason: Optional[str], load) -> SampleData:
+    """The cached case from ``load()``, its arrays read-only; InputError when absent."""
+    if reason is not None:
+        from ..core.errors import InputError
+
+        raise InputError(f"the real case {name} is not available: {reason}")
+    data = load()
+    for im in list(data.images.values()) + list(data.labels.values()):
+        im.array.setflags(write=False)
+    return data
+
+
 def mni152() -> SampleData:
     """The MNI ICBM152 T1 and its tissue truth (see the module docstring).
 
     Arrays are shared between calls (cached): treat them as read-only, copy before editing.
     Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
     """
-    reason = _mni_skip()
-    if reason is not None:
-        from ..core.errors import InputError
-
-        raise InputError(f"the real case mni152 is not available: {reason}")
-    data = _mni152_cached()
-    for im in list(data.images.values()) + list(data.labels.values()):
-        im.array.setflags(write=False)
-    return data
+    return _shared("mni152", _mni_skip(), _mni152_cached)
 
 
 @lru_cache(maxsize=1)
@@ -175,15 +179,7 @@ def dsb_nuclei() -> SampleData:
     Arrays are shared between calls (cached): treat them as read-only, copy before editing.
     Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
     """
-    reason = _dsb_skip()
-    if reason is not None:
-        from ..core.errors import InputError
-
-        raise InputError(f"the real case dsb_nuclei is not available: {reason}")
-    data = _dsb_cached()
-    for im in list(data.images.values()) + list(data.labels.values()):
-        im.array.setflags(write=False)
-    return data
+    return _shared("dsb_nuclei", _dsb_skip(), _dsb_cached)
 
 
 def get(name: str) -> SampleData:
@@ -194,4 +190,3 @@ def get(name: str) -> SampleData:
 
         raise InputError(f"the real case {name} is not available: {reason}")
     return {"mni152": mni152, "dsb_nuclei": dsb_nuclei}[name]()
-
