@@ -511,8 +511,9 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
 
     method: ``"entropy"`` (:func:`auto_markers`, ``n_labels`` classes), ``"h-minima"``
     (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``, ``multiband``) or
-    ``"distance"`` (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``). ``sigma`` None: no
-    smoothing of the gradient, the automatic smoothing of :func:`foreground` for distance.
+    ``"distance"`` (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``).
+    ``sigma`` None: no smoothing of the gradient, the automatic smoothing of :func:`foreground`
+    for distance.
     """
     if method not in MARKER_METHODS:
         raise InputError(f"marker method must be one of {', '.join(MARKER_METHODS)}, "
