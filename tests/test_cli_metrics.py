@@ -199,16 +199,19 @@ def test_labels_option(cli, pair):
     assert cli("metrics", p, g, "--labels", "x").code == 2
 
 
-def test_header_mismatch_warns_but_compares(cli, tmp_path):
+def test_header_mismatch_is_refused(cli, tmp_path):
+    """Another grid is refused, as in every command and widget (issue 14); a .npy (no
+    geometry of its own) is taken to be on GT's grid."""
     a = np.zeros((4, 5, 6), np.uint8)
     a[1:3, 1:4, 1:5] = 1
     p = _write(tmp_path / "p.nii.gz", a, (1.0, 1.0, 1.0))
     g = _write(tmp_path / "g.nii.gz", a, SPACING)
     r = cli("metrics", p, g, "--json")
-    assert r.code == 0
-    assert "warning: PRED and GT differ in spacing" in r.err
-    assert json.loads(r.out)["spacing"] == list(SPACING)
-    assert cli("metrics", p, g, "--json", "--quiet").err == ""
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith("error: PRED is not on GT's grid (spacing") and r.err.count("\n") == 1
+    np.save(tmp_path / "p.npy", a)
+    r = cli("metrics", tmp_path / "p.npy", g, "--json", "--quiet")
+    assert r.code == 0 and json.loads(r.out)["spacing"] == list(SPACING)
 
 
 def test_threshold_for_a_probability_map(cli, tmp_path):

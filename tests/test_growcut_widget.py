@@ -188,3 +188,36 @@ def test_bad_seeds_are_a_notification_not_a_crash(setup):
     n = len(viewer.layers)
     w.run_button.click()  # empty seeds layer: one-line error, nothing added
     assert len(viewer.layers) == n and w.result_layer is None
+
+
+def test_refine_keeps_erased_voxels_erased(setup):
+    """Erasing is an edit (issue 14): voxels set to 0 in the result stay 0 after Refine (no
+    label may take them, seeds there are dropped); the rest equals a full recompute with them
+    excluded; painting an erased voxel again makes it a correction."""
+    viewer, w, layer, img, gt = setup
+    _paint(w.seeds.layer(), img.shape)
+    w.run_button.click()
+    first = w.result_layer
+    edited = np.array(first.data)
+    assert np.all(edited[3:6, 10:20, 10:20] != 0)
+    edited[3:6, 10:20, 10:20] = 0  # the user erases a block
+    first.data = edited
+    w.refine_button.click()
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    second = np.asarray(w.result_layer.data)
+    assert np.all(second[3:6, 10:20, 10:20] == 0)
+    from napari_segsuite.core.growcut import growcut
+
+    ex = np.zeros(img.shape, bool)
+    ex[3:6, 10:20, 10:20] = True
+    full = growcut(img, np.asarray(w.seeds.layer().data), spacing=SCALE, exclude=ex)
+    assert np.array_equal(second, full.labels)
+    # paint one erased voxel again: it is a correction now, the others stay erased
+    again = np.array(second)
+    again[4, 15, 15] = 2
+    w.result_layer.data = again
+    w.refine_button.click()
+    third = np.asarray(w.result_layer.data)
+    assert third[4, 15, 15] == 2
+    assert np.count_nonzero(third[3:6, 10:20, 10:20]) >= 1
+    assert third[3, 10, 10] == 0

@@ -21,7 +21,8 @@ from typing import List, Optional
 from .. import __version__
 
 #: Subcommands, in the order ``--help`` lists them.
-COMMANDS = ("sample", "growcut", "watershed", "cluster", "train", "predict", "metrics")
+COMMANDS = ("sample", "growcut", "watershed", "cluster", "index", "train", "predict", "metrics",
+            "correct", "batch")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,20 +54,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``segsuite``; returns the exit status."""
+    from ..core import atomic
     from ..core.errors import Cancelled, InputError
 
+    atomic.forget()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _warnings_as_lines():
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Cancelled):
-        print("error: interrupted; no output was written", file=sys.stderr)
+        published, landed = atomic.outcome()
+        done = published + ([landed] if landed is not None else [])
+        if done:  # the truth: a file published before the interrupt is there and complete
+            print(f"error: interrupted after writing {', '.join(str(p) for p in done)} "
+                  "(complete)", file=sys.stderr)
+        else:
+            print("error: interrupted; no output was written", file=sys.stderr)
         return 130
     except MemoryError:
         print("error: out of memory; try a smaller image, a region of interest or fewer "
@@ -78,6 +88,32 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: internal failure ({type(exc).__name__}: {' '.join(str(exc).split())}); "
               "rerun with SEGSUITE_DEBUG=1 for the traceback", file=sys.stderr)
         return 1
+
+
+def _warnings_as_lines():
+    """InputWarnings from the core become one ``warning:`` line on stderr (even with --quiet:
+    the user must know); other warnings as Python shows them."""
+    import contextlib
+    import warnings
+
+    from ..core.errors import InputWarning
+
+    @contextlib.contextmanager
+    def ctx():
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InputWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, InputWarning):
+                    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+                else:
+                    shown(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            yield
+
+    return ctx()
 
 
 def entry() -> None:  # console_scripts entry point

@@ -75,6 +75,28 @@ def require_finite(image, what: str = "IMAGE") -> None:
                          "0 or the background value)")
 
 
+def require_same_grid(image, path: str, ref, what: str, ref_what: str = "IMAGE") -> None:
+    """An input on another grid than the image (spacing, origin or direction) is refused, as in
+    the widgets: used voxel by voxel it would be misaligned. Shapes are checked by the caller."""
+    from ..io import grid_mismatch
+
+    diff = grid_mismatch(image, ref, path)
+    if diff:
+        raise InputError(f"{what} is not on {ref_what}'s grid ({'; '.join(diff)}); resample it "
+                         f"onto {ref_what} (or give it {ref_what}'s header) first")
+
+
+def require_labels(image, what: str) -> None:
+    """A label map (seeds, markers, mask, prediction, ground truth) with NaN or infinite values
+    is bad input: NaN would silently count as background."""
+    import numpy as np
+
+    arr = image.array if hasattr(image, "array") else np.asarray(image)
+    if arr.dtype.kind == "f" and not all(np.isfinite(part).all() for part in arr):
+        raise InputError(f"{what} holds NaN or infinite values; a label map needs whole "
+                         "numbers (0 = background), a probability map finite values")
+
+
 def check_output(path: str, force: bool) -> Path:
     """Fail fast on a bad OUT before doing any work."""
     from ..io import check_writable

@@ -47,11 +47,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..core.errors import InputError
-    from ._common import check_output, read_input, resolve_device, run_job, write_output
+    from ._common import (check_output, read_input, require_labels, require_same_grid,
+                          resolve_device, run_job, write_output)
 
     check_output(args.output, args.force)
     device = resolve_device(args.device)
     image = read_input(args.image, "IMAGE")
+    from ..core.memory import check_fits
+
+    check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work
     if args.auto_seeds is not None:
         from ..core.seeds import auto_seeds
 
@@ -67,12 +71,16 @@ def run(args: argparse.Namespace) -> int:
         if seed_img.shape != image.shape:
             raise InputError(f"SEEDS has shape {seed_img.shape} but IMAGE has {image.shape}; "
                              "they must be on the same grid")
+        require_same_grid(seed_img, args.seeds, image, "SEEDS")
+        require_labels(seed_img, "SEEDS")
         seeds = seed_img.array
     mask = None
     if args.mask:
         mask_img = read_input(args.mask, "--mask")
         if mask_img.shape != image.shape:
             raise InputError(f"--mask has shape {mask_img.shape} but IMAGE has {image.shape}")
+        require_same_grid(mask_img, args.mask, image, "--mask")
+        require_labels(mask_img, "--mask")
         mask = mask_img.array != 0
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE must be 2D or 3D, got {image.ndim}D")

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..core.metrics import compare_steps, to_json
-    from ._common import read_input, run_job
+    from ._common import read_input, require_labels, require_same_grid, run_job
 
     if args.csv:  # fail fast, before reading or computing anything
         out = Path(args.csv)
@@ -141,14 +141,10 @@ def run(args: argparse.Namespace) -> int:
                          "on the same grid")
     spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing is not None \
         else tuple(gt.spacing)
-    if not args.quiet and not pred.same_grid(gt, atol=1e-4):
-        what = [name for name, a, b in (("spacing", pred.spacing, gt.spacing),
-                                        ("origin", pred.origin, gt.origin),
-                                        ("direction", pred.direction, gt.direction))
-                if not np.allclose(a, b, atol=1e-4)]
-        used = "--spacing" if args.spacing else "GT's spacing"
-        print(f"warning: PRED and GT differ in {', '.join(what)} (same shape, compared voxel by "
-              f"voxel); distances use {used}", file=sys.stderr)
+    # the same rule as every command and widget: another grid is refused, not compared
+    require_same_grid(pred, args.pred, gt, "PRED", "GT")
+    require_labels(gt, "GT")
+    require_labels(pred, "PRED")  # NaN counted as background would flatter or punish silently
     binary = {"auto": None, "yes": True, "no": False}[args.binary]
     pr = None
     pred_array = pred.array

@@ -82,7 +82,7 @@ def register(sub) -> None:
 def _read_channels(text: str, what: str):
     from ..core.errors import InputError
     from ..core.image import SegImage
-    from ._common import read_input, require_finite
+    from ._common import read_input, require_finite, require_same_grid
 
     import numpy as np
 
@@ -95,6 +95,7 @@ def _read_channels(text: str, what: str):
     for t, im in zip(parts, imgs):
         if im.multichannel or im.shape != imgs[0].shape:
             raise InputError(f"{what}: {t} must be single-channel with shape {imgs[0].shape}")
+        require_same_grid(im, t, imgs[0], f"{what}: {t}", parts[0])
     return SegImage(np.stack([im.array.astype(np.float32) for im in imgs], -1),
                     multichannel=True, name=imgs[0].name,
                     metadata={"channel_names": [im.name for im in imgs]}, **imgs[0].geometry())
@@ -102,7 +103,8 @@ def _read_channels(text: str, what: str):
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import InputError
-    from ._common import read_input, resolve_device, run_job
+    from ._common import (read_input, require_labels, require_same_grid, resolve_device,
+                          run_job)
 
     if len(args.images) != len(args.labels):
         raise InputError(f"{len(args.images)} --images but {len(args.labels)} --labels; give "
@@ -113,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     images = [_read_channels(t, f"--images {t}") for t in args.images]
     labels = [read_input(t, f"--labels {t}") for t in args.labels]
+    for t, lab, im, ti in zip(args.labels, labels, images, args.images):
+        require_labels(lab, f"--labels {t}")
+        if lab.shape == im.shape:  # a shape mismatch is said by the training's own check
+            require_same_grid(lab, t, im, f"--labels {t}", f"--images {ti}")
 
     from ..core.dl.checkpoint import save_checkpoint
     from ..core.dl.train import TrainConfig, train_steps

@@ -131,13 +131,18 @@ def run(args: argparse.Namespace) -> int:
     from ..core import watershed as W
     from ..core.errors import InputError
     from ..core.image import SegImage
-    from ._common import check_output, read_input, require_finite, run_job, write_output
+    from ._common import (check_output, read_input, require_finite, require_labels,
+                          require_same_grid, run_job, write_output)
 
     _check_args(args)
     image = read_input(args.image, "IMAGE")
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE: watershed needs a 2D or 3D image, got {image.ndim} axes")
     require_finite(image, "IMAGE")
+    from ..core.memory import check_fits
+
+    check_fits("instances" if args.instances else "watershed", image.shape, image.array.dtype,
+               image.n_channels)  # before any work
     markers = None
     if args.markers:
         seeds = read_input(args.markers, "SEEDS")
@@ -146,12 +151,16 @@ def run(args: argparse.Namespace) -> int:
         if seeds.shape != image.shape:
             raise InputError(f"SEEDS: shape {seeds.shape} does not match IMAGE's {image.shape}; "
                              "draw the markers on the image's grid")
+        require_same_grid(seeds, args.markers, image, "SEEDS")
+        require_labels(seeds, "SEEDS")
         markers = W.check_markers(seeds.array, image.shape, "SEEDS")
     mask = None
     if args.mask:
         m = read_input(args.mask, "MASK")
         if m.multichannel or m.shape != image.shape:
             raise InputError(f"MASK: shape {m.shape} does not match IMAGE's {image.shape}")
+        require_same_grid(m, args.mask, image, "MASK")
+        require_labels(m, "MASK")
         mask = m.array != 0
         if not mask.any():
             raise InputError("MASK is empty: nothing to flood")

@@ -60,7 +60,7 @@ import numpy as np
 from numba import njit
 
 from .errors import InputError
-from .progress import Progress
+from .progress import Progress, in_background
 
 #: label code of masked-out voxels (outside the mask, the padding, watershed-line voxels);
 #: a marker voxel masked out by the line rule keeps its label as ``-label``
@@ -164,7 +164,7 @@ def _sift_down4(hkey, hpay, size, i, key, pay):
     hpay[i] = pay
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _heapify4(hkey, hpay, size):
     """Rearrange a binary heap (any array) into a 4-ary heap, bottom-up, O(size)."""
     for i in range((size - 2) // 4, -1, -1):
@@ -317,14 +317,14 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_ke
 # entries live in a small 4-ary heap that stays in cache; entries at or below the current level
 # go to the FIFO. In plain mode a voxel is pushed once, into its own value's bucket (an entry
 # for a later bucket is never clamped), so each bucket's slice is sized by a histogram.
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bucket_count(vkey, out, ptab, cmin, shift, counts):
     for i in range(out.size):
         if out[i] >= 0:  # floodable voxels and markers
             counts[ptab[(vkey[i] - cmin) >> shift]] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, skey, spay, state):
     """Hand the (phase 0) heap's entries over: the current bucket's (the smallest key's) stay
     in the heap, now 4-ary, the others go to the store. (Entries clamped to the level carry the
@@ -635,11 +635,76 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
             raise InputError(f"cannot flood this image in chunks ({why}) and scikit-image's "
                              "compactness has no spacing")
         yield Progress(start, total, f"{message} (one scikit-image call: {why})")
-        lab = watershed(img, mk, mask=mask, compactness=compactness,
-                        watershed_line=watershed_line, connectivity=connectivity)
+        lab = yield from in_background(watershed, img, mk, mask=mask, compactness=compactness,
+                                       watershed_line=watershed_line,
+                                       connectivity=connectivity, done=start, total=total,
+                                       message=message)
         yield Progress(stop, total, message)
         return lab.astype(np.int32, copy=False)
 
+    st = yield from in_background(_setup, img, mk, mask, nd, connectivity, compact, wsl,
+                                  spacing, compactness, done=start, total=total,
+                                  message=message)
+    out, inner, flat, offsets, n_work, state = (st[k] for k in (
+        "out", "inner", "flat", "offsets", "n_work", "state"))
+    fimg, hval, hage, hpay, sp, strides = (st[k] for k in (
+        "fimg", "hval", "hage", "hpay", "sp", "strides"))
+    vkey, hkey, fkey, fpay, buckets, dup_key = (st[k] for k in (
+        "vkey", "hkey", "fkey", "fpay", "buckets", "dup_key"))
+    del st
+    max_pops = 1 << 16
+    yield Progress(start, total, message)
+    while True:
+        t = time.perf_counter()
+        if compact:
+            status = _flood_compact(fimg, offsets, strides, sp, compactness, flat, hval, hage,
+                                    hpay, state, max_pops)
+        elif buckets is not None:
+            status = _flood_buckets(vkey, offsets, flat, hkey, hpay, fkey, fpay, *buckets,
+                                    state, max_pops)
+        else:
+            status = _flood_packed(vkey, offsets, flat, hkey, hpay, fkey, fpay, state, wsl,
+                                   dup_key, max_pops, not wsl)
+        dt = time.perf_counter() - t
+        if status == _DONE:
+            break
+        if status == _SWITCH:
+            buckets = yield from in_background(_start_buckets, vkey, flat, inner, out.shape,
+                                               hkey, hpay, state, total=total,
+                                               done=start + (stop - start) * min(
+                                                   1.0, float(state[2]) / max(n_work, 1)),
+                                               message=message)
+            continue
+        if status == _FULL:
+            grow = max(len(hpay), 1024)
+            hpay = np.concatenate([hpay, np.empty(grow, dtype=hpay.dtype)])
+            if compact:
+                hval = np.concatenate([hval, np.empty(grow, dtype=hval.dtype)])
+                hage = np.concatenate([hage, np.empty(grow, dtype=hage.dtype)])
+            else:
+                hkey = np.concatenate([hkey, np.empty(grow, dtype=hkey.dtype)])
+                fkey = np.concatenate([fkey, np.empty(grow, dtype=fkey.dtype)])
+                fpay = np.concatenate([fpay, np.empty(grow, dtype=fpay.dtype)])
+            continue
+        # aim at chunk_seconds per chunk (the pop rate varies with the front's size)
+        rate = max_pops / max(dt, 1e-6)
+        max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 1 << 26))
+        frac = min(1.0, float(state[2]) / max(n_work, 1))
+        yield Progress(start + (stop - start) * frac, total, message)
+    res = yield from in_background(_finish, out, inner, done=stop, total=total, message=message)
+    yield Progress(stop, total, message)
+    return res
+
+
+def _finish(out, inner):
+    res = out[inner]
+    # line voxels and masked-out voxels -> 0; markers masked by the line rule keep their label
+    return np.where(res < 0, np.where(res == _OUT, 0, -res), res).astype(np.int32, copy=False)
+
+
+def _setup(img, mk, mask, nd, connectivity, compact, wsl, spacing, compactness):
+    """The flood's state (padded labels, value codes, the seeded queue): one long step without
+    yields, run off the job's thread (:func:`..progress.in_background`) so Cancel answers."""
     if mk.size and mk.min() < 0:
         raise InputError("markers must not be negative (0 = unlabelled)")
     # padded labels: markers inside the mask; the padding and the outside of the mask masked out
@@ -657,6 +722,8 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
 
     # heap: plain mode pushes every voxel once at most; the other modes grow on demand
     cap = max(n_work, 1024)
+    fimg = hval = hage = sp = strides = vkey = hkey = fkey = fpay = buckets = None
+    dup_key = np.uint64(0)
     state = np.zeros(7, dtype=np.int64)
     if compact:
         fimg = np.pad(img.astype(np.float64, copy=False), 1).ravel()
@@ -693,46 +760,9 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
             buckets = _start_buckets(vkey, flat, inner, out.shape, hkey, hpay, state)
     state[1] = 1  # the first push gets age 2, as in scikit-image (only the order matters)
 
-    max_pops = 1 << 16
-    yield Progress(start, total, message)
-    while True:
-        t = time.perf_counter()
-        if compact:
-            status = _flood_compact(fimg, offsets, strides, sp, compactness, flat, hval, hage,
-                                    hpay, state, max_pops)
-        elif buckets is not None:
-            status = _flood_buckets(vkey, offsets, flat, hkey, hpay, fkey, fpay, *buckets,
-                                    state, max_pops)
-        else:
-            status = _flood_packed(vkey, offsets, flat, hkey, hpay, fkey, fpay, state, wsl,
-                                   dup_key, max_pops, not wsl)
-        dt = time.perf_counter() - t
-        if status == _DONE:
-            break
-        if status == _SWITCH:
-            buckets = _start_buckets(vkey, flat, inner, out.shape, hkey, hpay, state)
-            continue
-        if status == _FULL:
-            grow = max(len(hpay), 1024)
-            hpay = np.concatenate([hpay, np.empty(grow, dtype=hpay.dtype)])
-            if compact:
-                hval = np.concatenate([hval, np.empty(grow, dtype=hval.dtype)])
-                hage = np.concatenate([hage, np.empty(grow, dtype=hage.dtype)])
-            else:
-                hkey = np.concatenate([hkey, np.empty(grow, dtype=hkey.dtype)])
-                fkey = np.concatenate([fkey, np.empty(grow, dtype=fkey.dtype)])
-                fpay = np.concatenate([fpay, np.empty(grow, dtype=fpay.dtype)])
-            continue
-        # aim at chunk_seconds per chunk (the pop rate varies with the front's size)
-        rate = max_pops / max(dt, 1e-6)
-        max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 1 << 26))
-        frac = min(1.0, float(state[2]) / max(n_work, 1))
-        yield Progress(start + (stop - start) * frac, total, message)
-    res = out[inner]
-    # line voxels and masked-out voxels -> 0; markers masked by the line rule keep their label
-    res = np.where(res < 0, np.where(res == _OUT, 0, -res), res).astype(np.int32, copy=False)
-    yield Progress(stop, total, message)
-    return res
+    return dict(out=out, inner=inner, flat=flat, offsets=offsets, n_work=n_work, state=state,
+                fimg=fimg, hval=hval, hage=hage, hpay=hpay, sp=sp, strides=strides, vkey=vkey,
+                hkey=hkey, fkey=fkey, fpay=fpay, buckets=buckets, dup_key=dup_key)
 
 
 def _start_buckets(vkey, flat, inner, shape, hkey, hpay, state):
@@ -751,7 +781,7 @@ def _start_buckets(vkey, flat, inner, shape, hkey, hpay, state):
     return skey, spay, bstart, bfill, ptab, cmin, shift
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _seed_packed(hkey, hpay, vkey, out, seeds, state):
     # markers: age 0, pushed in C order through the heap's own rule (their ties then leave the
     # heap in scikit-image's order)
@@ -763,7 +793,7 @@ def _seed_packed(hkey, hpay, vkey, out, seeds, state):
     state[0] = size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _seed_compact(hval, hage, hpay, img, seeds, state):
     size = 0
     for i in range(seeds.size):

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find(parent, x):
     root = x
     while parent[root] != root:
@@ -41,7 +41,7 @@ def _find(parent, x):
     return root
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sweep(f, order, queries, flat_offsets, h, res):
     # f: the padded image, raveled; border voxels are never added (they are not in ``order``),
     # so neighbours need no bounds checks

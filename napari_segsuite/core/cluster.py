@@ -304,6 +304,35 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
     return lut[sp]
 
 
+def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
+    """An InputWarning for a constant image (K classes cannot be told apart) or one with fewer
+    distinct values than K (some classes stay empty or split equal values)."""
+    import warnings
+
+    from .errors import InputWarning
+
+    arr = image.array if hasattr(image, "array") else np.asarray(image)
+    if getattr(image, "multichannel", False):
+        channel_axis = -1
+    chans = np.moveaxis(arr, channel_axis, -1) if channel_axis is not None else arr[..., None]
+    rows = chans.reshape(-1, chans.shape[-1])
+    if mask is not None and np.shape(mask) == chans.shape[:-1]:
+        rows = rows[np.asarray(mask).ravel() != 0]
+    if rows.shape[0] == 0:
+        return
+    rng = np.random.default_rng(0)
+    sample = rows[rng.integers(0, rows.shape[0], 100_000)] if rows.shape[0] > 100_000 else rows
+    distinct = len(np.unique(sample, axis=0))
+    if distinct <= int(k) and sample is not rows:  # maybe more outside the sample: count all
+        distinct = len(np.unique(rows, axis=0))
+    if distinct == 1:
+        warnings.warn(f"the image is constant (every voxel {rows[0].tolist()}); {k} classes "
+                      "cannot be told apart", InputWarning, stacklevel=3)
+    elif distinct < int(k):
+        warnings.warn(f"the image holds {distinct} distinct values, fewer than K={k}; some "
+                      "classes will be empty or split equal values", InputWarning, stacklevel=3)
+
+
 def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optional[int] = None,
                   **kw):
     """The dispatcher the CLI and widget use (job).
@@ -328,6 +357,7 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
                                                     compactness=compactness, **kw))
     if k is None:
         raise InputError(f"--method {method} needs the number of clusters K (--k)")
+    warn_degenerate(image, k, kw.get("channel_axis"), kw.get("mask"))
     if method == "spectral" or n_segments is not None:
         kw.pop("sample_size", None)
         return (yield from superpixel_cluster_steps(image, k, method,
@@ -408,13 +438,14 @@ def band_composite(image: np.ndarray, bands: Sequence[int] = (3, 2, 1),
 
 # -- dask --------------------------------------------------------------------------------------
 def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, spacing=None,
-                 sample_size: int = 50_000, random_state=0):
+                 sample_size: int = 50_000, random_state=0, mask=None):
     """K-means / K-medoids of a dask array too large for memory (or living on a dask cluster).
 
     The fit runs on a random sample of voxels gathered from the array; every block is then
     assigned to the nearest centre with ``map_blocks``, so the returned *lazy* dask array of
     int32 labels (1..K, darkest first) can be computed or stored chunk by chunk (e.g. to zarr)
-    on any scheduler."""
+    on any scheduler. ``mask`` (boolean, numpy or dask, the image's spatial shape): only voxels
+    where it is True are sampled and labelled; the others get 0 (a scene's clouds, fill)."""
     import dask.array as da
 
     if method not in ("kmeans", "kmedoids"):
@@ -429,7 +460,16 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
     n = int(np.prod(shape))
     rng = np.random.default_rng(random_state)
     size = min(n, int(sample_size) if method == "kmeans" else min(int(sample_size), 3000))
-    flat_idx = np.sort(rng.choice(n, size=size, replace=False))
+    if mask is None:
+        flat_idx = np.sort(rng.choice(n, size=size, replace=False))
+    else:
+        mask = da.asarray(mask).astype(bool)
+        if mask.shape != shape:
+            raise InputError(f"mask shape {mask.shape} does not match the image shape {shape}")
+        valid = np.flatnonzero(np.asarray(mask.compute()).ravel())
+        if not valid.size:
+            raise InputError("the mask is empty: nothing to cluster")
+        flat_idx = np.sort(rng.choice(valid, size=min(size, valid.size), replace=False))
     coords = np.unravel_index(flat_idx, shape)
     sample = arr.vindex[coords].compute().astype(np.float32)
     lo, hi = np.percentile(sample, [1, 99], axis=0)
@@ -441,11 +481,15 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
                else x[fit_kmedoids(x, k, random_state)])
     rank = _order_by_first_feature(centres)
 
-    def assign(block):
+    def assign(block, keep=None):
         f = (block.reshape(-1, block.shape[-1]).astype(np.float32) - lo) / scale
-        return rank[nearest(f, centres)].reshape(block.shape[:-1])
+        out = rank[nearest(f, centres)].reshape(block.shape[:-1])
+        return out if keep is None else np.where(keep[..., 0], out, 0).astype(np.int32)
 
-    return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=np.int32)
+    if mask is None:
+        return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=np.int32)
+    keep = mask.rechunk(arr.chunks[:-1])[..., None]
+    return da.map_blocks(assign, arr, keep, drop_axis=arr.ndim - 1, dtype=np.int32)
 
 
 def warm_up() -> None:

@@ -9,5 +9,11 @@ class InputError(ValueError):
     """
 
 
+class InputWarning(UserWarning):
+    """Questionable but usable input (a constant image, K above the distinct values, one class
+    in a training set): the job goes on. The CLI prints ``warning: <message>`` (one line) on
+    stderr; in napari it is a warning notification."""
+
+
 class Cancelled(Exception):
     """Raised by :func:`napari_segsuite.core.progress.run` when the caller cancelled the job."""

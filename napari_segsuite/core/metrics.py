@@ -618,8 +618,6 @@ def to_csv_text(result: dict, sep: str = ",") -> str:
 def write_csv(path: Any, result: dict, force: bool = False, sep: str = ","):
     """Write :func:`to_csv_text` to ``path`` atomically (temporary file in the same folder,
     renamed into place); an existing file is only replaced with ``force=True``."""
-    import os
-    import tempfile
     from pathlib import Path
 
     out = Path(path)
@@ -631,17 +629,21 @@ def write_csv(path: Any, result: dict, force: bool = False, sep: str = ","):
     if not parent.is_dir():
         raise InputError(f"{out}: folder {parent} does not exist")
     text = to_csv_text(result, sep=sep)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
+    from . import atomic
+
+    tmpdir = atomic.temp_dir(parent, str(out))
+    tmp = tmpdir / out.name
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
+        with open(tmp, "w", newline="") as fh:
             fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        atomic.fsync(tmp)
+        atomic.publish(tmp, out, force)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write it ({' '.join(str(exc).split())})") from None
+    finally:
+        import shutil
+
+        shutil.rmtree(tmpdir, ignore_errors=True)
     return out
 
 

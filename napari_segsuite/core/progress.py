@@ -79,6 +79,66 @@ def run(job: Job, on_progress: Optional[Callable[[Progress], None]] = None,
         return stop.value
 
 
+def in_background(fn: Callable[..., Any], *args: Any, done: float = 0,
+                  total: Optional[float] = None, message: str = "", interval: float = 0.1,
+                  **kwargs: Any) -> Job:
+    """Job: run ``fn(*args, **kwargs)`` in a daemon thread, yielding
+    ``Progress(done, total, message)`` every ``interval`` seconds until it returns; return its
+    result (its exception is raised here).
+
+    For one long call that cannot be split (a distance transform, a sort, a numba kernel built
+    with ``nogil=True``): the job still answers Cancel (and Ctrl-C, in the CLI's main thread)
+    within ``interval``. numpy, scipy.ndimage and ``nogil`` numba code release the GIL, so the
+    waiting thread runs meanwhile. A cancelled job abandons the thread: it finishes its call in
+    the background (it must not modify anything the caller sees) and its result is dropped.
+    """
+    import threading
+
+    box: dict = {}
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the job's thread
+            box["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, daemon=True,
+                     name=f"segsuite-{getattr(fn, '__name__', 'call')}").start()
+    while not finished.wait(interval):
+        yield Progress(done, total, message)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def steps_in_background(job: Job, message: str = "", interval: float = 0.1) -> Job:
+    """Job: drive another job whose steps may be long between two yields (a set-up of large
+    arrays, a final copy) with each step in a helper thread (:func:`in_background`), passing its
+    events on and yielding ``Progress(message)`` every ``interval`` while a step runs. Returns
+    its result. Cancelling abandons the inner job in its helper thread (it is never resumed)."""
+    last = [Progress(0, None, message)]
+
+    def step():
+        try:
+            return False, next(job)
+        except StopIteration as stop:
+            return True, stop.value
+
+    while True:
+        p = last[0]
+        finished, value = yield from in_background(step, done=p.done, total=p.total,
+                                                   message=p.message or message,
+                                                   interval=interval)
+        if finished:
+            return value
+        if isinstance(value, Progress):
+            last[0] = Progress(value.done, value.total, value.message)
+        yield value
+
+
 def report(job: Job, stream=None, quiet: bool = False, min_interval: float = 0.5) -> Any:
     """Run a job, printing throttled one-line progress to ``stream`` (stderr by default).
 

@@ -23,8 +23,8 @@ Every long function exists as a job generator ``*_steps`` yielding
 :class:`~napari_segsuite.core.progress.Progress` between phases and a plain wrapper calling
 :func:`~napari_segsuite.core.progress.run`. The flood yields a Progress event about every
 0.1 s, so Cancel stops it within a second; the other phases are single library or numba calls
-and Cancel takes effect at their end (the longest, the h-minima sweep, takes about 1.3 s at
-160^3 on a 2-core VM).
+that run in a helper thread (:func:`~napari_segsuite.core.progress.in_background`) while the job
+keeps yielding every 0.1 s, so Cancel (and Ctrl-C) take effect within a second there too.
 
 Images may be given as a :class:`~napari_segsuite.core.image.SegImage` (spacing and channels are
 taken from it) or as a numpy array with ``spacing`` and ``channel_axis`` keywords.
@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import InputError
 from .image import SegImage
-from .progress import Progress, run
+from .progress import Progress, in_background, run
 
 GRADIENTS = ("sobel", "morphological")
 MULTIBAND = ("rss", "dizenzo")
@@ -95,22 +95,25 @@ def normalise_channels(chans: np.ndarray, mask: Optional[np.ndarray] = None) -> 
 # -- gradient ----------------------------------------------------------------------------------
 def _axis_derivatives(x: np.ndarray, method: str, spacing: Sequence[float]):
     """Per-axis derivative estimates (float32, per physical unit)."""
+    return [_axis_derivative(x, ax, method, spacing) for ax in range(x.ndim)]
+
+
+def _axis_derivative(x: np.ndarray, ax: int, method: str, spacing: Sequence[float]):
+    """The derivative estimate along axis ``ax`` (float32, per physical unit)."""
     from scipy import ndimage as ndi
 
     nd = x.ndim
-    out = []
-    for ax in range(nd):
-        if method == "sobel":
-            d = ndi.sobel(x, axis=ax, output=np.float32, mode="nearest")
-            # [-1, 0, 1] spans 2 voxels; the [1, 2, 1] smoothing sums to 4 on each other axis
-            d *= np.float32(1.0 / (2.0 * 4.0 ** (nd - 1) * spacing[ax]))
-        else:  # morphological: (dilation - erosion) along the axis, a 3-voxel line, over 2 steps
-            hi = ndi.maximum_filter1d(x, 3, axis=ax, mode="nearest")
-            lo = ndi.minimum_filter1d(x, 3, axis=ax, mode="nearest")
-            d = np.subtract(hi, lo, dtype=np.float32)
-            d *= np.float32(1.0 / (2.0 * spacing[ax]))
-        out.append(d)
-    return out
+    if method == "sobel":
+        d = ndi.sobel(x, axis=ax, output=np.float32, mode="nearest")
+        # [-1, 0, 1] spans 2 voxels; the [1, 2, 1] smoothing sums to 4 on each other axis
+        d *= np.float32(1.0 / (2.0 * 4.0 ** (nd - 1) * spacing[ax]))
+    else:  # morphological: (dilation - erosion) along the axis, a 3-voxel line, over 2 steps
+        hi = ndi.maximum_filter1d(x, 3, axis=ax, mode="nearest")
+        lo = ndi.minimum_filter1d(x, 3, axis=ax, mode="nearest")
+        d = np.subtract(hi, lo, dtype=np.float32)
+        del hi, lo
+        d *= np.float32(1.0 / (2.0 * spacing[ax]))
+    return d
 
 
 def gradient_steps(image: Any, *, method: str = "sobel", sigma: float = 0.0,
@@ -129,8 +132,6 @@ def gradient_steps(image: Any, *, method: str = "sobel", sigma: float = 0.0,
         channel (so bands in different units weigh alike), False for one channel (gradient in
         the image's own units).
     """
-    from scipy import ndimage as ndi
-
     if method not in GRADIENTS:
         raise InputError(f"gradient must be one of {', '.join(GRADIENTS)}, got {method!r}")
     if multiband not in MULTIBAND:
@@ -148,28 +149,48 @@ def gradient_steps(image: Any, *, method: str = "sobel", sigma: float = 0.0,
     if multiband == "dizenzo" and nc > 1:
         tensor = np.zeros(chans.shape[:-1] + (nd, nd), dtype=np.float32)
     for c in range(nc):
-        x = chans[..., c]
-        x = x if x.dtype == np.float32 else x.astype(np.float32)
-        if sigma > 0:
-            x = ndi.gaussian_filter(x, [sigma / s for s in sp], output=np.float32, mode="nearest")
-        ds = _axis_derivatives(x, method, sp)
-        if tensor is None:
-            for d in ds:
-                acc += d * d
-        else:
-            for i in range(nd):
-                for j in range(i, nd):
-                    prod = ds[i] * ds[j]
-                    tensor[..., i, j] += prod
-                    if i != j:
-                        tensor[..., j, i] += prod
+        # one channel's filters: long single scipy calls, run off the job's thread so Cancel
+        # answers while they run (they release the GIL)
+        yield from in_background(_channel_gradient, chans[..., c], sigma, sp, method, acc,
+                                 tensor, done=c, total=total,
+                                 message=f"gradient of channel {c + 1}/{nc}")
         yield Progress(c + 1, total, f"gradient of channel {c + 1}/{nc}")
-    if tensor is not None:
-        acc = np.linalg.eigvalsh(tensor)[..., -1].astype(np.float32)
-        np.maximum(acc, 0, out=acc)
-    np.sqrt(acc, out=acc)
+    yield from in_background(_gradient_norm, acc, tensor, done=nc, total=total,
+                             message="gradient")
     yield Progress(total, total, "gradient done")
     return acc
+
+
+def _channel_gradient(x, sigma, sp, method, acc, tensor) -> None:
+    """Add one channel's squared derivatives to ``acc`` (or its structure tensor to
+    ``tensor``); the arrays are the job's own, never the caller's."""
+    from scipy import ndimage as ndi
+
+    nd = acc.ndim
+    x = x if x.dtype == np.float32 else x.astype(np.float32)
+    if sigma > 0:
+        x = ndi.gaussian_filter(x, [sigma / s for s in sp], output=np.float32, mode="nearest")
+    if tensor is None:  # one axis at a time: two arrays of the image's size at most
+        for ax in range(nd):
+            d = _axis_derivative(x, ax, method, sp)
+            d *= d
+            acc += d
+            del d
+    else:
+        ds = _axis_derivatives(x, method, sp)
+        for i in range(nd):
+            for j in range(i, nd):
+                prod = ds[i] * ds[j]
+                tensor[..., i, j] += prod
+                if i != j:
+                    tensor[..., j, i] += prod
+
+
+def _gradient_norm(acc, tensor) -> None:
+    if tensor is not None:
+        acc[...] = np.linalg.eigvalsh(tensor)[..., -1]
+        np.maximum(acc, 0, out=acc)
+    np.sqrt(acc, out=acc)
 
 
 def gradient_magnitude(image: Any, **kwargs) -> np.ndarray:
@@ -601,7 +622,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                                      channel_axis=-1, multiband=multiband)
     yield Progress(1, steps, "markers")
     if markers is None:
-        markers = h_minima_markers(grad, h, mask=mask)
+        markers = yield from in_background(h_minima_markers, grad, h, mask=mask, done=1,
+                                           total=steps, message="markers")
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
     labels = yield from flood_steps(grad, markers, mask, connectivity=connectivity,
@@ -609,7 +631,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                                     spacing=sp, progress=(2, 3, steps), message=msg)
     if merge is not None:
         yield Progress(3, steps, "merging regions")
-        labels = merge_regions(labels, chans, merge, channel_axis=-1)
+        labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,
+                                          done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
     return labels
 
@@ -639,9 +662,6 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     renumbered 1..N. ``compactness`` measures the distance to
     the marker in physical units (as :func:`watershed_steps`).
     """
-    from scipy import ndimage as ndi
-    from skimage.segmentation import relabel_sequential
-
     from ._flood import flood_steps
 
     compactness = _check_compactness(compactness)
@@ -657,11 +677,11 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     if mask is not None and np.shape(mask) != tuple(shape):
         raise InputError(f"mask shape {np.shape(mask)} does not match the image shape {shape}")
     yield Progress(0, 3, "foreground and distance")
-    auto, dist, fg = distance_markers(chans, mask=mask, threshold=threshold,
-                                      min_distance=min_distance, spacing=sp, channel_axis=-1,
-                                      sigma=sigma, dark_objects=dark_objects,
-                                      threshold_method=threshold_method,
-                                      background=background, return_distance=True)
+    auto, dist, fg = yield from in_background(
+        distance_markers, chans, mask=mask, threshold=threshold, min_distance=min_distance,
+        spacing=sp, channel_axis=-1, sigma=sigma, dark_objects=dark_objects,
+        threshold_method=threshold_method, background=background, return_distance=True,
+        done=0, total=3, message="foreground and distance")
     if markers is not None:
         auto = check_markers(markers, shape)
     msg = f"flooding from {int(auto.max())} markers"
@@ -669,6 +689,18 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     labels = yield from flood_steps(-dist, auto, fg, compactness=compactness,
                                     watershed_line=watershed_line, spacing=sp,
                                     progress=(1, 2, 3), message=msg)
+    yield Progress(2, 3, "renumbering")
+    labels = yield from in_background(_finish_instances, labels, fg, watershed_line, min_size,
+                                      done=2, total=3, message="renumbering")
+    yield Progress(3, 3, f"{int(labels.max())} objects")
+    return labels
+
+
+def _finish_instances(labels, fg, watershed_line, min_size) -> np.ndarray:
+    """Orphan foreground components as objects, small objects dropped, labels 1..N."""
+    from scipy import ndimage as ndi
+    from skimage.segmentation import relabel_sequential
+
     # foreground components that got no marker (tiny specks) become their own objects
     orphans = fg & (labels == 0)
     if not watershed_line and orphans.any():
@@ -681,10 +713,7 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
         small = sizes < int(min_size)
         small[0] = False
         labels[small[labels]] = 0
-    yield Progress(2, 3, "renumbering")
-    labels = relabel_sequential(labels.astype(np.int32))[0].astype(np.int32)
-    yield Progress(3, 3, f"{int(labels.max())} objects")
-    return labels
+    return relabel_sequential(labels.astype(np.int32))[0].astype(np.int32)
 
 
 def auto_min_size(mask: np.ndarray, spacing: Sequence[float]) -> int:

@@ -59,6 +59,10 @@ def check_same_grid(layer, like, what: str) -> None:
         bad.append(f"scale {_fmt(scale)}, the image {_fmt(scale0)}")
     if not np.allclose(shift, shift0, rtol=0.0, atol=tol):
         bad.append(f"translate {_fmt(shift)}, the image {_fmt(shift0)}")
+    d, d0 = (getattr(x, "metadata", {}).get("direction") for x in (layer, like))
+    if d is not None and d0 is not None and np.size(d) == np.size(d0) \
+            and not np.allclose(np.asarray(d, float), np.asarray(d0, float), atol=1e-4):
+        bad.append(f"direction {_fmt(np.ravel(d))}, the image {_fmt(np.ravel(d0))}")
     if bad:
         raise InputError(f"{what} '{layer.name}' is not on the grid of '{like.name}' "
                          f"({'; '.join(bad)}); give it the image's scale and translate")
@@ -96,7 +100,7 @@ def geometry_kwargs(like) -> dict:
     """``scale``/``translate``/``metadata`` for a new layer on the same grid as layer ``like``
     (spatial axes only; an RGB layer's channel axis is not spatial)."""
     meta = {k: v for k, v in dict(like.metadata).items()
-            if k in ("direction", "spacing", "origin")}
+            if k in ("direction", "spacing", "origin", "crs", "nodata")}  # crs: GeoTIFF out
     return {"scale": tuple(like.scale), "translate": tuple(like.translate), "metadata": meta}
 
 

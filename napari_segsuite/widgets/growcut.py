@@ -99,6 +99,7 @@ class GrowCutWidget(QWidget):
         self._state = None
         self._last_labels: Optional[np.ndarray] = None
         self._corrections: Optional[np.ndarray] = None
+        self._erased: Optional[np.ndarray] = None  # voxels erased in the result (stay 0)
         self._preview_layer = None
         self._pending_refine = False
         self._creating = False
@@ -229,18 +230,31 @@ class GrowCutWidget(QWidget):
                 changed = (edited != self._last_labels) & (edited != 0)
                 if self._corrections is None or self._corrections.shape != image.shape:
                     self._corrections = np.zeros(image.shape, dtype=np.int64)
+                    self._erased = np.zeros(image.shape, dtype=bool)
                 self._corrections[changed] = edited[changed]
+                # erasing is an edit too: a voxel set to 0 stays 0 (no label may take it)
+                # until it is painted again
+                self._erased |= (edited == 0) & (self._last_labels != 0)
+                self._erased[changed] = False
+                self._corrections[self._erased] = 0
                 state = self._state
             elif not refine:
                 self._corrections = None
+                self._erased = None
+            from ..core.memory import check_fits
+
+            check_fits("growcut", image.shape, image.array.dtype, image.n_channels)
             seeds = np.asarray(seeds)
             if self._corrections is not None and refine:
                 seeds = np.where(self._corrections > 0, self._corrections, seeds)
             from ..core.growcut import growcut_steps
 
+            erased = self._erased if refine and self._erased is not None \
+                and self._erased.shape == image.shape and self._erased.any() else None
             job = growcut_steps(image, seeds, connectivity=self.connectivity.currentData(),
                                 mask=mask, device=self.device.currentData(),
-                                distance_penalty=self.penalty.value(), state=state)
+                                distance_penalty=self.penalty.value(), state=state,
+                                exclude=erased)
             # validation errors surface at the first step: run it here
             first = next(job)
         except InputError as exc:

@@ -234,6 +234,10 @@ class WatershedWidget(QWidget):
                 check_same_grid(roi_layer, like, "mask layer")
                 if not roi.any():
                     raise InputError(f"mask layer '{roi_layer.name}' is empty: nothing to flood")
+            from ..core.memory import check_fits
+
+            check_fits("instances" if method == "distance" else "watershed", image.shape,
+                       image.array.dtype, image.n_channels)
         except InputError as exc:
             notify_error(exc)
             return

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -122,6 +122,9 @@ def check_model_path(path, force: bool = False) -> Path:
         raise InputError(f"{path.parent}: folder does not exist")
     if path.exists() and not force:
         raise InputError(f"{path}: already exists; use --force to overwrite it")
+    from ..atomic import check_folder
+
+    check_folder(path.parent, str(path))  # before any training: a read-only folder fails here
     return path
 
 
@@ -144,21 +147,32 @@ def _plain(value: Any) -> Any:
 
 
 def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
-    """Write ``ckpt`` atomically (temporary file + rename); never overwrites without ``force``."""
+    """Write ``ckpt`` safely (see :mod:`...core.atomic`): a temporary file beside the target,
+    flushed and read back, then published (never over an existing file without ``force``).
+    A failed write (full disk, ...) is an InputError with one line; nothing is left behind."""
+    from .. import atomic
+
     path = check_model_path(path, force)
     data = ckpt.to_dict()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=str(path.parent))
-    os.close(fd)
+    tmpdir = atomic.temp_dir(path.parent, str(path))
+    tmp = tmpdir / path.name
     umask = os.umask(0)
     os.umask(umask)
     try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model file is an ordinary file
-        torch.save(data, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        try:
+            torch.save(data, tmp)
+            os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file
+            atomic.fsync(tmp)
+            torch.load(tmp, map_location="cpu", weights_only=True)  # reads back in full
+        except (OSError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+            raise InputError(f"{path}: cannot write the model ({' '.join(str(exc).split())[:200]}"
+                             "; is the disk full?); nothing was written") from None
+        try:
+            atomic.publish(tmp, path, force)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write the model ({exc})") from None
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     return path
 
 

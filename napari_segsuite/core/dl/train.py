@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..image import SegImage
-from ..progress import Progress, run
+from ..progress import Progress, in_background, run
 from ._common import (as_image, channel_stats, channels_first, normalise, resolve_device,
                       torch_threads)
 
@@ -135,9 +135,18 @@ class _Data:
             ys.append(lab_arr)
         self.in_channels = xs[0].shape[0]
         self.mean, self.std = channel_stats(xs)
-        values = sorted(set([0]).union(*[np.unique(y).tolist() for y in ys]))
+        present = set().union(*[np.unique(y).tolist() for y in ys])
+        values = sorted(present | {0})
         if len(values) < 2:
             raise InputError("the labels are empty (all 0): paint at least one label")
+        if len(present) < 2:
+            import warnings
+
+            from ..errors import InputWarning
+
+            warnings.warn(f"the training labels hold a single class ({present.pop()} "
+                          "everywhere): the model can only learn to predict it; label "
+                          "the background (0) and the objects", InputWarning, stacklevel=2)
         self.label_values = [int(v) for v in values]
         lut_vals = np.asarray(values)
         # samples: (x (C, ...), y (...) class indices)
@@ -340,28 +349,38 @@ def _train_steps(images, labels, cfg: TrainConfig, state: Optional[TrainState],
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     yield Progress(0, None, "preparing the data")
-    data = _Data(images, labels, cfg)
-    n_classes = len(data.label_values)
-    sigmoid = cfg.output == "sigmoid" or (cfg.output == "auto" and n_classes == 2)
-    if sigmoid and n_classes != 2:
-        raise InputError(f"a sigmoid output needs 2 label values, got {n_classes}")
-    n_out = 1 if sigmoid else n_classes
-    loss_fn = _loss_fn(cfg.loss, sigmoid)
 
-    train_set, val_set, split_text = _split(data.samples, cfg.val_fraction, rng)
-    dim = data.dim
-    biggest = np.max([y.shape for _, y in train_set], axis=0)
-    p = int(cfg.patch or (128 if dim == 2 else 48))
-    patch = tuple(int(min(p, s)) for s in biggest)
-    batch = int(cfg.batch or (8 if dim == 2 else 2))
-    sampler = _Sampler(train_set, patch, cfg.foreground_fraction, cfg.augment, rng)
-    voxels = sum(y.size for _, y in train_set)
-    steps = int(cfg.steps_per_epoch or min(max(math.ceil(voxels / np.prod(patch) / batch), 10),
-                                          50))
-    vsampler = _Sampler(val_set, patch, cfg.foreground_fraction, False,
-                        np.random.default_rng(cfg.seed + 1))
-    n_val = 8 if dim == 3 else 24
-    vx, vy = vsampler.batch(n_val)
+    def prepare():
+        data = _Data(images, labels, cfg)
+        n_classes = len(data.label_values)
+        sigmoid = cfg.output == "sigmoid" or (cfg.output == "auto" and n_classes == 2)
+        if sigmoid and n_classes != 2:
+            raise InputError(f"a sigmoid output needs 2 label values, got {n_classes}")
+        n_out = 1 if sigmoid else n_classes
+        loss_fn = _loss_fn(cfg.loss, sigmoid)
+
+        train_set, val_set, split_text = _split(data.samples, cfg.val_fraction, rng)
+        dim = data.dim
+        biggest = np.max([y.shape for _, y in train_set], axis=0)
+        p = int(cfg.patch or (128 if dim == 2 else 48))
+        patch = tuple(int(min(p, s)) for s in biggest)
+        batch = int(cfg.batch or (8 if dim == 2 else 2))
+        sampler = _Sampler(train_set, patch, cfg.foreground_fraction, cfg.augment, rng)
+        voxels = sum(y.size for _, y in train_set)
+        steps = int(cfg.steps_per_epoch
+                    or min(max(math.ceil(voxels / np.prod(patch) / batch), 10), 50))
+        vsampler = _Sampler(val_set, patch, cfg.foreground_fraction, False,
+                            np.random.default_rng(cfg.seed + 1))
+        n_val = 8 if dim == 3 else 24
+        vx, vy = vsampler.batch(n_val)
+        return (data, n_classes, sigmoid, n_out, loss_fn, train_set, val_set, split_text, dim,
+                patch, batch, sampler, steps, n_val, vx, vy)
+
+    # one long step on large volumes (label values, normalisation, sampling tables): off the
+    # job's thread so Cancel and Ctrl-C answer meanwhile
+    (data, n_classes, sigmoid, n_out, loss_fn, train_set, val_set, split_text, dim, patch, batch,
+     sampler, steps, n_val, vx, vy) = yield from in_background(prepare,
+                                                               message="preparing the data")
 
     settings = dict(cfg.model_settings)
     if cfg.depth is not None:
@@ -395,30 +414,26 @@ def _train_steps(images, labels, cfg: TrainConfig, state: Optional[TrainState],
     best_score = None
     bad_epochs = 0
     total = cfg.epochs * steps
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        losses = []
-        for step in range(steps):
-            xb, yb = sampler.batch(batch)
-            xt = torch.from_numpy(xb).to(device)
-            yt = torch.from_numpy(yb).to(device)
-            opt.zero_grad(set_to_none=True)
-            if use_amp:
-                with torch.autocast("cuda", dtype=torch.float16):
-                    out = model(xt)
-                loss = loss_fn(out.float(), yt)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss = loss_fn(model(xt), yt)
-                loss.backward()
-                opt.step()
-            losses.append(float(loss.detach()))
-            yield Progress((epoch - 1) * steps + step + 1, total,
-                           f"epoch {epoch}/{cfg.epochs}, batch {step + 1}/{steps}, "
-                           f"loss {losses[-1]:.4f}")
-        sched.step()
+
+    def train_step() -> float:
+        xb, yb = sampler.batch(batch)
+        xt = torch.from_numpy(xb).to(device)
+        yt = torch.from_numpy(yb).to(device)
+        opt.zero_grad(set_to_none=True)
+        if use_amp:
+            with torch.autocast("cuda", dtype=torch.float16):
+                out = model(xt)
+            loss = loss_fn(out.float(), yt)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss = loss_fn(model(xt), yt)
+            loss.backward()
+            opt.step()
+        return float(loss.detach())
+
+    def validate():
         # validation on fixed patches, in small batches
         model.eval()
         vloss, preds = [], []
@@ -432,6 +447,23 @@ def _train_steps(images, labels, cfg: TrainConfig, state: Optional[TrainState],
                     preds.append((out[:, 0] > 0).long().cpu().numpy())
                 else:
                     preds.append(out.argmax(1).cpu().numpy())
+        return vloss, preds
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        losses = []
+        for step in range(steps):
+            # one optimiser step (a few torch calls that release the GIL) off the job's
+            # thread: Cancel answers within 0.1 s even when a step takes longer on a slow CPU
+            where = f"epoch {epoch}/{cfg.epochs}, batch {step + 1}/{steps}"
+            loss = yield from in_background(train_step, done=(epoch - 1) * steps + step,
+                                            total=total, message=where)
+            losses.append(loss)
+            yield Progress((epoch - 1) * steps + step + 1, total,
+                           f"epoch {epoch}/{cfg.epochs}, batch {step + 1}/{steps}, "
+                           f"loss {losses[-1]:.4f}")
+        sched.step()
+        vloss, preds = yield from in_background(validate, done=epoch * steps, total=total,
+                                                message=f"epoch {epoch}/{cfg.epochs}: validating")
         val_loss = sum(vloss) / n_val
         val_dice = _hard_dice(np.concatenate(preds), vy, n_classes)
         train_loss = float(np.mean(losses))

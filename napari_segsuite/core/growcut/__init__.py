@@ -54,7 +54,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from ..progress import Progress, run
+from ..progress import Progress, in_background, run, steps_in_background
 from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prepare,
                       refine_keys, resolve_connectivity, result_from_keys, saturated_labels,
                       unpack_dist)
@@ -124,7 +124,8 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                   channel_axis: Optional[int] = None, mask=None, device: str = "auto",
                   engine: str = "auto", max_iter: Optional[int] = None,
                   distance_penalty: float = 0.0, state: Optional[GrowCutState] = None,
-                  previews: bool = True, cpu_refine_s: Optional[float] = None):
+                  previews: bool = True, cpu_refine_s: Optional[float] = None,
+                  exclude=None):
     """The GrowCut job (a generator yielding Progress, previews = labels so far).
 
     Parameters
@@ -140,6 +141,9 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     distance_penalty: cost per step length (see the module documentation).
     state: a previous result's ``state`` to refine from (same image and settings); otherwise,
         or when the settings differ, everything is computed again.
+    exclude: voxels no label may take (0 in the result; seeds there are dropped), e.g. what
+        the user erased in the result before a refine; the channels' normalisation is not
+        affected (unlike ``mask``). A changed ``exclude`` computes everything again.
     previews: attach the labels so far to some Progress events (a live view); each one copies
         and decodes the whole volume, so :func:`growcut` (no one to show them) turns them off.
     cpu_refine_s: on a refine with a GPU engine (triton or automaton), seconds the exact CPU
@@ -159,9 +163,17 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     cpu_refine_s = float(cpu_refine_s)
     if not cpu_refine_s >= 0:
         raise InputError(f"cpu_refine_s must be >= 0, got {cpu_refine_s}")
-    prep = prepare(image, seeds, spacing=spacing, connectivity=connectivity,
-                   channel_axis=channel_axis, mask=mask, distance_penalty=distance_penalty)
     yield Progress(0, None, "starting")
+    # long single steps (the features of a large volume; compiling the sweep in a fresh
+    # environment) run off the job's thread, so Cancel and Ctrl-C answer meanwhile
+    prep = yield from in_background(prepare, image, seeds, spacing=spacing,
+                                    connectivity=connectivity, channel_axis=channel_axis,
+                                    mask=mask, distance_penalty=distance_penalty,
+                                    exclude=exclude, message="preparing")
+    if engine == "sweep" or (state is not None and cpu_refine_s > 0):
+        from ._sweep import kernels
+
+        yield from in_background(kernels, message="loading the compiled sweep")
     keys0 = starts = None
     refined = False
     if state is not None:
@@ -174,36 +186,39 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         # refined (it is computed again), nor is a refine whose result holds some.
         if state.signature == prep.signature() and saturated_labels(state.keys).size == 0:
             windowed = engine == "sweep" or cpu_refine_s > 0
-            keys0, starts = refine_keys(prep, state, need_starts=windowed)
+            keys0, starts = yield from in_background(refine_keys, prep, state,
+                                                     need_starts=windowed, message="refining")
             refined = True
             if windowed:
                 from ._sweep import window_refine_steps
 
                 gpu = engine != "sweep"
-                keys, complete = yield from window_refine_steps(
+                keys, complete = yield from steps_in_background(window_refine_steps(
                     prep, keys0, starts, state.keys,
                     time_limit=cpu_refine_s if gpu else None,
-                    max_pops=_CPU_REFINE_MAX_POPS if gpu else None)
+                    max_pops=_CPU_REFINE_MAX_POPS if gpu else None), "refining")
                 if saturated_labels(keys).size:
                     keys0 = starts = None  # computed again, as without a state
                     refined = False
                 elif complete:  # the sweep finished (always, without a GPU engine waiting)
-                    return result_from_keys(keys, prep, "sweep", "cpu", 0, True, True)
+                    return (yield from _finish(keys, prep, "sweep", "cpu", 0, True, True))
                 else:
                     keys0 = keys  # real path costs: the GPU engine goes on from there
     pv = {} if previews else {"preview_every": 0}
     if engine == "sweep":
         from ._sweep import sweep_steps
 
-        keys = yield from sweep_steps(prep, keys0, starts, **pv)
-        return result_from_keys(keys, prep, engine, device, 0, refined, True)
+        # each step of the sweep (its set-up of the padded arrays, each budget of pops, the
+        # final copy) in a helper thread: Cancel answers within 0.1 s whatever the volume
+        keys = yield from steps_in_background(sweep_steps(prep, keys0, starts, **pv), "growing")
+        return (yield from _finish(keys, prep, engine, device, 0, refined, True))
     if engine == "triton":
         from ._triton import triton_steps
 
         try:
             keys, iters, converged = yield from triton_steps(prep, keys0, device, max_iter,
                                                                    **pv)
-            return result_from_keys(keys, prep, engine, device, iters, refined, converged)
+            return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
         except Exception as exc:
             if not auto or _is_oom(exc):
                 raise
@@ -212,7 +227,13 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
     from ._torch import automaton_steps
 
     keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter, **pv)
-    return result_from_keys(keys, prep, engine, device, iters, refined, converged)
+    return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
+
+
+def _finish(*args):
+    """Job: the result from the final keys (labels decoded, the state's signature), off the
+    job's thread."""
+    return (yield from in_background(result_from_keys, *args, message="finishing"))
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -241,7 +262,7 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
             engine: str = "auto", max_iter: Optional[int] = None,
             distance_penalty: float = 0.0,
             state: Optional[GrowCutState] = None,
-            cpu_refine_s: Optional[float] = None) -> GrowCutResult:
+            cpu_refine_s: Optional[float] = None, exclude=None) -> GrowCutResult:
     """GrowCut to convergence; see :func:`growcut_steps` for the parameters.
 
     >>> res = growcut(image, seeds, spacing=(3, 1, 1))           # doctest: +SKIP
@@ -250,7 +271,7 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
     return run(growcut_steps(image, seeds, spacing=spacing, connectivity=connectivity,
                              channel_axis=channel_axis, mask=mask, device=device, engine=engine,
                              max_iter=max_iter, distance_penalty=distance_penalty, state=state,
-                             previews=False, cpu_refine_s=cpu_refine_s))
+                             previews=False, cpu_refine_s=cpu_refine_s, exclude=exclude))
 
 
 def warm_up() -> None:

@@ -183,8 +183,12 @@ def channel_scales(chans: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
 
 
 def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None, mask=None,
-            distance_penalty: float = 0.0) -> Prepared:
-    """Check and convert the inputs (one-line InputError on anything wrong)."""
+            distance_penalty: float = 0.0, exclude=None) -> Prepared:
+    """Check and convert the inputs (one-line InputError on anything wrong).
+
+    ``exclude``: voxels no label may take (they stay 0, and seeds there are dropped), e.g. what
+    the user erased in a result before Refine. Unlike ``mask`` it does not change the channels'
+    normalisation, so everything else grows as before."""
     from ..image import SegImage
 
     if isinstance(image, SegImage):
@@ -232,6 +236,15 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     # labels are 0..65534: uint16 holds them (a quarter of int64's memory and traffic), and a
     # bincount is several times faster than np.unique
     sd16 = sd.astype(np.uint16)
+    if exclude is not None:
+        exclude = np.asarray(exclude) != 0
+        if exclude.shape != shape:
+            raise InputError(f"the excluded voxels' shape {exclude.shape} does not match the "
+                             f"image's {shape}")
+        if exclude.any():
+            sd16[exclude] = 0
+        else:
+            exclude = None
     present = tuple(int(v) for v in np.flatnonzero(np.bincount(sd16.ravel())) if v != 0)
     if len(present) < 2:
         raise InputError(f"GrowCut needs seeds of at least two labels, found {len(present)} "
@@ -258,6 +271,8 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
         raise InputError("the image holds NaN or infinite values; replace them (or mask them "
                          "out) first")
     scales = channel_scales(chans, mask)
+    if exclude is not None:  # blocked like voxels outside the mask, the scales unchanged
+        mask = ~exclude if mask is None else mask & ~exclude
     feats = np.ascontiguousarray(chans / scales.astype(np.float32))
     offsets = neighbour_offsets(nd, conn)
     step_cost = (dp * step_lengths(offsets, spacing)).astype(np.float32)
