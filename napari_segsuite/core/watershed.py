@@ -691,12 +691,12 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
                                     progress=(1, 2, 3), message=msg)
     yield Progress(2, 3, "renumbering")
     labels = yield from in_background(_finish_instances, labels, fg, watershed_line, min_size,
-                                      done=2, total=3, message="renumbering")
+                                      sp, done=2, total=3, message="renumbering")
     yield Progress(3, 3, f"{int(labels.max())} objects")
     return labels
 
 
-def _finish_instances(labels, fg, watershed_line, min_size) -> np.ndarray:
+def _finish_instances(labels, fg, watershed_line, min_size, sp) -> np.ndarray:
     """Orphan foreground components as objects, small objects dropped, labels 1..N."""
     from scipy import ndimage as ndi
     from skimage.segmentation import relabel_sequential
