@@ -28,3 +28,14 @@ def test_mni152_t1_and_tissue_truth():
     assert t1.array[truth.array == 3].mean() > t1.array[truth.array == 2].mean() + 10
     with pytest.raises(ValueError):
         t1.array[0, 0, 0] = 1  # shared, read-only
+
+
+@pytest.mark.skipif(real.skip_reason("dsb_nuclei") is not None,
+                    reason=str(real.skip_reason("dsb_nuclei")))
+def test_dsb_nuclei_image_and_instances():
+    case = real.dsb_nuclei()
+    img, lab = case.images["nuclei"], case.labels["labels"].array
+    assert img.shape == lab.shape == (512, 512)
+    assert lab.max() == 125 and len(np.unique(lab)) == 126  # renumbered 1..125
+    # nuclei are bright on a dark background
+    assert img.array[lab > 0].mean() > 2 * img.array[lab == 0].mean()

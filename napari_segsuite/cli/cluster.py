@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..core.defaults import HELP, SLIC
 from ._common import add_output_args, positive_int
 from ._scene import add_scene_args
 
@@ -31,8 +32,8 @@ def register(sub) -> None:
     p.add_argument("--method", required=True, choices=("kmeans", "kmedoids", "slic", "spectral"))
     p.add_argument("--k", type=int, default=None, help="number of clusters K (>= 2)")
     p.add_argument("--segments", type=int, default=None, help="number of SLIC superpixels (>= 1)")
-    p.add_argument("--compactness", type=float, default=1.0,
-                   help="SLIC compactness on channels scaled to [0, 1] (default 1.0)")
+    p.add_argument("--compactness", type=float, default=SLIC["compactness"],
+                   help=HELP["compactness"])
     p.add_argument("--mask", metavar="MASK", help="only cluster voxels where MASK is non-zero")
     p.add_argument("--spatial-weight", type=float, default=0.0,
                    help="weight of physical position among the features (default 0)")

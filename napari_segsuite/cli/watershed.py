@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..core.defaults import AUTO_MARKERS, HELP, INSTANCES
 from ._common import add_output_args, positive_int
 
 
@@ -36,15 +37,16 @@ def register(sub) -> None:
                     "label per object at the peaks of its distance transform, touching objects "
                     "separated (e.g. nuclei). Distances, sigma and gradients are in physical "
                     "units (the image's spacing). Multichannel images use all channels.",
-        epilog="Example (nuclei, 0.5 um pixels): segsuite watershed nuclei.nii.gz -o inst.nii.gz "
-               "--instances --sigma 0.5 --min-distance 2 --threshold-method li --background 20")
+        epilog="Example (nuclei): segsuite watershed nuclei.tif -o inst.tif --instances "
+               "(defaults: docs/defaults.md); with uneven illumination add --background of "
+               "about 3 nucleus radii, e.g. --background 30 for 10-pixel nuclei")
     p.add_argument("image", metavar="IMAGE", help="input image (2D or 3D, any channels)")
     add_output_args(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--markers", metavar="SEEDS",
                       help="label image of markers on IMAGE's grid (0 = none, 1..K = labels)")
     mode.add_argument("--auto-markers", action="store_true",
-                      help="markers from local-entropy minima clustered into --n-labels classes")
+                      help="automatic markers, --n-labels classes: " + HELP["auto_markers"])
     mode.add_argument("--instances", action="store_true",
                       help="one label per foreground object; touching objects split at the "
                            "peaks of the distance transform")
@@ -53,9 +55,7 @@ def register(sub) -> None:
                    help="gradient operator (default sobel)")
     g.add_argument("--multiband", choices=("rss", "dizenzo"), default="rss",
                    help="how channels combine: root-sum-of-squares or Di Zenzo (default rss)")
-    g.add_argument("--sigma", type=float, default=0.0,
-                   help="Gaussian smoothing before the gradient / threshold, physical units "
-                        "(default 0)")
+    g.add_argument("--sigma", type=float, default=None, help=HELP["sigma"])
     w = p.add_argument_group("flood")
     w.add_argument("--compactness", type=float, default=0.0,
                    help="compact watershed: the flood priority adds COMPACTNESS x the distance "
@@ -76,19 +76,14 @@ def register(sub) -> None:
     i = p.add_argument_group("--instances")
     i.add_argument("--threshold", type=float, default=None,
                    help="foreground threshold (default: Otsu)")
-    i.add_argument("--threshold-method", choices=("otsu", "li", "triangle"), default=None,
-                   help="automatic foreground threshold (default otsu; li suits small bright "
-                        "objects such as nuclei)")
+    i.add_argument("--threshold-method", choices=("local", "otsu", "li", "triangle"),
+                   default=None, help=HELP["threshold_method"])
     i.add_argument("--background", type=float, default=None, metavar="SIGMA",
-                   help="subtract a smooth background (Gaussian of this physical sigma, e.g. "
-                        "3-5 object radii) before thresholding (uneven illumination)")
+                   help=HELP["background"])
     i.add_argument("--dark-objects", action="store_true",
                    help="objects are darker than the background")
-    i.add_argument("--min-distance", type=float, default=None,
-                   help="minimum distance between two object centres, physical units "
-                        "(default 3 voxels of the finest axis)")
-    i.add_argument("--min-size", type=int, default=0,
-                   help="drop objects smaller than this many voxels (default 0)")
+    i.add_argument("--min-distance", type=float, default=None, help=HELP["min_distance"])
+    i.add_argument("--min-size", type=int, default=None, help=HELP["min_size"])
     p.set_defaults(func=run)
 
 
@@ -97,7 +92,7 @@ def _check_args(args) -> None:
 
     for name in ("sigma", "compactness"):
         v = getattr(args, name)
-        if not (v >= 0) or v == float("inf"):
+        if v is not None and (not (v >= 0) or v == float("inf")):
             raise InputError(f"--{name} must be >= 0, got {v}")
     if args.h is not None and not (0 < args.h < float("inf")):
         raise InputError(f"--h must be > 0, got {args.h}")
@@ -109,7 +104,7 @@ def _check_args(args) -> None:
         raise InputError(f"--background must be >= 0, got {args.background}")
     if args.threshold is not None and args.threshold_method is not None:
         raise InputError("give either --threshold or --threshold-method, not both")
-    if args.min_size < 0:
+    if args.min_size is not None and args.min_size < 0:
         raise InputError(f"--min-size must be >= 0, got {args.min_size}")
     if args.n_labels is not None and not args.auto_markers:
         raise InputError("--n-labels only applies with --auto-markers")
@@ -122,7 +117,7 @@ def _check_args(args) -> None:
                           ("--threshold-method", args.threshold_method),
                           ("--background", args.background),
                           ("--dark-objects", args.dark_objects or None),
-                          ("--min-size", args.min_size or None)):
+                          ("--min-size", args.min_size)):
             if val is not None:
                 raise InputError(f"{flag} only applies with --instances")
     if args.h is not None and (args.markers or args.auto_markers):
@@ -183,18 +178,19 @@ def run(args: argparse.Namespace) -> int:
         mask = None if mask is None else np.take(mask, 0, axis=ax)
 
     if args.instances:
-        min_distance = args.min_distance if args.min_distance is not None \
-            else 3.0 * min(image.spacing)
-        job = W.instances_steps(image, threshold=args.threshold, min_distance=min_distance,
-                                sigma=args.sigma, compactness=args.compactness,
+        pick = {k: getattr(args, k) for k in INSTANCES if k != "background"}
+        pick["background"] = args.background
+        kw = {k: INSTANCES[k] if v is None else v for k, v in pick.items()}
+        job = W.instances_steps(image, threshold=args.threshold, compactness=args.compactness,
                                 watershed_line=args.watershed_line,
-                                dark_objects=args.dark_objects, min_size=args.min_size,
-                                threshold_method=args.threshold_method or "otsu",
-                                background=args.background or 0.0)
+                                dark_objects=args.dark_objects, **kw)
     else:
         if args.auto_markers:
-            markers = W.auto_markers(image, args.n_labels or 3)
-        job = W.watershed_steps(image, markers, gradient=args.gradient, sigma=args.sigma,
+            if mask is None:  # a skull-stripped / masked image: its constant background
+                mask = W.constant_background(image)
+            markers = W.auto_markers(image, args.n_labels or AUTO_MARKERS["n_labels"],
+                                     mask=mask)
+        job = W.watershed_steps(image, markers, gradient=args.gradient, sigma=args.sigma or 0.0,
                                 multiband=args.multiband, h=args.h,
                                 compactness=args.compactness,
                                 watershed_line=args.watershed_line, merge=args.merge,

@@ -27,6 +27,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from .defaults import SLIC
 from .errors import InputError
 from .progress import Progress, run
 
@@ -188,7 +189,8 @@ def kmedoids_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
 
 
 # -- superpixels ---------------------------------------------------------------------------------
-def slic_steps(image, n_segments: int = 400, *, compactness: float = 1.0, channel_axis=None,
+def slic_steps(image, n_segments: int = SLIC["n_segments"], *,
+               compactness: float = SLIC["compactness"], channel_axis=None,
                spacing=None, mask=None, sigma: float = 0.0, random_state=0):
     """SLIC superpixels on normalised channels, round in physical space (job).
 
@@ -271,7 +273,8 @@ def spectral_on_regions(labels: np.ndarray, ids: np.ndarray, means: np.ndarray, 
 
 
 def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segments: int = 400,
-                             compactness: float = 1.0, channel_axis=None, spacing=None,
+                             compactness: float = SLIC["compactness"], channel_axis=None,
+                             spacing=None,
                              mask=None, spatial_weight=0.0, random_state=0):
     """SLIC first, then cluster the superpixels' mean features into K labels (job).
 
@@ -342,7 +345,7 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if n_segments is not None and int(n_segments) < 1:
         raise InputError(f"the number of segments must be at least 1, got {n_segments}")
-    compactness = kw.pop("compactness", 1.0)
+    compactness = kw.pop("compactness", SLIC["compactness"])
     if method == "slic":
         if k is None:
             kw.pop("spatial_weight", None)

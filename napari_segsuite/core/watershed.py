@@ -221,15 +221,81 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
     return m.astype(np.int32, copy=False)
 
 
-def auto_markers(image: Any, n_labels: int = 3, *, spacing: Optional[Sequence[float]] = None,
-                 channel_axis: Optional[int] = None, **kwargs) -> np.ndarray:
-    """Markers 1..K from local-entropy minima clustered by intensity (:func:`.seeds.auto_seeds`).
+def constant_background(image: Any, *, channel_axis: Optional[int] = None,
+                        min_fraction: float = 0.05) -> Optional[np.ndarray]:
+    """The object of a masked / skull-stripped image: voxels where some channel differs from
+    the image's minimum, when at least ``min_fraction`` of the voxels sit exactly at that
+    minimum (the zero background of preprocessed MRI); else None (no such background)."""
+    chans, _ = _unpack(image, None, channel_axis)
+    flat = chans.reshape(-1, chans.shape[-1])
+    bg = np.all(flat == flat.min(axis=0), axis=1).reshape(chans.shape[:-1])
+    if bg.mean() < min_fraction or bg.all():
+        return None
+    return ~bg
 
-    Each label is one intensity class with many blobs: the flood then gives a K-class
-    segmentation. Extra keywords go to :func:`~napari_segsuite.core.seeds.auto_seeds`."""
+
+def class_markers(image: Any, n_labels: int = 3, *, mask: Optional[np.ndarray] = None,
+                  spacing: Optional[Sequence[float]] = None, channel_axis: Optional[int] = None,
+                  margin: float = 0.5, sample_size: int = 50_000,
+                  random_state: int = 0) -> np.ndarray:
+    """Markers 1..K of the voxels that clearly belong to one of K intensity classes.
+
+    The channels (normalised 1-99th percentile inside ``mask``, smoothed by a Gaussian of one
+    voxel of the finest axis) of a sample of the ``mask`` voxels are clustered by K-means
+    (scikit-learn); a voxel of the mask becomes a marker of its nearest class when its
+    distance to that centre is below ``margin`` times its distance to the second nearest
+    (the confident core of each class); the flood then decides the uncertain voxels along
+    the gradient. Labels are ordered by the first channel's class mean (1 = darkest); voxels
+    outside the mask are 0."""
+    from scipy import ndimage as ndi
+    from sklearn.cluster import KMeans
+
+    chans, sp = _unpack(image, spacing, channel_axis)
+    shape = chans.shape[:-1]
+    k = int(n_labels)
+    if k < 2:
+        raise InputError(f"automatic markers need at least 2 labels, got {n_labels}")
+    mask = np.ones(shape, bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != shape:
+        raise InputError(f"mask shape {mask.shape} does not match the image shape {shape}")
+    feats = normalise_channels(chans, mask)
+    m0 = float(min(sp))
+    for c in range(feats.shape[-1]):
+        feats[..., c] = ndi.gaussian_filter(feats[..., c], [m0 / s for s in sp], mode="nearest")
+    vals = feats[mask]
+    if len(vals) < k:
+        raise InputError(f"the mask has {len(vals)} voxels for {k} classes")
+    rng = np.random.default_rng(random_state)
+    samp = vals[rng.choice(len(vals), min(len(vals), int(sample_size)), replace=False)]
+    centres = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(samp)
+    centres = centres.cluster_centers_.astype(np.float32)
+    centres = centres[np.argsort(centres[:, 0], kind="stable")]
+    d = np.sqrt(((vals[:, None, :] - centres[None]) ** 2).sum(-1))
+    order = np.sort(d, axis=1)
+    near = np.argmin(d, axis=1).astype(np.int32) + 1
+    sure = order[:, 0] < float(margin) * order[:, 1]
+    out = np.zeros(shape, np.int32)
+    out[mask] = np.where(sure, near, 0)
+    return out
+
+
+def auto_markers(image: Any, n_labels: int = 3, *, spacing: Optional[Sequence[float]] = None,
+                 channel_axis: Optional[int] = None, mask: Optional[np.ndarray] = None,
+                 **kwargs) -> np.ndarray:
+    """Automatic markers 1..K, one label per intensity class.
+
+    On a masked image (``mask`` given, or a constant background found by
+    :func:`constant_background`: the exact zeros around a skull-stripped brain) the classes
+    are found inside the object only (:func:`class_markers`) and the background gets no
+    marker: flood with the same mask so it stays 0. Otherwise local-entropy minima
+    clustered by intensity (:func:`.seeds.auto_seeds`; extra keywords go to it)."""
     from .seeds import auto_seeds
 
     chans, sp = _unpack(image, spacing, channel_axis)
+    if mask is None:
+        mask = constant_background(chans, channel_axis=-1)
+    if mask is not None:
+        return class_markers(chans, int(n_labels), mask=mask, spacing=sp, channel_axis=-1)
     return auto_seeds(chans, int(n_labels), channel_axis=-1, spacing=sp, **kwargs)
 
 
@@ -277,19 +343,53 @@ def _ball(radius: float, spacing: Sequence[float]) -> np.ndarray:
     return fp
 
 
-THRESHOLDS = ("otsu", "li", "triangle")
+THRESHOLDS = ("local", "otsu", "li", "triangle")
+
+
+def object_radius(mask: np.ndarray, spacing: Optional[Sequence[float]] = None) -> float:
+    """The typical object radius of a foreground mask, physical units: over its connected
+    components, the median of the largest distance to the background (the radius of the
+    largest inscribed ball). Components thinner than 2 voxels of the finest axis (radius
+    below 2 voxels: specks of noise) are left out unless nothing else is there. A clump of
+    touching objects counts once, so this is the single objects' radius when most objects are
+    single (on the real DSB nuclei 9.1 px against 9.2 px measured on the truth). 0 for an
+    empty mask."""
+    from scipy import ndimage as ndi
+
+    mask = np.asarray(mask, dtype=bool)
+    sp = tuple(spacing) if spacing is not None else (1.0,) * mask.ndim
+    comps, n = ndi.label(mask)
+    if n == 0:
+        return 0.0
+    dist = ndi.distance_transform_edt(mask, sampling=sp)
+    radii = np.asarray(ndi.maximum(dist, comps, np.arange(1, n + 1)), dtype=float)
+    big = radii[radii >= 2.0 * min(sp)]
+    return float(np.median(big if big.size else radii))
 
 
 def foreground(image: Any, threshold: Optional[float] = None, *,
                spacing: Optional[Sequence[float]] = None, channel_axis: Optional[int] = None,
-               sigma: float = 0.0, dark_objects: bool = False, method: str = "otsu",
-               background: float = 0.0) -> np.ndarray:
+               sigma: Optional[float] = None, dark_objects: bool = False,
+               method: str = "local", background: float = 0.0,
+               sigma_fraction: float = 1.0 / 16.0) -> np.ndarray:
     """Foreground mask: the (smoothed, channel-averaged) image above ``threshold``.
 
     threshold: a value in the image's units (after background subtraction), or None for an
-        automatic one by ``method``: ``"otsu"``, ``"li"`` (minimum cross-entropy, better for
-        small bright objects on a large background) or ``"triangle"`` (scikit-image).
-    sigma: Gaussian smoothing first, physical units.
+        automatic one by ``method``:
+
+        - ``"local"`` (default): a voxel is foreground when it is brighter than the Gaussian
+          mean of its neighbourhood (sigma = the typical object radius, estimated by
+          :func:`object_radius` on a first Li threshold) and above Li's global threshold (the
+          floor that keeps flat background out). Robust to uneven illumination and to objects
+          of very different brightness, where one global threshold cuts dim objects and
+          swells bright ones; on the real DSB nuclei it raises the foreground Dice from 0.84
+          (Otsu) to 0.92 (docs/defaults.md).
+        - ``"otsu"``, ``"li"`` (minimum cross-entropy) or ``"triangle"``: one global
+          threshold (scikit-image).
+    sigma: Gaussian smoothing first, physical units; None (default): ``sigma_fraction`` (1/16)
+        of the typical object radius (:func:`object_radius` of Li's threshold of the raw
+        image), enough to quiet pixel noise without blurring touching objects together;
+        0: none.
     background: if > 0, subtract a smooth background first (a Gaussian of this physical
         sigma, e.g. 3-5 object radii) to flatten uneven illumination.
     dark_objects: objects are darker than the background.
@@ -301,7 +401,7 @@ def foreground(image: Any, threshold: Optional[float] = None, *,
         raise InputError(f"threshold method must be one of {', '.join(THRESHOLDS)}, "
                          f"got {method!r}")
     chans, sp = _unpack(image, spacing, channel_axis)
-    sigma = _check_sigma(sigma)
+    sigma = None if sigma is None else _check_sigma(sigma)
     background = float(background or 0.0)
     if not np.isfinite(background) or background < 0:
         raise InputError(f"background radius must be >= 0 (physical units), got {background}")
@@ -309,39 +409,83 @@ def foreground(image: Any, threshold: Optional[float] = None, *,
         normalise_channels(chans).mean(axis=-1)
     if dark_objects:
         x = -x
+    if sigma is None:
+        lo, hi = float(x.min()), float(x.max())
+        sigma = sigma_fraction * object_radius(x > filters.threshold_li(x), sp) if hi > lo else 0
     if sigma > 0:
         x = ndi.gaussian_filter(x, [sigma / s for s in sp], output=np.float32, mode="nearest")
     if background > 0:
         x = x - ndi.gaussian_filter(x, [background / s for s in sp], output=np.float32,
                                     mode="nearest")
-    if threshold is None:
-        if float(x.min()) == float(x.max()):
-            raise InputError("the image is constant: no foreground to find; give a threshold")
-        threshold = float(getattr(filters, f"threshold_{method}")(x))
-    elif dark_objects:
-        threshold = -float(threshold)
-    return x > threshold
+    if threshold is not None:
+        return x > (-float(threshold) if dark_objects else float(threshold))
+    if float(x.min()) == float(x.max()):
+        raise InputError("the image is constant: no foreground to find; give a threshold")
+    if method != "local":
+        return x > float(getattr(filters, f"threshold_{method}")(x))
+    floor = float(filters.threshold_li(x))
+    first = x > floor
+    radius = object_radius(first, sp)
+    if radius <= 0:
+        return first
+    local = ndi.gaussian_filter(x, [radius / s for s in sp], output=np.float32, mode="nearest")
+    # ">=" up to rounding: the inside of a flat (e.g. saturated) object equals its local mean
+    fg = first & (x >= local - np.float32(1e-5 * (float(x.max()) - float(x.min()))))
+    # holes the local test leaves inside large bright objects or clumps (their centre can be
+    # below the mean of a neighbourhood full of bright objects), up to one object's size
+    holes = ndi.binary_fill_holes(fg) & ~fg & first
+    if holes.any():
+        hl, nh = ndi.label(holes)
+        small = np.bincount(hl.ravel())
+        small = small <= math.pi ** (x.ndim / 2.0) * radius ** x.ndim / float(np.prod(sp))
+        small[0] = False
+        fg |= small[hl]
+    return fg
+
+
+def _auto_markers_of_distance(dist: np.ndarray, mask: np.ndarray, sp: Sequence[float]):
+    """(markers, smoothed distance) for the automatic object scale: h-maxima of the distance
+    transform smoothed by r/8, h = r/10, r = :func:`object_radius` of the mask."""
+    from scipy import ndimage as ndi
+
+    from ._hminima import h_minima_fast
+
+    radius = object_radius(mask, sp)
+    smooth = ndi.gaussian_filter(dist, [radius / 8.0 / s for s in sp], output=np.float32)
+    smooth[~mask] = 0
+    h = max(radius / 10.0, 1e-3 * max(float(smooth.max()), 1e-6))
+    peaks = h_minima_fast(-smooth, h).astype(bool) & mask
+    markers, _ = ndi.label(peaks, structure=ndi.generate_binary_structure(mask.ndim, mask.ndim))
+    return markers.astype(np.int32), smooth
 
 
 def distance_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
-                     threshold: Optional[float] = None, min_distance: float = 3.0,
+                     threshold: Optional[float] = None, min_distance: Optional[float] = None,
                      spacing: Optional[Sequence[float]] = None,
-                     channel_axis: Optional[int] = None, sigma: float = 0.0,
-                     dark_objects: bool = False, threshold_method: str = "otsu",
+                     channel_axis: Optional[int] = None, sigma: Optional[float] = None,
+                     dark_objects: bool = False, threshold_method: str = "local",
                      background: float = 0.0, return_distance: bool = False):
     """Markers at the peaks of the distance transform of the foreground, labelled 1..N.
 
     The foreground is ``mask`` if given, else :func:`foreground` of ``image``. The Euclidean
-    distance transform uses the spacing (physical units); peaks must be the maximum within an
-    ellipsoid of physical radius ``min_distance`` and inside the foreground; touching peaks
-    (plateaus) form one marker. With ``return_distance`` returns ``(markers, distance, mask)``.
+    distance transform uses the spacing (physical units).
+
+    min_distance: None (default): the object scale is estimated from the data
+        (:func:`object_radius`, r): markers are the h-maxima of the distance transform smoothed
+        by a Gaussian of r/8 with h = r/10, so a nucleus whose distance map has a saddle
+        shallower than a tenth of its radius keeps one marker (peaks a fixed few voxels apart
+        split one real nucleus into many). A number: peaks must be the maximum within an
+        ellipsoid of physical radius ``min_distance`` (touching peaks form one marker).
+    With ``return_distance`` returns ``(markers, distance, mask)`` (the distance the flood
+    should use: smoothed in the automatic mode).
     """
     from scipy import ndimage as ndi
     from skimage.feature import peak_local_max
 
-    min_distance = float(min_distance)
-    if not np.isfinite(min_distance) or min_distance <= 0:
-        raise InputError(f"min distance between objects must be > 0, got {min_distance}")
+    if min_distance is not None:
+        min_distance = float(min_distance)
+        if not np.isfinite(min_distance) or min_distance <= 0:
+            raise InputError(f"min distance between objects must be > 0, got {min_distance}")
     if mask is None:
         if image is None:
             raise InputError("distance markers need an image or a foreground mask")
@@ -359,13 +503,17 @@ def distance_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
     if mask.all():
         raise InputError("the whole image is foreground: raise the threshold")
     dist = ndi.distance_transform_edt(mask, sampling=sp).astype(np.float32)
-    comps, _ = ndi.label(mask)
-    peaks = peak_local_max(dist, footprint=_ball(min_distance, sp), labels=comps,
-                           exclude_border=False)
-    seeds = np.zeros(mask.shape, dtype=bool)
-    seeds[tuple(peaks.T)] = True
-    markers, _ = ndi.label(seeds, structure=ndi.generate_binary_structure(mask.ndim, mask.ndim))
-    markers = markers.astype(np.int32)
+    if min_distance is None:
+        markers, dist = _auto_markers_of_distance(dist, mask, sp)
+    else:
+        comps, _ = ndi.label(mask)
+        peaks = peak_local_max(dist, footprint=_ball(min_distance, sp), labels=comps,
+                               exclude_border=False)
+        seeds = np.zeros(mask.shape, dtype=bool)
+        seeds[tuple(peaks.T)] = True
+        markers, _ = ndi.label(seeds,
+                               structure=ndi.generate_binary_structure(mask.ndim, mask.ndim))
+        markers = markers.astype(np.int32)
     if return_distance:
         return markers, dist, mask
     return markers
@@ -374,15 +522,19 @@ def distance_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
 def find_markers_steps(image: Any, method: str = "h-minima", *,
                        spacing: Optional[Sequence[float]] = None,
                        channel_axis: Optional[int] = None, n_labels: int = 3,
-                       h: Optional[float] = None, gradient: str = "sobel", sigma: float = 0.0,
-                       multiband: str = "rss", threshold: Optional[float] = None, min_distance: float = 3.0,
-                       dark_objects: bool = False, threshold_method: str = "otsu",
+                       h: Optional[float] = None, gradient: str = "sobel",
+                       sigma: Optional[float] = None,
+                       multiband: str = "rss", threshold: Optional[float] = None,
+                       min_distance: Optional[float] = None,
+                       dark_objects: bool = False, threshold_method: str = "local",
                        background: float = 0.0, mask: Optional[np.ndarray] = None):
     """Job: automatic markers (int32 labels) to show and edit before the flood.
 
     method: ``"entropy"`` (:func:`auto_markers`, ``n_labels`` classes), ``"h-minima"``
-    (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``, ``multiband``) or ``"distance"``
-    (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``).
+    (:func:`h_minima_markers` of the gradient, ``h``, ``gradient``, ``sigma``, ``multiband``) or
+    ``"distance"`` (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``).
+    ``sigma`` None: no smoothing of the gradient, the automatic smoothing of :func:`foreground`
+    for distance.
     """
     if method not in MARKER_METHODS:
         raise InputError(f"marker method must be one of {', '.join(MARKER_METHODS)}, "
@@ -392,7 +544,7 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
     if method == "entropy":
         markers = auto_markers(chans, n_labels, spacing=sp, channel_axis=-1, mask=mask)
     elif method == "h-minima":
-        grad = yield from gradient_steps(chans, method=gradient, sigma=sigma, spacing=sp,
+        grad = yield from gradient_steps(chans, method=gradient, sigma=sigma or 0.0, spacing=sp,
                                          channel_axis=-1, multiband=multiband)
         yield Progress(1, 2, "h-minima")
         markers = h_minima_markers(grad, h, mask=mask)
@@ -492,19 +644,22 @@ def segment_watershed(image: Any, markers: Any = None, **kwargs) -> np.ndarray:
 
 def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
                     markers: Any = None, threshold: Optional[float] = None,
-                    min_distance: float = 3.0, spacing: Optional[Sequence[float]] = None,
-                    channel_axis: Optional[int] = None, sigma: float = 0.0,
+                    min_distance: Optional[float] = None,
+                    spacing: Optional[Sequence[float]] = None,
+                    channel_axis: Optional[int] = None, sigma: Optional[float] = None,
                     compactness: float = 0.0, watershed_line: bool = False,
-                    dark_objects: bool = False, threshold_method: str = "otsu",
-                    background: float = 0.0, min_size: int = 0):
+                    dark_objects: bool = False, threshold_method: str = "local",
+                    background: float = 0.0, min_size: Optional[int] = None):
     """Job: split the foreground into one label per object (1..N), touching objects separated.
 
     Foreground: ``mask`` or :func:`foreground` of the image (``threshold`` or
     ``threshold_method``, Gaussian ``sigma`` and ``background`` subtraction in physical units);
-    markers: ``markers`` (e.g. edited ones) or the distance-transform peaks
-    at least ``min_distance`` physical units apart (:func:`distance_markers`); flood of the
-    negated, spacing-aware distance inside the foreground. Objects smaller than ``min_size``
-    voxels are dropped. Labels are renumbered 1..N. ``compactness`` measures the distance to
+    markers: ``markers`` (e.g. edited ones) or :func:`distance_markers` (by default the
+    h-maxima of the distance transform at the object scale estimated from the data; with
+    ``min_distance`` the peaks at least that far apart); flood of the negated, spacing-aware
+    distance inside the foreground. Objects smaller than ``min_size`` voxels are dropped
+    (None: :func:`auto_min_size`, a fifth of a typical object; 0: keep all). Labels are
+    renumbered 1..N. ``compactness`` measures the distance to
     the marker in physical units (as :func:`watershed_steps`).
     """
     from ._flood import flood_steps
@@ -536,12 +691,12 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
                                     progress=(1, 2, 3), message=msg)
     yield Progress(2, 3, "renumbering")
     labels = yield from in_background(_finish_instances, labels, fg, watershed_line, min_size,
-                                      done=2, total=3, message="renumbering")
+                                      sp, done=2, total=3, message="renumbering")
     yield Progress(3, 3, f"{int(labels.max())} objects")
     return labels
 
 
-def _finish_instances(labels, fg, watershed_line, min_size) -> np.ndarray:
+def _finish_instances(labels, fg, watershed_line, min_size, sp) -> np.ndarray:
     """Orphan foreground components as objects, small objects dropped, labels 1..N."""
     from scipy import ndimage as ndi
     from skimage.segmentation import relabel_sequential
@@ -551,12 +706,24 @@ def _finish_instances(labels, fg, watershed_line, min_size) -> np.ndarray:
     if not watershed_line and orphans.any():
         extra, n = ndi.label(orphans)
         labels = np.where(extra > 0, extra + labels.max(), labels)
+    if min_size is None:  # automatic: a fifth of a ball of the typical object radius
+        min_size = auto_min_size(fg, sp)
     if min_size and int(min_size) > 0:
         sizes = np.bincount(labels.ravel())
         small = sizes < int(min_size)
         small[0] = False
         labels[small[labels]] = 0
     return relabel_sequential(labels.astype(np.int32))[0].astype(np.int32)
+
+
+def auto_min_size(mask: np.ndarray, spacing: Sequence[float]) -> int:
+    """The automatic smallest object, voxels: a fifth of the volume (area in 2D) of a ball of
+    the typical object radius (:func:`object_radius`): specks of noise and slivers left
+    between touching objects go, small real objects stay."""
+    r = object_radius(mask, spacing)
+    nd = len(spacing)
+    vol = (math.pi * r * r if nd == 2 else 4.0 / 3.0 * math.pi * r ** 3) / float(np.prod(spacing))
+    return int(0.2 * vol)
 
 
 def split_instances(image: Any = None, **kwargs) -> np.ndarray:

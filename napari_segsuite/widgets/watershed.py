@@ -8,6 +8,7 @@ import numpy as np
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                             QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from ..core.defaults import AUTO_MARKERS, HELP, INSTANCES
 from ..core.errors import InputError
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
@@ -60,8 +61,7 @@ class WatershedWidget(QWidget):
         self.multiband.addItem("root-sum-of-squares", "rss")
         self.multiband.addItem("Di Zenzo", "dizenzo")
         self.multiband.setToolTip("how several channels combine into one gradient")
-        self.sigma = _spin(0.0, 1000.0, 0.0, 0.25, 3,
-                           "Gaussian smoothing before the gradient, physical units (scale)")
+        self.sigma = _spin(0.0, 1000.0, 0.0, 0.25, 3, HELP["sigma"] + " (here 0 = the default)")
         # markers
         self.source = QComboBox()
         for text, key in SOURCES:
@@ -71,18 +71,20 @@ class WatershedWidget(QWidget):
         self.markers.setToolTip("labels layer holding the markers (0 = none, 1..K = labels)")
         self.n_labels = QSpinBox()
         self.n_labels.setRange(2, 64)
-        self.n_labels.setValue(3)
+        self.n_labels.setValue(AUTO_MARKERS["n_labels"])
+        self.n_labels.setToolTip(HELP["auto_markers"])
         self.h = _spin(0.0, 1e9, 0.0, 1.0, 4,
                        "minimum depth of a gradient basin (gradient units); 0 = automatic")
         self.min_distance = _spin(0.0, 1e6, 0.0, 0.5, 3,
-                                  "minimum distance between object centres, physical units; "
-                                  "0 = 3 voxels of the finest axis")
+                                  HELP["min_distance"] + " (0 = automatic)")
+        self.min_distance.setSpecialValueText("automatic")
         self.threshold_method = QComboBox()
-        for m in ("otsu", "li", "triangle"):
+        for m in ("local", "otsu", "li", "triangle"):
             self.threshold_method.addItem(m, m)
-        self.background = _spin(0.0, 1e6, 0.0, 1.0, 2,
-                                "subtract a smooth background (Gaussian sigma, physical units) "
-                                "before thresholding; 0 = off")
+        self.threshold_method.setCurrentIndex(
+            self.threshold_method.findData(INSTANCES["threshold_method"]))
+        self.threshold_method.setToolTip(HELP["threshold_method"])
+        self.background = _spin(0.0, 1e6, INSTANCES["background"], 1.0, 2, HELP["background"])
         self.dark_objects = QCheckBox("dark objects")
         self.find_button = QPushButton("Find markers")
         self.find_button.setToolTip("put automatic markers in a new labels layer to edit")
@@ -163,9 +165,12 @@ class WatershedWidget(QWidget):
         return layers[0], channels_from_layers(layers)
 
     def _marker_kwargs(self, image) -> dict:
-        md = self.min_distance.value() or 3.0 * min(image.spacing)
+        md = self.min_distance.value() or INSTANCES["min_distance"]
+        sigma = self.sigma.value()
+        if self._method() == "distance" and not sigma:
+            sigma = INSTANCES["sigma"]
         return dict(n_labels=self.n_labels.value(), h=self.h.value() or None,
-                    gradient=self.gradient.currentData(), sigma=self.sigma.value(),
+                    gradient=self.gradient.currentData(), sigma=sigma,
                     multiband=self.multiband.currentData(),
                     min_distance=md, threshold_method=self.threshold_method.currentData(),
                     background=self.background.value(),
@@ -264,11 +269,14 @@ class WatershedWidget(QWidget):
                 labels = yield from W.instances_steps(image, markers=mk, **fg_kwargs,
                                                       **flood_kwargs)
                 return found, labels
+            mask = roi
+            if method == "entropy" and mask is None:  # skull-stripped: background stays 0
+                mask = W.constant_background(image)
             if mk is None:
-                mk = found = yield from W.find_markers_steps(image, method, **kwargs)
+                mk = found = yield from W.find_markers_steps(image, method, mask=mask, **kwargs)
             labels = yield from W.watershed_steps(
                 image, mk, gradient=kwargs["gradient"], sigma=kwargs["sigma"],
-                multiband=kwargs["multiband"], merge=merge, mask=roi, **flood_kwargs)
+                multiband=kwargs["multiband"], merge=merge, mask=mask, **flood_kwargs)
             return found, labels
 
         def done(result):
