@@ -140,7 +140,7 @@ def test_csv_write_failure_is_exit_2(cli, pair, tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     p, g, *_ = pair
-    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)
     r = cli("metrics", p, g, "--csv", tmp_path / "m.csv", "--quiet", "--no-distances")
     assert r.code == 2 and r.err.startswith("error: --csv") and "Permission denied" in r.err, r
     assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "m.csv").exists()

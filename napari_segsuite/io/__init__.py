@@ -267,7 +267,8 @@ def grid_mismatch(image: SegImage, ref: SegImage, path: Optional[PathLike] = Non
     """How ``image`` (read from ``path``) is on another grid than ``ref``: a list like
     ``["spacing (1, 1, 1) vs (2, 1, 1)"]``, empty when the shapes' grids agree. Only what the
     file's format can hold is compared (a .npy holds no geometry, a TIFF only the in-plane
-    spacing): there the file is taken to be on ``ref``'s grid."""
+    spacing, and a TIFF without a resolution says 1): there the file is taken to be on
+    ``ref``'s grid."""
     ext = extension(path) if path is not None else ""
     nd = min(image.ndim, ref.ndim)
     sp, sp0 = np.asarray(image.spacing[-nd:], float), np.asarray(ref.spacing[-nd:], float)
@@ -281,6 +282,8 @@ def grid_mismatch(image: SegImage, ref: SegImage, path: Optional[PathLike] = Non
         return out
     if ext in (".tif", ".tiff"):
         sp, sp0 = sp[-2:], sp0[-2:]
+        if np.allclose(sp, 1.0):  # no resolution stored (most tools write none)
+            return out
     if not np.allclose(sp, sp0, rtol=1e-5, atol=1e-6):
         out.append(f"spacing {fmt(sp)} vs {fmt(sp0)}")
     if ext in (".tif", ".tiff"):
