@@ -380,6 +380,24 @@ def _verify_written(tmp: Path, image: SegImage, target: Path) -> None:
             raise InputError(f"{target}: the written file is incomplete (the disk may be "
                              "full); nothing was written")
         return
+    if ext in (".tif", ".tiff"):  # ITK misreads some TIFFs (e.g. GeoTIFFs) as 8-bit RGBA
+        why = _tiff_incomplete(tmp)
+        if not why:
+            try:
+                import tifffile
+
+                with tifffile.TiffFile(tmp) as tf:
+                    n = int(np.prod(tf.series[0].shape))
+                if n != image.array.size:
+                    why = f"{n} values where the image has {image.array.size}"
+            except ImportError:  # pragma: no cover - scikit-image brings tifffile
+                pass
+            except Exception as exc:  # noqa: BLE001 - an unreadable file
+                why = _one_line(exc)
+        if why:
+            raise InputError(f"{target}: the written file is incomplete ({why}; the disk may "
+                             "be full); nothing was written")
+        return
     import SimpleITK as sitk
 
     reader = sitk.ImageFileReader()
@@ -393,8 +411,6 @@ def _verify_written(tmp: Path, image: SegImage, target: Path) -> None:
     comps = image.array.shape[-1] if image.multichannel else 1
     want = tuple(image.shape[::-1])
     got = tuple(reader.GetSize())
-    if ext in (".tif", ".tiff") and len(want) == 2 and got[2:] == (1,):
-        got = got[:2]
     if got != want or reader.GetNumberOfComponents() != comps:
         raise InputError(f"{target}: the written file holds size {got} but the image has "
                          f"{want}; nothing was written")
