@@ -103,8 +103,9 @@ def test_batch_on_a_local_cluster_equals_the_single_commands(study, tmp_path):
     # fixing the broken case (a new file) runs it; the others stay skipped; exit 0
     img, _ = _blobs(7)
     (root / "data" / "broken.nii.gz").unlink()
-    write_image(root / "data" / "broken.nii.gz",
-                SegImage(img, spacing=(0.5, 0.7), origin=(3.0, -2.0)))
+    # on its ground truth's grid (a_gt.nii.gz): another grid is refused since issue 14
+    write_image(root / "data" / "broken.nii.gz", SegImage(img, spacing=(0.5, 0.7),
+                                                          origin=(3.0, -2.0)))
     r3 = _segsuite("batch", recipe, "-o", out, "--workers", 1, "--quiet")
     assert r3.returncode == 0, r3.stderr
     rows3 = _rows(out / "results.csv")

@@ -527,3 +527,55 @@ def test_single_class_training_set_warns():
                                             depth=1, steps_per_epoch=1, device="cpu"))
         except InputError:
             pass  # refusing later is fine too; the warning came first
+
+
+# -- 6. output locations checked before any work; a failed checkpoint write is exit 2 ------------
+@pytest.fixture
+def read_only_dir(tmp_path):
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)],
+                         capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (" + " ".join(res.stderr.split())[:200]
+                    + "); needs root")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+
+
+def test_train_into_a_read_only_folder_fails_before_training(read_only_dir, tiny_case, cli,
+                                                             monkeypatch):
+    pytest.importorskip("torch")
+    from napari_segsuite.core.dl import train as T
+
+    def never(*a, **k):  # the check must come first
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(T, "train_steps", never)
+    lab = np.zeros((6, 20, 20), np.uint8)
+    lab[:, :, 10:] = 1
+    write_image(tiny_case / "lab.nii.gz", SegImage(lab))
+    res = cli("train", "--images", tiny_case / "img.nii.gz", "--labels", tiny_case / "lab.nii.gz",
+              "-o", read_only_dir / "model.pt", "--quiet")
+    assert res.code == 2, res
+    assert res.err.startswith("error:") and res.err.count("\n") == 1, res
+    # images/outputs alike: a read-only folder is refused before the work
+    res = cli("watershed", tiny_case / "img.nii.gz", "-o", read_only_dir / "ws.nii.gz",
+              "--quiet")
+    assert res.code == 2 and "writ" in res.err and res.err.count("\n") == 1, res
+
+
+def test_failed_checkpoint_write_is_one_input_error(small_disk):
+    torch = pytest.importorskip("torch")
+    from napari_segsuite.core.dl.checkpoint import Checkpoint, save_checkpoint
+
+    big = {"w": torch.zeros(600_000)}  # 2.4 MB: does not fit on the 1 MiB disk
+    ck = Checkpoint(arch="unet", dim=2, settings={}, in_channels=1, n_out=2, output="softmax",
+                    label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0], state_dict=big)
+    with pytest.raises(InputError) as err:
+        save_checkpoint(ck, small_disk / "model.pt")
+    assert "\n" not in str(err.value) and "nothing was written" in str(err.value)
+    assert list(small_disk.iterdir()) == []
