@@ -20,7 +20,7 @@ import time
 import traceback
 
 #: a job still running after this many seconds is cancelled (the Cancel button is clicked)
-JOB_WAIT_S = 5.0
+JOB_WAIT_S = 3.0
 #: a cancelled job must have ended by then (a job that yields rarely, e.g. a training epoch or
 #: Auto seeds, ends only at its next yield; this is no speed check, only "it does end")
 CANCEL_WAIT_S = 300.0
