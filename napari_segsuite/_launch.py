@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional
 
 WIDGETS = ("GrowCut", "Watershed", "Clustering", "Compare with ground truth", "Train U-Net",
-           "U-Net predict")
+           "U-Net predict", "Spectral index")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not Path(f).exists():
             p.error(f"{f}: no such file or folder")
         if not can_read(f):
-            p.error(f"{f}: folder holds no DICOM series" if Path(f).is_dir() else
+            p.error(f"{f}: folder holds no DICOM series or satellite scene" if Path(f).is_dir() else
                     f"{f}: unsupported format {extension(f) or '(no extension)'}; use one of "
                     + ", ".join(READ_EXTENSIONS) + " or a DICOM series folder")
 

@@ -80,11 +80,45 @@ def napari_get_reader(path: Union[str, Sequence[str]]) -> Optional[Callable]:
 
 
 def read_layers(path: Union[str, Sequence[str]]) -> List[tuple]:
-    """Read each path into layer data tuples (images, labels, channels split)."""
-    from .io import read_image
+    """Read each path into layer data tuples (images, labels, channels split; a satellite
+    scene's bands, then its QA mask as a labels layer)."""
+    from .io import extension, read_image
+    from .io.geo import is_geotiff, read_geotiff
+    from .io.scenes import is_scene, read_scene
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    return [layer_tuple(read_image(p)) for p in paths]
+    out = []
+    for p in paths:
+        # scenes and GeoTIFFs larger than geo.LAZY_BYTES open lazily (dask); a scene with bands
+        # at several resolutions opens on its finest grid
+        if is_scene(p):
+            img = read_scene(p, resolution="finest")
+        elif extension(p) in (".tif", ".tiff") and is_geotiff(p):
+            img = read_geotiff(p)
+        else:
+            img = read_image(p)
+        out += scene_layers(img)
+    return out
+
+
+def scene_layers(img: SegImage, **extra: Any) -> List[tuple]:
+    """The layer tuples of an image; a scene's QA classes (``metadata["qa"]``) become a second,
+    labels layer "<name> QA mask" (fill, cloud, cloud shadow, ...), usable as the clustering
+    widget's mask (its excluded classes are left out)."""
+    from .io.scenes import qa_layer_metadata
+
+    qa = img.metadata.pop("qa", None)
+    if not img.multichannel and img.metadata.get("band_name"):  # a band description
+        extra.setdefault("name", f"{img.name} [{img.metadata['band_name']}]")
+    out = [layer_tuple(img, **extra)]
+    if qa is not None:
+        meta = {k: v for k, v in img.napari_kwargs()["metadata"].items()
+                if k in ("direction", "spacing", "origin", "crs", "transform")}
+        meta.update(qa_layer_metadata())
+        out.append((qa, {"name": f"{img.name} QA mask", "scale": tuple(img.spacing),
+                         "translate": tuple(img.origin), "metadata": meta, "opacity": 0.5,
+                         "visible": False}, "labels"))
+    return out
 
 
 # -- writers -----------------------------------------------------------------------------------
@@ -96,7 +130,14 @@ def _write(path: str, data: Any, meta: dict, labels: bool) -> List[str]:
     img = SegImage.from_napari(arr, scale=meta.get("scale"), translate=meta.get("translate"),
                                metadata=meta.get("metadata") or {}, multichannel=rgb,
                                name=meta.get("name", "image"))
-    img.metadata = {}
+    from .io.geo import geo_keys
+
+    img.metadata = geo_keys(img.metadata)  # a georeferenced layer: CRS and nodata to GeoTIFF
+    if labels and img.metadata and np.issubdtype(img.array.dtype, np.integer):
+        names = (meta.get("metadata") or {}).get("label_names") or {}
+        top = int(img.array.max()) if img.array.size else 0
+        img.metadata["label_names"] = {v: names.get(v, f"class {v}") for v in range(1, top + 1)
+                                       } if top < 256 else dict(names)
     if labels and np.issubdtype(img.array.dtype, np.integer):
         top = int(img.array.max()) if img.array.size else 0
         low = int(img.array.min()) if img.array.size else 0
@@ -171,8 +212,46 @@ def sample_ct():
     return sample_layers("ct")
 
 
-def sample_landsat():
-    return sample_layers("landsat")
+def sample_landsat(seed: int = 0):
+    """The LANDSAT sample as it arrives from the USGS: a Collection 2 scene folder (written once
+    into a cache folder by our own generator) opened by the scene reader, bands scaled to surface
+    reflectance; then the land-cover ground truth and the QA mask."""
+    from .io.geo import read_geotiff
+    from .io.scenes import read_scene
+    from .samples.landsat import LABEL_NAMES, PRODUCT_ID
+
+    folder = landsat_scene_folder(seed)
+    img = read_scene(folder / PRODUCT_ID, reflectance=True, name="landsat")
+    bands, *qa = scene_layers(img)
+    gt = read_geotiff(folder / f"{PRODUCT_ID}_labels.tif", name="ground truth")
+    gt.metadata["label_names"] = dict(LABEL_NAMES)
+    return [bands, layer_tuple(gt, "labels", opacity=0.5, visible=True), *qa]
+
+
+def landsat_scene_folder(seed: int = 0) -> Path:
+    """The cache folder holding the LANDSAT sample's scene (written on first use)."""
+    import os
+    import shutil
+    import tempfile
+
+    from . import __version__
+    from .samples.landsat import PRODUCT_ID, write_scene
+
+    root = Path(tempfile.gettempdir()) / "napari-segsuite-samples"
+    folder = root / f"landsat-{__version__}-seed{seed}"  # a new version writes it anew
+    if (folder / f"{PRODUCT_ID}_labels.tif").exists():
+        return folder
+    root.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(prefix=f".landsat-{os.getpid()}-", dir=root))
+    try:
+        write_scene(part, seed=seed)
+        try:
+            os.replace(part, folder)
+        except OSError:  # another process wrote it meanwhile
+            pass
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
+    return folder
 
 
 def sample_nuclei():

@@ -67,6 +67,10 @@ def test_sample_writes_images_and_ground_truth_with_geometry(cli, tmp_path, name
     written = sorted(p.name for p in (tmp_path / name).iterdir())
     expected = sorted([f"{k}.nii.gz" for k in list(data.images) + list(data.labels)]
                       + ["label_names.json"])
+    if name == "landsat":  # also the scene folder as the USGS delivers it (see test_geo.py)
+        from napari_segsuite.samples.landsat import PRODUCT_ID
+
+        expected = sorted(expected + [PRODUCT_ID, f"{PRODUCT_ID}_labels.tif"])
     assert written == expected
     for key, img in {**data.images, **data.labels}.items():
         back = read_image(tmp_path / name / f"{key}.nii.gz")

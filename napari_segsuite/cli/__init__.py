@@ -21,7 +21,8 @@ from typing import List, Optional
 from .. import __version__
 
 #: Subcommands, in the order ``--help`` lists them.
-COMMANDS = ("sample", "growcut", "watershed", "cluster", "train", "predict", "metrics")
+COMMANDS = ("sample", "growcut", "watershed", "cluster", "index", "train", "predict", "metrics",
+            "correct", "batch")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,6 +8,10 @@
 - spectral: SLIC superpixels (``--segments``, default 400) clustered into K labels by spectral
   clustering over their adjacency graph.
 Labels 1..K are ordered by the mean of the first channel (1 = darkest); 0 outside ``--mask``.
+IMAGE may be a Landsat / Sentinel-2 scene folder (or MTL file): its fill, cloud and cloud-shadow
+pixels (QA band) and nodata are left out (label 0) unless --keep-clouds; a .tif OUT of a
+georeferenced IMAGE is a GeoTIFF with its CRS and transform and a colour table. A lazily read
+scene (--lazy, or larger than 512 MiB) is clustered block by block with kmeans / kmedoids.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 
 from ._common import add_output_args, positive_int
+from ._scene import add_scene_args
 
 
 def register(sub) -> None:
@@ -34,6 +39,7 @@ def register(sub) -> None:
     p.add_argument("--sample", type=positive_int, default=None,
                    help="voxels sampled for the fit (default 50000 for kmeans, 3000 for kmedoids)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_scene_args(p)
     p.set_defaults(func=run)
 
 
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.cluster import cluster_steps
     from ..core.errors import InputError
     from ._common import check_output, read_input, require_finite, run_job, write_output
+    from ._scene import read_scene_input
 
     if args.k is not None and args.k < 2:
         raise InputError(f"--k must be at least 2, got {args.k}")
@@ -55,14 +62,17 @@ def run(args: argparse.Namespace) -> int:
     if not (args.spatial_weight >= 0 and np.isfinite(args.spatial_weight)):
         raise InputError(f"--spatial-weight must be a number >= 0, got {args.spatial_weight}")
     check_output(args.output, args.force)
-    img = read_input(args.image, "IMAGE")
-    require_finite(img, "IMAGE")
+    img, invalid = read_scene_input(args.image, args)  # invalid: a scene's clouds, fill
     mask = None
     if args.mask:
         m = read_input(args.mask, "MASK")
         if m.shape != img.shape:
             raise InputError(f"MASK has shape {m.shape} but IMAGE has {img.shape}")
         mask = m.array != 0
+    if hasattr(img.array, "dask") and args.method in ("kmeans", "kmedoids"):
+        return _run_lazy(args, img, invalid, mask)
+    img, mask = _drop_invalid(img, invalid, mask)
+    require_finite(img, "IMAGE")
     kw = dict(channel_axis=-1 if img.multichannel else None, spacing=img.spacing, mask=mask,
               spatial_weight=args.spatial_weight, random_state=args.seed,
               compactness=args.compactness)
@@ -71,6 +81,52 @@ def run(args: argparse.Namespace) -> int:
     labels = run_job(cluster_steps(img.array, args.method, args.k, args.segments, **kw), args)
     top = int(labels.max()) if labels.size else 0
     dtype = np.uint8 if top < 256 else (np.uint16 if top < 65536 else np.int32)
-    write_output(args.output, img.like(labels.astype(dtype), name="clusters"), args.force,
+    write_output(args.output, _result(img, labels.astype(dtype), top), args.force, args.quiet)
+    return 0
+
+
+def _result(img, labels, top: int):
+    """The label image to write; a georeferenced one names its classes (colour table)."""
+    extra = {"label_names": {v: f"cluster {v}" for v in range(1, top + 1)}} \
+        if img.metadata.get("crs") else {}
+    return img.like(labels, name="clusters", **extra)
+
+
+def _drop_invalid(img, invalid, mask):
+    """In memory: invalid pixels (NaN reflectance of fill, clouds) set to 0 and masked out."""
+    import numpy as np
+
+    if hasattr(img.array, "dask"):
+        img.array = np.asarray(img.array)
+    if invalid is None:
+        return img, mask
+    invalid = np.asarray(invalid)
+    if invalid.any():
+        arr = img.array.copy()
+        arr[invalid] = 0
+        img.array = arr
+    keep = ~invalid
+    return img, keep if mask is None else (mask & keep)
+
+
+def _run_lazy(args, img, invalid, mask):
+    """K-means / K-medoids of a lazily read scene, block by block (core.cluster.cluster_dask)."""
+    from ..core.cluster import cluster_dask
+    from ..core.errors import InputError
+    from ._common import write_output
+
+    if args.spatial_weight:
+        raise InputError("--spatial-weight is not supported on a lazily read scene; leave out "
+                         "--lazy")
+    keep = None if invalid is None else ~invalid
+    if mask is not None:
+        keep = mask if keep is None else keep & mask
+    kw = {"sample_size": args.sample} if args.sample is not None else {}
+    labels = cluster_dask(img.array, args.k, args.method, channel_axis=-1 if img.multichannel
+                          else None, random_state=args.seed, mask=keep, **kw)
+    import numpy as np
+
+    dtype = np.uint8 if args.k < 256 else np.uint16
+    write_output(args.output, _result(img, labels.astype(dtype), args.k), args.force,
                  args.quiet)
     return 0

@@ -405,13 +405,14 @@ def band_composite(image: np.ndarray, bands: Sequence[int] = (3, 2, 1),
 
 # -- dask --------------------------------------------------------------------------------------
 def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, spacing=None,
-                 sample_size: int = 50_000, random_state=0):
+                 sample_size: int = 50_000, random_state=0, mask=None):
     """K-means / K-medoids of a dask array too large for memory (or living on a dask cluster).
 
     The fit runs on a random sample of voxels gathered from the array; every block is then
     assigned to the nearest centre with ``map_blocks``, so the returned *lazy* dask array of
     int32 labels (1..K, darkest first) can be computed or stored chunk by chunk (e.g. to zarr)
-    on any scheduler."""
+    on any scheduler. ``mask`` (boolean, numpy or dask, the image's spatial shape): only voxels
+    where it is True are sampled and labelled; the others get 0 (a scene's clouds, fill)."""
     import dask.array as da
 
     if method not in ("kmeans", "kmedoids"):
@@ -426,7 +427,16 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
     n = int(np.prod(shape))
     rng = np.random.default_rng(random_state)
     size = min(n, int(sample_size) if method == "kmeans" else min(int(sample_size), 3000))
-    flat_idx = np.sort(rng.choice(n, size=size, replace=False))
+    if mask is None:
+        flat_idx = np.sort(rng.choice(n, size=size, replace=False))
+    else:
+        mask = da.asarray(mask).astype(bool)
+        if mask.shape != shape:
+            raise InputError(f"mask shape {mask.shape} does not match the image shape {shape}")
+        valid = np.flatnonzero(np.asarray(mask.compute()).ravel())
+        if not valid.size:
+            raise InputError("the mask is empty: nothing to cluster")
+        flat_idx = np.sort(rng.choice(valid, size=min(size, valid.size), replace=False))
     coords = np.unravel_index(flat_idx, shape)
     sample = arr.vindex[coords].compute().astype(np.float32)
     lo, hi = np.percentile(sample, [1, 99], axis=0)
@@ -438,11 +448,15 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
                else x[fit_kmedoids(x, k, random_state)])
     rank = _order_by_first_feature(centres)
 
-    def assign(block):
+    def assign(block, keep=None):
         f = (block.reshape(-1, block.shape[-1]).astype(np.float32) - lo) / scale
-        return rank[nearest(f, centres)].reshape(block.shape[:-1])
+        out = rank[nearest(f, centres)].reshape(block.shape[:-1])
+        return out if keep is None else np.where(keep[..., 0], out, 0).astype(np.int32)
 
-    return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=np.int32)
+    if mask is None:
+        return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=np.int32)
+    keep = mask.rechunk(arr.chunks[:-1])[..., None]
+    return da.map_blocks(assign, arr, keep, drop_axis=arr.ndim - 1, dtype=np.int32)
 
 
 def warm_up() -> None:

@@ -24,6 +24,11 @@ import numpy as np
 from .errors import InputError
 
 
+#: Metadata keys :meth:`SegImage.like` carries over to a result: a georeferenced image's
+#: coordinate reference system (WKT) and nodata value (see :mod:`napari_segsuite.io.geo`).
+GEO_KEYS = ("crs", "nodata")
+
+
 def _identity_direction(ndim: int) -> Tuple[float, ...]:
     return tuple(float(v) for v in np.eye(ndim).ravel())
 
@@ -59,7 +64,8 @@ class SegImage:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.array = np.asarray(self.array)
+        if not hasattr(self.array, "dask"):  # a dask array (a large scene) stays lazy
+            self.array = np.asarray(self.array)
         nd = self.ndim
         if nd < 1:
             raise InputError("an image needs at least one spatial axis")
@@ -103,8 +109,10 @@ class SegImage:
     def like(self, array: Any, name: Optional[str] = None, multichannel: bool = False,
              **metadata: Any) -> "SegImage":
         """A new image on the same grid (same geometry) holding ``array``."""
-        out = SegImage(np.asarray(array), multichannel=multichannel,
-                       name=name or self.name, metadata=dict(metadata), **self.geometry())
+        meta = {k: self.metadata[k] for k in GEO_KEYS if self.metadata.get(k) is not None}
+        meta.update(metadata)  # the georeference (CRS, nodata) goes with results on this grid
+        out = SegImage(array, multichannel=multichannel,
+                       name=name or self.name, metadata=meta, **self.geometry())
         if out.shape != self.shape:
             raise InputError(
                 f"result shape {out.shape} does not match the image shape {self.shape}")

@@ -83,9 +83,11 @@ def is_dicom_dir(path: PathLike) -> bool:
 def can_read(path: PathLike) -> bool:
     """Cheap check (extension / DICOM folder) used by the napari reader."""
     p = Path(path)
+    from .scenes import is_scene
+
     if p.is_dir():
-        return is_dicom_dir(p)
-    return extension(p) in READ_EXTENSIONS
+        return is_dicom_dir(p) or is_scene(p)
+    return extension(p) in READ_EXTENSIONS or is_scene(p)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -103,6 +105,10 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     label = name or (p.name if p.is_dir() else stem(p))
+    from . import geo, scenes
+
+    if scenes.is_scene(p):  # a Landsat / Sentinel-2 folder or MTL file (rasterio)
+        return scenes.read_scene(p, name=name, lazy=False)
     if p.is_dir():
         return _read_dicom_series(p, label)
     ext = extension(p)
@@ -119,6 +125,8 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
             raise InputError(f"{p}: expected a 2D or 3D array, got shape {arr.shape}")
         _check_real(arr, p)
         return SegImage(arr, name=label)
+    if ext in (".tif", ".tiff") and geo.is_geotiff(p):  # CRS and geotransform kept (rasterio)
+        return geo.read_geotiff(p, label, lazy=False)
     import SimpleITK as sitk
 
     try:
@@ -233,11 +241,18 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
     return p
 
 
+def _geotiff(ext: str, image: SegImage) -> bool:
+    """A georeferenced 2D image bound for .tif is written as a GeoTIFF."""
+    return ext in (".tif", ".tiff") and bool(image.metadata.get("crs")) and image.ndim == 2
+
+
 def lost_geometry(path: PathLike, image: SegImage) -> list:
     """What of ``image``'s geometry a file at ``path`` cannot keep: ``.npy`` keeps none, TIFF
     keeps only the in-plane spacing (no origin, no direction, no spacing between slices).
     Empty for NIfTI, NRRD and MetaImage, and where the values are the defaults anyway."""
     ext = extension(path)
+    if _geotiff(ext, image):
+        return []
     nd = image.ndim
     eye = np.eye(nd).ravel()
     lost = []
@@ -274,6 +289,10 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
         if ext == ".npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, image.array, allow_pickle=False)
+        elif _geotiff(ext, image):  # CRS, transform and nodata kept (rasterio)
+            from .geo import write_geotiff
+
+            write_geotiff(tmp, image)
         else:
             import SimpleITK as sitk
 

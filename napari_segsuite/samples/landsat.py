@@ -55,8 +55,8 @@ _MATERIALS = {
 }
 
 
-def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
-    """Generate the LANDSAT sample (see the module docstring). Deterministic for ``seed``."""
+def _simulate(seed: int, scale: float):
+    """(reflectance (H, W, 7), labels, cloud optical thickness, shadow strength, spacing)."""
     rng = make_rng(seed, 0x1A4D)
     shape = grid_shape(BASE_SHAPE, scale)
     k = shape[0] / BASE_SHAPE[0]  # actual pixels per base pixel
@@ -195,6 +195,13 @@ def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
     refl += (0.002 + 0.01 * refl) * rng.standard_normal(refl.shape, dtype=np.float32)
     refl = np.clip(refl, 0.0, 1.0).astype(np.float32)
 
+    return refl, labels, tau, tau_sh, spacing
+
+
+def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
+    """Generate the LANDSAT sample (see the module docstring). Deterministic for ``seed``."""
+    refl, labels, _, _, spacing = _simulate(seed, scale)
+    H, W = labels.shape
     geom = {"spacing": spacing, "origin": (0.0, 0.0)}
     img = SegImage(refl, multichannel=True, name="landsat",
                    metadata={"channel_names": list(BAND_NAMES),
@@ -208,3 +215,142 @@ def make_landsat(seed: int = 0, scale: float = 1.0) -> SampleData:
             + ", ".join(f"{LABEL_NAMES[v]} {100 * p:.0f}%" for v, p in frac.items()))
     return SampleData(images={"landsat": img}, labels={"labels": gt},
                       label_names={"labels": dict(LABEL_NAMES)}, description=desc)
+
+
+# -- the scene folder, as the USGS delivers a Collection 2 Level-2 scene -------------------------
+#: Product id of the simulated scene (Landsat 8, path 42 row 34; marked simulated in its MTL).
+PRODUCT_ID = "LC08_L2SP_042034_20240615_20240622_02_T1"
+#: Its coordinate reference system (WGS 84 / UTM zone 11N) and the upper-left corner (m).
+EPSG = 32611
+UPPER_LEFT = (399960.0, 4100040.0)
+SR_MULT, SR_ADD = 2.75e-05, -0.2  # Collection 2 surface-reflectance scaling
+
+
+def scene_arrays(seed: int = 0, scale: float = 1.0) -> dict:
+    """The scene's files as arrays: ``bands`` (7, H, W) uint16 digital numbers (0 = fill),
+    ``qa`` QA_PIXEL bits (uint16), ``labels`` (0 in the fill), ``spacing``.
+
+    A corner of the grid is fill (outside the satellite's swath, as in every real scene);
+    QA_PIXEL marks fill (bit 0), dilated cloud (1), cloud (3, with high confidence bits 8-9),
+    cloud shadow (4, with bits 10-11), clear (6) and water (7) from the simulation."""
+    refl, labels, tau, tau_sh, spacing = _simulate(seed, scale)
+    H, W = labels.shape
+    yy, xx = np.mgrid[0:H, 0:W]
+    fill = (yy / H + xx / W) < 0.18  # the swath edge cuts the upper-left corner
+    dn = np.clip(np.round((refl + 0.2) / SR_MULT), 1, 65535).astype(np.uint16)
+    dn[fill] = 0
+    cloud = tau > 0.5
+    dilated = ndi.binary_dilation(cloud, iterations=3) & ~cloud
+    shadow = (tau_sh > 0.25) & ~cloud
+    qa = np.zeros((H, W), np.uint16)
+    qa[cloud] |= (1 << 3) | (3 << 8)
+    qa[dilated] |= 1 << 1
+    qa[shadow] |= (1 << 4) | (3 << 10)
+    qa[(labels == 1) & ~cloud] |= 1 << 7
+    qa[~(cloud | dilated | shadow)] |= 1 << 6
+    qa[~cloud] |= 1 << 8  # low cloud confidence elsewhere
+    qa[fill] = 1
+    labels = labels.copy()
+    labels[fill] = 0
+    return {"bands": np.moveaxis(dn, -1, 0), "qa": qa, "labels": labels, "spacing": spacing}
+
+
+def _mtl(spacing, shape, seed: int) -> dict:
+    H, W = shape
+    x0, y0 = UPPER_LEFT
+    files = {f"FILE_NAME_BAND_{n}": f"{PRODUCT_ID}_SR_B{n}.TIF" for n in range(1, 8)}
+    files["FILE_NAME_QUALITY_L1_PIXEL"] = f"{PRODUCT_ID}_QA_PIXEL.TIF"
+    files["FILE_NAME_METADATA_ODL"] = f"{PRODUCT_ID}_MTL.txt"
+    files["FILE_NAME_METADATA_JSON"] = f"{PRODUCT_ID}_MTL.json"
+    sr = {}
+    for n in range(1, 8):
+        sr[f"REFLECTANCE_MULT_BAND_{n}"] = f"{SR_MULT:.2E}"
+        sr[f"REFLECTANCE_ADD_BAND_{n}"] = f"{SR_ADD:.6f}"
+    return {"LANDSAT_METADATA_FILE": {
+        "PRODUCT_CONTENTS": {
+            "ORIGIN": "Simulated by napari-segsuite (samples/landsat.py, seed %d); not a USGS "
+                      "product" % seed,
+            "LANDSAT_PRODUCT_ID": PRODUCT_ID, "PROCESSING_LEVEL": "L2SP",
+            "COLLECTION_NUMBER": "02", "COLLECTION_CATEGORY": "T1", **files},
+        "IMAGE_ATTRIBUTES": {"SPACECRAFT_ID": "LANDSAT_8", "SENSOR_ID": "OLI_TIRS",
+                             "WRS_PATH": "42", "WRS_ROW": "34", "DATE_ACQUIRED": "2024-06-15"},
+        "PROJECTION_ATTRIBUTES": {
+            "MAP_PROJECTION": "UTM", "DATUM": "WGS84", "UTM_ZONE": str(EPSG - 32600),
+            "GRID_CELL_SIZE_REFLECTIVE": f"{spacing[1]:.2f}",
+            "REFLECTIVE_LINES": str(H), "REFLECTIVE_SAMPLES": str(W),
+            "CORNER_UL_PROJECTION_X_PRODUCT": f"{x0:.3f}",
+            "CORNER_UL_PROJECTION_Y_PRODUCT": f"{y0:.3f}"},
+        "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": {
+            **sr, "QUANTIZE_CAL_MIN_BAND_1": "1", "QUANTIZE_CAL_MAX_BAND_1": "65535"},
+    }}
+
+
+def _odl(tree: dict, indent: int = 0) -> list:
+    lines = []
+    for key, value in tree.items():
+        pad = "  " * indent
+        if isinstance(value, dict):
+            lines.append(f"{pad}GROUP = {key}")
+            lines += _odl(value, indent + 1)
+            lines.append(f"{pad}END_GROUP = {key}")
+        else:
+            numeric = key.startswith(("REFLECTANCE_", "QUANTIZE_", "GRID_", "CORNER_",
+                                      "REFLECTIVE_", "WRS_", "UTM_"))
+            lines.append(f"{pad}{key} = {value if numeric else chr(34) + value + chr(34)}")
+    return lines
+
+
+def write_scene(folder, seed: int = 0, scale: float = 1.0, force: bool = False):
+    """Write the sample as a Landsat 8 Collection 2 Level-2 scene folder inside ``folder``:
+    ``<PRODUCT_ID>/<PRODUCT_ID>_SR_B1.TIF`` ... ``_SR_B7.TIF`` (uint16, DEFLATE GeoTIFF in
+    EPSG:32611, nodata 0), ``_QA_PIXEL.TIF``, ``_MTL.txt`` and ``_MTL.json``; and the land-cover
+    truth beside the scene as ``<PRODUCT_ID>_labels.tif`` (a label GeoTIFF with class names).
+    Returns the scene folder. Needs rasterio. Existing files are kept unless ``force``."""
+    import json
+    from pathlib import Path
+
+    from ..core.errors import InputError
+    from ..io import write_image
+    from ..io.geo import geometry_from_transform
+
+    root = Path(folder)
+    scene = root / PRODUCT_ID
+    truth = root / f"{PRODUCT_ID}_labels.tif"
+    if (scene.exists() or truth.exists()) and not force:
+        raise InputError(f"{scene}: already exists; use --force to overwrite it")
+    a = scene_arrays(seed, scale)
+    shape = a["labels"].shape
+    sy, sx = a["spacing"]
+    x0, y0 = UPPER_LEFT
+    geom = geometry_from_transform((sx, 0.0, x0, 0.0, -sy, y0))
+    crs = _crs_wkt()
+    try:
+        scene.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{scene}: cannot create the folder ({exc.strerror or exc})") from None
+    for n, name in enumerate(BAND_NAMES, start=1):
+        img = SegImage(a["bands"][n - 1], name=name, metadata={
+            "crs": crs, "nodata": 0.0, "band_name": f"Band {n} surface reflectance"}, **geom)
+        write_image(scene / f"{PRODUCT_ID}_SR_B{n}.TIF", img, force=True)
+    write_image(scene / f"{PRODUCT_ID}_QA_PIXEL.TIF",
+                SegImage(a["qa"], metadata={"crs": crs, "nodata": 1.0,
+                                            "band_name": "Pixel Quality Assessment"}, **geom),
+                force=True)
+    mtl = _mtl(a["spacing"], shape, seed)
+    _write_text(scene / f"{PRODUCT_ID}_MTL.json", json.dumps(mtl, indent=2) + "\n")
+    _write_text(scene / f"{PRODUCT_ID}_MTL.txt", "\n".join(_odl(mtl)) + "\nEND\n")
+    write_image(truth, SegImage(a["labels"], metadata={
+        "crs": crs, "label_names": dict(LABEL_NAMES)}, **geom), force=True)
+    return scene
+
+
+def _crs_wkt() -> str:
+    from ..io.geo import rasterio
+
+    return rasterio().crs.CRS.from_epsg(EPSG).to_wkt()
+
+
+def _write_text(path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -96,7 +96,7 @@ def geometry_kwargs(like) -> dict:
     """``scale``/``translate``/``metadata`` for a new layer on the same grid as layer ``like``
     (spatial axes only; an RGB layer's channel axis is not spatial)."""
     meta = {k: v for k, v in dict(like.metadata).items()
-            if k in ("direction", "spacing", "origin")}
+            if k in ("direction", "spacing", "origin", "crs", "nodata")}  # crs: GeoTIFF out
     return {"scale": tuple(like.scale), "translate": tuple(like.translate), "metadata": meta}
 
 

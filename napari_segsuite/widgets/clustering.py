@@ -153,11 +153,14 @@ class ClusteringWidget(QWidget):
         mask = None
         mlayer = self.mask.layer()
         if mlayer is not None:
-            mask = layer_data(mlayer) != 0
+            exclude = mlayer.metadata.get("qa_exclude")  # a scene's QA mask: clouds, fill out
+            mask = (~np.isin(layer_data(mlayer), exclude) if exclude
+                    else layer_data(mlayer) != 0)
             if mask.shape != img.shape:
                 raise InputError(f"mask '{mlayer.name}' has shape {mask.shape}, the image "
                                  f"{img.shape}")
             check_same_grid(mlayer, layers[0], "mask")
+        img, mask = _skip_nan(img, mask)
         kw = dict(channel_axis=-1 if img.multichannel else None, spacing=img.spacing, mask=mask,
                   spatial_weight=float(self.spatial.value()))
         return layers[0], img, kw
@@ -299,6 +302,17 @@ def _input_name(layers) -> str:
     if common:
         return f"{common} ({len(names)} bands)"
     return "+".join(names) if len(names) <= 3 else f"{names[0]}+{len(names) - 1} more"
+
+
+def _skip_nan(img, mask):
+    """NaN pixels (a scene's fill or clouds scaled to reflectance) are left out, not a class."""
+    arr = img.array
+    if arr.dtype.kind != "f" or np.isfinite(arr).all():
+        return img, mask
+    ok = np.isfinite(arr)
+    ok = ok.all(-1) if img.multichannel else ok
+    img.array = np.where(np.isfinite(arr), arr, 0).astype(arr.dtype, copy=False)
+    return img, ok if mask is None else (mask & ok)
 
 
 def _warm_up() -> None:

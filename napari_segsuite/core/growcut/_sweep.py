@@ -21,6 +21,7 @@ import time
 from typing import Optional
 
 import numpy as np
+from numba import njit
 
 from ..progress import Progress
 from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels,
@@ -29,149 +30,152 @@ from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_la
 _ARITY = 4
 
 
-def _kernels():
-    from numba import njit
+@njit(cache=True, nogil=True, inline="always")
+def _sift_up(hk, hv, pos, i):
+    k = hk[i]
+    v = hv[i]
+    while i > 0:
+        parent = (i - 1) >> 2
+        pk = hk[parent]
+        if pk <= k:
+            break
+        hk[i] = pk
+        pv = hv[parent]
+        hv[i] = pv
+        pos[pv] = i
+        i = parent
+    hk[i] = k
+    hv[i] = v
+    pos[v] = i
 
-    @njit(cache=True, nogil=True, inline="always")
-    def _sift_up(hk, hv, pos, i):
-        k = hk[i]
-        v = hv[i]
-        while i > 0:
-            parent = (i - 1) >> 2
-            pk = hk[parent]
-            if pk <= k:
-                break
-            hk[i] = pk
-            pv = hv[parent]
-            hv[i] = pv
-            pos[pv] = i
-            i = parent
-        hk[i] = k
-        hv[i] = v
-        pos[v] = i
 
-    @njit(cache=True, nogil=True, inline="always")
-    def _sift_down(hk, hv, pos, i, size):
-        k = hk[i]
-        v = hv[i]
-        while True:
-            c = 4 * i + 1
-            if c >= size:
-                break
-            best = c
-            bk = hk[c]
-            end = c + 4
-            if end > size:
-                end = size
-            for j in range(c + 1, end):
-                if hk[j] < bk:
-                    bk = hk[j]
-                    best = j
-            if bk >= k:
-                break
-            hk[i] = bk
-            bv = hv[best]
-            hv[i] = bv
-            pos[bv] = i
-            i = best
-        hk[i] = k
-        hv[i] = v
-        pos[v] = i
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(hk, hv, pos, i, size):
+    k = hk[i]
+    v = hv[i]
+    while True:
+        c = 4 * i + 1
+        if c >= size:
+            break
+        best = c
+        bk = hk[c]
+        end = c + 4
+        if end > size:
+            end = size
+        for j in range(c + 1, end):
+            if hk[j] < bk:
+                bk = hk[j]
+                best = j
+        if bk >= k:
+            break
+        hk[i] = bk
+        bv = hv[best]
+        hv[i] = bv
+        pos[bv] = i
+        i = best
+    hk[i] = k
+    hv[i] = v
+    pos[v] = i
 
-    @njit(cache=True, nogil=True)
-    def push_many(keys, hk, hv, pos, size_arr, starts):
-        size = size_arr[0]
-        for t in range(starts.shape[0]):
-            v = starts[t]
-            if pos[v] >= 0:
+
+@njit(cache=True, nogil=True)
+def push_many(keys, hk, hv, pos, size_arr, starts):
+    size = size_arr[0]
+    for t in range(starts.shape[0]):
+        v = starts[t]
+        if pos[v] >= 0:
+            continue
+        hk[size] = keys[v]
+        hv[size] = v
+        pos[v] = size
+        size += 1
+        _sift_up(hk, hv, pos, size - 1)
+    size_arr[0] = size
+
+
+@njit(cache=True, nogil=True)
+def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
+    """Pop up to ``budget`` voxels; returns pops done, or -(pops done) - 1 when the heap
+    needs more room. Blocked voxels (padding, outside the mask) hold key -1, so the one
+    test ``keys[q] <= base`` skips them, and every neighbour already at a cost <= ours,
+    before any intensity is read."""
+    nchan = feats.shape[1]
+    nnb = offs.shape[0]
+    cap = hk.shape[0]
+    size = size_arr[0]
+    quant = np.float32(QUANT)
+    wmax = np.float32(W_MAX)
+    dmax = np.int64(D_MAX)
+    flag = np.int64(1) << np.int64(SHIFT - 1)
+    lmask = flag - np.int64(1)
+    n = 0
+    while size > 0 and n < budget:
+        if size + nnb > cap:
+            size_arr[0] = size
+            return -n - 1
+        v = hv[0]
+        k = hk[0]
+        size -= 1
+        pos[v] = -1
+        if size > 0:
+            hk[0] = hk[size]
+            hv[0] = hv[size]
+            pos[hv[0]] = 0
+            _sift_down(hk, hv, pos, 0, size)
+        n += 1
+        d = k >> SHIFT
+        lab = k & lmask
+        base = (d << np.int64(SHIFT)) | flag | lab
+        for j in range(nnb):
+            q = v + offs[j]
+            if keys[q] <= base:
                 continue
-            hk[size] = keys[v]
-            hv[size] = v
-            pos[v] = size
-            size += 1
-            _sift_up(hk, hv, pos, size - 1)
-        size_arr[0] = size
-
-    @njit(cache=True, nogil=True)
-    def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
-        """Pop up to ``budget`` voxels; returns pops done, or -(pops done) - 1 when the heap
-        needs more room. Blocked voxels (padding, outside the mask) hold key -1, so the one
-        test ``keys[q] <= base`` skips them, and every neighbour already at a cost <= ours,
-        before any intensity is read."""
-        nchan = feats.shape[1]
-        nnb = offs.shape[0]
-        cap = hk.shape[0]
-        size = size_arr[0]
-        quant = np.float32(QUANT)
-        wmax = np.float32(W_MAX)
-        dmax = np.int64(D_MAX)
-        flag = np.int64(1) << np.int64(SHIFT - 1)
-        lmask = flag - np.int64(1)
-        n = 0
-        while size > 0 and n < budget:
-            if size + nnb > cap:
-                size_arr[0] = size
-                return -n - 1
-            v = hv[0]
-            k = hk[0]
-            size -= 1
-            pos[v] = -1
-            if size > 0:
-                hk[0] = hk[size]
-                hv[0] = hv[size]
-                pos[hv[0]] = 0
-                _sift_down(hk, hv, pos, 0, size)
-            n += 1
-            d = k >> SHIFT
-            lab = k & lmask
-            base = (d << np.int64(SHIFT)) | flag | lab
-            for j in range(nnb):
-                q = v + offs[j]
-                if keys[q] <= base:
-                    continue
-                if nchan == 1:
-                    w = abs(feats[v, 0] - feats[q, 0])
+            if nchan == 1:
+                w = abs(feats[v, 0] - feats[q, 0])
+            else:
+                acc = np.float32(0.0)
+                for c in range(nchan):
+                    diff = feats[v, c] - feats[q, c]
+                    acc += diff * diff
+                w = np.sqrt(acc)
+            if w > wmax:
+                w = wmax
+            nd = d + np.int64(w * quant)
+            if use_const:
+                nd += wconst[j]
+            if nd > dmax:
+                nd = dmax
+            nk = (nd << np.int64(SHIFT)) | flag | lab
+            if nk < keys[q]:
+                keys[q] = nk
+                p = pos[q]
+                if p >= 0:
+                    hk[p] = nk
+                    _sift_up(hk, hv, pos, p)
                 else:
-                    acc = np.float32(0.0)
-                    for c in range(nchan):
-                        diff = feats[v, c] - feats[q, c]
-                        acc += diff * diff
-                    w = np.sqrt(acc)
-                if w > wmax:
-                    w = wmax
-                nd = d + np.int64(w * quant)
-                if use_const:
-                    nd += wconst[j]
-                if nd > dmax:
-                    nd = dmax
-                nk = (nd << np.int64(SHIFT)) | flag | lab
-                if nk < keys[q]:
-                    keys[q] = nk
-                    p = pos[q]
-                    if p >= 0:
-                        hk[p] = nk
-                        _sift_up(hk, hv, pos, p)
-                    else:
-                        hk[size] = nk
-                        hv[size] = q
-                        pos[q] = size
-                        size += 1
-                        _sift_up(hk, hv, pos, size - 1)
-        size_arr[0] = size
-        return n
-
-    return push_many, sweep
+                    hk[size] = nk
+                    hv[size] = q
+                    pos[q] = size
+                    size += 1
+                    _sift_up(hk, hv, pos, size - 1)
+    size_arr[0] = size
+    return n
 
 
-_KERNELS = None
+_READY = False
 
 
 def kernels():
-    """The compiled kernels (compiled or loaded from numba's cache on first use)."""
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _kernels()
-    return _KERNELS
+    """The kernels ``(push_many, sweep)``, compiled (or loaded from numba's on-disk cache) for
+    the argument types the sweep uses. They are module-level functions, not closures: numba
+    finds a closure's cache entry only when its cell contents pickle alike, and compiled
+    dispatchers (the inlined helpers) do not, so closures were compiled again in every process
+    and added a file to the cache each time."""
+    global _READY
+    if not _READY:
+        _READY = True
+        warm_up()
+    return push_many, sweep
 
 
 def warm_up() -> None:

