@@ -107,8 +107,8 @@ def test_landsat_sample_ticks_all_bands_and_composes_4_3_2(make_napari_viewer):
     viewer.open_sample(PLUGIN, "landsat")
     w = _dock(viewer, "Clustering")
     assert len(w.images.layers()) == 7
-    assert [b.currentText() for b in w.bands] == ["landsat [B4 red]", "landsat [B3 green]",
-                                                  "landsat [B2 blue]"]
+    assert [b.currentText() for b in w.bands] == ["landsat [red]", "landsat [green]",
+                                                  "landsat [blue]"]
 
 
 # -- GrowCut ---------------------------------------------------------------------------------------

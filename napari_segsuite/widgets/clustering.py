@@ -273,12 +273,14 @@ class ClusteringWidget(QWidget):
 def default_bands(names) -> tuple:
     """Indices of the bands a composite starts with: LANDSAT true colour (red, green, blue: bands
     4-3-2, by name when the layers say which they are), else the first three in band order."""
+    import re
+
     low = [n.lower() for n in names]
     if not names:
         return (0, 0, 0)
     found = []
     for colour, number in (("red", "4"), ("green", "3"), ("blue", "2")):
-        hit = [i for i, n in enumerate(low) if colour in n]
+        hit = [i for i, n in enumerate(low) if re.search(rf"\b{colour}\b", n)]  # not infrared
         if not hit:
             hit = [i for i, n in enumerate(low) if f"b{number}" in n.replace(" ", "")
                    or f"band {number}" in n]
