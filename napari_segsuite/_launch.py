@@ -39,6 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     f"{f}: unsupported format {extension(f) or '(no extension)'}; use one of "
                     + ", ".join(READ_EXTENSIONS) + " or a DICOM series folder")
 
+    choose_qt_binding()
     import napari
 
     viewer = napari.Viewer(title="napari-segsuite")
@@ -59,12 +60,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         autosave_for(viewer)  # edited labels layers are kept for crash recovery
         offer_restore(viewer)
+    seeds = _seeds_layer(viewer)
     if viewer.dims.ndisplay == 2 and viewer.layers and viewer.layers[0].ndim == 3:
-        viewer.dims.set_current_step(0, viewer.dims.nsteps[0] // 2)
+        viewer.dims.set_current_step(0, _first_view_slice(viewer, seeds))
+    if seeds is not None:  # ready to paint more strokes
+        viewer.layers.selection.active = seeds
+        seeds.mode = "paint"
+    _fit_window(viewer)
     if args.screenshot:
         from qtpy.QtWidgets import QApplication
 
-        viewer.window._qt_window.resize(1500, 950)
         for _ in range(5):
             QApplication.processEvents()
         viewer.screenshot(args.screenshot, canvas_only=False)
@@ -72,6 +77,68 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     napari.run()
     return 0
+
+
+def choose_qt_binding() -> str:
+    """Prefer PyQt6 where it is installed and the user has not chosen (``QT_API``): napari 0.9
+    deprecates PyQt5 and says so in a toast on every start. PyQt5 still works
+    (``QT_API=pyqt5``). Returns the binding chosen ("" = qtpy's own choice)."""
+    import importlib.util
+    import os
+
+    if os.environ.get("QT_API"):
+        return os.environ["QT_API"]
+    if "qtpy" not in sys.modules and importlib.util.find_spec("PyQt6") is not None:
+        os.environ["QT_API"] = "pyqt6"
+        return "pyqt6"
+    return ""
+
+
+def _seeds_layer(viewer):
+    """The labels layer holding the sample's (or the user's) seed strokes, if any."""
+    import napari.layers
+
+    for lay in reversed(viewer.layers):
+        if isinstance(lay, napari.layers.Labels) and "seed" in lay.name.lower() \
+                and lay.data.any():
+            return lay
+    return None
+
+
+def _first_view_slice(viewer, seeds) -> int:
+    """The slice (first axis) to open on: the one with the most seed labels (then voxels), so
+    the strokes are in view; the middle slice when there are none."""
+    import numpy as np
+
+    if seeds is None or seeds.ndim != viewer.dims.ndim:
+        return viewer.dims.nsteps[0] // 2
+    data = np.asarray(seeds.data)
+    best, score = viewer.dims.nsteps[0] // 2, (0, 0)
+    for z in np.unique(np.nonzero(data.reshape(data.shape[0], -1))[0]):
+        plane = data[z]
+        s = (len(np.unique(plane[plane != 0])), int(np.count_nonzero(plane)))
+        if s > score:
+            best, score = int(z), s
+    # the viewer's step along axis 0 for that slice of the seeds layer (same grid as the image)
+    world = seeds.translate[0] + seeds.scale[0] * best
+    start, _stop, step = viewer.dims.range[0]
+    return int(round((world - start) / step)) if step else best
+
+
+def _fit_window(viewer) -> None:
+    """Make the window large enough for the image and the dock (within the screen), then fit
+    the image into the canvas."""
+    from qtpy.QtWidgets import QApplication
+
+    win = viewer.window._qt_window
+    width, height = 1500, 950
+    screen = QApplication.primaryScreen()
+    if screen is not None:
+        avail = screen.availableGeometry()
+        width, height = min(width, avail.width()), min(height, avail.height())
+    win.resize(max(win.width(), width), max(win.height(), height))
+    QApplication.processEvents()
+    viewer.reset_view()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The fused Triton GrowCut engine: keys bit for bit equal to the CPU sweep.
 
 - Without a GPU: Triton's interpreter (``TRITON_INTERPRET=1``, kernels run with numpy on CPU
-  tensors) on small 2D/3D cases. The interpreter is switched on only in a subprocess
+  tensors) on small 2D/3D cases; marked ``triton_interp`` and deselected by default (about 26 s a
+  case on 2 cores): ``python -m pytest -m triton_interp tests/test_growcut_triton.py``. The interpreter is switched on only in a subprocess
   (``_triton_cases.py``): ``triton.jit`` reads the variable when a kernel is defined and the
   kernel module stays imported, so setting it in this process would leak into every later test
   (and would turn the CUDA tests below into interpreter runs).
@@ -74,6 +75,7 @@ def interp_results():
     return out
 
 
+@pytest.mark.triton_interp
 @pytest.mark.parametrize("case", [c for c in INTERP_CASES if c != "api"])
 def test_interpreter_keys_equal_reference(case, interp_results):
     r = interp_results[case]
@@ -86,6 +88,7 @@ def test_interpreter_keys_equal_reference(case, interp_results):
         assert r["saturated"] > 0, r  # the case really saturates
 
 
+@pytest.mark.triton_interp
 def test_interpreter_api_engine_name_max_iter_and_previews(interp_results):
     r = interp_results["api"]
     assert r["equal"] and r["final_equal"], r

@@ -20,7 +20,9 @@ def register(sub) -> None:
                "run in a fresh environment compiles it, a few seconds); with CUDA the fused "
                "Triton engine runs on the GPU (the PyTorch automaton where triton is missing or "
                "its kernels fail to compile). All give the same labels.")
-    p.add_argument("image", metavar="IMAGE", help="image file or DICOM series folder")
+    p.add_argument("image", metavar="IMAGE",
+                   help="image file or DICOM series folder (several contrasts/bands used "
+                        "together: a comma-separated list of files on one grid)")
     p.add_argument("seeds", metavar="SEEDS", help="seed label image (0 = none), same grid")
     add_output_args(p)
     add_device_arg(p)
@@ -52,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_output(args.output, args.force)
     device = resolve_device(args.device)
-    image = read_input(args.image, "IMAGE")
+    from .train import _read_channels  # the comma-separated list, as train and predict read it
+
+    image = _read_channels(args.image, "IMAGE")
     from ..core.memory import check_fits
 
     check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work

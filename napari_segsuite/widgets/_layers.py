@@ -123,6 +123,13 @@ def add_result(viewer, data, like, name: str, kind: str = "labels", **kwargs):
     return add(data_, **kw)
 
 
+def unwrap(layer):
+    """The layer itself: napari hands plugin widgets a viewer proxy whose ``add_*`` return the
+    new layer wrapped in a proxy, while iterating ``viewer.layers`` gives the layers themselves;
+    a proxy compared with a layer (a combo box's ``findData``, ``id``) does not match."""
+    return getattr(layer, "__wrapped__", layer)
+
+
 def _layer_list_events(viewer):
     ev = viewer.layers.events
     return (ev.inserted, ev.removed, ev.moved, ev.reordered)
@@ -252,9 +259,29 @@ class LayerPicker(QComboBox):
         return self.currentData() if self.count() else None
 
     def set_layer(self, layer) -> None:
-        i = self.findData(layer)
-        if i >= 0:
-            self.setCurrentIndex(i)
+        layer = unwrap(layer)
+        for i in range(self.count()):
+            if self.itemData(i) is not None and unwrap(self.itemData(i)) is layer:
+                self.setCurrentIndex(i)
+                return
+
+
+def _same_source(layer, other) -> bool:
+    """Whether two layers are channels of one file or sample (T1/T2/FLAIR, LANDSAT bands): the
+    same shape, grid and napari ``source`` (a file path or a sample), so they are used together
+    by default."""
+    def origin(lay):
+        src = getattr(lay, "source", None)
+        return (getattr(src, "path", None), getattr(src, "sample", None))
+
+    key = origin(layer)
+    if key == (None, None) or key != origin(other):
+        return False
+    if getattr(layer, "rgb", False) or getattr(other, "rgb", False):
+        return False
+    return (layer.data.shape == other.data.shape
+            and np.allclose(layer.scale, other.scale) and np.allclose(layer.translate,
+                                                                      other.translate))
 
 
 class MultiLayerPicker(QListWidget):
@@ -262,10 +289,15 @@ class MultiLayerPicker(QListWidget):
 
     changed = Signal()
 
-    def __init__(self, viewer, kinds: Sequence[str] = ("image",), parent=None) -> None:
+    def __init__(self, viewer, kinds: Sequence[str] = ("image",), parent=None,
+                 tick_channels: bool = False) -> None:
+        """``tick_channels``: start with the topmost layer and the other channels of its file or
+        sample ticked (for methods that do not depend on the channels' order); else the topmost
+        layer alone."""
         super().__init__(parent)
         self.viewer = viewer
         self._types = _layer_types(kinds)
+        self._tick_channels = tick_channels
         _connect_layer_list(viewer, self.refresh)
         self.itemChanged.connect(lambda _i: self.changed.emit())
         self.setMaximumHeight(110)
@@ -274,13 +306,17 @@ class MultiLayerPicker(QListWidget):
     def refresh(self, *_args) -> None:
         checked = set(id(lay) for lay in self.layers())
         first = not self.count()
+        candidates = list(reversed([l for l in self.viewer.layers if isinstance(l, self._types)]))
+        if first and candidates:  # the topmost image (and the other channels of its file/sample)
+            checked = {id(lay) for lay in candidates if lay is candidates[0]
+                       or (self._tick_channels and _same_source(lay, candidates[0]))}
         self.blockSignals(True)
         self.clear()
-        for lay in reversed([l for l in self.viewer.layers if isinstance(l, self._types)]):
+        for lay in candidates:
             item = QListWidgetItem(lay.name)
             item.setData(Qt.UserRole, lay)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            on = id(lay) in checked or (first and not checked and self.count() == 0)
+            on = id(lay) in checked
             item.setCheckState(Qt.Checked if on else Qt.Unchecked)
             self.addItem(item)
         self.blockSignals(False)
@@ -300,7 +336,8 @@ class MultiLayerPicker(QListWidget):
         return out
 
     def set_layers(self, layers: Iterable) -> None:
-        wanted = set(id(l) for l in layers)
+        wanted = set(id(unwrap(l)) for l in layers)
         for i in range(self.count()):
             item = self.item(i)
-            item.setCheckState(Qt.Checked if id(item.data(Qt.UserRole)) in wanted else Qt.Unchecked)
+            on = id(unwrap(item.data(Qt.UserRole))) in wanted
+            item.setCheckState(Qt.Checked if on else Qt.Unchecked)

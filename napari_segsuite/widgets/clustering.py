@@ -36,7 +36,7 @@ class ClusteringWidget(QWidget):
     def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.images = MultiLayerPicker(napari_viewer, ("image",))
+        self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s) used together as channels")
         self.method = QComboBox()
         for text, key in METHODS:
@@ -100,12 +100,17 @@ class ClusteringWidget(QWidget):
         lay.addStretch(1)
 
         self.result_layer = None
-        self.run_button.clicked.connect(self.run)
-        self.sweep_button.clicked.connect(self.sweep)
-        self.composite_button.clicked.connect(self.add_composite)
+        self.run_button.clicked.connect(lambda *_: self.run())
+        # not connect(self.sweep): clicked(bool) would arrive as ``ks``
+        self.sweep_button.clicked.connect(lambda *_: self.sweep())
+        self.composite_button.clicked.connect(lambda *_: self.add_composite())
         self.method.currentIndexChanged.connect(self._update_enabled)
         self.images.changed.connect(self._refresh_bands)
+        for combo in self.bands:
+            combo.activated.connect(self._bands_chosen)
+        self._bands_by_user = False
         self._update_enabled()
+        self._plot_placeholder()
         warm_up_in_background("slic", _warm_up)
         self._refresh_bands()
         disconnect_when_gone(self)  # closed or undocked: stop following the viewer
@@ -118,19 +123,27 @@ class ClusteringWidget(QWidget):
         self.segments.setEnabled(sp)
         self.compactness.setEnabled(sp)
 
+    def _bands_chosen(self, *_a) -> None:
+        self._bands_by_user = True
+
     def _refresh_bands(self, *_a) -> None:
         layers = self.images.layers()
         if len(layers) == 1 and getattr(layers[0], "rgb", False):
             names = ["R", "G", "B"]
         else:
             names = [lay.name for lay in layers]
+        chosen = [c.currentText() for c in self.bands]
+        keep = self._bands_by_user and all(n in names for n in chosen)
+        default = default_bands(names)
         for i, combo in enumerate(self.bands):
-            current = combo.currentIndex()
+            combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
-            # LANDSAT 8 true colour 4-3-2 where seven bands are ticked, else the first three
-            default = (3, 2, 1)[i] if len(names) >= 7 else min(i, max(len(names) - 1, 0))
-            combo.setCurrentIndex(current if 0 <= current < len(names) else default)
+            if names:
+                combo.setCurrentIndex(names.index(chosen[i]) if keep else default[i])
+            combo.blockSignals(False)
+        if not keep:
+            self._bands_by_user = False
 
     def _inputs(self):
         layers = self.images.layers()
@@ -182,7 +195,7 @@ class ClusteringWidget(QWidget):
             notify_error(exc)
             return
         title = self.method.currentText()
-        name = f"{like.name} {self.method.currentData()}"
+        name = f"{_input_name(self.images.layers())} {self.method.currentData()}"
         if self.method.currentData() != "slic":
             name += f" K={self.k.value()}"
 
@@ -202,7 +215,25 @@ class ClusteringWidget(QWidget):
         self.panel.start(k_sweep_steps(img.array, ks, **kw), self._plot_sweep, title="K sweep",
                          on_preview=self._plot_sweep, lock=self._lock())
 
+    def _plot_placeholder(self) -> None:
+        """What the plot area shows before a sweep: what it is for, not an empty white box."""
+        self.figure.clear()
+        ax = self.figure.add_subplot(111)
+        ax.set_xlabel("K")
+        ax.set_ylabel("inertia / voxel")
+        ax.set_xlim(1.5, 10.5)
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "press \u201cK sweep (2-10)\u201d to plot\nK-means inertia and "
+                "silhouette against K", ha="center", va="center", fontsize=8, color="0.35",
+                transform=ax.transAxes)
+        self.canvas.draw_idle()
+
     def _plot_sweep(self, result) -> None:
+        # a preview's lists are the running job's own and may grow while we read them: copy,
+        # then trim to the points complete in all three
+        result = {key: list(result[key]) for key in ("k", "inertia", "silhouette")}
+        n = min(len(v) for v in result.values())
+        result = {key: v[:n] for key, v in result.items()}
         self.sweep_result = result
         self.figure.clear()
         ax = self.figure.add_subplot(111)
@@ -234,9 +265,45 @@ class ClusteringWidget(QWidget):
         except InputError as exc:
             notify_error(exc)
             return
-        names = "-".join(str(b + 1) for b in bands)
+        names = "/".join(self.bands[i].currentText() for i in range(3))
         return add_result(self.viewer, rgb, layers[0], f"composite {names}", kind="image",
                           rgb=True)
+
+
+def default_bands(names) -> tuple:
+    """Indices of the bands a composite starts with: LANDSAT true colour (red, green, blue: bands
+    4-3-2, by name when the layers say which they are), else the first three in band order."""
+    import re
+
+    low = [n.lower() for n in names]
+    if not names:
+        return (0, 0, 0)
+    found = []
+    for colour, number in (("red", "4"), ("green", "3"), ("blue", "2")):
+        hit = [i for i, n in enumerate(low) if re.search(rf"\b{colour}\b", n)]  # not infrared
+        if not hit:
+            hit = [i for i, n in enumerate(low) if f"b{number}" in n.replace(" ", "")
+                   or f"band {number}" in n]
+        found.append(hit[0] if hit else None)
+    if None not in found and len(set(found)) == 3:
+        return tuple(found)
+    order = sorted(range(len(names)), key=lambda i: names[i])  # band order, not list order
+    return tuple(order[min(i, len(order) - 1)] for i in range(3))
+
+
+def _input_name(layers) -> str:
+    """A result's name: the one input layer's name, or all the ticked layers' names ("T1+T2+FLAIR",
+    "landsat (7 bands)" for layers named "landsat [B1 coastal]" ... "landsat [B7 SWIR2]")."""
+    import os
+    import re
+
+    names = [lay.name for lay in layers]
+    if len(names) == 1:
+        return names[0]
+    common = re.sub(r"[^\s\[\(_\-]*$", "", os.path.commonprefix(names)).rstrip(" [(_-")
+    if common:
+        return f"{common} ({len(names)} bands)"
+    return "+".join(names) if len(names) <= 3 else f"{names[0]}+{len(names) - 1} more"
 
 
 def _skip_nan(img, mask):

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
-                            QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                            QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                             QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.errors import InputError
@@ -43,17 +43,40 @@ MAX_SLICE_LABELS = 32
 INSTANCE_GUESS_LABELS = 50
 
 
-def is_probability(layer) -> bool:
-    """An image layer holding non-integer values (a probability / score map)."""
+def _sampled_floats(layer) -> Optional[np.ndarray]:
+    """About 200 000 values of a non-RGB float image layer, or None for anything else."""
     import napari.layers as L
 
     if not isinstance(layer, L.Image) or getattr(layer, "rgb", False):
-        return False
+        return None
     data = layer_data(layer)
     if data.dtype.kind != "f":
-        return False
-    sample = data.reshape(-1)[:: max(1, data.size // 200000)]
-    return bool(np.any(sample != np.floor(sample)))
+        return None
+    return data.reshape(-1)[:: max(1, data.size // 200000)]
+
+
+def has_fractions(layer) -> bool:
+    """A float image layer holding non-integer values: not a label image."""
+    sample = _sampled_floats(layer)
+    return sample is not None and bool(np.any(sample != np.floor(sample)))
+
+
+def is_probability(layer) -> bool:
+    """A float image layer with non-integer values, all in 0..1: taken as a probability map
+    without asking. Any other image (an MRI's intensities) is a score map only when the user
+    ticks so."""
+    sample = _sampled_floats(layer)
+    return (sample is not None and bool(np.any(sample != np.floor(sample)))
+            and float(np.nanmin(sample)) >= 0.0 and float(np.nanmax(sample)) <= 1.0)
+
+
+def background_label_of(layer) -> Optional[int]:
+    """The label a GrowCut result uses for its background seeds (the seeds layer's
+    ``metadata["background_label"]``, recorded by the GrowCut widget), or None."""
+    info = dict(getattr(layer, "metadata", {}) or {}).get("growcut")
+    if isinstance(info, dict) and info.get("background_label") is not None:
+        return int(info["background_label"])
+    return None
 
 
 def compare_job(pred: np.ndarray, gt: np.ndarray, spacing, distances: bool = True,
@@ -142,6 +165,7 @@ class CompareWidget(QWidget):
         self._slice_axis_used = 0
         self._watched: list = []
         self._live_pending = False
+        self._defaults_for = None  # the prediction layer the defaults below were set for
 
         # -- inputs ---------------------------------------------------------------------------
         self.pred_picker = LayerPicker(napari_viewer, kinds=("labels", "image"))
@@ -153,6 +177,16 @@ class CompareWidget(QWidget):
         self.threshold.setValue(0.5)
         self.threshold.setToolTip("for a probability/score image: voxels >= threshold are "
                                   "foreground")
+        self.score_map = QCheckBox("probability / score map")
+        self.score_map.setToolTip("threshold the prediction image instead of reading it as "
+                                  "labels (ticked by itself for a float map in 0..1)")
+        self.background_label = QSpinBox()
+        self.background_label.setRange(-1, 2**31 - 1)
+        self.background_label.setSpecialValueText("none")
+        self.background_label.setValue(-1)
+        self.background_label.setToolTip(
+            "a label of the prediction that means background (e.g. the background seed label "
+            "of a GrowCut result): counted as 0, not as a class")
         self.distances = QCheckBox("Surface figures (Hausdorff, HD95, ASSD, NSD, boundary IoU, "
                                    "clDice)")
         self.distances.setChecked(True)
@@ -187,7 +221,11 @@ class CompareWidget(QWidget):
         form = QFormLayout()
         form.addRow("Prediction", self.pred_picker)
         form.addRow("Ground truth", self.gt_picker)
-        form.addRow("Threshold", self.threshold)
+        form.addRow("Background label", self.background_label)
+        thr = QHBoxLayout()
+        thr.addWidget(self.score_map)
+        thr.addWidget(self.threshold, 1)
+        form.addRow("Threshold", thr)
         form.addRow("Binary masks", self.binary)
         form.addRow("Slice axis", self.axis)
         self.run_button = QPushButton("Compare")
@@ -286,6 +324,7 @@ class CompareWidget(QWidget):
         self._dist_timer.timeout.connect(self.distances_update)
         self.pred_picker.layer_changed.connect(self._inputs_changed)
         self.gt_picker.layer_changed.connect(self._inputs_changed)
+        self.score_map.toggled.connect(lambda _v: self._inputs_changed())
         self._inputs_changed()
         disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
@@ -336,7 +375,15 @@ class CompareWidget(QWidget):
                     emitter.connect(self._schedule_live)
             self._watched.append(lay)
         pred = self.pred_picker.layer()
-        prob = pred is not None and is_probability(pred)
+        if pred is not self._defaults_for:  # a new prediction: its defaults, once
+            self._defaults_for = pred
+            self.score_map.setChecked(pred is not None and is_probability(pred))
+            bg = background_label_of(pred) if pred is not None else None
+            self.background_label.setValue(-1 if bg is None else bg)
+        import napari.layers as L
+
+        self.score_map.setEnabled(isinstance(pred, L.Image) and not getattr(pred, "rgb", False))
+        prob = self._score_mode()
         self.threshold.setEnabled(prob)
         if prob:
             data = layer_data(pred)
@@ -359,6 +406,9 @@ class CompareWidget(QWidget):
             self.axis.setCurrentIndex(max(0, current))
         self.axis.setEnabled(self.axis.count() > 0)
 
+    def _score_mode(self) -> bool:
+        return self.score_map.isEnabled() and self.score_map.isChecked()
+
     # -- computing ------------------------------------------------------------------------------
     def _inputs(self):
         pred_l, gt_l = self.pred_picker.layer(), self.gt_picker.layer()
@@ -380,11 +430,17 @@ class CompareWidget(QWidget):
                              f"{gt.shape}; they must be on the same grid")
         check_same_grid(pred_l, gt_l, "prediction")
         score = None
-        if is_probability(pred_l):
+        if self._score_mode():
             score = np.array(raw, dtype=np.float32, copy=True)
             pred = (score >= self.threshold.value()).astype(np.uint8)
+        elif has_fractions(pred_l):
+            raise InputError(f"'{pred_l.name}' holds intensities, not labels; choose a labels "
+                             "layer, or tick 'probability / score map' to threshold it")
         else:
             pred = np.array(raw, copy=True)
+            bg = self.background_label.value()
+            if bg >= 0:
+                pred[pred == bg] = 0  # the prediction's background label is background
         return pred, gt, score, gt_img.spacing
 
     def compute(self, distances: Optional[bool] = None) -> None:
@@ -643,7 +699,7 @@ class CompareWidget(QWidget):
     def threshold_at_best_f1(self, *_args):
         """New labels layer: the probability prediction thresholded at the best-F1 threshold."""
         pred_l = self.pred_picker.layer()
-        if self.pr is None or pred_l is None or not is_probability(pred_l):
+        if self.pr is None or pred_l is None or not self._score_mode():
             notify_error(InputError("needs a probability prediction compared first"))
             return None
         t = self.pr.best_threshold

@@ -36,7 +36,7 @@ class GrowCutWidget(QWidget):
     def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.images = MultiLayerPicker(napari_viewer, ("image",))
+        self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s); several layers (contrasts, bands) are used "
                                "together as channels")
         self.seeds = LayerPicker(napari_viewer, ("labels",), allow_none=True,
@@ -104,6 +104,7 @@ class GrowCutWidget(QWidget):
         self._preview_layer = None
         self._pending_refine = False
         self._creating = False
+        self._background_label = None
 
         self.run_button.clicked.connect(lambda: self.run(refine=False))
         self.refine_button.clicked.connect(lambda: self.run(refine=True))
@@ -270,6 +271,7 @@ class GrowCutWidget(QWidget):
 
         self._pending_refine = bool(refine and state is not None)
         like = self._image_layer()
+        self._background_label = dict(self.seeds.layer().metadata).get("background_label")
         self.panel.start(chained(), on_result=lambda res: self._on_result(res, like),
                          title="GrowCut", on_preview=lambda lab: self._on_preview(lab, like),
                          lock=self._lockable())
@@ -299,6 +301,8 @@ class GrowCutWidget(QWidget):
         carry_state(old if rerun else None, layer, labels)
         layer.metadata["growcut"] = {"engine": res.engine, "device": res.device,
                                      "iterations": res.iterations, "refined": res.refined}
+        if self._background_label is not None:  # Compare's default background label
+            layer.metadata["growcut"]["background_label"] = self._background_label
         if old is not None and old in self.viewer.layers and self._pending_refine:
             old.visible = False
         self.result_layer = layer

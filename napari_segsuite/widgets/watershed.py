@@ -50,7 +50,7 @@ class WatershedWidget(QWidget):
     def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.images = MultiLayerPicker(napari_viewer, ("image",))
+        self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s); several layers (contrasts, bands) are used "
                                "together as channels (multi-band gradient)")
         # gradient
