@@ -294,6 +294,62 @@ def test_a_locked_label_survives_every_tool(setup):
     assert w.locked_edit.text() == "2"
 
 
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_a_locked_label_survives_napari_brush_fill_and_eraser(make_napari_viewer, qtbot, ndim):
+    """Locks set in the Correct widget hold against napari's own brush, eraser and fill bucket
+    (a brush stroke as the mouse paints it), each still one undo step that redo re-applies."""
+    viewer = make_napari_viewer()
+    shape = (30, 30) if ndim == 2 else (6, 30, 30)
+    data = np.zeros(shape, np.uint8)
+    data[..., 5:15, 5:15] = 1
+    data[..., 8:12, 15:25] = 2      # the locked label, touching label 1
+    layer = viewer.add_labels(data.copy())
+    w = CorrectWidget(viewer)
+    qtbot.addWidget(w)
+    w.target.set_layer(layer)
+    w.locked_edit.setText("2")
+    w.locked_edit.editingFinished.emit()
+    assert locked_labels(layer) == {2}
+    layer.n_edit_dimensions = ndim      # the brush reaches every slice in 3D
+    layer.brush_size = 9
+    centre = [0] * (ndim - 2) + [10, 18]
+    two = data == 2
+    steps = []
+
+    def stroke(value):                   # what the brush does on press, drag, release
+        layer._begin_stroke()
+        layer.paint(centre, value, refresh=True)
+        layer.paint([*centre[:-1], centre[-1] + 2], value, refresh=True)
+        layer._commit_stroke()
+
+    def check(name):
+        assert np.array_equal(np.asarray(layer.data) == 2, two), name
+        steps.append(np.array(layer.data))
+
+    steps.append(np.array(layer.data))
+    stroke(3)                          # brush with another label over the locked one
+    check("brush")
+    assert (np.asarray(layer.data) == 3).any()          # it still paints elsewhere
+    stroke(0)                          # eraser
+    check("eraser")
+    layer.fill(centre[:-1] + [20], 4)  # fill bucket clicked on the locked label
+    check("fill on the locked label")
+    layer.fill(centre[:-1] + [6], 2)   # filling another label WITH the locked label
+    check("fill with the locked label")
+    stroke(2)                          # painting the locked label: it gains no voxels
+    check("brush with the locked label")
+    layer.n_edit_dimensions = 2         # the polygon tool paints one plane
+    pre = [0] * (ndim - 2)
+    layer.paint_polygon([pre + [0, 0], pre + [0, 29], pre + [29, 29]], 5)
+    check("polygon")
+    for i in range(len(steps) - 1, 0, -1):   # undo, step by step, back to the start
+        layer.undo()
+        assert np.array_equal(layer.data, steps[i - 1]), i
+    for i in range(1, len(steps)):           # redo re-applies each step exactly
+        layer.redo()
+        assert np.array_equal(layer.data, steps[i]), i
+
+
 def test_editable_area_and_overwrite(setup):
     viewer, w, layer, qtbot = setup
     before = np.array(layer.data)

@@ -35,6 +35,8 @@ class LayerState:
         self.baseline: Optional[np.ndarray] = None   # what the last job wrote
         self.kept_mask: Optional[np.ndarray] = None  # edits carried over from earlier runs
         self.kept_values: Optional[np.ndarray] = None
+        self.guarded = False   # the lock guard listens to the layer's paint events
+        self.own_edit = False  # an apply_undoable in progress (already protected)
 
 
 def state_of(layer) -> LayerState:
@@ -52,6 +54,99 @@ def locked_labels(layer) -> frozenset:
 
 def set_locked(layer, labels: Iterable[int]) -> None:
     state_of(layer).locked = frozenset(int(v) for v in labels if int(v) != 0)
+    _guard_locks(layer)
+
+
+def _atom_voxels(atom, shape) -> Tuple[tuple, np.ndarray]:
+    """``(indices, old_values)`` of one napari history atom: a 3-tuple of ``data_setitem``
+    ``(indices, old, new)`` or a mask-based ``_MaskedPaintAtom`` of the brush, fill and
+    polygon (``slice_key``, ``mask`` or None for the whole box, ``old_values``, ``new_value``)."""
+    if isinstance(atom, tuple) and len(atom) == 3 and not hasattr(atom, "slice_key"):
+        idx = tuple(np.asarray(i).ravel() for i in atom[0])
+        old = np.broadcast_to(np.asarray(atom[1]), np.asarray(atom[0][0]).shape).ravel()
+        return idx, old
+    starts = [s.indices(n)[0] for s, n in zip(atom.slice_key, shape)]
+    if atom.mask is None:
+        old = np.asarray(atom.old_values)
+        idx = np.nonzero(np.ones(old.shape, dtype=bool))
+        old = old.ravel()
+    else:
+        idx = np.nonzero(atom.mask)
+        old = np.asarray(atom.old_values).ravel()
+    return tuple(i + s for i, s in zip(idx, starts)), old
+
+
+def _restore_locked(layer, item) -> None:
+    """A paint event of ``layer`` (napari's brush, eraser, fill bucket, polygon, or any
+    ``data_setitem``): every voxel that held a locked label before the step, or that the step
+    set to a locked label, gets its value back, within the same undo step (a corrective atom
+    appended to the step, so Ctrl+Z and redo replay it with the rest)."""
+    st = _STATES.get(layer)
+    if st is None or not st.locked or st.own_edit or not isinstance(item, list) or not item:
+        return
+    data = layer.data
+    if not isinstance(data, np.ndarray):
+        return
+    try:
+        parts = [_atom_voxels(a, data.shape) for a in item]
+    except (AttributeError, TypeError, ValueError):
+        return
+    flat = np.concatenate([np.ravel_multi_index(i, data.shape) for i, _ in parts])
+    old = np.concatenate([o for _, o in parts])
+    flat, first = np.unique(flat, return_index=True)   # first atom touching a voxel: its value
+    old = old[first]                                    # before the whole step
+    idx = np.unravel_index(flat, data.shape)
+    now = data[idx]
+    locked = np.fromiter(st.locked, dtype=np.int64)
+    bad = (now != old) & (np.isin(old, locked) | np.isin(now, locked))
+    if not bad.any():
+        return
+    idx = tuple(i[bad] for i in idx)
+    now, old = now[bad].copy(), old[bad].astype(data.dtype, copy=False)
+    data[idx] = old
+    item.append((idx, now, old))
+    layer.refresh()
+
+
+def _in_one_step(ref, method):
+    import functools
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        lay = ref()
+        # within a stroke (or any block) the step is committed later, after the writes; a
+        # nested block_history would commit each call as a step of its own
+        if lay is None or getattr(lay, "_block_history", False):
+            return method(*args, **kwargs)
+        with lay.block_history():
+            return method(*args, **kwargs)
+
+    return run
+
+
+def _guard_locks(layer) -> None:
+    """Make napari's own painting tools respect the layer's locked labels (once per layer)."""
+    st = state_of(layer)
+    if st.guarded or not hasattr(getattr(layer, "events", None), "paint"):
+        return
+    ref = weakref.ref(layer)
+
+    def on_paint(event) -> None:
+        lay = ref()
+        if lay is not None:
+            _restore_locked(lay, getattr(event, "value", None))
+
+    layer.events.paint.connect(on_paint, position="first")
+    # napari emits the paint event of a single edit (a fill, a click of the brush, a polygon,
+    # data_setitem) BEFORE it writes the data; only a brush stroke's event comes after. Each of
+    # these public methods runs in block_history here, so its event comes once the data is
+    # written.
+    for name in ("paint", "fill", "paint_polygon", "data_setitem"):
+        method = getattr(layer, name, None)
+        if method is not None:
+            setattr(layer, name, _in_one_step(ref, method))
+    st.guarded = True
+    st._on_paint = on_paint  # keep the callback alive as long as the layer's state
 
 
 def set_baseline(layer, data: np.ndarray) -> None:
@@ -109,6 +204,8 @@ def carry_state(previous_layer, new_layer, written: np.ndarray) -> None:
         st.kept_mask = edits[0].copy()
         st.kept_values = edits[1].copy()
     st.locked = locked_labels(previous_layer)
+    if st.locked:
+        _guard_locks(new_layer)
 
 
 def apply_undoable(layer, new: np.ndarray) -> int:
@@ -139,6 +236,11 @@ def apply_undoable(layer, new: np.ndarray) -> int:
         return 0
     index = np.nonzero(changed)
     values = new[changed].astype(data.dtype, copy=False)
-    with layer.block_history():
-        layer.data_setitem(index, values, refresh=True)
+    st = state_of(layer)
+    st.own_edit = True  # the tools apply the protection themselves
+    try:
+        with layer.block_history():
+            layer.data_setitem(index, values, refresh=True)
+    finally:
+        st.own_edit = False
     return n
