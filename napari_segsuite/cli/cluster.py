@@ -6,7 +6,7 @@
 - slic: the superpixel map (ids 1..N); with ``--k`` too, the superpixels are then clustered into
   K labels by (size-weighted) K-means.
 - spectral: SLIC superpixels (``--segments``, default 400) clustered into K labels by spectral
-  clustering over their adjacency graph.
+  clustering of an affinity between all superpixel pairs (feature similarity, voxel-weighted).
 Labels 1..K are ordered by the mean of the first channel (1 = darkest); 0 outside ``--mask``.
 IMAGE may be a Landsat / Sentinel-2 scene folder (or MTL file): its fill, cloud and cloud-shadow
 pixels (QA band) and nodata are left out (label 0) unless --keep-clouds; a .tif OUT of a

@@ -15,8 +15,9 @@ Design:
   scikit-image's, :mod:`._slic`, with ``spacing`` so superpixels are round in physical space)
   over-segments the image; the superpixels' mean features are then clustered, which is far
   cheaper than clustering voxels.
-  Spectral clustering uses an affinity over the superpixels' region adjacency graph
-  (Gaussian of the mean-feature distance between touching superpixels).
+  Spectral clustering cuts a graph joining every pair of superpixels (Gaussian of their
+  mean-feature distance, each superpixel weighted by its voxel count); every voxel then goes to
+  the nearest spectral cluster's mean.
 - **Labels are deterministic and readable**: 1..K ordered by the mean of the first channel
   (1 = darkest); voxels outside the mask are 0.
 """
@@ -253,23 +254,27 @@ def region_adjacency(labels: np.ndarray) -> np.ndarray:
 
 
 def spectral_on_regions(labels: np.ndarray, ids: np.ndarray, means: np.ndarray, k: int,
-                        random_state=0) -> np.ndarray:
-    """Spectral clustering of regions over the adjacency graph; returns a cluster per id."""
-    from scipy.sparse import coo_matrix
-    from sklearn.cluster import SpectralClustering
+                        random_state=0, counts: Optional[np.ndarray] = None) -> np.ndarray:
+    """Spectral clustering of regions (normalised cut); returns a cluster per id.
 
-    pairs = region_adjacency(labels)
-    pos = np.searchsorted(ids, pairs)
-    d2 = ((means[pos[:, 0]] - means[pos[:, 1]]) ** 2).sum(1)
-    sigma2 = float(np.median(d2)) if d2.size and np.median(d2) > 0 else 1.0
-    w = np.exp(-d2 / (2 * sigma2)) + 1e-6  # touching regions stay (weakly) connected
+    The affinity joins *every* pair of regions, not only touching ones, by a Gaussian of the
+    distance between their mean features (bandwidth a quarter of the median pairwise distance),
+    so the same tissue in different places falls in one cluster. Each region counts by its
+    voxels (``counts``): the affinity between two regions is the sum over their voxel pairs,
+    so the cut weighs voxels, not superpixels, and a few outlying superpixels cannot form a
+    cluster of their own. Discretised by scikit-learn's ``cluster_qr`` (deterministic)."""
+    from scipy.spatial.distance import cdist
+    from sklearn.cluster._spectral import cluster_qr
+    from sklearn.manifold import spectral_embedding
+
     n = len(ids)
-    aff = coo_matrix((np.r_[w, w], (np.r_[pos[:, 0], pos[:, 1]], np.r_[pos[:, 1], pos[:, 0]])),
-                     shape=(n, n)).tocsr()
-    aff = aff + coo_matrix((np.full(n, 1.0), (np.arange(n), np.arange(n))), shape=(n, n))
-    sc = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=random_state,
-                            assign_labels="cluster_qr")
-    return sc.fit_predict(aff)
+    s = (np.ones(n) if counts is None else np.asarray(counts, float) / np.mean(counts))
+    d2 = cdist(means, means, "sqeuclidean")
+    med = float(np.median(d2[np.triu_indices(n, 1)])) if n > 1 else 0.0
+    sigma2 = med / 16.0 if med > 0 else 1.0  # (median distance / 4) ** 2
+    aff = np.exp(-d2 / (2 * sigma2)) * s[:, None] * s[None, :]
+    emb = spectral_embedding(aff, n_components=k, random_state=random_state, drop_first=False)
+    return cluster_qr(emb)
 
 
 def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segments: int = 400,
@@ -278,7 +283,8 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
                              mask=None, spatial_weight=0.0, random_state=0):
     """SLIC first, then cluster the superpixels' mean features into K labels (job).
 
-    ``method``: "kmeans", "kmedoids" or "spectral" (affinity over the adjacency graph)."""
+    ``method``: "kmeans", "kmedoids" or "spectral" (see :func:`spectral_on_regions`; voxels
+    then assigned to the nearest spectral cluster's mean)."""
     if method not in ("kmeans", "kmedoids", "spectral"):
         raise InputError(f"unknown superpixel clustering method {method!r}")
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
@@ -295,7 +301,15 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
         med = fit_kmedoids(means, k, random_state)
         cl = nearest(means, means[med])
     else:
-        cl = spectral_on_regions(sp, ids, means, k, random_state)
+        cl = spectral_on_regions(sp, ids, means, k, random_state, counts)
+        # every voxel to the nearest spectral cluster's (voxel-weighted) mean: the tissue
+        # boundaries then follow the voxels, not the superpixels' outlines
+        present = [c for c in range(k) if np.any(cl == c)]
+        centres = np.stack([np.average(means[cl == c], axis=0, weights=counts[cl == c])
+                            for c in present])
+        labels = yield from _assign_steps(feats, centres, _order_by_first_feature(centres),
+                                          "spectral")
+        return labels
     centres = np.stack([means[cl == c].mean(0) for c in range(k)])
     rank = _order_by_first_feature(centres)
     lut = np.zeros(int(sp.max()) + 1, dtype=np.int32)
