@@ -191,7 +191,8 @@ def test_binary_0_255_tif_against_0_1_nifti(cli, tmp_path):
     gt[5:20, 10:30] = 1
     pred = np.zeros_like(gt)
     pred[6:20, 10:32] = 255
-    p = _write(tmp_path / "p.tif", pred, (1.0, 1.0))
+    # both on one grid: another in-plane spacing is refused since issue 14 (GT's spacing used)
+    p = _write(tmp_path / "p.tif", pred, (0.5, 0.5))
     g = _write(tmp_path / "g.nii.gz", gt, (0.5, 0.5))
     js = json.loads(cli("metrics", p, g, "--json", "--quiet").out)
     assert js["labels"] == [1] and js["spacing"] == [0.5, 0.5]
