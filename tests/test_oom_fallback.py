@@ -67,3 +67,33 @@ def test_cli_prints_the_notice_and_writes_the_result(cli, tmp_path, monkeypatch)
     assert res.code == 0, res
     assert "ran out of memory" in res.err
     np.testing.assert_array_equal(read_image(tmp_path / "o.nii.gz").array, ref)
+
+
+def test_unet_inference_oom_falls_back_to_the_cpu(monkeypatch):
+    """The first pass (the 'GPU' one) raises torch's OutOfMemoryError: the job is run again on
+    the CPU, with one warning, and gives the plain CPU result."""
+    import napari_segsuite.core.dl.infer as I
+    from napari_segsuite.core.dl.checkpoint import Checkpoint
+    from napari_segsuite.core.dl.models import build_model
+
+    torch.manual_seed(0)
+    m = build_model("unet", 2, 1, 3, width=4, depth=2)
+    ck = Checkpoint(arch="unet", dim=2, settings=m.settings, in_channels=1, n_out=3,
+                    output="softmax", label_values=[0, 1, 2], norm_mean=[0.0], norm_std=[1.0],
+                    state_dict=m.state_dict(), patch=[16, 16])
+    img = np.random.default_rng(0).normal(size=(24, 24)).astype(np.float32)
+    ref = I.predict(img, ck, device="cpu").labels.array
+    real = I._predict_steps
+    devices = []
+
+    def first_oom(image, model, device, *rest):
+        devices.append(device)
+        if len(devices) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8 GiB")
+        return (yield from real(image, model, device, *rest))
+
+    monkeypatch.setattr(I, "_predict_steps", first_oom)
+    with pytest.warns(InputWarning, match="U-Net: the GPU ran out of memory") as rec:
+        out = I.predict(img, ck, device="auto").labels.array
+    assert len(rec) == 1 and devices == ["auto", "cpu"]
+    np.testing.assert_array_equal(out, ref)
