@@ -83,7 +83,8 @@ def read_layers(path: Union[str, Sequence[str]]) -> List[tuple]:
     """Read each path into layer data tuples (images, labels, channels split; a satellite
     scene's bands, then its QA mask as a labels layer)."""
     from .io import extension, read_image
-    from .io.geo import is_geotiff, read_geotiff
+    from .io.geo import LAZY_BYTES, is_geotiff, read_geotiff
+    from .io.lazy import is_zarr
     from .io.scenes import is_scene, read_scene
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
@@ -91,6 +92,10 @@ def read_layers(path: Union[str, Sequence[str]]) -> List[tuple]:
     for p in paths:
         # scenes and GeoTIFFs larger than geo.LAZY_BYTES open lazily (dask); a scene with bands
         # at several resolutions opens on its finest grid
+        if is_zarr(p) or (extension(p) in (".tif", ".tiff") and not is_geotiff(p)
+                          and Path(p).stat().st_size > LAZY_BYTES):
+            out.append(lazy_layer(read_image(p, lazy=True)))  # zarr, OME-Zarr, large TIFF
+            continue
         if is_scene(p):
             img = read_scene(p, resolution="finest")
         elif extension(p) in (".tif", ".tiff") and is_geotiff(p):
@@ -99,6 +104,26 @@ def read_layers(path: Union[str, Sequence[str]]) -> List[tuple]:
             img = read_image(p)
         out += scene_layers(img)
     return out
+
+
+def lazy_layer(img: SegImage) -> tuple:
+    """The layer tuple of a lazily read image (dask): a multiscale image layer when it has
+    several levels (OME-Zarr), labels only when integer and named like a label map (no voxel
+    is read to decide)."""
+    levels = img.metadata.pop("multiscale", None) or [img.array]
+    integer = np.issubdtype(img.array.dtype, np.integer)
+    kind = "labels" if integer and _LABEL_NAME.search(img.name) else "image"
+    kw = img.napari_kwargs()
+    kw["name"] = img.name
+    if len(levels) > 1:
+        kw["multiscale"] = True
+    if kind == "image" and img.multichannel:
+        names = img.metadata.get("channel_names") or [f"channel {i}" for i in range(img.n_channels)]
+        kw.update(channel_axis=-1, name=[f"{img.name} [{n}]" for n in names], blending="additive")
+    if kind == "image" and integer:  # napari would scan the whole volume for them otherwise
+        info = np.iinfo(img.array.dtype)
+        kw.setdefault("contrast_limits", (max(info.min, 0), min(info.max, 65535)))
+    return (levels if len(levels) > 1 else levels[0], kw, kind)
 
 
 def scene_layers(img: SegImage, **extra: Any) -> List[tuple]:

@@ -49,12 +49,13 @@ def positive_int(text: str) -> int:
     return value
 
 
-def read_input(path: str, what: str = "IMAGE"):
-    """Read an input file; errors name the argument (``IMAGE``, ``SEEDS``, ...)."""
+def read_input(path: str, what: str = "IMAGE", lazy: bool = False):
+    """Read an input file; errors name the argument (``IMAGE``, ``SEEDS``, ...). ``lazy``:
+    zarr and TIFF as dask arrays (read block by block when used)."""
     from ..io import read_image
 
     try:
-        img = read_image(path)
+        img = read_image(path, lazy=lazy)
     except InputError as exc:
         raise InputError(f"{what}: {exc}") from None
     n = img.metadata.get("dicom_series_count", 1)
@@ -63,6 +64,31 @@ def read_input(path: str, what: str = "IMAGE"):
               f"{img.metadata['dicom_series_uid']} ({img.metadata['dicom_series_files']} files)",
               file=sys.stderr)
     return img
+
+
+def add_roi_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--roi", metavar="Z0:Z1,Y0:Y1,X0:X1", default=None,
+                        help="run on this box only (numpy order, half-open like slicing; an "
+                             "empty bound is the edge); only the box is read from a zarr/TIFF "
+                             "input, and OUT is the full image's grid with 0 outside the box")
+
+
+def read_roi_input(path: str, roi_text, what: str = "IMAGE", ref=None, roi=None):
+    """(full image, its box ``roi_text`` in memory, roi). Without ``roi_text``: (image, image,
+    None). With ``ref`` (the full IMAGE) and its ``roi``: an input on IMAGE's grid (seeds,
+    mask), its shape checked against IMAGE's before the same box is cut out of it."""
+    from ..core.roi import crop, parse_roi
+
+    if roi_text is None:
+        img = read_input(path, what)
+        return img, img, None
+    full = read_input(path, what, lazy=True)
+    if ref is None:
+        roi = parse_roi(roi_text, full.shape)
+    elif full.shape != ref.shape:
+        raise InputError(f"{what} has shape {full.shape} but IMAGE has {ref.shape}; they must "
+                         "be on the same grid")
+    return full, crop(full, roi), roi
 
 
 def require_finite(image, what: str = "IMAGE") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_output_args, positive_int
+from ._common import add_device_arg, add_output_args, add_roi_arg, positive_int
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("seeds", metavar="SEEDS", help="seed label image (0 = none), same grid")
     add_output_args(p)
     add_device_arg(p)
+    add_roi_arg(p)
     p.add_argument("--connectivity", type=int, default=26, choices=(4, 6, 8, 18, 26),
                    help="neighbourhood: 6, 18 or 26 in 3D; 4 or 8 in 2D, where 6 means 4 and "
                         "18/26 mean 8 (default: 26, i.e. 8 in 2D)")
@@ -49,14 +50,20 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..core.errors import InputError
-    from ._common import (check_output, read_input, require_labels, require_same_grid,
+    from ._common import (check_output, read_roi_input, require_labels, require_same_grid,
                           resolve_device, run_job, write_output)
 
     check_output(args.output, args.force)
     device = resolve_device(args.device)
-    from .train import _read_channels  # the comma-separated list, as train and predict read it
+    if args.roi is None:
+        from .train import _read_channels  # the comma-separated list, as train and predict do
 
-    image = _read_channels(args.image, "IMAGE")
+        image = _read_channels(args.image, "IMAGE")
+        grid, roi = image, None
+    else:
+        if "," in args.image:
+            raise InputError("--roi takes one IMAGE file, not a comma-separated channel list")
+        grid, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
     from ..core.memory import check_fits
 
     check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.seeds == "-":
             raise InputError("SEEDS '-' is only allowed with --auto-seeds K")
-        seed_img = read_input(args.seeds, "SEEDS")
+        seed_img = read_roi_input(args.seeds, args.roi, "SEEDS", grid, roi)[1]
         if seed_img.multichannel:
             raise InputError("SEEDS must be a single-channel label image")
         if seed_img.shape != image.shape:
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         seeds = seed_img.array
     mask = None
     if args.mask:
-        mask_img = read_input(args.mask, "--mask")
+        mask_img = read_roi_input(args.mask, args.roi, "--mask", grid, roi)[1]
         if mask_img.shape != image.shape:
             raise InputError(f"--mask has shape {mask_img.shape} but IMAGE has {image.shape}")
         require_same_grid(mask_img, args.mask, image, "--mask")
@@ -102,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
         # seed labels are 0..65534: 16 bits hold them, and TIFF has no 64-bit integers
         # (int64 seeds are what np.save of an int array gives)
         labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
-    write_output(args.output, image.like(labels, name="growcut"), args.force, args.quiet)
+    from ..core.roi import paste
+
+    write_output(args.output, paste(grid, roi, labels, "growcut"), args.force, args.quiet)
     if not args.quiet:
         print(f"growcut: {res.engine} on {res.device}"
               + (f", {res.iterations} {'rounds' if res.engine == 'triton' else 'iterations'}"

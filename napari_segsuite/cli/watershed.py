@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.defaults import AUTO_MARKERS, HELP, INSTANCES
-from ._common import add_output_args, positive_int
+from ._common import add_output_args, add_roi_arg, positive_int
 
 
 def _nonneg_float(text: str) -> float:
@@ -42,6 +42,7 @@ def register(sub) -> None:
                "about 3 nucleus radii, e.g. --background 30 for 10-pixel nuclei")
     p.add_argument("image", metavar="IMAGE", help="input image (2D or 3D, any channels)")
     add_output_args(p)
+    add_roi_arg(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--markers", metavar="SEEDS",
                       help="label image of markers on IMAGE's grid (0 = none, 1..K = labels)")
@@ -131,11 +132,11 @@ def run(args: argparse.Namespace) -> int:
     from ..core import watershed as W
     from ..core.errors import InputError
     from ..core.image import SegImage
-    from ._common import (check_output, read_input, require_finite, require_labels,
+    from ._common import (check_output, read_roi_input, require_finite, require_labels,
                           require_same_grid, run_job, write_output)
 
     _check_args(args)
-    image = read_input(args.image, "IMAGE")
+    full, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE: watershed needs a 2D or 3D image, got {image.ndim} axes")
     require_finite(image, "IMAGE")
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
                image.n_channels)  # before any work
     markers = None
     if args.markers:
-        seeds = read_input(args.markers, "SEEDS")
+        seeds = read_roi_input(args.markers, args.roi, "SEEDS", full, roi)[1]
         if seeds.multichannel:
             raise InputError("SEEDS: markers must be a single-channel label image")
         if seeds.shape != image.shape:
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         markers = W.check_markers(seeds.array, image.shape, "SEEDS")
     mask = None
     if args.mask:
-        m = read_input(args.mask, "MASK")
+        m = read_roi_input(args.mask, args.roi, "MASK", full, roi)[1]
         if m.multichannel or m.shape != image.shape:
             raise InputError(f"MASK: shape {m.shape} does not match IMAGE's {image.shape}")
         require_same_grid(m, args.mask, image, "MASK")
@@ -203,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
     top = int(labels.max()) if labels.size else 0
     dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
     labels = labels.astype(dtype).reshape(grid.shape)
-    out = grid.like(labels, name="watershed")
+    from ..core.roi import paste
+
+    out = paste(full, roi, labels, "watershed")
     write_output(args.output, out, args.force, args.quiet)
     return 0

@@ -85,7 +85,9 @@ def can_read(path: PathLike) -> bool:
     from .scenes import is_scene
 
     if p.is_dir():
-        return is_dicom_dir(p) or is_scene(p)
+        from .lazy import is_zarr
+
+        return is_zarr(p) or is_dicom_dir(p) or is_scene(p)
     return extension(p) in READ_EXTENSIONS or is_scene(p)
 
 
@@ -94,8 +96,11 @@ def _one_line(exc: BaseException) -> str:
     return text[:300] if text else type(exc).__name__
 
 
-def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
-    """Read an image file or a DICOM series folder into a SegImage.
+def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -> SegImage:
+    """Read an image file, a zarr / OME-Zarr folder or a DICOM series folder into a SegImage.
+
+    ``lazy=True``: zarr and TIFF are read as dask arrays, block by block when computed (see
+    :mod:`.lazy`); otherwise everything is read into memory.
 
     Raises :class:`InputError` (one line) when the path is missing, not a supported format, or
     unreadable.
@@ -108,6 +113,14 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
 
     if scenes.is_scene(p):  # a Landsat / Sentinel-2 folder or MTL file (rasterio)
         return scenes.read_scene(p, name=name, lazy=False)
+    from . import lazy as _lazy
+
+    if _lazy.is_zarr(p):
+        img = _lazy.read_zarr(p, name=name)
+        if not lazy:
+            img.metadata.pop("multiscale", None)
+            img.array = np.asarray(img.array)
+        return img
     if p.is_dir():
         return _read_dicom_series(p, label)
     ext = extension(p)
@@ -125,7 +138,9 @@ def read_image(path: PathLike, name: Optional[str] = None) -> SegImage:
         _check_real(arr, p)
         return SegImage(arr, name=label)
     if ext in (".tif", ".tiff") and geo.is_geotiff(p):  # CRS and geotransform kept (rasterio)
-        return geo.read_geotiff(p, label, lazy=False)
+        return geo.read_geotiff(p, label, lazy=lazy)
+    if lazy and ext in (".tif", ".tiff"):
+        return _lazy.read_tiff_lazy(p, label)
     import SimpleITK as sitk
 
     why, nans = _scan_nifti(p) if ext in (".nii", ".nii.gz") else (file_incomplete(p), None)

@@ -109,8 +109,35 @@ def predict_steps(image: Union[SegImage, np.ndarray], model, device: str = "auto
     On the CPU torch uses ``num_threads`` threads (default: the idle cores) while it runs.
     """
     with torch_threads(num_threads):
-        return (yield from _predict_steps(image, model, device, tile, overlap, batch,
+        try:
+            return (yield from _predict_steps(image, model, device, tile, overlap, batch,
+                                              probabilities, instances, amp))
+        except Exception as exc:  # CUDA out of memory: the same job again on the CPU
+            if not _cuda_oom(exc):
+                raise
+        return (yield from _predict_steps(image, model, "cpu", tile, overlap, batch,
                                           probabilities, instances, amp))
+
+
+def _cuda_oom(exc: BaseException) -> bool:
+    """True (after a one-line InputWarning and freeing the GPU's cache) for torch's CUDA
+    out-of-memory error."""
+    import warnings
+
+    import torch
+
+    from ..errors import InputWarning
+
+    if not isinstance(exc, torch.cuda.OutOfMemoryError):
+        return False
+    first = (str(exc).strip().splitlines() or [""])[0][:120]
+    warnings.warn(f"U-Net: the GPU ran out of memory ({first}); running on the CPU instead",
+                  InputWarning, stacklevel=4)
+    try:
+        torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - a courtesy
+        pass
+    return True
 
 
 def _predict_steps(image, model, device, tile, overlap, batch, probabilities, instances, amp):

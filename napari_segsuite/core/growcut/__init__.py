@@ -53,7 +53,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputWarning
 from ..progress import Progress, in_background, run, steps_in_background
 from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prepare,
                       refine_keys, resolve_connectivity, result_from_keys, saturated_labels,
@@ -220,14 +220,40 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                                                                    **pv)
             return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
         except Exception as exc:
-            if not auto or _is_oom(exc):
+            if _is_oom(exc):
+                return (yield from _cpu_after_oom(exc, prep, pv))
+            if not auto:
                 raise
             _triton_failed(exc)
         engine = "automaton"
     from ._torch import automaton_steps
 
-    keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter, **pv)
+    try:
+        keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter, **pv)
+    except Exception as exc:
+        if not _is_oom(exc):
+            raise
+        return (yield from _cpu_after_oom(exc, prep, pv))
     return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
+
+
+def _cpu_after_oom(exc: BaseException, prep, pv):
+    """Job: CUDA ran out of memory during a GPU engine: warn in one line and compute the same
+    result with the CPU sweep, from the start (the device's partial keys are dropped)."""
+    warnings.warn("GrowCut: the GPU ran out of memory "
+                  f"({(str(exc).strip().splitlines() or [''])[0][:120]}); finishing on the CPU",
+                  InputWarning, stacklevel=3)  # the CLI and widgets show it in one line
+    try:
+        import torch
+
+        torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - freeing the cache is a courtesy
+        pass
+    from ._sweep import kernels, sweep_steps
+
+    yield from in_background(kernels, message="loading the compiled sweep")
+    keys = yield from steps_in_background(sweep_steps(prep, None, None, **pv), "growing")
+    return (yield from _finish(keys, prep, "sweep", "cpu", 0, False, True))
 
 
 def _finish(*args):
