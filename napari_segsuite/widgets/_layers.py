@@ -261,7 +261,9 @@ class LayerPicker(QComboBox):
     def set_layer(self, layer) -> None:
         layer = unwrap(layer)
         for i in range(self.count()):
-            if self.itemData(i) is not None and unwrap(self.itemData(i)) is layer:
+            data = self.itemData(i)
+            # None chooses the "(none)" entry of an optional picker
+            if (unwrap(data) is layer) if data is not None else layer is None:
                 self.setCurrentIndex(i)
                 return
 
