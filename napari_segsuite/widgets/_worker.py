@@ -185,7 +185,10 @@ class JobPanel(QWidget):
         def drive():
             return (yield from job)
 
-        worker = create_worker(drive, _start_thread=False)
+        # _ignore_errors: errors go to _on_error only; without it superqt also connects a
+        # handler that raises the job's exception again inside a Qt slot (a second, raw error
+        # notification in napari; an abort where no excepthook catches it)
+        worker = create_worker(drive, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_error)
