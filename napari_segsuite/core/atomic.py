@@ -44,7 +44,9 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname() or "host")[:40] or "host"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (this process counts; one we may not signal
+    counts as alive)."""
     if pid == os.getpid():
         return True
     try:
@@ -68,7 +70,7 @@ def clean_stale(folder) -> List[Path]:
         return removed
     for entry in entries:
         m = _STALE.match(entry.name)
-        if not m or m.group("host") != host or _alive(int(m.group("pid"))):
+        if not m or m.group("host") != host or pid_alive(int(m.group("pid"))):
             continue
         path = Path(entry.path)
         try:

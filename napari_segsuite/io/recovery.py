@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+from ..core.atomic import pid_alive
 from ..core.image import SegImage
 
 KEEP_DAYS = 14
@@ -37,20 +38,6 @@ def recovery_dir() -> Path:
     except ImportError:  # pragma: no cover - platformdirs comes with napari
         base = Path.home() / ".local" / "share" / "napari-segsuite"
     return base / "recovery"
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -107,7 +94,7 @@ def sessions(root: Optional[Path] = None, include_empty: bool = False) -> List[d
         if not info.get("layers") and not include_empty:
             continue
         info["folder"] = str(folder)
-        info["crashed"] = not info.get("closed") and not _alive(int(info.get("pid", -1)))
+        info["crashed"] = not info.get("closed") and not pid_alive(int(info.get("pid", -1)))
         out.append(info)
     out.sort(key=lambda s: s.get("started", 0), reverse=True)
     return out
@@ -140,7 +127,7 @@ def prune(root: Path, keep_days: float = KEEP_DAYS) -> None:
     saved nothing."""
     limit = time.time() - keep_days * 86400
     for s in sessions(root, include_empty=True):
-        if _alive(int(s.get("pid", -1))):
+        if pid_alive(int(s.get("pid", -1))):
             continue
         if s.get("started", 0) < limit or not s.get("layers"):
             discard(s)
