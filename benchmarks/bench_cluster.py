@@ -42,7 +42,7 @@ from scipy.optimize import linear_sum_assignment
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from napari_segsuite.core import cluster as C  # noqa: E402
-from napari_segsuite.core.defaults import SLIC  # noqa: E402
+from napari_segsuite.core.base.defaults import SLIC# noqa: E402
 from napari_segsuite.samples import get_sample  # noqa: E402
 
 

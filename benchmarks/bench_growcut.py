@@ -164,7 +164,7 @@ def _sync():
 
 def _timed(job):
     """Run a generator job to its end (synchronised); (seconds, its return value)."""
-    from napari_segsuite.core.progress import run
+    from napari_segsuite.core.base.progress import run
 
     _sync()
     t0 = time.perf_counter()

@@ -9,10 +9,10 @@ ratio = scikit-image / ours, > 1 means we are faster):
    scikit-image as its docs write it: filters.sobel -> morphology.h_minima -> ndi.label
    (full connectivity) -> segmentation.watershed;
    ours: core.watershed.segment_watershed(vol, h=...) (float32 Sobel, numba h-minima,
-   our numba flood core._flood). h is scaled so both select the same basins (our Sobel is per
+   our numba flood core.watershed._flood). h is scaled so both select the same basins (our Sobel is per
    physical unit: sqrt(ndim)/2 x skimage's).
 2. The same in 2D (coins tiled to about 1200 x 1500).
-   + the flood alone: core._flood.flood against skimage.segmentation.watershed on the same
+   + the flood alone: core.watershed._flood.flood against skimage.segmentation.watershed on the same
    gradient and markers (labels must be identical).
 3. 2D instances on the nuclei sample: skimage's documented recipe (Otsu, EDT, peak_local_max,
    label, watershed of -distance) vs core.watershed.split_instances; F1 at IoU 0.5 for both.
@@ -121,7 +121,7 @@ def main() -> None:
     W.h_minima_markers(np.random.default_rng(0).random((8, 8)).astype(np.float32), 0.1)
     print(f"numba compile/load of the h-minima sweep (once per install): "
           f"{time.perf_counter() - t:.2f} s")
-    from napari_segsuite.core._flood import flood
+    from napari_segsuite.core.watershed._flood import flood
 
     t = time.perf_counter()
     tiny = np.random.default_rng(0).random((6, 6)).astype(np.float32)

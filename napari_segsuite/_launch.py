@@ -28,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="widget to dock (repeatable; default GrowCut)")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window and exit")
     args = p.parse_args(argv)
-    from .core.errors import InputError
+    from .core.base.errors import InputError
     from .io import READ_EXTENSIONS, can_read, extension
 
     for f in args.files:  # before any window opens

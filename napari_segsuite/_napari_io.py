@@ -14,8 +14,8 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .core.errors import InputError
-from .core.image import SegImage
+from .core.base.errors import InputError
+from .core.base.image import SegImage
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ def dice(a, b, v):
 
 
 def stack(d, names):
-    from napari_segsuite.core.image import SegImage
+    from napari_segsuite.core.base.image import SegImage
 
     first = d.images[names[0]]
     arr = np.stack([d.images[n].array.astype(np.float32) for n in names], -1)
@@ -46,7 +46,7 @@ def stack(d, names):
 def brain(out: Path, epochs: int) -> None:
     from napari_segsuite.core.dl.checkpoint import save_checkpoint
     from napari_segsuite.core.dl.infer import predict
-    from napari_segsuite.core.progress import report
+    from napari_segsuite.core.base.progress import report
     from napari_segsuite.core.dl.train import train_steps
     from napari_segsuite.samples import get_sample
 
@@ -75,7 +75,7 @@ def nuclei(out: Path, epochs: int) -> None:
     from napari_segsuite.core.dl.checkpoint import save_checkpoint
     from napari_segsuite.core.dl.infer import predict
     from napari_segsuite.core.dl.train import train_steps
-    from napari_segsuite.core.progress import report
+    from napari_segsuite.core.base.progress import report
     from napari_segsuite.samples import get_sample
 
     s = get_sample("nuclei")

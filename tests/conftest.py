@@ -3,18 +3,46 @@
 - ``sync_jobs``: run every JobPanel job in the test's thread (deterministic widget tests).
 - ``rng``: a seeded numpy Generator.
 - ``cli``: run ``segsuite`` in-process and capture (exit status, stdout, stderr).
+
+The tests mirror the package: ``tests/core`` (algorithms, metrics: no Qt, no napari),
+``tests/io``, ``tests/cli``, ``tests/widgets`` (napari + Qt), ``tests/samples``.
+``python -m pytest tests/core`` imports neither Qt nor napari: the two pytest plugins that would
+(pytest-qt and napari's fixtures) are switched off in pyproject.toml (``-p no:...``) and loaded
+here unless every path given on the command line lies under ``tests/core``
+(tests/core/test_qt_free.py checks it).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 from contextlib import redirect_stderr, redirect_stdout
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("QT_API", "pyqt5")
+
+_CORE = Path(__file__).resolve().parent / "core"
+
+
+def _qt_free_run(argv) -> bool:
+    """True when every path named on the pytest command line lies under tests/core."""
+    paths = [a.split("::")[0] for a in argv[1:] if not a.startswith("-")]
+    paths = [Path(p).resolve() for p in paths if Path(p).exists()]
+    return bool(paths) and all(p == _CORE or _CORE in p.parents for p in paths)
+
+
+QT_FREE = _qt_free_run(sys.argv)
+pytest_plugins = [] if QT_FREE else ["pytestqt.plugin", "napari.utils._testsupport"]
+
+
+def pytest_addoption(parser):
+    if QT_FREE:  # pytest-qt's ini key, set in pyproject.toml, unknown without the plugin
+        parser.addini("qt_api", "Qt binding (pytest-qt; not loaded for tests/core)")
 
 
 @pytest.fixture

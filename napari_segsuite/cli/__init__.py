@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``segsuite``; returns the exit status."""
-    from ..core import atomic
-    from ..core.errors import Cancelled, InputError
+    from ..core.base import atomic
+    from ..core.base.errors import Cancelled, InputError
 
     atomic.forget()
     parser = build_parser()
@@ -96,7 +96,7 @@ def _warnings_as_lines():
     import contextlib
     import warnings
 
-    from ..core.errors import InputWarning
+    from ..core.base.errors import InputWarning
 
     @contextlib.contextmanager
     def ctx():

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InputError
+from ..core.base.errors import InputError
 
 
 def add_output_args(parser: argparse.ArgumentParser, required: bool = True,
@@ -77,7 +77,7 @@ def read_roi_input(path: str, roi_text, what: str = "IMAGE", ref=None, roi=None)
     """(full image, its box ``roi_text`` in memory, roi). Without ``roi_text``: (image, image,
     None). With ``ref`` (the full IMAGE) and its ``roi``: an input on IMAGE's grid (seeds,
     mask), its shape checked against IMAGE's before the same box is cut out of it."""
-    from ..core.roi import crop, parse_roi
+    from ..core.base.roi import crop, parse_roi
 
     if roi_text is None:
         img = read_input(path, what)
@@ -146,7 +146,7 @@ def write_output(path: str, image, force: bool, quiet: bool = False) -> Path:
 
 def run_job(job, args: Any):
     """Run a core job generator, progress on stderr unless ``args.quiet``."""
-    from ..core.progress import report
+    from ..core.base.progress import report
 
     return report(job, quiet=bool(getattr(args, "quiet", False)))
 

@@ -32,7 +32,7 @@ def read_scene_input(path: str, args: argparse.Namespace, what: str = "IMAGE",
     georeferenced raster (a one-line error otherwise)."""
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ..io import extension
     from ..io.scenes import is_scene, read_scene
 

@@ -86,7 +86,7 @@ def load_recipe(path):
     import json
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     rp = Path(path)
     if not rp.is_file():
@@ -149,7 +149,7 @@ def _extension(path: str) -> str:
 def _parse_steps(raw, columns, base):
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     if not isinstance(raw, list) or not raw:
         raise InputError("RECIPE steps: needs a list of {command: {option: value}}")
@@ -199,7 +199,7 @@ def _looks_like_file(key: str) -> bool:
 
 def _argv(command, opts, prev, row, out, columns):
     """The ``segsuite`` argument list of one step of one case."""
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     argv = [command]
     opts = dict(opts)
@@ -237,7 +237,7 @@ def _check_parses(argv, name):
     import contextlib
     import io
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from . import build_parser
 
     err = io.StringIO()
@@ -366,7 +366,7 @@ def run_case(case, steps, outdir, force=False):
     import os
     import time
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     t0 = time.perf_counter()
     row = {"id": case["id"], "status": "done", "error": "", "seconds": 0.0}
@@ -455,7 +455,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     cases, steps = load_recipe(args.recipe)
     outdir = Path(args.output)

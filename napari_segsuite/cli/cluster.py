@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.defaults import HELP, SLIC
+from ..core.base.defaults import HELP, SLIC
 from ._common import add_output_args, positive_int
 from ._scene import add_scene_args
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..core.cluster import cluster_steps
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ._common import (check_output, read_input, require_finite, require_labels,
                           require_same_grid, run_job, write_output)
     from ._scene import read_scene_input
@@ -116,7 +116,7 @@ def _drop_invalid(img, invalid, mask):
 def _run_lazy(args, img, invalid, mask):
     """K-means / K-medoids of a lazily read scene, block by block (core.cluster.cluster_dask)."""
     from ..core.cluster import cluster_dask
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ._common import write_output
 
     if args.spatial_weight:

@@ -107,7 +107,7 @@ def register(sub) -> None:
 
 
 def _check_args(args) -> None:
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     fill = args.fill_between_slices
     for flag, value, needs, ok in (("--axis", args.axis, "--fill-between-slices", fill),
@@ -129,7 +129,7 @@ def _check_args(args) -> None:
 def _as_label_array(img):
     import numpy as np
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     if img.multichannel:
         raise InputError("LABELS must be a single-channel label image")
@@ -154,7 +154,7 @@ def _as_label_array(img):
 
 def run(args: argparse.Namespace) -> int:
     from ..core import correct as C
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ._common import check_output, read_input, require_finite, run_job, write_output
 
     _check_args(args)

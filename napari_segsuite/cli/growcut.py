@@ -49,7 +49,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ._common import (check_output, read_roi_input, require_labels, require_same_grid,
                           resolve_device, run_job, write_output)
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if "," in args.image:
             raise InputError("--roi takes one IMAGE file, not a comma-separated channel list")
         grid, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
-    from ..core.memory import check_fits
+    from ..core.base.memory import check_fits
 
     check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work
     if args.auto_seeds is not None:
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         # seed labels are 0..65534: 16 bits hold them, and TIFF has no 64-bit integers
         # (int64 seeds are what np.save of an int array gives)
         labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
-    from ..core.roi import paste
+    from ..core.base.roi import paste
 
     write_output(args.output, paste(grid, roi, labels, "growcut"), args.force, args.quiet)
     if not args.quiet:

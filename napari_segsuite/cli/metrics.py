@@ -90,7 +90,7 @@ objects are in one image only.
 
 
 def _parse_labels(text: str):
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
@@ -164,7 +164,7 @@ def format_table(result: dict) -> str:
 
 def write_csv(path: str, result: dict, force: bool = False):
     """Write the per-label CSV atomically (see :func:`napari_segsuite.core.metrics.write_csv`)."""
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ..core.metrics import write_csv as _write
 
     try:
@@ -178,8 +178,8 @@ def write_csv(path: str, result: dict, force: bool = False):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..core.errors import InputError
-    from ..core.image import parse_spacing
+    from ..core.base.errors import InputError
+    from ..core.base.image import parse_spacing
     import numpy as np
 
     from ..core.metrics import compare_steps, to_json

@@ -46,7 +46,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ._common import check_output, resolve_device, run_job, write_output
     from .train import _read_channels
 

@@ -28,7 +28,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ..io import check_writable, write_image
     from ..samples import SAMPLES, get_sample
 

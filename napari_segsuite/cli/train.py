@@ -80,8 +80,8 @@ def register(sub) -> None:
 
 
 def _read_channels(text: str, what: str):
-    from ..core.errors import InputError
-    from ..core.image import SegImage
+    from ..core.base.errors import InputError
+    from ..core.base.image import SegImage
     from ._common import read_input, require_finite, require_same_grid
 
     import numpy as np
@@ -102,7 +102,7 @@ def _read_channels(text: str, what: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ._common import (read_input, require_labels, require_same_grid, resolve_device,
                           run_job)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.defaults import AUTO_MARKERS, HELP, INSTANCES
+from ..core.base.defaults import AUTO_MARKERS, HELP, INSTANCES
 from ._common import add_output_args, add_roi_arg, positive_int
 
 
@@ -89,7 +89,7 @@ def register(sub) -> None:
 
 
 def _check_args(args) -> None:
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
 
     for name in ("sigma", "compactness"):
         v = getattr(args, name)
@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..core import watershed as W
-    from ..core.errors import InputError
-    from ..core.image import SegImage
+    from ..core.base.errors import InputError
+    from ..core.base.image import SegImage
     from ._common import (check_output, read_roi_input, require_finite, require_labels,
                           require_same_grid, run_job, write_output)
 
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE: watershed needs a 2D or 3D image, got {image.ndim} axes")
     require_finite(image, "IMAGE")
-    from ..core.memory import check_fits
+    from ..core.base.memory import check_fits
 
     check_fits("instances" if args.instances else "watershed", image.shape, image.array.dtype,
                image.n_channels)  # before any work
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     top = int(labels.max()) if labels.size else 0
     dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
     labels = labels.astype(dtype).reshape(grid.shape)
-    from ..core.roi import paste
+    from ..core.base.roi import paste
 
     out = paste(full, roi, labels, "watershed")
     write_output(args.output, out, args.force, args.quiet)

@@ -1,7 +1,7 @@
 """Reading and writing images with their geometry (SimpleITK), atomically.
 
 - :func:`read_image` reads .nii/.nii.gz/.nrrd/.nhdr/.mha/.mhd/.tif/.tiff/.npy files and DICOM series
-  folders into a :class:`~napari_segsuite.core.image.SegImage` (numpy order, geometry kept).
+  folders into a :class:`~napari_segsuite.core.base.image.SegImage` (numpy order, geometry kept).
 - :func:`write_image` writes a SegImage to any of those formats (DICOM excepted), through a
   temporary file in the same folder renamed into place, so a failed or interrupted write never
   leaves a partial file, and never overwrites an existing file unless ``force=True``.
@@ -21,8 +21,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..core.errors import InputError
-from ..core.image import SegImage
+from ..core.base.errors import InputError
+from ..core.base.image import SegImage
 
 PathLike = Union[str, os.PathLike]
 
@@ -253,7 +253,7 @@ def check_writable(path: PathLike, force: bool = False) -> Path:
         raise InputError(f"{p.parent}: output folder does not exist")
     if not os.access(p.parent, os.W_OK | os.X_OK):
         raise InputError(f"{p.parent}: output folder is not writable")
-    from ..core.atomic import check_folder
+    from ..core.base.atomic import check_folder
 
     check_folder(p.parent, str(p))  # the true test (a read-only mount, ...), stale temps cleaned
     if p.exists() and not force:
@@ -335,7 +335,7 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
     appeared during the work; with ``force`` by an atomic rename over it. DICOM output is not
     supported.
     """
-    from ..core import atomic
+    from ..core.base import atomic
 
     p = check_writable(path, force)
     ext = extension(p)

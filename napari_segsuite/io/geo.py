@@ -31,8 +31,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..core.errors import InputError
-from ..core.image import GEO_KEYS, SegImage
+from ..core.base.errors import InputError
+from ..core.base.image import GEO_KEYS, SegImage
 
 PathLike = Union[str, os.PathLike]
 

@@ -3,7 +3,7 @@
 - :func:`is_zarr`: a ``.zarr`` folder, or any folder holding zarr metadata (``.zarray``,
   ``.zgroup``, ``.zattrs`` or ``zarr.json``).
 - :func:`read_zarr`: a zarr array, or an OME-Zarr (NGFF 0.4 / 0.5) image group, into a
-  :class:`~napari_segsuite.core.image.SegImage` whose array is a ``dask.array`` of the finest
+  :class:`~napari_segsuite.core.base.image.SegImage` whose array is a ``dask.array`` of the finest
   level. The NGFF ``coordinateTransformations`` give the geometry: ``scale`` -> spacing,
   ``translation`` -> origin (the multiscale's own transformations applied after the dataset's,
   as the specification says). A ``channel`` axis goes last (a multichannel image); a ``time``
@@ -27,8 +27,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..core.errors import InputError
-from ..core.image import SegImage
+from ..core.base.errors import InputError
+from ..core.base.image import SegImage
 
 PathLike = Union[str, os.PathLike]
 

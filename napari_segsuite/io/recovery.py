@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.atomic import pid_alive
-from ..core.image import SegImage
+from ..core.base.atomic import pid_alive
+from ..core.base.image import SegImage
 
 KEEP_DAYS = 14
 _FILE_EXT = ".mha"  # any dimension, direction and compression kept

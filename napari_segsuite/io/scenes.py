@@ -31,8 +31,8 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
-from ..core.errors import InputError
-from ..core.image import SegImage
+from ..core.base.errors import InputError
+from ..core.base.image import SegImage
 from . import geo
 
 PathLike = Union[str, os.PathLike]

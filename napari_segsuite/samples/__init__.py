@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-from ..core.errors import InputError
+from ..core.base.errors import InputError
 from ._util import Sample, SampleData
 
 __all__ = ["SAMPLES", "Sample", "SampleData", "get_sample"]

@@ -15,7 +15,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.image import SegImage
+from ..core.base.image import SegImage
 
 
 @dataclass
@@ -51,7 +51,7 @@ def make_rng(seed: int, stream: int) -> np.random.Generator:
     except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
-        from ..core.errors import InputError
+        from ..core.base.errors import InputError
 
         raise InputError(f"sample seed must be a non-negative integer, got {seed!r}")
     return np.random.default_rng([int(seed), int(stream)])
@@ -61,7 +61,7 @@ def grid_shape(base: Sequence[int], scale: float) -> Tuple[int, ...]:
     """``base`` multiplied by ``scale`` (at least 8 voxels per axis)."""
     scale = float(scale)
     if not np.isfinite(scale) or scale <= 0:
-        from ..core.errors import InputError
+        from ..core.base.errors import InputError
 
         raise InputError(f"sample scale must be a positive number, got {scale}")
     return tuple(max(8, int(round(b * scale))) for b in base)

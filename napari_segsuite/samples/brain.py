@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.image import SegImage
+from ..core.base.image import SegImage
 from ._util import (SampleData, coords, grid_shape, make_rng, make_seeds, seed_label_names,
                     smooth_noise)
 

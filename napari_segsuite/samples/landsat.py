@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.image import SegImage
+from ..core.base.image import SegImage
 from ._util import SampleData, fractal_noise, grid_shape, make_rng, smooth_noise
 
 BASE_SHAPE = (256, 256)
@@ -309,7 +309,7 @@ def write_scene(folder, seed: int = 0, scale: float = 1.0, force: bool = False):
     import json
     from pathlib import Path
 
-    from ..core.errors import InputError
+    from ..core.base.errors import InputError
     from ..io import write_image
     from ..io.geo import geometry_from_transform
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.image import SegImage
+from ..core.base.image import SegImage
 from ._util import SampleData, fractal_noise, grid_shape, make_rng, smooth_noise
 
 BASE_SHAPE = (256, 256)

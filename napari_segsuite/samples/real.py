@@ -48,7 +48,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..core.image import SegImage
+from ..core.base.image import SegImage
 from ._util import SampleData
 
 __all__ = ["CASES", "skip_reason", "mni152", "dsb_nuclei", "get"]
@@ -139,7 +139,7 @@ def _mni152_cached() -> SampleData:
 def _shared(name: str, reason: Optional[str], load) -> SampleData:
     """The cached case from ``load()``, its arrays read-only; InputError when absent."""
     if reason is not None:
-        from ..core.errors import InputError
+        from ..core.base.errors import InputError
 
         raise InputError(f"the real case {name} is not available: {reason}")
     data = load()
@@ -152,7 +152,7 @@ def mni152() -> SampleData:
     """The MNI ICBM152 T1 and its tissue truth (see the module docstring).
 
     Arrays are shared between calls (cached): treat them as read-only, copy before editing.
-    Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
+    Raises :class:`~napari_segsuite.core.base.errors.InputError` when the files are not installed.
     """
     return _shared("mni152", _mni_skip(), _mni152_cached)
 
@@ -177,7 +177,7 @@ def dsb_nuclei() -> SampleData:
     """A real fluorescence nuclei image and its instance labels (see the module docstring).
 
     Arrays are shared between calls (cached): treat them as read-only, copy before editing.
-    Raises :class:`~napari_segsuite.core.errors.InputError` when the files are not installed.
+    Raises :class:`~napari_segsuite.core.base.errors.InputError` when the files are not installed.
     """
     return _shared("dsb_nuclei", _dsb_skip(), _dsb_cached)
 
@@ -186,7 +186,7 @@ def get(name: str) -> SampleData:
     """Load the real case ``name`` (see :data:`CASES`)."""
     reason = skip_reason(name)
     if reason is not None:
-        from ..core.errors import InputError
+        from ..core.base.errors import InputError
 
         raise InputError(f"the real case {name} is not available: {reason}")
     return {"mni152": mni152, "dsb_nuclei": dsb_nuclei}[name]()

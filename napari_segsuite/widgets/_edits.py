@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Tuple
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.base.errors import InputError
 
 _STATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 

@@ -1,5 +1,5 @@
 """Layer helpers shared by all widgets: pickers that follow the viewer, conversions between layers
-and :class:`~napari_segsuite.core.image.SegImage`, and adding results as *new* layers that carry
+and :class:`~napari_segsuite.core.base.image.SegImage`, and adding results as *new* layers that carry
 the source layer's geometry (scale, translate, direction metadata).
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from qtpy.QtWidgets import QComboBox, QListWidget, QListWidgetItem
 
-from ..core.errors import InputError
-from ..core.image import SegImage
+from ..core.base.errors import InputError
+from ..core.base.image import SegImage
 
 
 def _layer_types(kinds: Sequence[str]) -> Tuple[Type, ...]:

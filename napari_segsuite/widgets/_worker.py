@@ -1,7 +1,7 @@
 """The one helper every widget uses to run long work: :class:`JobPanel`.
 
-A widget builds a core *job* (a generator yielding :class:`~napari_segsuite.core.progress.Progress`
-and returning its result, see ``napari_segsuite.core.progress``) and hands it to
+A widget builds a core *job* (a generator yielding :class:`~napari_segsuite.core.base.progress.Progress`
+and returning its result, see ``napari_segsuite.core.base.progress``) and hands it to
 ``panel.start(job, on_result=...)``. The panel
 
 - runs the generator in a napari thread worker (off the GUI thread);
@@ -9,7 +9,7 @@ and returning its result, see ``napari_segsuite.core.progress``) and hands it to
 - has a Cancel button that stops the job at its next yield (jobs yield at least every ~0.2 s, so
   within a second); a cancelled job calls no ``on_result``, so the layers stay as they were;
 - forwards ``Progress.preview`` to ``on_preview`` (live views, e.g. GrowCut's labels competing);
-- turns errors into napari notifications: an :class:`~napari_segsuite.core.errors.InputError`
+- turns errors into napari notifications: an :class:`~napari_segsuite.core.base.errors.InputError`
   as its one-line message, anything else as "<title> failed: ..." (traceback to the log);
 - disables the widgets passed as ``lock`` while it runs.
 
@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterable, Optional
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..core.errors import Cancelled, InputError
-from ..core.progress import Progress, run
+from ..core.base.errors import Cancelled, InputError
+from ..core.base.progress import Progress, run
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
                             QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget,
                             QVBoxLayout, QWidget)
 
-from ..core.errors import InputError
+from ..core.base.errors import InputError
 from ._edits import apply_undoable, locked_labels, set_locked
 from ._layers import LayerPicker, check_same_grid, disconnect_when_gone, layer_data
 from ._worker import JobPanel, notify_error

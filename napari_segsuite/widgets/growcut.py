@@ -8,8 +8,8 @@ import numpy as np
 from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.errors import InputError
-from ..core.progress import Progress
+from ..core.base.errors import InputError
+from ..core.base.progress import Progress
 from ._edits import carry_state, keep_edits
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, geometry_kwargs, layer_data)
@@ -243,7 +243,7 @@ class GrowCutWidget(QWidget):
             elif not refine:
                 self._corrections = None
                 self._erased = None
-            from ..core.memory import check_fits
+            from ..core.base.memory import check_fits
 
             check_fits("growcut", image.shape, image.array.dtype, image.n_channels)
             seeds = np.asarray(seeds)

@@ -8,7 +8,7 @@ from typing import List, Optional
 import numpy as np
 from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QVBoxLayout, QWidget
 
-from ..core.errors import InputError
+from ..core.base.errors import InputError
 from ._layers import (LayerPicker, add_result, channels_from_layers, check_same_grid,
                       disconnect_when_gone, layer_data)
 from ._worker import notify_error

@@ -13,7 +13,7 @@ from typing import Optional
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                             QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.errors import InputError
+from ..core.base.errors import InputError
 from ._layers import MultiLayerPicker, add_result, channels_from_layers, disconnect_when_gone
 from ._worker import JobPanel, notify_error
 from .train import _device_text

@@ -14,8 +14,8 @@ import numpy as np
 from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                             QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.errors import InputError
-from ..core.image import SegImage
+from ..core.base.errors import InputError
+from ..core.base.image import SegImage
 from ._layers import (LayerPicker, MultiLayerPicker, channels_from_layers, check_same_grid,
                       disconnect_when_gone, segimage_from_layer)
 from ._worker import JobPanel, notify_error

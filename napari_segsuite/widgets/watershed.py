@@ -8,8 +8,8 @@ import numpy as np
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                             QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.defaults import AUTO_MARKERS, HELP, INSTANCES
-from ..core.errors import InputError
+from ..core.base.defaults import AUTO_MARKERS, HELP, INSTANCES
+from ..core.base.errors import InputError
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
 from ._edits import carry_state, keep_edits, user_edits
@@ -236,7 +236,7 @@ class WatershedWidget(QWidget):
                 check_same_grid(roi_layer, like, "mask layer")
                 if not roi.any():
                     raise InputError(f"mask layer '{roi_layer.name}' is empty: nothing to flood")
-            from ..core.memory import check_fits
+            from ..core.base.memory import check_fits
 
             check_fits("instances" if method == "distance" else "watershed", image.shape,
                        image.array.dtype, image.n_channels)

@@ -10,10 +10,10 @@ place) and returns a NEW array of the same shape and dtype. Common keyword-only 
   in one place, :func:`apply_protection`, for every operation.
 
 Connectivity: ``"face"`` (4 in 2D, 6 in 3D; the default) or ``"full"`` (8 / 26).
-Bad input raises :class:`~napari_segsuite.core.errors.InputError` with one line.
+Bad input raises :class:`~napari_segsuite.core.base.errors.InputError` with one line.
 
 The slow operation (filling between slices) also has a ``*_steps`` generator that yields
-:class:`~napari_segsuite.core.progress.Progress` and returns the array (see core/progress.py).
+:class:`~napari_segsuite.core.base.progress.Progress` and returns the array (see core/progress.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from ..progress import Progress, run
+from ..base.errors import InputError
+from ..base.progress import Progress, run
 from . import _distance, _instances, _interp, _islands
 from ._common import (acting_labels, as_labels, as_spacing, check_axis, check_label,
                       structure)
@@ -107,7 +107,7 @@ def fill_between_slices(lab, *, axis: int = 0, image=None, spacing=None,
 
 def _guide_image(image, arr, spacing, sp):
     """(array, channel_axis, spacing) of the guiding image; it must lie on the labels' grid."""
-    from ..image import SegImage
+    from ..base.image import SegImage
 
     chan = None
     if isinstance(image, SegImage):

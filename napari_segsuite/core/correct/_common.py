@@ -8,12 +8,12 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import InputError
+from ..base.errors import InputError
 
 
 def as_labels(lab) -> np.ndarray:
     """The label array (a SegImage's array too); integer or bool, 2D or 3D."""
-    from ..image import SegImage
+    from ..base.image import SegImage
 
     if isinstance(lab, SegImage):
         lab = lab.array

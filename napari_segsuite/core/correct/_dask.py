@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError
+from ..base.errors import InputError
 from ._common import as_spacing, result_dtype
 
 #: how far (in radii) each operation reaches from a voxel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import InputError
+from ..base.errors import InputError
 from ._common import result_dtype
 
 

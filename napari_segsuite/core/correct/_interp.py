@@ -25,7 +25,7 @@ from typing import List
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..progress import Progress
+from ..base.progress import Progress
 from ._common import bbox
 
 

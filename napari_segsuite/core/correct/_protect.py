@@ -12,7 +12,7 @@ from typing import FrozenSet, Iterable, Optional
 
 import numpy as np
 
-from ..errors import InputError
+from ..base.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from .._threads import auto_threads  # noqa: F401  (re-exported: torch_threads uses it)
+from ..base.threads import auto_threads  # noqa: F401  (re-exported: torch_threads uses it)
 
-from ..errors import InputError
-from ..image import SegImage
+from ..base.errors import InputError
+from ..base.image import SegImage
 
 
 def resolve_device(name: Optional[str] = "auto") -> str:

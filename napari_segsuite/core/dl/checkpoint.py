@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from ..errors import InputError
+from ..base.errors import InputError
 from .models import ARCHS, build_model
 
 FORMAT = "napari-segsuite-model"
@@ -122,7 +122,7 @@ def check_model_path(path, force: bool = False) -> Path:
         raise InputError(f"{path.parent}: folder does not exist")
     if path.exists() and not force:
         raise InputError(f"{path}: already exists; use --force to overwrite it")
-    from ..atomic import check_folder
+    from ..base.atomic import check_folder
 
     check_folder(path.parent, str(path))  # before any training: a read-only folder fails here
     return path
@@ -150,7 +150,7 @@ def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
     """Write ``ckpt`` safely (see :mod:`...core.atomic`): a temporary file beside the target,
     flushed and read back, then published (never over an existing file without ``force``).
     A failed write (full disk, ...) is an InputError with one line; nothing is left behind."""
-    from .. import atomic
+    from ..base import atomic
 
     path = check_model_path(path, force)
     data = ckpt.to_dict()

@@ -1,7 +1,7 @@
 """Inference: sliding-window tiling with Gaussian blending, any image size, 2D and 3D.
 
 :func:`predict_steps` (job generator) / :func:`predict` take a
-:class:`~napari_segsuite.core.image.SegImage` (channels last) or an array and a model (a :class:`~.checkpoint.Checkpoint` or a file path) and
+:class:`~napari_segsuite.core.base.image.SegImage` (channels last) or an array and a model (a :class:`~.checkpoint.Checkpoint` or a file path) and
 return a :class:`Prediction`: the label map with the training label values on the image's grid,
 and optionally the class probabilities (channels last, one per label value).
 
@@ -25,9 +25,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import InputError
-from ..image import SegImage
-from ..progress import Progress, run
+from ..base.errors import InputError
+from ..base.image import SegImage
+from ..base.progress import Progress, run
 from ._common import (as_image, channel_stats, channels_first, label_dtype, normalise,
                       resolve_device, torch_threads)
 
@@ -126,7 +126,7 @@ def _cuda_oom(exc: BaseException) -> bool:
 
     import torch
 
-    from ..errors import InputWarning
+    from ..base.errors import InputWarning
 
     if not isinstance(exc, torch.cuda.OutOfMemoryError):
         return False

@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import InputError
+from ..base.errors import InputError
 
 ARCHS = ("unet", "segnet", "fcn")
 

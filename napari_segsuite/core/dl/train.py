@@ -1,7 +1,7 @@
 """Training a segmentation network from images and (painted) labels.
 
 :func:`train_steps` is a job generator (see ``core.progress``): it yields a
-:class:`~napari_segsuite.core.progress.Progress` after every batch and, at the end of each epoch,
+:class:`~napari_segsuite.core.base.progress.Progress` after every batch and, at the end of each epoch,
 one whose ``preview`` is ``dict(epoch, epochs, train_loss, val_loss, val_dice, lr, best_epoch)``
 (for a live plot), and returns the best :class:`~.checkpoint.Checkpoint` (highest validation
 Dice, then lowest validation loss). Pass a :class:`TrainState` to keep the best checkpoint
@@ -39,9 +39,9 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import InputError
-from ..image import SegImage
-from ..progress import Progress, in_background, run
+from ..base.errors import InputError
+from ..base.image import SegImage
+from ..base.progress import Progress, in_background, run
 from ._common import (as_image, channel_stats, channels_first, normalise, resolve_device,
                       torch_threads)
 
@@ -142,7 +142,7 @@ class _Data:
         if len(present) < 2:
             import warnings
 
-            from ..errors import InputWarning
+            from ..base.errors import InputWarning
 
             warnings.warn(f"the training labels hold a single class ({present.pop()} "
                           "everywhere): the model can only learn to predict it; label "

@@ -53,8 +53,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError, InputWarning
-from ..progress import Progress, in_background, run, steps_in_background
+from ..base.errors import InputError, InputWarning
+from ..base.progress import Progress, in_background, run, steps_in_background
 from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prepare,
                       refine_keys, resolve_connectivity, result_from_keys, saturated_labels,
                       unpack_dist)

@@ -32,7 +32,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import InputError
+from ..base.errors import InputError
 
 LABEL_BITS = 16
 LABEL_MASK = (1 << LABEL_BITS) - 1
@@ -189,7 +189,7 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     ``exclude``: voxels no label may take (they stay 0, and seeds there are dropped), e.g. what
     the user erased in a result before Refine. Unlike ``mask`` it does not change the channels'
     normalisation, so everything else grows as before."""
-    from ..image import SegImage
+    from ..base.image import SegImage
 
     if isinstance(image, SegImage):
         if spacing is None:

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from ..progress import Progress
+from ..base.progress import Progress
 from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels,
                       quantise_steps)
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..progress import Progress
+from ..base.progress import Progress
 from ._common import (D_MAX, FLAG, LABEL_MASK, QUANT, SHIFT, UNREACHED, W_MAX, Prepared,
                       decode_labels, quantise_steps)
 

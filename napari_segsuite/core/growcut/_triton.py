@@ -54,7 +54,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..progress import Progress
+from ..base.progress import Progress
 from ._common import Prepared, decode_labels, quantise_steps
 
 _KERNEL = None

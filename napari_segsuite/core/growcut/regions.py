@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..base.errors import InputError
 
 
 def seeds_from_regions(regions: np.ndarray, image: np.ndarray, n_labels: int, *,

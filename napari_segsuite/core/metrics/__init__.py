@@ -1,6 +1,6 @@
 """Comparing a segmentation with a ground truth: overlap figures, surface distances, PR curves.
 
-napari-free: numpy arrays (or :class:`~napari_segsuite.core.image.SegImage`) in, plain data out.
+napari-free: numpy arrays (or :class:`~napari_segsuite.core.base.image.SegImage`) in, plain data out.
 
 Entry points
 ------------
@@ -9,7 +9,7 @@ Entry points
 - :func:`compare` / :func:`compare_steps`: everything the ``segsuite metrics --json`` contract
   (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`to_json` maps NaN
   to ``null``). The ``_steps`` version is the job generator the widget runs (it yields
-  :class:`~napari_segsuite.core.progress.Progress` per slab and per label).
+  :class:`~napari_segsuite.core.base.progress.Progress` per slab and per label).
 - :func:`confusion_matrix`: multi-label confusion matrix (rows ground truth, columns prediction).
 - :func:`overlap_from_confusion`: per-label TP/FP/FN/TN, Dice, IoU, precision, recall,
   specificity, F1 from a confusion matrix.
@@ -63,8 +63,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import InputError
-from ..progress import Progress, run
+from ..base.errors import InputError
+from ..base.progress import Progress, run
 from .surface import DEFAULT_TOLERANCE, HD95_CONVENTIONS, SURFACE_KEYS, check_options
 
 #: Most distinct labels (0 included) a dense confusion matrix is built for.
@@ -82,7 +82,7 @@ DISTANCE_KEYS = ("hausdorff", "hd95", "assd")
 # inputs
 # ------------------------------------------------------------------------------------------------
 def _unpack(img: Any, what: str) -> Tuple[np.ndarray, Optional[Tuple[float, ...]]]:
-    from ..image import SegImage
+    from ..base.image import SegImage
 
     if isinstance(img, SegImage):
         if img.multichannel:
@@ -716,7 +716,7 @@ def write_csv(path: Any, result: dict, force: bool = False, sep: str = ","):
     if not parent.is_dir():
         raise InputError(f"{out}: folder {parent} does not exist")
     text = to_csv_text(result, sep=sep)
-    from .. import atomic
+    from ..base import atomic
 
     tmpdir = atomic.temp_dir(parent, str(out))
     tmp = tmpdir / out.name

@@ -34,7 +34,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from ..progress import Progress, run
+from ..base.progress import Progress, run
 
 #: The contract's keys of the ``"instances"`` object (DESIGN.md).
 INSTANCE_KEYS = ("pq", "sq", "rq", "f1", "precision", "recall", "tp", "fp", "fn",
@@ -115,7 +115,7 @@ def instance_figures(pred: np.ndarray, gt: np.ndarray) -> dict:
     """PQ, SQ, RQ, F1, precision, recall, tp, fp, fn, mean matched IoU, ``f1_at`` and
     ``lesions`` of two instance label maps (or binary masks) of the same shape; see the module
     docstring."""
-    from ..errors import InputError
+    from ..base.errors import InputError
 
     p, g = np.asarray(pred), np.asarray(gt)
     if p.shape != g.shape:

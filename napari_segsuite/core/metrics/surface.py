@@ -42,8 +42,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from ..progress import Progress
+from ..base.errors import InputError
+from ..base.progress import Progress
 
 HD95_CONVENTIONS = ("medpy", "monai", "deepmind")
 DEFAULT_TOLERANCE = 1.0
