@@ -7,6 +7,8 @@
 - :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
   (atomic: temporary file + rename; existing OUT only with ``--force``).
 - :func:`run_job`: drive a core job generator with progress on stderr (silent with ``--quiet``).
+- :func:`add_param`: a flag whose default, help and choices come from a pipeline's parameter
+  dataclass (``core.base.params``), so the CLI and the widgets show the same defaults and text.
 - :func:`resolve_device`: ``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda``
   without a GPU is an input error.
 """
@@ -179,3 +181,31 @@ def _may_have_cuda() -> bool:
         return True
     return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl",
                                            "/dev/dxg"))
+
+
+def add_param(parser: argparse.ArgumentParser, params_cls, name: str, *,
+              type: Any = None, **overrides: Any) -> argparse.Action:
+    """Add the flag of one field of ``params_cls`` (declared with ``core.base.params.param``).
+
+    Flag, default, help and choices come from the declaration; ``type`` (an argparse converter)
+    defaults to the field's own type; ``overrides`` go to ``add_argument`` as they are. A bool
+    field whose default is False becomes a ``store_true`` switch."""
+    from ..core.base.params import info
+
+    i = info(params_cls, name)
+    kw: dict = dict(dest=name, default=i.default, help=i.help)
+    base = i.base_type
+    if base is bool and not i.default:
+        kw["action"] = "store_true"
+    else:
+        if i.choices is not None:
+            kw["choices"] = list(i.choices)
+        conv = type or (base if base in (int, float, str) else None)
+        if conv is not None:
+            kw["type"] = conv
+        if i.default is None:
+            kw["help"] = f"{i.help} (default: {i.none_text})"
+        else:
+            kw["help"] = f"{i.help} (default: {i.default})"
+    kw.update(overrides)
+    return parser.add_argument(i.flag, **kw)
