@@ -1,28 +1,20 @@
-"""``segsuite watershed IMAGE -o OUT [--markers SEEDS | --auto-markers | --instances]``."""
+"""``segsuite watershed IMAGE -o OUT [--markers SEEDS | --auto-markers | --instances]``.
+
+Parses, reads, builds :class:`~napari_segsuite.core.watershed.pipeline.WatershedParams`, runs
+:func:`~napari_segsuite.core.watershed.pipeline.watershed_job` (the same job the widget runs)
+and writes; every decision about the algorithm is the job's.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from ..core.base.defaults import AUTO_MARKERS, HELP, INSTANCES
-from ._common import add_output_args, add_roi_arg, positive_int
+from ..core.watershed.pipeline import APPLIES, WatershedParams as P
+from ._common import add_output_args, add_param, add_roi_arg, positive_int
 
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def _pos_float(text: str) -> float:
-    value = _nonneg_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+#: the flag that picks each marker source (h-minima: none of them)
+SOURCE_FLAGS = {"given": "--markers", "entropy": "--auto-markers", "instances": "--instances",
+                "h-minima": "the default h-minima markers"}
 
 
 def register(sub) -> None:
@@ -47,104 +39,68 @@ def register(sub) -> None:
     mode.add_argument("--markers", metavar="SEEDS",
                       help="label image of markers on IMAGE's grid (0 = none, 1..K = labels)")
     mode.add_argument("--auto-markers", action="store_true",
-                      help="automatic markers, --n-labels classes: " + HELP["auto_markers"])
+                      help="automatic markers, --n-labels classes")
     mode.add_argument("--instances", action="store_true",
                       help="one label per foreground object; touching objects split at the "
                            "peaks of the distance transform")
     g = p.add_argument_group("gradient")
-    g.add_argument("--gradient", choices=("sobel", "morphological"), default="sobel",
-                   help="gradient operator (default sobel)")
-    g.add_argument("--multiband", choices=("rss", "dizenzo"), default="rss",
-                   help="how channels combine: root-sum-of-squares or Di Zenzo (default rss)")
-    g.add_argument("--sigma", type=float, default=None, help=HELP["sigma"])
+    for name in ("gradient", "multiband", "sigma"):
+        add_param(g, P, name)
     w = p.add_argument_group("flood")
-    w.add_argument("--compactness", type=float, default=0.0,
-                   help="compact watershed: the flood priority adds COMPACTNESS x the distance "
-                        "to the marker in physical units; 0 = classic (default)")
+    add_param(w, P, "compactness")
     w.add_argument("--mask", metavar="MASK", default=None,
                    help="flood only where MASK is non-zero (e.g. inside the brain); voxels "
                         "outside stay 0")
-    w.add_argument("--watershed-line", action="store_true",
-                   help="leave 1-voxel lines of 0 between regions")
-    w.add_argument("--h", type=float, default=None,
-                   help="h-minima markers (default mode): minimum depth of a basin in gradient "
-                        "units (default: 5%% of the gradient's 99th percentile)")
-    w.add_argument("--n-labels", type=positive_int, default=None, metavar="K",
-                   help="number of intensity classes for --auto-markers (default 3)")
-    w.add_argument("--merge", type=float, default=None, metavar="THRESHOLD",
-                   help="merge adjacent regions whose mean intensities differ by less than "
-                        "THRESHOLD (image units; several channels: normalised 0..1)")
+    add_param(w, P, "watershed_line")
+    add_param(w, P, "h")
+    # flags that apply to some sources only: None = not given (the Params default applies)
+    add_param(w, P, "n_labels", type=positive_int, default=None, metavar="K")
+    add_param(w, P, "merge", metavar="THRESHOLD")
     i = p.add_argument_group("--instances")
-    i.add_argument("--threshold", type=float, default=None,
-                   help="foreground threshold (default: Otsu)")
-    i.add_argument("--threshold-method", choices=("local", "otsu", "li", "triangle"),
-                   default=None, help=HELP["threshold_method"])
-    i.add_argument("--background", type=float, default=None, metavar="SIGMA",
-                   help=HELP["background"])
-    i.add_argument("--dark-objects", action="store_true",
-                   help="objects are darker than the background")
-    i.add_argument("--min-distance", type=float, default=None, help=HELP["min_distance"])
-    i.add_argument("--min-size", type=int, default=None, help=HELP["min_size"])
+    add_param(i, P, "threshold")
+    add_param(i, P, "threshold_method", default=None)
+    add_param(i, P, "background", default=None, metavar="SIGMA")
+    add_param(i, P, "dark_objects")
+    add_param(i, P, "min_distance")
+    add_param(i, P, "min_size")
     p.set_defaults(func=run)
 
 
-def _check_args(args) -> None:
+def _source(args) -> str:
+    return ("given" if args.markers else "entropy" if args.auto_markers
+            else "instances" if args.instances else "h-minima")
+
+
+def _params(args) -> P:
+    """The job's parameters from the flags; usage errors (a flag for another source) first."""
     from ..core.base.errors import InputError
 
-    for name in ("sigma", "compactness"):
-        v = getattr(args, name)
-        if v is not None and (not (v >= 0) or v == float("inf")):
-            raise InputError(f"--{name} must be >= 0, got {v}")
-    if args.h is not None and not (0 < args.h < float("inf")):
-        raise InputError(f"--h must be > 0, got {args.h}")
-    if args.merge is not None and not (0 <= args.merge < float("inf")):
-        raise InputError(f"--merge must be >= 0, got {args.merge}")
-    if args.min_distance is not None and not (0 < args.min_distance < float("inf")):
-        raise InputError(f"--min-distance must be > 0, got {args.min_distance}")
-    if args.background is not None and not (0 <= args.background < float("inf")):
-        raise InputError(f"--background must be >= 0, got {args.background}")
+    source = _source(args)
+    for name, sources in APPLIES.items():
+        if getattr(args, name) in (None, False) or source in sources:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if len(sources) == 1:
+            raise InputError(f"{flag} only applies with {SOURCE_FLAGS[sources[0]]}")
+        raise InputError(f"{flag} does not apply with {SOURCE_FLAGS[source]}")
     if args.threshold is not None and args.threshold_method is not None:
         raise InputError("give either --threshold or --threshold-method, not both")
-    if args.min_size is not None and args.min_size < 0:
-        raise InputError(f"--min-size must be >= 0, got {args.min_size}")
-    if args.n_labels is not None and not args.auto_markers:
-        raise InputError("--n-labels only applies with --auto-markers")
-    if args.instances:
-        for flag, val in (("--h", args.h), ("--merge", args.merge), ("--mask", args.mask)):
-            if val is not None:
-                raise InputError(f"{flag} does not apply with --instances")
-    else:
-        for flag, val in (("--threshold", args.threshold), ("--min-distance", args.min_distance),
-                          ("--threshold-method", args.threshold_method),
-                          ("--background", args.background),
-                          ("--dark-objects", args.dark_objects or None),
-                          ("--min-size", args.min_size)):
-            if val is not None:
-                raise InputError(f"{flag} only applies with --instances")
-    if args.h is not None and (args.markers or args.auto_markers):
-        raise InputError("--h picks h-minima markers; it does not apply with --markers or "
-                         "--auto-markers")
+    given = {f: getattr(args, f) for f in P.__dataclass_fields__ if f != "source"}
+    return P(source=source, **{f: v for f, v in given.items() if v is not None})
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..core import watershed as W
     from ..core.base.errors import InputError
-    from ..core.base.image import SegImage
+    from ..core.base.roi import paste
+    from ..core.watershed import check_markers, check_mask
+    from ..core.watershed.pipeline import watershed_job
     from ._common import (check_output, read_roi_input, require_finite, require_labels,
                           require_same_grid, run_job, write_output)
 
-    _check_args(args)
+    params = _params(args)
     full, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
-    if image.ndim not in (2, 3):
-        raise InputError(f"IMAGE: watershed needs a 2D or 3D image, got {image.ndim} axes")
     require_finite(image, "IMAGE")
-    from ..core.base.memory import check_fits
-
-    check_fits("instances" if args.instances else "watershed", image.shape, image.array.dtype,
-               image.n_channels)  # before any work
-    markers = None
+    markers = mask = None
     if args.markers:
         seeds = read_roi_input(args.markers, args.roi, "SEEDS", full, roi)[1]
         if seeds.multichannel:
@@ -154,58 +110,14 @@ def run(args: argparse.Namespace) -> int:
                              "draw the markers on the image's grid")
         require_same_grid(seeds, args.markers, image, "SEEDS")
         require_labels(seeds, "SEEDS")
-        markers = W.check_markers(seeds.array, image.shape, "SEEDS")
-    mask = None
+        markers = check_markers(seeds.array, image.shape, "SEEDS")
     if args.mask:
         m = read_roi_input(args.mask, args.roi, "MASK", full, roi)[1]
-        if m.multichannel or m.shape != image.shape:
-            raise InputError(f"MASK: shape {m.shape} does not match IMAGE's {image.shape}")
-        require_same_grid(m, args.mask, image, "MASK")
         require_labels(m, "MASK")
-        mask = m.array != 0
-        if not mask.any():
-            raise InputError("MASK is empty: nothing to flood")
+        mask = check_mask(m.array, image.shape, "MASK")
+        require_same_grid(m, args.mask, image, "MASK")
     check_output(args.output, args.force)
-    # a 2D image stored as a volume of one slice (common for NIfTI): segment the slice in 2D
-    # and write the result on the volume's grid
-    grid = image
-    flat = [ax for ax, n in enumerate(image.shape) if n == 1]
-    if image.ndim == 3 and len(flat) == 1:
-        ax = flat[0]
-        image = SegImage(np.take(image.array, 0, axis=ax), multichannel=image.multichannel,
-                         spacing=[v for i, v in enumerate(image.spacing) if i != ax],
-                         name=image.name)
-        markers = None if markers is None else np.take(markers, 0, axis=ax)
-        mask = None if mask is None else np.take(mask, 0, axis=ax)
-
-    if args.instances:
-        pick = {k: getattr(args, k) for k in INSTANCES if k != "background"}
-        pick["background"] = args.background
-        kw = {k: INSTANCES[k] if v is None else v for k, v in pick.items()}
-        job = W.instances_steps(image, threshold=args.threshold, compactness=args.compactness,
-                                watershed_line=args.watershed_line,
-                                dark_objects=args.dark_objects, **kw)
-    else:
-        if args.auto_markers:
-            if mask is None:  # a skull-stripped / masked image: its constant background
-                mask = W.constant_background(image)
-            markers = W.auto_markers(image, args.n_labels or AUTO_MARKERS["n_labels"],
-                                     mask=mask)
-        job = W.watershed_steps(image, markers, gradient=args.gradient, sigma=args.sigma or 0.0,
-                                multiband=args.multiband, h=args.h,
-                                compactness=args.compactness,
-                                watershed_line=args.watershed_line, merge=args.merge,
-                                mask=mask)
-    labels = run_job(job, args)
-    if markers is None and not args.instances and args.merge is not None:
-        from skimage.segmentation import relabel_sequential
-
-        labels = relabel_sequential(labels)[0]
-    top = int(labels.max()) if labels.size else 0
-    dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
-    labels = labels.astype(dtype).reshape(grid.shape)
-    from ..core.base.roi import paste
-
-    out = paste(full, roi, labels, "watershed")
+    result = run_job(watershed_job(image, params, markers=markers, mask=mask), args)
+    out = paste(full, roi, result.labels.array, "watershed")
     write_output(args.output, out, args.force, args.quiet)
     return 0

@@ -221,6 +221,18 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
     return m.astype(np.int32, copy=False)
 
 
+def check_mask(mask: Any, shape: Sequence[int], what: str = "the mask") -> np.ndarray:
+    """A region of interest as a boolean array of ``shape`` (True where non-zero), validated:
+    another shape or no voxel at all is an :class:`InputError` naming it ``what``."""
+    m = mask.array if isinstance(mask, SegImage) else np.asarray(mask)
+    if tuple(m.shape) != tuple(shape):
+        raise InputError(f"{what} has shape {tuple(m.shape)}, the image {tuple(shape)}")
+    m = m != 0
+    if not m.any():
+        raise InputError(f"{what} is empty: nothing to flood")
+    return m
+
+
 def constant_background(image: Any, *, channel_axis: Optional[int] = None,
                         min_fraction: float = 0.05) -> Optional[np.ndarray]:
     """The object of a masked / skull-stripped image: voxels where some channel differs from
@@ -604,6 +616,22 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     The flood (:func:`._flood.flood_steps`) gives scikit-image's labels for the same gradient
     and markers and yields progress while it runs.
     """
+    labels, _ = yield from _watershed_and_markers(
+        image, markers, spacing=spacing, channel_axis=channel_axis, gradient=gradient,
+        sigma=sigma, multiband=multiband, h=h, compactness=compactness,
+        watershed_line=watershed_line, merge=merge, mask=mask, connectivity=connectivity)
+    return labels
+
+
+def _watershed_and_markers(image: Any, markers: Any = None, *,
+                           spacing: Optional[Sequence[float]] = None,
+                           channel_axis: Optional[int] = None, gradient: str = "sobel",
+                           sigma: float = 0.0, multiband: str = "rss", h: Optional[float] = None,
+                           compactness: float = 0.0, watershed_line: bool = False,
+                           merge: Optional[float] = None, mask: Optional[np.ndarray] = None,
+                           connectivity: int = 1):
+    """Job of :func:`watershed_steps` returning ``(labels, markers)``: the markers it flooded
+    from (the h-minima it found when ``markers`` is None)."""
     from ._flood import flood_steps
 
     chans, sp = _unpack(image, spacing, channel_axis)
@@ -634,7 +662,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
         labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,
                                           done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
-    return labels
+    return labels, markers
 
 
 def segment_watershed(image: Any, markers: Any = None, **kwargs) -> np.ndarray:
@@ -662,6 +690,24 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     renumbered 1..N. ``compactness`` measures the distance to
     the marker in physical units (as :func:`watershed_steps`).
     """
+    labels, _ = yield from _instances_and_markers(
+        image, mask=mask, markers=markers, threshold=threshold, min_distance=min_distance,
+        spacing=spacing, channel_axis=channel_axis, sigma=sigma, compactness=compactness,
+        watershed_line=watershed_line, dark_objects=dark_objects,
+        threshold_method=threshold_method, background=background, min_size=min_size)
+    return labels
+
+
+def _instances_and_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
+                           markers: Any = None, threshold: Optional[float] = None,
+                           min_distance: Optional[float] = None,
+                           spacing: Optional[Sequence[float]] = None,
+                           channel_axis: Optional[int] = None, sigma: Optional[float] = None,
+                           compactness: float = 0.0, watershed_line: bool = False,
+                           dark_objects: bool = False, threshold_method: str = "local",
+                           background: float = 0.0, min_size: Optional[int] = None):
+    """Job of :func:`instances_steps` returning ``(labels, markers)``: the markers it flooded
+    from (the distance-transform peaks it found when ``markers`` is None)."""
     from ._flood import flood_steps
 
     compactness = _check_compactness(compactness)
@@ -693,7 +739,7 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     labels = yield from in_background(_finish_instances, labels, fg, watershed_line, min_size,
                                       sp, done=2, total=3, message="renumbering")
     yield Progress(3, 3, f"{int(labels.max())} objects")
-    return labels
+    return labels, auto
 
 
 def _finish_instances(labels, fg, watershed_line, min_size, sp) -> np.ndarray:
