@@ -1,30 +1,46 @@
-"""Watershed dock widget: markers you can see and edit, then the flood."""
+"""Watershed dock widget: markers you can see and edit, then the flood.
+
+The widget reads its controls into a :class:`~napari_segsuite.core.watershed.pipeline.
+WatershedParams` (the parameter controls are a :class:`~._params.ParamForm` of its
+declarations), runs :func:`~napari_segsuite.core.watershed.pipeline.watershed_job` or
+:func:`~napari_segsuite.core.watershed.pipeline.find_markers_job` (the jobs ``segsuite
+watershed`` runs) through its JobPanel and shows the results as new layers.
+"""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
-                            QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QPushButton, QVBoxLayout,
+                            QWidget)
 
-from ..core.base.defaults import AUTO_MARKERS, HELP, INSTANCES
 from ..core.base.errors import InputError
+from ..core.base.params import info
+from ..core.watershed.pipeline import APPLIES, WatershedParams
+from ._edits import carry_state, keep_edits, user_edits
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
-from ._edits import carry_state, keep_edits, user_edits
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
-#: marker sources: (label shown, core method or None for painted markers / instances)
+#: marker sources: (label shown, the combo's key, WatershedParams.source)
 SOURCES = (
-    ("Painted labels layer", "paint"),
-    ("Auto: entropy classes (K)", "entropy"),
-    ("Auto: h-minima of the gradient", "h-minima"),
-    ("Instances: distance-transform peaks", "distance"),
+    ("Painted labels layer", "paint", "given"),
+    ("Auto: entropy classes (K)", "entropy", "entropy"),
+    ("Auto: h-minima of the gradient", "h-minima", "h-minima"),
+    ("Instances: distance-transform peaks", "distance", "instances"),
 )
+_SOURCE = {key: source for _, key, source in SOURCES}
+
+#: the parameter controls, in this order (every WatershedParams field but the source)
+PARAMS = ("gradient", "multiband", "sigma", "n_labels", "h", "min_distance", "threshold_method",
+          "background", "dark_objects", "threshold", "min_size", "compactness", "merge",
+          "watershed_line")
 
 
 def _spin(lo, hi, value, step, decimals=2, tip=""):
+    """A QDoubleSpinBox (widgets.correct builds its controls with it)."""
     s = QDoubleSpinBox()
     s.setRange(lo, hi)
     s.setDecimals(decimals)
@@ -53,80 +69,38 @@ class WatershedWidget(QWidget):
         self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s); several layers (contrasts, bands) are used "
                                "together as channels (multi-band gradient)")
-        # gradient
-        self.gradient = QComboBox()
-        self.gradient.addItem("Sobel", "sobel")
-        self.gradient.addItem("Morphological (dilation - erosion)", "morphological")
-        self.multiband = QComboBox()
-        self.multiband.addItem("root-sum-of-squares", "rss")
-        self.multiband.addItem("Di Zenzo", "dizenzo")
-        self.multiband.setToolTip("how several channels combine into one gradient")
-        self.sigma = _spin(0.0, 1000.0, 0.0, 0.25, 3, HELP["sigma"] + " (here 0 = the default)")
-        # markers
         self.source = QComboBox()
-        for text, key in SOURCES:
+        for text, key, _ in SOURCES:
             self.source.addItem(text, key)
+        self.source.setCurrentIndex(self.source.findData("h-minima"))
+        self.source.setToolTip(info(WatershedParams, "source").help)
+        self.form = ParamForm(WatershedParams, PARAMS, settings_key="watershed")
+        for name in PARAMS:  # widget.sigma, widget.n_labels, ...: the form's controls
+            setattr(self, name, self.form.control(name))
         self.markers = LayerPicker(napari_viewer, ("labels",), allow_none=True,
                                    none_text="(find automatically)", prefer="seed|marker")
         self.markers.setToolTip("labels layer holding the markers (0 = none, 1..K = labels)")
-        self.n_labels = QSpinBox()
-        self.n_labels.setRange(2, 64)
-        self.n_labels.setValue(AUTO_MARKERS["n_labels"])
-        self.n_labels.setToolTip(HELP["auto_markers"])
-        self.h = _spin(0.0, 1e9, 0.0, 1.0, 4,
-                       "minimum depth of a gradient basin (gradient units); 0 = automatic")
-        self.min_distance = _spin(0.0, 1e6, 0.0, 0.5, 3,
-                                  HELP["min_distance"] + " (0 = automatic)")
-        self.min_distance.setSpecialValueText("automatic")
-        self.threshold_method = QComboBox()
-        for m in ("local", "otsu", "li", "triangle"):
-            self.threshold_method.addItem(m, m)
-        self.threshold_method.setCurrentIndex(
-            self.threshold_method.findData(INSTANCES["threshold_method"]))
-        self.threshold_method.setToolTip(HELP["threshold_method"])
-        self.background = _spin(0.0, 1e6, INSTANCES["background"], 1.0, 2, HELP["background"])
-        self.dark_objects = QCheckBox("dark objects")
         self.find_button = QPushButton("Find markers")
         self.find_button.setToolTip("put automatic markers in a new labels layer to edit")
-        # flood
-        self.compactness = _spin(0.0, 1e6, 0.0, 0.001, 5,
-                                 "compact watershed (distance to the marker in physical units); "
-                                 "0 = classic")
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True,
                                 none_text="(whole image)", prefer=r"\bmask|\broi\b")
         self.mask.setToolTip("flood only where this labels layer is non-zero (a region of "
                              "interest); voxels outside stay 0. Not used for instances, whose "
                              "foreground is the mask")
-        self.watershed_line = QCheckBox("watershed lines")
-        self.merge = _spin(0.0, 1e9, 0.0, 1.0, 4,
-                           "merge adjacent regions whose mean intensities differ by less than "
-                           "this (one channel: image units; several: normalised 0..1); 0 = off")
         self.flood_button = QPushButton("Flood")
         self.panel = JobPanel()
 
-        form = QFormLayout()
-        form.addRow("Image(s)", self.images)
-        form.addRow("Gradient", self.gradient)
-        form.addRow("Channels", self.multiband)
-        form.addRow("Smoothing σ", self.sigma)
-        form.addRow("Markers from", self.source)
-        form.addRow("K classes", self.n_labels)
-        form.addRow("h (depth)", self.h)
-        form.addRow("Min distance", self.min_distance)
-        fg_row = QHBoxLayout()
-        fg_row.addWidget(self.threshold_method)
-        fg_row.addWidget(QLabel("bg"))
-        fg_row.addWidget(self.background)
-        fg_row.addWidget(self.dark_objects)
-        form.addRow("Foreground", fg_row)
-        form.addRow(self.find_button)
-        form.addRow("Markers layer", self.markers)
-        form.addRow("Compactness", self.compactness)
-        form.addRow("Restrict to", self.mask)
-        form.addRow("Merge below", self.merge)
-        form.addRow(self.watershed_line)
+        top = QFormLayout()
+        top.addRow("Image(s)", self.images)
+        top.addRow("Markers from", self.source)
+        bottom = QFormLayout()
+        bottom.addRow(self.find_button)
+        bottom.addRow("Markers layer", self.markers)
+        bottom.addRow("Restrict to", self.mask)
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
+        lay.addLayout(top)
+        lay.addWidget(self.form)
+        lay.addLayout(bottom)
         lay.addWidget(self.flood_button)
         lay.addWidget(self.panel)
         lay.addStretch(1)
@@ -142,39 +116,39 @@ class WatershedWidget(QWidget):
         disconnect_when_gone(self)  # closed or undocked: stop following the viewer
 
     # -- helpers --------------------------------------------------------------------------------
-    def _method(self) -> str:
-        return self.source.currentData()
+    def _source(self) -> str:
+        return _SOURCE[self.source.currentData()]
 
     def _update_enabled(self, *_a) -> None:
-        m = self._method()
-        self.n_labels.setEnabled(m == "entropy")
-        self.h.setEnabled(m == "h-minima")
-        self.mask.setEnabled(m != "distance")
-        for w in (self.min_distance, self.threshold_method, self.background, self.dark_objects):
-            w.setEnabled(m == "distance")
-        self.find_button.setEnabled(m != "paint")
+        """Show only the options the chosen source uses (pipeline.APPLIES)."""
+        source = self._source()
+        for name, sources in APPLIES.items():
+            if name == "mask":
+                self.mask.setEnabled(source in sources)
+            else:
+                self.form.set_visible(name, source in sources)
+        self.find_button.setEnabled(source != "given")
 
     def _lockable(self):
         return [self.images, self.find_button, self.flood_button, self.source, self.markers,
-                self.gradient, self.multiband, self.sigma]
+                self.form]
 
-    def _image(self):
+    def _inputs(self):
+        """(image layer, image, params, mask or None) from the controls."""
+        from ..core.watershed import check_mask
+
         layers = self.images.layers()
         if not layers:
             raise InputError("choose at least one image layer")
-        return layers[0], channels_from_layers(layers)
-
-    def _marker_kwargs(self, image) -> dict:
-        md = self.min_distance.value() or INSTANCES["min_distance"]
-        sigma = self.sigma.value()
-        if self._method() == "distance" and not sigma:
-            sigma = INSTANCES["sigma"]
-        return dict(n_labels=self.n_labels.value(), h=self.h.value() or None,
-                    gradient=self.gradient.currentData(), sigma=sigma,
-                    multiband=self.multiband.currentData(),
-                    min_distance=md, threshold_method=self.threshold_method.currentData(),
-                    background=self.background.value(),
-                    dark_objects=self.dark_objects.isChecked())
+        like, image = layers[0], channels_from_layers(layers)
+        params = self.form.params(source=self._source())
+        mask = None
+        roi_layer = self.mask.layer()
+        if roi_layer is not None and self.mask.isEnabled():
+            mask = check_mask(layer_data(roi_layer), image.shape,  # a copy: later edits unseen
+                              f"mask layer '{roi_layer.name}'")
+            check_same_grid(roi_layer, like, "mask layer")
+        return like, image, params, mask
 
     def _add_markers(self, markers: np.ndarray, like):
         layer = add_result(self.viewer, markers, like, f"{like.name} markers")
@@ -190,106 +164,59 @@ class WatershedWidget(QWidget):
     # -- actions --------------------------------------------------------------------------------
     def find_markers(self) -> None:
         """Automatic markers -> a NEW editable labels layer."""
-        from ..core.watershed import find_markers_steps
+        from ..core.watershed.pipeline import find_markers_job
 
         try:
-            like, image = self._image()
-            method = self._method()
-            if method == "paint":
-                raise InputError("choose an automatic marker source, or paint markers in a "
-                                 "labels layer")
-            job = find_markers_steps(image, method, **self._marker_kwargs(image))
+            like, image, params, mask = self._inputs()
         except InputError as exc:
             notify_error(exc)
             return
-        self.panel.start(job, lambda m: self._add_markers(m, like), title="Find markers",
+        self.panel.start(find_markers_job(image, params, mask=mask),
+                         lambda m: self._add_markers(m.array, like), title="Find markers",
                          lock=self._lockable())
 
     def flood(self) -> None:
         """Flood from the chosen markers layer (or automatic markers) -> a NEW labels layer."""
-        from ..core import watershed as W
+        from ..core.watershed import check_markers
+        from ..core.watershed.pipeline import watershed_job
 
         try:
-            like, image = self._image()
-            method = self._method()
+            like, image, params, mask = self._inputs()
             mlayer = self.markers.layer()
             markers = None
             if mlayer is not None:
-                markers = W.check_markers(layer_data(mlayer), image.shape,
-                                          f"markers layer '{mlayer.name}'")
+                markers = check_markers(layer_data(mlayer), image.shape,
+                                        f"markers layer '{mlayer.name}'")
                 check_same_grid(mlayer, like, "markers layer")
                 markers = markers.copy()  # the job must not see later edits
-            elif method == "paint":
-                raise InputError("paint markers in a labels layer and choose it as the markers "
-                                 "layer (or pick an automatic marker source)")
-            kwargs = self._marker_kwargs(image)
-            flood_kwargs = dict(compactness=self.compactness.value(),
-                                watershed_line=self.watershed_line.isChecked())
-            merge = self.merge.value() or None
-            roi = None
-            roi_layer = self.mask.layer()
-            if roi_layer is not None and method != "distance":
-                roi = np.asarray(layer_data(roi_layer)) != 0  # a copy: later edits unseen
-                if roi.shape != tuple(image.shape):
-                    raise InputError(f"mask layer '{roi_layer.name}' has shape {roi.shape}, "
-                                     f"the image {tuple(image.shape)}")
-                check_same_grid(roi_layer, like, "mask layer")
-                if not roi.any():
-                    raise InputError(f"mask layer '{roi_layer.name}' is empty: nothing to flood")
-            from ..core.base.memory import check_fits
-
-            check_fits("instances" if method == "distance" else "watershed", image.shape,
-                       image.array.dtype, image.n_channels)
         except InputError as exc:
             notify_error(exc)
             return
+        instances = params.source == "instances"
 
         # a rerun keeps what the user edited in the previous result (and its locked labels):
         # painted voxels also join the markers of a marker flood (see _edits)
         previous = self.result_layer
         if previous is None or previous not in self.viewer.layers \
                 or np.shape(previous.data) != tuple(image.shape) \
-                or self._result_source != (id(like), method == "distance"):
+                or self._result_source != (id(like), instances):
             previous = None
         edits = user_edits(previous) if previous is not None else None
-        if edits is not None and markers is not None and method != "distance":
+        if edits is not None and markers is not None and not instances:
             painted = edits[0] & (edits[1] != 0)
             markers[painted] = edits[1][painted]
 
-        def job():
-            found = None
-            mk = markers
-            if method == "distance":
-                fg_kwargs = dict(min_distance=kwargs["min_distance"], sigma=kwargs["sigma"],
-                                 threshold_method=kwargs["threshold_method"],
-                                 background=kwargs["background"],
-                                 dark_objects=kwargs["dark_objects"])
-                if mk is None:
-                    mk = found = yield from W.find_markers_steps(image, "distance", **kwargs)
-                labels = yield from W.instances_steps(image, markers=mk, **fg_kwargs,
-                                                      **flood_kwargs)
-                return found, labels
-            mask = roi
-            if method == "entropy" and mask is None:  # skull-stripped: background stays 0
-                mask = W.constant_background(image)
-            if mk is None:
-                mk = found = yield from W.find_markers_steps(image, method, mask=mask, **kwargs)
-            labels = yield from W.watershed_steps(
-                image, mk, gradient=kwargs["gradient"], sigma=kwargs["sigma"],
-                multiband=kwargs["multiband"], merge=merge, mask=mask, **flood_kwargs)
-            return found, labels
-
         def done(result):
-            found, labels = result
-            if found is not None:
-                self._add_markers(found, like)
-            name = "instances" if method == "distance" else "watershed"
-            labels = keep_edits(labels, previous)
+            if result.markers is not None:
+                self._add_markers(result.markers.array, like)
+            name = "instances" if instances else "watershed"
+            labels = keep_edits(result.labels.array, previous)
             self.result_layer = add_result(self.viewer, labels, like, f"{like.name} {name}")
-            self._result_source = (id(like), method == "distance")
+            self._result_source = (id(like), instances)
             carry_state(previous, self.result_layer, labels)
 
-        self.panel.start(job(), done, title="Watershed", lock=self._lockable())
+        self.panel.start(watershed_job(image, params, markers=markers, mask=mask), done,
+                         title="Watershed", lock=self._lockable())
 
 
 def _warm_up() -> None:
