@@ -308,7 +308,7 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
     >>> seeds = np.zeros(a.shape, np.uint8)
     >>> seeds[20, 20], seeds[20, 40], seeds[0, 0] = 1, 2, 3
     >>> res = run(watershed_job(img, WatershedParams(source="given"), markers=seeds))
-    >>> res.labels.array.dtype, sorted(np.unique(res.labels.array)), res.labels.spacing
+    >>> res.labels.array.dtype, np.unique(res.labels.array).tolist(), res.labels.spacing
     (dtype('uint8'), [1, 2, 3], (0.5, 0.5))
     >>> inst = run(watershed_job(img, WatershedParams(source="instances")))
     >>> int(inst.labels.array.max()), int(inst.markers.array.max())
