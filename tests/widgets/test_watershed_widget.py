@@ -164,3 +164,121 @@ def test_flood_in_a_worker_thread(make_napari_viewer, qtbot):
     assert viewer.layers[-1].name == "cells instances"
     assert viewer.layers[-1].data.max() == 2
     assert tuple(viewer.layers[-1].scale) == SCALE and layer.data.max() == 100
+
+
+# -- the widget and `segsuite watershed` run the same job ----------------------------------------
+def _run_both(cli, viewer, widget, tmp_path, image, key, values, flags, layers=()):
+    """Flood in the widget (clicking Flood) and run the CLI with the same parameters; return
+    (widget result, CLI result)."""
+    from qtpy.QtCore import Qt
+
+    from napari_segsuite.io import read_image
+
+    out = tmp_path / f"cli_{len(viewer.layers)}.nii.gz"
+    res = cli("watershed", image, "-o", out, "--quiet", *flags)
+    assert res.code == 0, res
+    _select(widget, key)
+    widget.form.reset()
+    for name, value in values.items():
+        widget.form.set_value(name, value)
+    by_name = {lay.name: lay for lay in viewer.layers}
+    widget.markers.set_layer(by_name.get(layers[0]) if layers else None)
+    widget.mask.set_layer(by_name.get(layers[1]) if len(layers) > 1 else None)
+    n = len(viewer.layers)
+    widget._result_source = None  # a fresh result, not a rerun keeping edits
+    widget.qtbot.mouseClick(widget.flood_button, Qt.MouseButton.LeftButton)
+    assert widget.panel.last_outcome == "done", widget.panel.last_error
+    assert len(viewer.layers) > n
+    cli_out = read_image(out)
+    got = widget.result_layer
+    assert tuple(got.scale) == tuple(cli_out.spacing)
+    assert tuple(got.translate) == tuple(cli_out.origin)
+    return np.asarray(got.data), cli_out.array
+
+
+def _open(viewer, path, name):
+    from napari_segsuite.io import read_image
+
+    img = read_image(path)
+    kind = viewer.add_labels if "labels" in name or name in ("seeds", "mask") else viewer.add_image
+    return kind(img.array, name=name, **img.napari_kwargs())
+
+
+def _sample_inputs(cli, tmp_path, one_slice=False):
+    """The nuclei sample (optionally as a volume of one slice) with seeds and a mask."""
+    from napari_segsuite.io import read_image, write_image
+
+    assert cli("sample", "nuclei", "-o", tmp_path, "--quiet").code == 0
+    img = read_image(tmp_path / "nuclei.nii.gz")
+    gt = read_image(tmp_path / "labels.nii.gz").array
+    seeds = np.zeros(gt.shape, np.uint16)
+    for lab in np.unique(gt)[1:12]:  # a dot in each of some nuclei, keeping their values
+        yy, xx = np.nonzero(gt == lab)
+        seeds[yy[len(yy) // 2], xx[len(xx) // 2]] = lab
+    seeds[2, 2] = 500  # background
+    mask = np.zeros(gt.shape, np.uint8)
+    mask[:, : gt.shape[1] * 2 // 3] = 1
+    if one_slice:
+        img = type(img)(img.array[None], spacing=(4.0,) + tuple(img.spacing),
+                        origin=(7.0,) + tuple(img.origin), name="slice")
+        seeds, mask = seeds[None], mask[None]
+    write_image(tmp_path / "img.nii.gz", img)
+    write_image(tmp_path / "seeds.nii.gz", img.like(seeds))
+    write_image(tmp_path / "mask.nii.gz", img.like(mask))
+    return tmp_path / "img.nii.gz"
+
+
+@pytest.fixture
+def ws_viewer(make_napari_viewer, sync_jobs, qtbot):
+    viewer = make_napari_viewer()
+    widget = WatershedWidget(viewer)
+    widget.qtbot = qtbot
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def test_the_widget_gives_the_cli_result_for_the_same_parameters(ws_viewer, cli, tmp_path):
+    viewer, widget = ws_viewer
+    image = _sample_inputs(cli, tmp_path)
+    _open(viewer, image, "nuclei")
+    _open(viewer, tmp_path / "seeds.nii.gz", "seeds")
+    _open(viewer, tmp_path / "mask.nii.gz", "mask")
+    widget.images.set_layers([viewer.layers["nuclei"]])
+    cases = [
+        ("distance", {}, ["--instances"], ()),
+        ("distance", {"sigma": 0.0, "threshold_method": "otsu", "min_size": 0,
+                      "compactness": 0.01},
+         ["--instances", "--sigma", "0", "--threshold-method", "otsu", "--min-size", "0",
+          "--compactness", "0.01"], ()),
+        ("h-minima", {"sigma": 1.0, "merge": 400.0},
+         ["--sigma", "1", "--merge", "400"], ()),
+        ("entropy", {"n_labels": 2}, ["--auto-markers", "--n-labels", "2"], ()),
+        ("paint", {"watershed_line": True, "gradient": "morphological"},
+         ["--markers", tmp_path / "seeds.nii.gz", "--mask", tmp_path / "mask.nii.gz",
+          "--watershed-line", "--gradient", "morphological"], ("seeds", "mask")),
+    ]
+    for key, values, flags, layers in cases:
+        got, want = _run_both(cli, viewer, widget, tmp_path, image, key, values, flags, layers)
+        assert got.dtype == want.dtype, (key, values)
+        np.testing.assert_array_equal(got, want, err_msg=f"{key} {values}")
+        assert want.max() >= 2
+
+
+def test_a_one_slice_volume_gives_the_cli_result_in_the_widget(ws_viewer, cli, tmp_path):
+    """A 2D image stored as a volume of one slice was segmented in 2D by the CLI but refused by
+    the widget ("too small for a watershed"); both now run the job that handles it."""
+    viewer, widget = ws_viewer
+    image = _sample_inputs(cli, tmp_path, one_slice=True)
+    _open(viewer, image, "slice")
+    _open(viewer, tmp_path / "seeds.nii.gz", "seeds")
+    _open(viewer, tmp_path / "mask.nii.gz", "mask")
+    widget.images.set_layers([viewer.layers["slice"]])
+    for key, flags, layers in (("distance", ["--instances"], ()),
+                               ("paint", ["--markers", tmp_path / "seeds.nii.gz", "--mask",
+                                          tmp_path / "mask.nii.gz"], ("seeds", "mask"))):
+        got, want = _run_both(cli, viewer, widget, tmp_path, image, key, {}, flags, layers)
+        assert got.shape == want.shape == (1, 256, 256)
+        np.testing.assert_array_equal(got, want)
+        assert want.max() >= 2
+    # the markers the widget found are on the volume's grid too
+    assert viewer.layers["slice markers"].data.shape == (1, 256, 256)
