@@ -32,6 +32,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..base.channels import percentile_range
 from ..base.errors import InputError
 
 LABEL_BITS = 16
@@ -165,20 +166,13 @@ def _digest(arr: np.ndarray) -> str:
 
 
 def channel_scales(chans: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
-    """Robust per-channel scale: 1st-99th percentile range (std, then 1, when that is 0)."""
+    """Robust per-channel scale: ``base.channels.percentile_range`` of (a subsample of) the voxels."""
     scales = np.ones(chans.shape[-1], dtype=np.float64)
     sample = chans[mask] if mask is not None else chans.reshape(-1, chans.shape[-1])
     if sample.shape[0] > 2_000_000:  # percentiles of a regular subsample are plenty
         sample = sample[:: sample.shape[0] // 2_000_000 + 1]
-    for c in range(chans.shape[-1]):
-        x = sample[:, c].astype(np.float64)
-        if x.size == 0:
-            continue
-        lo, hi = np.percentile(x, [1, 99])
-        s = hi - lo
-        if not s > 0:
-            s = float(x.std())
-        scales[c] = s if s > 0 else 1.0
+    if sample.shape[0]:
+        scales[:] = percentile_range(sample.astype(np.float64))[1]
     return scales
 
 

@@ -38,6 +38,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..base.channels import scale_percentiles
 from ..base.errors import InputError
 from ..base.image import SegImage
 from ..base.progress import Progress, in_background, run
@@ -81,15 +82,7 @@ def _check_sigma(sigma: float) -> float:
 
 def normalise_channels(chans: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
     """Each channel scaled so its 1st..99th percentiles map to 0..1 (float32, not clipped)."""
-    out = np.empty(chans.shape, dtype=np.float32)
-    for c in range(chans.shape[-1]):
-        x = chans[..., c]
-        vals = x[mask] if mask is not None else x
-        lo, hi = np.percentile(vals, [1, 99]) if vals.size else (0.0, 1.0)
-        scale = float(hi - lo) if hi > lo else float(np.ptp(vals) or 1.0)
-        np.subtract(x, np.float32(lo), out=out[..., c], casting="unsafe")
-        out[..., c] /= np.float32(scale)
-    return out
+    return scale_percentiles(chans, mask=mask)
 
 
 # -- gradient ----------------------------------------------------------------------------------
