@@ -77,6 +77,39 @@ def test_band_composite_stretch():
                                atol=1e-6)
 
 
+
+# -- 2. channels last --------------------------------------------------------------------------
+def test_channels_last_arrays_and_segimage():
+    from napari_segsuite.core.base.image import SegImage
+
+    a = np.arange(24).reshape(2, 3, 4)
+    assert CH.channels_last(a).shape == (2, 3, 4, 1)
+    np.testing.assert_array_equal(CH.channels_last(a, 0), np.moveaxis(a, 0, -1))
+    img = SegImage(a, multichannel=True)
+    assert CH.channels_last(img, channel_axis=0) is img.array  # the image's own axes win
+    assert CH.channels_last(SegImage(a)).shape == (2, 3, 4, 1)
+    with pytest.raises(InputError, match="channel_axis 5"):
+        CH.channels_last(a, 5)
+
+
+def test_every_method_refuses_a_missing_channel_axis_alike():
+    """The copies differed: one raised InputError, the others numpy's AxisError (a traceback
+    on the command line)."""
+    from napari_segsuite.core import cluster, seeds, watershed
+    from napari_segsuite.core.growcut import regions
+    from napari_segsuite.core.growcut._common import prepare
+
+    img = np.random.default_rng(0).random((12, 14, 3))
+    calls = [lambda: cluster.Features(img, channel_axis=4),
+             lambda: seeds.local_entropy(img, channel_axis=4),
+             lambda: watershed.gradient_magnitude(img, channel_axis=4),
+             lambda: regions.seeds_from_regions(np.ones((12, 14), int), img, 2, channel_axis=4),
+             lambda: prepare(img, np.ones((12, 14), int), channel_axis=4)]
+    for call in calls:
+        with pytest.raises(InputError, match="channel_axis 4"):
+            call()
+
+
 @pytest.mark.parametrize("name", ["channels", "device", "neighbours", "labels"])
 def test_docstring_examples(name):
     import doctest

@@ -29,7 +29,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..base.defaults import SLIC
-from ..base.channels import percentile_range, scale_percentiles
+from ..base.channels import channels_last as _channels_last, percentile_range, scale_percentiles
 from ..base.errors import InputError
 from ..base.progress import Progress, run
 
@@ -38,11 +38,6 @@ CHUNK = 1 << 20
 
 
 # -- features ----------------------------------------------------------------------------------
-def _channels_last(image, channel_axis: Optional[int]) -> np.ndarray:
-    arr = np.asarray(image)
-    return arr[..., None] if channel_axis is None else np.moveaxis(arr, channel_axis, -1)
-
-
 def _check(chans: np.ndarray, mask: Optional[np.ndarray]) -> Optional[np.ndarray]:
     if chans.ndim - 1 not in (2, 3):
         raise InputError(f"clustering needs a 2D or 3D image, got {chans.ndim - 1} spatial axes")
@@ -326,10 +321,7 @@ def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
 
     from ..base.errors import InputWarning
 
-    arr = image.array if hasattr(image, "array") else np.asarray(image)
-    if getattr(image, "multichannel", False):
-        channel_axis = -1
-    chans = np.moveaxis(arr, channel_axis, -1) if channel_axis is not None else arr[..., None]
+    chans = _channels_last(image, channel_axis)
     rows = chans.reshape(-1, chans.shape[-1])
     if mask is not None and np.shape(mask) == chans.shape[:-1]:
         rows = rows[np.asarray(mask).ravel() != 0]

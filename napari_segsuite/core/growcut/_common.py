@@ -32,7 +32,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..base.channels import percentile_range
+from ..base.channels import channels_last, percentile_range
 from ..base.errors import InputError
 
 LABEL_BITS = 16
@@ -202,15 +202,7 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
         raise InputError(f"the image must be numeric, got dtype {img.dtype}")
     if np.iscomplexobj(img):
         raise InputError("complex images are not supported; take the magnitude first")
-    if channel_axis is not None:
-        try:
-            img = np.moveaxis(img, channel_axis, -1)
-        except np.exceptions.AxisError:
-            raise InputError(f"channel_axis {channel_axis} does not exist for an image of "
-                             f"shape {img.shape}") from None
-        chans = img
-    else:
-        chans = img[..., None]
+    chans = channels_last(img, channel_axis)
     shape = chans.shape[:-1]
     nd = len(shape)
     if nd not in (2, 3):

@@ -13,15 +13,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..base.channels import scale_percentiles
+from ..base.channels import channels_last as _channels_last, scale_percentiles
 from ..base.errors import InputError
-
-
-def _channels_last(image: np.ndarray, channel_axis: Optional[int]) -> np.ndarray:
-    arr = np.asarray(image)
-    if channel_axis is None:
-        return arr[..., None]
-    return np.moveaxis(arr, channel_axis, -1)
 
 
 def _footprint(radius: float, spacing: Sequence[float]) -> np.ndarray:

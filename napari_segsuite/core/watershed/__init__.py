@@ -38,7 +38,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..base.channels import scale_percentiles
+from ..base.channels import channels_last, scale_percentiles
 from ..base.errors import InputError
 from ..base.image import SegImage
 from ..base.progress import Progress, in_background, run
@@ -56,8 +56,7 @@ def _unpack(image: Any, spacing: Optional[Sequence[float]] = None,
         arr = image.channels_last()
         sp = tuple(image.spacing) if spacing is None else tuple(float(s) for s in spacing)
     else:
-        arr = np.asarray(image)
-        arr = arr[..., None] if channel_axis is None else np.moveaxis(arr, channel_axis, -1)
+        arr = channels_last(image, channel_axis)
         sp = None if spacing is None else tuple(float(s) for s in spacing)
     nd = arr.ndim - 1
     if nd not in (2, 3):
@@ -771,8 +770,7 @@ def merge_regions(labels: np.ndarray, image: Any, threshold: float, *,
     if isinstance(image, SegImage):
         chans = image.channels_last()
     else:
-        chans = np.asarray(image)
-        chans = chans[..., None] if channel_axis is None else np.moveaxis(chans, channel_axis, -1)
+        chans = channels_last(image, channel_axis)
     if chans.shape[:-1] != lab.shape:
         raise InputError(f"labels shape {lab.shape} does not match the image {chans.shape[:-1]}")
     if normalise is None:
