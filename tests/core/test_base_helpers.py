@@ -110,6 +110,51 @@ def test_every_method_refuses_a_missing_channel_axis_alike():
             call()
 
 
+
+# -- 3. device ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("gpu", [False, True])
+def test_every_device_resolution_follows_one_rule(monkeypatch, gpu):
+    """The CLI, deep learning and GrowCut resolved devices with four copies (different names
+    accepted, different errors); now one function decides for all."""
+    from napari_segsuite.cli import _common as cli_common
+    from napari_segsuite.core.base import device as D
+    from napari_segsuite.core.dl import _common as dl_common
+    from napari_segsuite.core.growcut import choose_engine
+
+    monkeypatch.setattr(D, "cuda_available", lambda: gpu)
+    assert cli_common.resolve_device is D.resolve_device
+    for resolve in (D.resolve_device, dl_common.resolve_device):
+        assert resolve("cpu") == "cpu"
+        assert resolve("auto") == ("cuda" if gpu else "cpu")
+        with pytest.raises(InputError, match="device must be"):
+            resolve("tpu")
+        if gpu:
+            assert resolve("CUDA") == "cuda"
+        else:
+            with pytest.raises(InputError, match="sees no CUDA GPU"):
+                resolve("cuda")
+    assert choose_engine("automaton", "auto") == ("automaton", "cuda" if gpu else "cpu")
+    assert choose_engine("sweep", "auto") == ("sweep", "cpu")
+    if not gpu:
+        with pytest.raises(InputError, match="sees no CUDA GPU"):
+            choose_engine("auto", "cuda")
+
+
+def test_auto_device_does_not_import_torch_without_a_driver():
+    import subprocess
+    import sys
+
+    from napari_segsuite.core.base.device import may_have_cuda
+
+    if may_have_cuda():
+        pytest.skip("needs Linux without an NVIDIA driver")
+    code = ("import sys; from napari_segsuite.core.base.device import resolve_device; "
+            "print(resolve_device('auto'), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["cpu", "False"], out.stderr
+
+
 @pytest.mark.parametrize("name", ["channels", "device", "neighbours", "labels"])
 def test_docstring_examples(name):
     import doctest

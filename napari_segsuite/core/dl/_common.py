@@ -18,18 +18,10 @@ def resolve_device(name: Optional[str] = "auto") -> str:
     the process, it is kept out before ``torch.optim`` probes for it.)"""
     from ..growcut._triton import keep_triton_out
 
-    keep_triton_out()
-    import torch
+    from ..base.device import resolve_device as resolve
 
-    name = (name or "auto").lower()
-    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
-        raise InputError(f"device must be auto, cpu or cuda, got {name!r}")
-    has = bool(torch.cuda.is_available())
-    if name.startswith("cuda") and not has:
-        raise InputError("device cuda: torch sees no CUDA GPU here; use cpu or auto")
-    if name == "auto":
-        return "cuda" if has else "cpu"
-    return name
+    keep_triton_out()
+    return resolve(name)
 
 
 def as_image(image: Union[SegImage, np.ndarray], spatial_ndim: Optional[int] = None,

@@ -166,7 +166,7 @@ def _digest(arr: np.ndarray) -> str:
 
 
 def channel_scales(chans: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
-    """Robust per-channel scale: ``base.channels.percentile_range`` of (a subsample of) the voxels."""
+    """Robust per-channel scale: ``base.channels.percentile_range`` of (some of) the voxels."""
     scales = np.ones(chans.shape[-1], dtype=np.float64)
     sample = chans[mask] if mask is not None else chans.reshape(-1, chans.shape[-1])
     if sample.shape[0] > 2_000_000:  # percentiles of a regular subsample are plenty
