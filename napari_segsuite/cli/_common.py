@@ -2,6 +2,7 @@
 
 - :func:`add_output_args`: ``-o/--output OUT``, ``--force``, ``--quiet``.
 - :func:`add_device_arg`: ``--device auto|cpu|cuda``.
+- :func:`add_connectivity_arg`: ``--connectivity face|edge|full`` (or 4/6/8/18/26).
 - :func:`read_input`: read IMAGE/SEEDS/... with a one-line error naming the argument.
 - :func:`require_finite`: NaN/infinite voxels in an image are an input error.
 - :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
@@ -39,6 +40,24 @@ def add_quiet_arg(parser: argparse.ArgumentParser) -> None:
 def add_device_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: CUDA when torch sees a GPU, else the CPU (default: auto)")
+
+
+def connectivity_arg(text: str):
+    """argparse type: a connectivity name (face, edge, full) or neighbour count (4, 6, 8, 18,
+    26), as ``core.base.neighbours`` accepts them everywhere."""
+    t = str(text).strip().lower()
+    return int(t) if t.isdigit() else t
+
+
+def add_connectivity_arg(parser: argparse.ArgumentParser, default,
+                         what: str = "neighbourhood") -> None:
+    """``--connectivity`` with the one convention of ``core.base.neighbours`` (its table in
+    docs/development.md, "Conventions")."""
+    from ..core.base.neighbours import CHOICES, HELP
+
+    parser.add_argument("--connectivity", type=connectivity_arg, choices=CHOICES,
+                        default=default, metavar="face|edge|full|4|6|8|18|26",
+                        help=f"{what}: {HELP} (default: {default})")
 
 
 def positive_int(text: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_output_args
+from ._common import add_connectivity_arg, add_output_args
 
 #: (flag, dest) of the operations, exactly one of which is given
 OPERATIONS = ("fill_between_slices", "fill_holes", "remove_islands", "keep_largest",
@@ -101,8 +101,7 @@ def register(sub) -> None:
     c.add_argument("--overwrite", action="store_true",
                    help="let the operation write into other (unlocked) labels' voxels, not "
                         "only into the background")
-    c.add_argument("--connectivity", choices=("face", "full"), default="face",
-                   help="islands and holes: face (6 in 3D, 4 in 2D; default) or full (26 / 8)")
+    add_connectivity_arg(c, default="face", what="islands and holes")
     p.set_defaults(func=run)
 
 

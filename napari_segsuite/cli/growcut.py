@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_output_args, add_roi_arg, positive_int
+from ._common import (add_connectivity_arg, add_device_arg, add_output_args, add_roi_arg,
+                      positive_int)
 
 
 def register(sub) -> None:
@@ -27,9 +28,7 @@ def register(sub) -> None:
     add_output_args(p)
     add_device_arg(p)
     add_roi_arg(p)
-    p.add_argument("--connectivity", type=int, default=26, choices=(4, 6, 8, 18, 26),
-                   help="neighbourhood: 6, 18 or 26 in 3D; 4 or 8 in 2D, where 6 means 4 and "
-                        "18/26 mean 8 (default: 26, i.e. 8 in 2D)")
+    add_connectivity_arg(p, default=26)
     p.add_argument("--max-iter", type=positive_int, default=None, metavar="N",
                    help="cap on GPU iterations (rounds of directional passes for the Triton "
                         "engine, iterations for the automaton); the CPU sweep is exact in one pass "

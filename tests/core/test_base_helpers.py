@@ -155,6 +155,87 @@ def test_auto_device_does_not_import_torch_without_a_driver():
     assert out.stdout.split() == ["cpu", "False"], out.stderr
 
 
+
+# -- 4. neighbourhoods -------------------------------------------------------------------------
+TABLE = {2: {"face": (1, [4, 6]), "edge": (2, [8, 18]), "full": (2, [8, 26])},
+         3: {"face": (1, [6]), "edge": (2, [18]), "full": (3, [26])}}
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_connectivity_table_and_offsets_match_scipy(nd):
+    from scipy import ndimage as ndi
+
+    from napari_segsuite.core.base import neighbours as N
+
+    for name, (rank, counts) in TABLE[nd].items():
+        assert N.parse_connectivity(name, nd) == rank
+        assert N.parse_connectivity(name.upper(), nd) == rank
+        for c in counts:
+            assert N.parse_connectivity(c, nd) == rank
+            assert N.parse_connectivity(str(c), nd) == rank
+        ref = np.argwhere(ndi.generate_binary_structure(nd, rank)) - 1
+        ref = ref[np.abs(ref).sum(1) > 0]
+        np.testing.assert_array_equal(N.offsets(nd, rank), ref)  # both C order
+    for bad in (5, 0, 1, "diag", 12, None, 27):
+        with pytest.raises(InputError, match="connectivity"):
+            N.parse_connectivity(bad, nd)
+    if nd == 3:
+        with pytest.raises(InputError):
+            N.parse_connectivity(4, 3)
+
+
+@pytest.mark.parametrize("value", ["face", "edge", "full", 4, 6, 8, 18, 26])
+def test_growcut_watershed_and_correct_read_a_connectivity_alike(value):
+    """The three methods used three conventions (GrowCut 6/18/26, watershed 1..ndim,
+    correction face/full); each now takes every name and count and means the same
+    neighbourhood by it."""
+    from skimage import measure, segmentation
+
+    from napari_segsuite.core import correct as C
+    from napari_segsuite.core import watershed as W
+    from napari_segsuite.core.base import neighbours as N
+    from napari_segsuite.core.base.progress import run
+    from napari_segsuite.core.growcut._common import neighbour_offsets, resolve_connectivity
+
+    rng = np.random.default_rng(3)
+    for nd in (2, 3):
+        if nd == 3 and value in (4, 8):
+            continue
+        rank = N.parse_connectivity(value, nd)
+        np.testing.assert_array_equal(neighbour_offsets(nd, resolve_connectivity(nd, value)),
+                                      N.offsets(nd, rank))
+        lab = (rng.random((9,) * nd) < 0.3).astype(np.uint8)
+        np.testing.assert_array_equal(
+            C.split_islands(lab, connectivity=value) > 0, lab > 0)
+        n_islands = len(np.unique(C.split_islands(lab, connectivity=value))) - 1
+        assert n_islands == measure.label(lab, connectivity=rank).max()
+    img = rng.random((20, 24)).astype(np.float32)
+    mk = np.zeros(img.shape, np.int32)
+    mk[2, 3], mk[15, 20], mk[10, 5] = 1, 2, 3
+    ours = run(W.watershed_steps(img, mk, connectivity=value))
+    grad = W.gradient_magnitude(img)
+    ref = segmentation.watershed(grad, mk, connectivity=N.parse_connectivity(value, 2))
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_dask_islands_with_edge_connectivity():
+    """The block-wise islands handled face and full only; edge (18 in 3D) joins islands across
+    block edges but not corners, as the in-memory operation does."""
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core import correct as C
+    from napari_segsuite.core.correct._dask import remove_islands_dask, split_islands_dask
+
+    rng = np.random.default_rng(5)
+    lab = (rng.random((12, 14, 16)) < 0.25).astype(np.uint8) * rng.integers(1, 3, (12, 14, 16),
+                                                                             dtype=np.uint8)
+    d = da.from_array(lab, chunks=(5, 6, 7))
+    np.testing.assert_array_equal(remove_islands_dask(d, 3, connectivity="edge").compute(),
+                                  C.remove_islands(lab, 3, connectivity="edge"))
+    got = split_islands_dask(d, connectivity=18).compute()
+    ref = C.split_islands(lab, connectivity="edge")
+    assert len(np.unique(got)) == len(np.unique(ref))
+
+
 @pytest.mark.parametrize("name", ["channels", "device", "neighbours", "labels"])
 def test_docstring_examples(name):
     import doctest

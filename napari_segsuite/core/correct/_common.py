@@ -9,6 +9,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..base.errors import InputError
+from ..base.neighbours import parse_connectivity
 
 
 def as_labels(lab) -> np.ndarray:
@@ -96,9 +97,7 @@ def check_label(arr: np.ndarray, label, what: str = "label") -> int:
 
 
 def structure(connectivity: str, ndim: int) -> np.ndarray:
-    if connectivity not in ("face", "full"):
-        raise InputError(f"connectivity must be 'face' or 'full', got {connectivity!r}")
-    return ndi.generate_binary_structure(ndim, 1 if connectivity == "face" else ndim)
+    return ndi.generate_binary_structure(ndim, parse_connectivity(connectivity, ndim))
 
 
 def check_axis(axis, ndim: int) -> int:

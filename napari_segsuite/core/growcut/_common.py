@@ -25,7 +25,6 @@ rounding can make ``a < b`` but ``a + w == b + w``, and then the tie-break flips
 from __future__ import annotations
 
 import hashlib
-import itertools
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence, Tuple
@@ -34,6 +33,7 @@ import numpy as np
 
 from ..base.channels import channels_last, percentile_range
 from ..base.errors import InputError
+from ..base.neighbours import neighbour_count, offsets, parse_connectivity
 
 LABEL_BITS = 16
 LABEL_MASK = (1 << LABEL_BITS) - 1
@@ -53,24 +53,15 @@ FULL = {2: 8, 3: 26}
 
 
 def resolve_connectivity(ndim: int, connectivity: Optional[int]) -> int:
-    """Return the neighbour count for ``ndim``; 6/26 are mapped to 4/8 in 2D."""
+    """The neighbour count for a connectivity (``core.base.neighbours``'s names or counts)."""
     if connectivity is None:
         return FULL[ndim]
-    c = int(connectivity)
-    if ndim == 2:
-        c = {6: 4, 26: 8, 18: 8}.get(c, c)
-    if c not in CONNECTIVITY[ndim]:
-        ok = ", ".join(str(v) for v in CONNECTIVITY[ndim])
-        raise InputError(f"connectivity {connectivity} is not valid in {ndim}D; use one of {ok}")
-    return c
+    return neighbour_count(ndim, parse_connectivity(connectivity, ndim))
 
 
 def neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:
     """All neighbour vectors (rows), C order, for a connectivity (4/8 in 2D, 6/18/26 in 3D)."""
-    rank = CONNECTIVITY[ndim][connectivity]
-    offs = [o for o in itertools.product((-1, 0, 1), repeat=ndim)
-            if any(o) and sum(abs(v) for v in o) <= rank]
-    return np.asarray(offs, dtype=np.int64)
+    return offsets(ndim, CONNECTIVITY[ndim][connectivity])
 
 
 def step_lengths(offsets: np.ndarray, spacing: Sequence[float]) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 from ..base.channels import channels_last, scale_percentiles
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.neighbours import parse_connectivity
 from ..base.progress import Progress, in_background, run
 
 GRADIENTS = ("sobel", "morphological")
@@ -576,7 +577,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                     sigma: float = 0.0, multiband: str = "rss", h: Optional[float] = None,
                     compactness: float = 0.0, watershed_line: bool = False,
                     merge: Optional[float] = None, mask: Optional[np.ndarray] = None,
-                    connectivity: int = 1):
+                    connectivity="face"):
     """Job: marker-controlled watershed of the image's gradient magnitude -> int32 labels.
 
     markers: a label image of the spatial shape (the user's, or one from
@@ -618,7 +619,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                                            total=steps, message="markers")
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
-    labels = yield from flood_steps(grad, markers, mask, connectivity=connectivity,
+    labels = yield from flood_steps(grad, markers, mask,
+                                    connectivity=parse_connectivity(connectivity, len(shape)),
                                     compactness=compactness, watershed_line=watershed_line,
                                     spacing=sp, progress=(2, 3, steps), message=msg)
     if merge is not None:
