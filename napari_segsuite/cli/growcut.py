@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.base.labels import as_labels
 from ._common import (add_connectivity_arg, add_device_arg, add_output_args, add_roi_arg,
                       positive_int)
 
@@ -46,8 +47,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..core.base.errors import InputError
     from ._common import (check_output, read_roi_input, require_labels, require_same_grid,
                           resolve_device, run_job, write_output)
@@ -103,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if not res.converged and not args.quiet:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "
               "convergence", file=sys.stderr)
-    labels = res.labels
-    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 2:
-        # seed labels are 0..65534: 16 bits hold them, and TIFF has no 64-bit integers
-        # (int64 seeds are what np.save of an int array gives)
-        labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
+    labels = as_labels(res.labels)  # the one rule (core.base.labels)
     from ..core.base.roi import paste
 
     write_output(args.output, paste(grid, roi, labels, "growcut"), args.force, args.quiet)

@@ -236,6 +236,40 @@ def test_dask_islands_with_edge_connectivity():
     assert len(np.unique(got)) == len(np.unique(ref))
 
 
+
+# -- 5. label dtypes ---------------------------------------------------------------------------
+def test_label_dtype_rule():
+    from napari_segsuite.core.base.labels import as_labels, label_dtype
+
+    assert [label_dtype(t) for t in (0, 255, 256, 65535, 65536, 2**32 - 1)] == \
+        [np.uint8, np.uint8, np.uint16, np.uint16, np.uint32, np.uint32]
+    for bad in (-1, 2**32):
+        with pytest.raises(InputError):
+            label_dtype(bad)
+    assert as_labels(np.array([0, 70_000], np.int64)).dtype == np.uint32
+    assert as_labels(np.array([0, 3], np.uint16)).dtype == np.uint8
+    assert as_labels(np.array([0.0, 2.0])).dtype == np.uint8
+    for bad in (np.array([0, -2]), np.array([0.5]), np.array(["a"])):
+        with pytest.raises(InputError):
+            as_labels(bad)
+
+
+def test_core_label_results_follow_the_rule():
+    """dl's instance split returned uint32 whatever the count, and correction widened to
+    uint64; both now follow core.base.labels."""
+    from napari_segsuite.core.correct._common import result_dtype
+    from napari_segsuite.core.dl.infer import split_instances
+
+    mask = np.zeros((20, 20), bool)
+    mask[2:6, 2:6] = mask[12:18, 10:16] = True
+    out = split_instances(mask, (1.0, 1.0))
+    assert out.dtype == np.uint8 and out.max() == 2
+    assert result_dtype(np.zeros(3, np.uint8), 300) == np.uint16
+    assert result_dtype(np.zeros(3, np.int32), 300) == np.int32  # an edit keeps its dtype
+    with pytest.raises(InputError):
+        result_dtype(np.zeros(3, np.uint32), 2**33)
+
+
 @pytest.mark.parametrize("name", ["channels", "device", "neighbours", "labels"])
 def test_docstring_examples(name):
     import doctest

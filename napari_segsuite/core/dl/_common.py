@@ -10,6 +10,7 @@ from ..base.threads import auto_threads  # noqa: F401  (re-exported: torch_threa
 
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.labels import label_dtype  # noqa: F401  (the one rule; used by infer)
 
 
 def resolve_device(name: Optional[str] = "auto") -> str:
@@ -68,13 +69,6 @@ def normalise(x: np.ndarray, mean, std) -> np.ndarray:
     shape = (-1,) + (1,) * (x.ndim - 1)
     return ((x - np.asarray(mean, np.float32).reshape(shape))
             / np.asarray(std, np.float32).reshape(shape)).astype(np.float32, copy=False)
-
-
-def label_dtype(max_value: int):
-    for dt in (np.uint8, np.uint16, np.uint32):
-        if max_value <= np.iinfo(dt).max:
-            return dt
-    return np.int64
 
 
 class torch_threads:
