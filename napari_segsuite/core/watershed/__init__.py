@@ -38,8 +38,10 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..base.channels import channels_last, scale_percentiles
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.neighbours import parse_connectivity
 from ..base.progress import Progress, in_background, run
 
 GRADIENTS = ("sobel", "morphological")
@@ -55,8 +57,7 @@ def _unpack(image: Any, spacing: Optional[Sequence[float]] = None,
         arr = image.channels_last()
         sp = tuple(image.spacing) if spacing is None else tuple(float(s) for s in spacing)
     else:
-        arr = np.asarray(image)
-        arr = arr[..., None] if channel_axis is None else np.moveaxis(arr, channel_axis, -1)
+        arr = channels_last(image, channel_axis)
         sp = None if spacing is None else tuple(float(s) for s in spacing)
     nd = arr.ndim - 1
     if nd not in (2, 3):
@@ -81,15 +82,7 @@ def _check_sigma(sigma: float) -> float:
 
 def normalise_channels(chans: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
     """Each channel scaled so its 1st..99th percentiles map to 0..1 (float32, not clipped)."""
-    out = np.empty(chans.shape, dtype=np.float32)
-    for c in range(chans.shape[-1]):
-        x = chans[..., c]
-        vals = x[mask] if mask is not None else x
-        lo, hi = np.percentile(vals, [1, 99]) if vals.size else (0.0, 1.0)
-        scale = float(hi - lo) if hi > lo else float(np.ptp(vals) or 1.0)
-        np.subtract(x, np.float32(lo), out=out[..., c], casting="unsafe")
-        out[..., c] /= np.float32(scale)
-    return out
+    return scale_percentiles(chans, mask=mask)
 
 
 # -- gradient ----------------------------------------------------------------------------------
@@ -596,7 +589,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                     sigma: float = 0.0, multiband: str = "rss", h: Optional[float] = None,
                     compactness: float = 0.0, watershed_line: bool = False,
                     merge: Optional[float] = None, mask: Optional[np.ndarray] = None,
-                    connectivity: int = 1):
+                    connectivity="face", return_markers: bool = False):
     """Job: marker-controlled watershed of the image's gradient magnitude -> int32 labels.
 
     markers: a label image of the spatial shape (the user's, or one from
@@ -612,26 +605,13 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
         channels normalised 1-99th percentile to 0..1).
     mask: only flood inside this boolean mask.
 
+    return_markers: return ``(labels, markers)``, the markers flooded from (the h-minima found
+        when ``markers`` is None).
+
     Label values are the markers' values (a merged region keeps the smallest of its values).
     The flood (:func:`._flood.flood_steps`) gives scikit-image's labels for the same gradient
     and markers and yields progress while it runs.
     """
-    labels, _ = yield from _watershed_and_markers(
-        image, markers, spacing=spacing, channel_axis=channel_axis, gradient=gradient,
-        sigma=sigma, multiband=multiband, h=h, compactness=compactness,
-        watershed_line=watershed_line, merge=merge, mask=mask, connectivity=connectivity)
-    return labels
-
-
-def _watershed_and_markers(image: Any, markers: Any = None, *,
-                           spacing: Optional[Sequence[float]] = None,
-                           channel_axis: Optional[int] = None, gradient: str = "sobel",
-                           sigma: float = 0.0, multiband: str = "rss", h: Optional[float] = None,
-                           compactness: float = 0.0, watershed_line: bool = False,
-                           merge: Optional[float] = None, mask: Optional[np.ndarray] = None,
-                           connectivity: int = 1):
-    """Job of :func:`watershed_steps` returning ``(labels, markers)``: the markers it flooded
-    from (the h-minima it found when ``markers`` is None)."""
     from ._flood import flood_steps
 
     chans, sp = _unpack(image, spacing, channel_axis)
@@ -654,7 +634,8 @@ def _watershed_and_markers(image: Any, markers: Any = None, *,
                                            total=steps, message="markers")
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
-    labels = yield from flood_steps(grad, markers, mask, connectivity=connectivity,
+    labels = yield from flood_steps(grad, markers, mask,
+                                    connectivity=parse_connectivity(connectivity, len(shape)),
                                     compactness=compactness, watershed_line=watershed_line,
                                     spacing=sp, progress=(2, 3, steps), message=msg)
     if merge is not None:
@@ -662,7 +643,7 @@ def _watershed_and_markers(image: Any, markers: Any = None, *,
         labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,
                                           done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
-    return labels, markers
+    return (labels, markers) if return_markers else labels
 
 
 def segment_watershed(image: Any, markers: Any = None, **kwargs) -> np.ndarray:
@@ -677,7 +658,8 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
                     channel_axis: Optional[int] = None, sigma: Optional[float] = None,
                     compactness: float = 0.0, watershed_line: bool = False,
                     dark_objects: bool = False, threshold_method: str = "local",
-                    background: float = 0.0, min_size: Optional[int] = None):
+                    background: float = 0.0, min_size: Optional[int] = None,
+                    return_markers: bool = False):
     """Job: split the foreground into one label per object (1..N), touching objects separated.
 
     Foreground: ``mask`` or :func:`foreground` of the image (``threshold`` or
@@ -688,26 +670,9 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     distance inside the foreground. Objects smaller than ``min_size`` voxels are dropped
     (None: :func:`auto_min_size`, a fifth of a typical object; 0: keep all). Labels are
     renumbered 1..N. ``compactness`` measures the distance to
-    the marker in physical units (as :func:`watershed_steps`).
+    the marker in physical units (as :func:`watershed_steps`). ``return_markers``: return
+    ``(labels, markers)``, the markers flooded from (the ones found when ``markers`` is None).
     """
-    labels, _ = yield from _instances_and_markers(
-        image, mask=mask, markers=markers, threshold=threshold, min_distance=min_distance,
-        spacing=spacing, channel_axis=channel_axis, sigma=sigma, compactness=compactness,
-        watershed_line=watershed_line, dark_objects=dark_objects,
-        threshold_method=threshold_method, background=background, min_size=min_size)
-    return labels
-
-
-def _instances_and_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
-                           markers: Any = None, threshold: Optional[float] = None,
-                           min_distance: Optional[float] = None,
-                           spacing: Optional[Sequence[float]] = None,
-                           channel_axis: Optional[int] = None, sigma: Optional[float] = None,
-                           compactness: float = 0.0, watershed_line: bool = False,
-                           dark_objects: bool = False, threshold_method: str = "local",
-                           background: float = 0.0, min_size: Optional[int] = None):
-    """Job of :func:`instances_steps` returning ``(labels, markers)``: the markers it flooded
-    from (the distance-transform peaks it found when ``markers`` is None)."""
     from ._flood import flood_steps
 
     compactness = _check_compactness(compactness)
@@ -739,7 +704,7 @@ def _instances_and_markers(image: Any = None, *, mask: Optional[np.ndarray] = No
     labels = yield from in_background(_finish_instances, labels, fg, watershed_line, min_size,
                                       sp, done=2, total=3, message="renumbering")
     yield Progress(3, 3, f"{int(labels.max())} objects")
-    return labels, auto
+    return (labels, auto) if return_markers else labels
 
 
 def _finish_instances(labels, fg, watershed_line, min_size, sp) -> np.ndarray:
@@ -824,8 +789,7 @@ def merge_regions(labels: np.ndarray, image: Any, threshold: float, *,
     if isinstance(image, SegImage):
         chans = image.channels_last()
     else:
-        chans = np.asarray(image)
-        chans = chans[..., None] if channel_axis is None else np.moveaxis(chans, channel_axis, -1)
+        chans = channels_last(image, channel_axis)
     if chans.shape[:-1] != lab.shape:
         raise InputError(f"labels shape {lab.shape} does not match the image {chans.shape[:-1]}")
     if normalise is None:

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.labels import label_dtype
 from ..base.params import param
 from ..base.progress import Progress, in_background
 
@@ -316,8 +317,7 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
     """
     from skimage.segmentation import relabel_sequential
 
-    from . import (_instances_and_markers, _watershed_and_markers, auto_markers,
-                   constant_background)
+    from . import auto_markers, constant_background, instances_steps, watershed_steps
 
     p = params
     instances = p.source == "instances"
@@ -325,11 +325,11 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
                                      "instances" if instances else "watershed")
     found = None
     if instances:
-        labels, used = yield from _instances_and_markers(
+        labels, used = yield from instances_steps(
             work, markers=given, threshold=p.threshold, min_distance=p.min_distance,
             sigma=_sigma(p), compactness=p.compactness, watershed_line=p.watershed_line,
             dark_objects=p.dark_objects, threshold_method=p.threshold_method,
-            background=p.background, min_size=p.min_size)
+            background=p.background, min_size=p.min_size, return_markers=True)
         found = used if given is None else None
     else:
         if p.source == "given" and given is None:
@@ -343,17 +343,16 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
                 given = found = yield from in_background(
                     auto_markers, work, p.n_labels, mask=mask,
                     message=f"finding markers ({p.n_labels} classes)")
-        labels, used = yield from _watershed_and_markers(
+        labels, used = yield from watershed_steps(
             work, given, gradient=p.gradient, sigma=_sigma(p), multiband=p.multiband, h=p.h,
             compactness=p.compactness, watershed_line=p.watershed_line, merge=p.merge,
-            mask=mask)
+            mask=mask, return_markers=True)
         if given is None:  # h-minima found here: their numbers mean nothing, renumber 1..N
             found = used
             if p.merge is not None:
                 labels = relabel_sequential(labels)[0]
     top = int(labels.max()) if labels.size else 0
-    dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
-    labels = labels.astype(dtype).reshape(image.shape)
+    labels = labels.astype(label_dtype(top)).reshape(image.shape)  # the one rule (core.base)
     name = "instances" if instances else "watershed"
     out = image.like(labels, name=f"{image.name} {name}")
     if found is not None:
