@@ -22,7 +22,7 @@ algorithm is taken here, so the two front ends cannot disagree:
 - the input checks (finite image, memory, markers, mask) and the output label dtype.
 
 :data:`APPLIES` says which parameters (and the ``mask`` input) each source uses: the CLI refuses
-a flag given for another source, the widget greys its control out.
+a flag given for another source, the widget hides its control.
 """
 
 from __future__ import annotations
