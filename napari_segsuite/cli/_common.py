@@ -63,15 +63,19 @@ def add_connectivity_arg(parser: argparse.ArgumentParser, default,
                         help=f"{what}: {HELP} (default: {default})")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _integer(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _integer(text, 1)
 
 
 # -- argparse converters (``type=``): one place for the checks every command's numbers need ----
@@ -115,14 +119,8 @@ def fraction(text: str) -> float:
 
 
 def nonneg_int(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
+    """argparse type: an integer >= 0."""
+    return _integer(text, 0)
 
 
 def int_list(text: str, minimum: int = 1) -> list:
