@@ -91,14 +91,12 @@ objects are in one image only.
 
 def _parse_labels(text: str):
     from ..core.base.errors import InputError
+    from ._common import int_list
 
     try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"--labels must be integers separated by commas, got {text!r}") from None
-    if not vals or any(v < 0 for v in vals):
-        raise InputError(f"--labels must be non-negative integers, got {text!r}")
-    return vals
+        return int_list(text, 0)
+    except ValueError as exc:
+        raise InputError(f"--labels: {exc}") from None
 
 
 def _fmt(v, width: int = 9) -> str:
