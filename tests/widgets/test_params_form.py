@@ -25,6 +25,7 @@ class Job:
     min_distance: Optional[int] = param(None, "peak distance in voxels", minimum=1, maximum=100)
     threshold: Optional[float] = param(None, "intensity threshold", minimum=0.0, maximum=1.0,
                                        step=0.01, none_text="Otsu")
+    level: Optional[float] = param(None, "a level of either sign")
     method: str = param("otsu", "how to threshold", choices=("otsu", "li", "yen"))
     connectivity: int = param(1, "neighbourhood", choices=(1, 2, 3), advanced=True)
     spacing: Tuple[float, ...] = param((1.0, 1.0), "voxel size", advanced=True)
@@ -48,7 +49,7 @@ def _retype(qtbot, widget, text):
 def test_one_labelled_control_per_declared_field_with_help_and_limits(qtbot):
     form = _form(qtbot)
     kinds = {"k": QSpinBox, "sigma": QDoubleSpinBox, "min_distance": QSpinBox,
-             "threshold": QDoubleSpinBox, "method": QComboBox, "connectivity": QComboBox,
+             "threshold": QDoubleSpinBox, "level": QDoubleSpinBox, "method": QComboBox, "connectivity": QComboBox,
              "spacing": QLineEdit, "fast": QCheckBox}
     assert form.names == tuple(kinds)
     for name, kind in kinds.items():
@@ -110,6 +111,15 @@ def test_none_is_the_special_auto_value_of_a_spin_box(qtbot):
     assert md.text() == "auto" and form.params().min_distance is None
     form.set_value("threshold", 0.35)
     assert form.params().threshold == 0.35
+    # no declared minimum: one step up from "auto" is 0, not next to the hidden sentinel
+    level = form.control("level")
+    assert level.text() == "auto"
+    level.setFocus()
+    qtbot.keyClick(level, Qt.Key.Key_Up)
+    assert form.params().level == 0.0
+    qtbot.keyClick(level, Qt.Key.Key_Down)
+    qtbot.keyClick(level, Qt.Key.Key_Down)
+    assert form.params().level == -0.2
 
 
 def test_advanced_options_are_folded_until_the_toggle_is_clicked(qtbot):
