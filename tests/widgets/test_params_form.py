@@ -4,6 +4,9 @@ between sessions, advanced options folded away, reset to defaults."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -12,6 +15,7 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox)
 
+import napari_segsuite
 from napari_segsuite.core.base.errors import InputError
 from napari_segsuite.core.base.params import param
 from napari_segsuite.widgets._params import ParamForm, settings
@@ -161,6 +165,14 @@ def test_remembered_settings_go_to_the_isolated_ini_file(qtbot, _isolated_settin
     path = Path(settings().fileName())
     assert Path(_isolated_settings) in path.parents and path.exists()
     assert "where" in path.read_text()
+    # a subprocess started by a test (fresh viewers, the launcher) is isolated too
+    code = "from napari_segsuite.widgets._params import settings; print(settings().fileName())"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(Path(napari_segsuite.__file__).resolve().parents[1])] +
+        [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout.strip()
+    assert Path(out) == path
 
 
 def test_reset_button_restores_the_defaults_and_forgets(qtbot):
