@@ -66,7 +66,7 @@ def _float_step(i: ParamInfo) -> float:
 def _elem_types(tp) -> Optional[List[Any]]:
     """Element types of a tuple annotation: ``Tuple[float, ...]`` -> [float, ...],
     ``Tuple[int, int]`` -> [int, int]; None when unknown (then each item is a literal)."""
-    args = [a for a in typing.get_args(tp)]
+    args = list(typing.get_args(tp))
     if typing.get_origin(tp) in (tuple, list) or tp in (tuple, list):
         return args or None
     return None
@@ -269,7 +269,7 @@ class ParamForm(QWidget):
         try:
             elems = _elem_types(tp)
             if elems is not None or tp in (tuple, list):
-                items = [s for s in text.strip("()[]").replace(",", " ").split()]
+                items = text.strip("()[]").replace(",", " ").split()
                 if elems and len(elems) == 2 and elems[1] is Ellipsis:
                     elems = [elems[0]] * len(items)
                 if elems and len(elems) != len(items):
