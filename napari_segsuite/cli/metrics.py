@@ -113,7 +113,7 @@ def _fmt(v, width: int = 9) -> str:
 
 def format_table(result: dict) -> str:
     """The human-readable report (no --json)."""
-    from ..core.metrics import CSV_COLUMNS
+    from ..io.reports import CSV_COLUMNS
 
     cols = [c for c in CSV_COLUMNS if c == "label" or any(c in m for m in result["per_label"].values())]
     widths = {c: max(9, len(c)) for c in cols}
@@ -163,9 +163,9 @@ def format_table(result: dict) -> str:
 
 
 def write_csv(path: str, result: dict, force: bool = False):
-    """Write the per-label CSV atomically (see :func:`napari_segsuite.core.metrics.write_csv`)."""
+    """Write the per-label CSV atomically (see :func:`napari_segsuite.io.reports.write_csv`)."""
     from ..core.base.errors import InputError
-    from ..core.metrics import write_csv as _write
+    from ..io.reports import write_csv as _write
 
     try:
         return _write(path, result, force=force)
@@ -176,23 +176,19 @@ def write_csv(path: str, result: dict, force: bool = False):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..core.base.errors import InputError
     from ..core.base.image import parse_spacing
     import numpy as np
 
-    from ..core.metrics import compare_steps, to_json
+    from ..core.metrics import compare_steps
+    from ..io.reports import check_report_path, to_json
     from ._common import read_input, require_labels, require_same_grid, run_job
 
     if args.csv:  # fail fast, before reading or computing anything
-        out = Path(args.csv)
-        if out.is_dir():
-            raise InputError(f"--csv {out}: is a folder; give a file name")
-        if out.exists() and not args.force:
-            raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
-        if not (out.parent if str(out.parent) else Path(".")).is_dir():
-            raise InputError(f"--csv {out}: folder {out.parent} does not exist")
+        try:
+            check_report_path(args.csv, force=args.force)
+        except InputError as exc:
+            raise InputError(f"--csv {exc}") from None
     if not np.isfinite(args.tolerance) or args.tolerance < 0:
         raise InputError(f"--tolerance must be a non-negative number in mm, got {args.tolerance}")
     labels = _parse_labels(args.labels) if args.labels else None

@@ -18,9 +18,9 @@ from qtpy.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, 
                             QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
-from ..core.metrics import (CSV_COLUMNS, DEFAULT_TOLERANCE, HD95_CONVENTIONS, OVERLAY_FN,
-                            OVERLAY_FP, OVERLAY_TP, compare_steps, overlay, per_slice_dice,
-                            pr_curve, table_rows, to_csv_text, write_csv)
+from ..core.metrics import (DEFAULT_TOLERANCE, HD95_CONVENTIONS, OVERLAY_FN, OVERLAY_FP,
+                            OVERLAY_TP, compare_steps, overlay, per_slice_dice, pr_curve)
+from ..io.reports import CSV_COLUMNS, table_rows, to_csv_text, write_csv
 from ..core.base.progress import Progress
 from ._layers import (LayerPicker, add_result, check_same_grid, disconnect_when_gone, layer_data,
                       segimage_from_layer)

@@ -15,8 +15,8 @@ from sklearn import metrics as skm
 from napari_segsuite.core.base.errors import InputError
 from napari_segsuite.core.base.image import SegImage
 from napari_segsuite.core.metrics import (boundary, compare, compare_steps, confusion_matrix,
-                                          overlay, per_slice_dice, pr_curve, surface_distances,
-                                          to_csv_text, to_json)
+                                          overlay, per_slice_dice, pr_curve, surface_distances)
+from napari_segsuite.io.reports import to_csv_text, to_json
 from napari_segsuite.core.base.progress import Progress
 
 

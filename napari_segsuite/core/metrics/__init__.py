@@ -7,8 +7,8 @@ Entry points
 - :func:`compare_dask`: the same counts and overlap figures for dask arrays, MCC, volume
   difference and kappa included (no distances, no surface figures).
 - :func:`compare` / :func:`compare_steps`: everything the ``segsuite metrics --json`` contract
-  (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`to_json` maps NaN
-  to ``null``). The ``_steps`` version is the job generator the widget runs (it yields
+  (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`napari_segsuite.io.reports.to_json`
+  maps NaN to ``null``; the CSV table and the files are written there too). The ``_steps`` version is the job generator the widget runs (it yields
   :class:`~napari_segsuite.core.base.progress.Progress` per slab and per label).
 - :func:`confusion_matrix`: multi-label confusion matrix (rows ground truth, columns prediction).
 - :func:`overlap_from_confusion`: per-label TP/FP/FN/TN, Dice, IoU, precision, recall,
@@ -56,7 +56,6 @@ Conventions
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -559,7 +558,7 @@ def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     HD95/ASSD convention, ``"medpy"`` (default), ``"monai"`` or ``"deepmind"`` (see
     :mod:`.surface`). ``instances=True`` adds ``result["instances"]``: one-to-one matching of
     the objects of PRED and GT (see :mod:`.instances`). Undefined ratios are NaN; use
-    :func:`to_json` for the JSON text (NaN -> null). The extra key ``"binary"`` says whether the
+    :func:`napari_segsuite.io.reports.to_json` for the JSON text (NaN -> null). The extra key ``"binary"`` says whether the
     images were compared as binary masks (it is dropped from the CLI's JSON).
     """
     return run(compare_steps(pred, gt, spacing=spacing, labels=labels, distances=distances,
@@ -632,106 +631,6 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     if binary and counts[1:, :].sum() + counts[:, 1:].sum() == 0:
         all_labels, counts = all_labels[:1], counts[:1, :1]
     return _result(_report_labels(all_labels, labels), spacing, all_labels, counts, binary)
-
-
-def nan_to_none(obj: Any) -> Any:
-    """Recursively replace float NaN (and numpy scalars) by JSON-ready values."""
-    if isinstance(obj, dict):
-        return {str(k): nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [nan_to_none(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return None if not math.isfinite(f) else f
-    return obj
-
-
-def to_json(result: dict, indent: Optional[int] = None) -> str:
-    """The contract's JSON text (NaN -> null, strict JSON)."""
-    out = {k: v for k, v in result.items() if k != "binary"}
-    return json.dumps(nan_to_none(out), indent=indent, allow_nan=False)
-
-
-#: Per-label columns of the table and the CSV (surface Dice beside Dice, boundary IoU beside IoU).
-CSV_COLUMNS = ("label", "tp", "fp", "fn", "tn", "dice", "nsd", "iou", "boundary_iou", "precision",
-               "recall", "specificity", "f1") + COUNT_KEYS + ("cldice",) + DISTANCE_KEYS
-#: Figures over all labels, repeated on every CSV row (when the result has them).
-GLOBAL_CSV_COLUMNS = ("kappa", "tolerance", "hd95_convention")
-
-
-def global_columns(result: dict) -> List[Tuple[str, Any]]:
-    """``(column, value)`` of the figures over all labels the CSV carries: kappa, the tolerance,
-    the HD95 convention and, with instances, ``instances.<key>`` for the instance figures."""
-    cols = [(k, result[k]) for k in GLOBAL_CSV_COLUMNS if k in result]
-    inst = result.get("instances")
-    if inst:
-        from .instances import INSTANCE_KEYS
-
-        cols += [(f"instances.{k}", inst.get(k)) for k in INSTANCE_KEYS]
-    return cols
-
-
-def table_rows(result: dict) -> List[List[Any]]:
-    """One row per label in :data:`CSV_COLUMNS` order (NaN/absent -> None)."""
-    rows = []
-    for key, m in result["per_label"].items():
-        row: List[Any] = [int(key)]
-        for c in CSV_COLUMNS[1:]:
-            v = m.get(c)
-            row.append(None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
-        rows.append(row)
-    return rows
-
-
-def to_csv_text(result: dict, sep: str = ",") -> str:
-    """CSV (or TSV with ``sep='\\t'``) text: header + one row per label; empty cell for NaN."""
-    def fmt(v: Any) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, float):
-            return repr(v)
-        return str(v)
-
-    extra = global_columns(result)
-    lines = [sep.join(list(CSV_COLUMNS) + [c for c, _v in extra])]
-    tail = [None if isinstance(v, float) and math.isnan(v) else v for _c, v in extra]
-    for row in table_rows(result):
-        lines.append(sep.join(fmt(v) for v in row + tail))
-    return "\n".join(lines) + "\n"
-
-
-def write_csv(path: Any, result: dict, force: bool = False, sep: str = ","):
-    """Write :func:`to_csv_text` to ``path`` atomically (temporary file in the same folder,
-    renamed into place); an existing file is only replaced with ``force=True``."""
-    from pathlib import Path
-
-    out = Path(path)
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name")
-    if out.exists() and not force:
-        raise InputError(f"{out}: already exists; use --force to overwrite it")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{out}: folder {parent} does not exist")
-    text = to_csv_text(result, sep=sep)
-    from ..base import atomic
-
-    tmpdir = atomic.temp_dir(parent, str(out))
-    tmp = tmpdir / out.name
-    try:
-        with open(tmp, "w", newline="") as fh:
-            fh.write(text)
-        atomic.fsync(tmp)
-        atomic.publish(tmp, out, force)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write it ({' '.join(str(exc).split())})") from None
-    finally:
-        import shutil
-
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
