@@ -124,8 +124,9 @@ def test_per_label_figures_match_sitk_and_sklearn(shape, rng):
 
 def test_counts_are_exact_on_more_than_one_slab(rng, monkeypatch):
     import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import confusion
 
-    monkeypatch.setattr(M, "_SLAB", 1000)  # many slabs, one partial
+    monkeypatch.setattr(confusion, "_SLAB", 1000)  # many slabs, one partial
     gt = blobs((13, 17, 19), 3, rng)
     pred = perturb(gt, rng, 0.3)
     labels, counts = M.confusion_matrix(pred, gt)
@@ -288,10 +289,10 @@ def test_two_single_label_images_with_different_values_are_two_labels(big, monke
     one label with Dice 1.0; the labels are the union of the non-zero values (DESIGN), so they
     are labels 2 and 3, each with Dice 0. ``big``: the general path (label values too large for
     the one-pass count)."""
-    import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import confusion
 
     if big:
-        monkeypatch.setattr(M, "_FAST_BINS", 4)
+        monkeypatch.setattr(confusion, "_FAST_BINS", 4)
     gt = ball((20, 24), (10, 12), 7).astype(np.uint8) * 3
     pred = ball((20, 24), (10, 12), 7).astype(np.uint8) * 2
     r = compare(pred, gt, distances=False)
@@ -415,16 +416,17 @@ def test_overlay_values():
 def test_one_pass_and_general_paths_agree(rng, monkeypatch, binary):
     """Small label values take the one-pass path; huge ones the sorted-index path: same result."""
     import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import confusion
 
     gt = blobs((12, 14, 16), 3, rng)
     pred = perturb(gt, rng, 0.1)
     fast = M.compare(pred, gt, spacing=(2.0, 1.0, 0.5), binary=binary)
-    monkeypatch.setattr(M, "_FAST_BINS", 1)
+    monkeypatch.setattr(confusion, "_FAST_BINS", 1)
     slow = M.compare(pred, gt, spacing=(2.0, 1.0, 0.5), binary=binary)
     assert fast == slow
     # large label values: relabelled 1, 2, 3 -> 10**6, 2 * 10**6, 3 * 10**6
     big = lambda a: a.astype(np.int64) * 10**6  # noqa: E731
-    monkeypatch.setattr(M, "_FAST_BINS", 1 << 20)
+    monkeypatch.setattr(confusion, "_FAST_BINS", 1 << 20)
     r = M.compare(big(pred), big(gt), spacing=(2.0, 1.0, 0.5), binary=binary)
     if binary:
         assert r["per_label"] == fast["per_label"]
@@ -436,6 +438,7 @@ def test_one_pass_and_general_paths_agree(rng, monkeypatch, binary):
 @pytest.mark.parametrize("method", ["edt", "kdtree"])
 def test_both_distance_methods_match_sitk(method, rng, monkeypatch):
     import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import distances
 
     spacing = (2.0, 0.9, 0.6)
     shape = (20, 30, 34)
@@ -443,8 +446,8 @@ def test_both_distance_methods_match_sitk(method, rng, monkeypatch):
     pred = ball(shape, (11, 14, 18), 7, spacing) | ball(shape, (2, 27, 3), 1.5, spacing)
     ref_h = sitk_hausdorff(pred, gt, spacing)
     hd95, assd = ref_boundary_distances(pred, gt, spacing)
-    monkeypatch.setattr(M, "_KDTREE_FACTOR", 10**9 if method == "edt" else 0)
-    d = M._distances_cropped(pred, gt, spacing, method=method)
+    monkeypatch.setattr(distances, "_KDTREE_FACTOR", 10**9 if method == "edt" else 0)
+    d = distances._distances_cropped(pred, gt, spacing, method=method)
     assert d["hausdorff"] == pytest.approx(ref_h, rel=1e-9)
     assert d["hd95"] == pytest.approx(hd95) and d["assd"] == pytest.approx(assd)
     # and the automatic choice, forced each way through the threshold, on a multi-label pair

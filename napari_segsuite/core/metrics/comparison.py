@@ -1,0 +1,159 @@
+"""The comparison: every figure of the ``segsuite metrics --json`` contract as a plain dict
+(:func:`compare`, its job generator :func:`compare_steps`), and :func:`compare_dask` for label
+images larger than memory."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..base.errors import InputError
+from ..base.progress import Progress, run
+from ._inputs import _check
+from .confusion import (_auto_binary, _count_steps, _label_union, _pair_counts, cohen_kappa,
+                        mean_pixel_accuracy, overlap_from_confusion, pixel_accuracy)
+from .distances import _union_crop
+from .surface import DEFAULT_TOLERANCE, check_options
+
+def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
+                  labels: Optional[Iterable[int]] = None, distances: bool = True,
+                  binary: Optional[bool] = None, tolerance: float = DEFAULT_TOLERANCE,
+                  hd95: str = "medpy", instances: bool = False):
+    """Job generator behind :func:`compare` (yields Progress per slab and per label)."""
+    from scipy import ndimage as ndi
+
+    from .surface import empty_figures, label_figures_steps
+
+    tolerance, hd95 = check_options(tolerance, hd95)
+    yield Progress(0, None, "reading labels")
+    p, g, spacing = _check(pred, gt, spacing)
+    inst = None
+    if instances:
+        from .instances import instance_figures_steps
+
+        inst = yield from instance_figures_steps(p, g)
+    all_labels, counts, is_binary, lab_p, lab_g, key = yield from _count_steps(p, g, binary)
+    report = _report_labels(all_labels, labels)
+    result = _result(report, spacing, all_labels, counts, is_binary)
+    if distances:
+        result["tolerance"] = tolerance
+        result["hd95_convention"] = hd95
+    if inst is not None:
+        result["instances"] = inst
+    per_label = result["per_label"]
+    index_of = {int(v): i for i, v in enumerate(all_labels)}
+    if distances and report:
+        present = [v for v in report if v in index_of and v != 0]
+        top = max([key(v) for v in present], default=0)
+        p_obj = ndi.find_objects(lab_p, max_label=top) if top > 0 else []
+        g_obj = ndi.find_objects(lab_g, max_label=top) if top > 0 else []
+        for k, v in enumerate(report):
+            yield Progress(k, len(report), f"surface distances, label {v}")
+            i = key(v) if v in index_of and v != 0 else 0
+            bp = p_obj[i - 1] if 0 < i <= len(p_obj) else None
+            bg = g_obj[i - 1] if 0 < i <= len(g_obj) else None
+            if bp is None or bg is None:
+                per_label[str(v)].update(empty_figures(bp is None, bg is None))
+                continue
+            crop = _union_crop(bp, bg, lab_p.shape)
+            figs = yield from label_figures_steps(lab_p[crop] == i, lab_g[crop] == i, spacing,
+                                                  tolerance, hd95,
+                                                  message=f"surface figures, label {v}")
+            per_label[str(v)].update(figs)
+        yield Progress(len(report), len(report), "surface figures done")
+    return result
+
+
+def _report_labels(all_labels: np.ndarray, labels: Optional[Iterable[int]]) -> List[int]:
+    """The labels to report: the requested ones, else every non-zero label present."""
+    if labels is None:
+        return [int(v) for v in all_labels if v != 0]
+    return sorted({int(v) for v in labels})
+
+
+def _result(report: List[int], spacing, all_labels: np.ndarray, counts: np.ndarray,
+            binary: bool) -> dict:
+    """The ``segsuite metrics --json`` object (without distances) from a confusion matrix."""
+    index_of = {int(v): i for i, v in enumerate(all_labels)}
+    return {
+        "labels": report,
+        "spacing": list(spacing),
+        "per_label": {str(v): overlap_from_confusion(counts, index_of.get(v, -1))
+                      for v in report},
+        "pixel_accuracy": pixel_accuracy(counts),
+        "mean_pixel_accuracy": mean_pixel_accuracy(counts),
+        "kappa": cohen_kappa(counts),
+        "confusion_matrix": {"labels": [int(v) for v in all_labels],
+                             "counts": counts.tolist()},
+        "binary": bool(binary),
+    }
+
+
+def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
+            labels: Optional[Iterable[int]] = None, distances: bool = True,
+            binary: Optional[bool] = None, tolerance: float = DEFAULT_TOLERANCE,
+            hd95: str = "medpy", instances: bool = False) -> dict:
+    """Compare a prediction with a ground truth; the ``segsuite metrics --json`` object as a dict.
+
+    ``pred``/``gt``: label arrays or SegImages of the same shape (2D or 3D). ``spacing``: numpy
+    order; default GT's spacing (SegImage) or 1. ``labels``: the labels to report (default: the
+    union of the non-zero labels of both). ``distances=False`` skips the surface distances and
+    the surface figures (their keys are then absent). ``binary``: see the module docstring.
+    ``tolerance`` (physical units, default 1) for ``nsd`` and ``boundary_iou``; ``hd95``: whose
+    HD95/ASSD convention, ``"medpy"`` (default), ``"monai"`` or ``"deepmind"`` (see
+    :mod:`.surface`). ``instances=True`` adds ``result["instances"]``: one-to-one matching of
+    the objects of PRED and GT (see :mod:`.instances`). Undefined ratios are NaN; use
+    :func:`napari_segsuite.io.reports.to_json` for the JSON text (NaN -> null). The extra key ``"binary"`` says whether the
+    images were compared as binary masks (it is dropped from the CLI's JSON).
+    """
+    return run(compare_steps(pred, gt, spacing=spacing, labels=labels, distances=distances,
+                             binary=binary, tolerance=tolerance, hd95=hd95,
+                             instances=instances))
+
+
+def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
+                 labels: Optional[Iterable[int]] = None, binary: Optional[bool] = None) -> dict:
+    """:func:`compare` for label images too large for memory (dask arrays, or anything
+    ``dask.array.asarray`` takes), on any dask scheduler: the confusion matrix is counted block by
+    block and summed, so every count and overlap figure equals :func:`compare`'s exactly (MCC,
+    volume difference and kappa included: they are counts). The surface distances and surface
+    figures are not computed (their keys are absent, as with ``distances=False``): they need the
+    whole masks. ``spacing`` is only reported."""
+    import dask
+    import dask.array as da
+
+    p = da.asarray(pred)
+    g = da.asarray(gt)
+    if p.shape != g.shape:
+        raise InputError(f"PRED has shape {p.shape} but GT has shape {g.shape}; they must be on "
+                         "the same grid (resample one onto the other first)")
+    if p.ndim < 1 or p.size == 0:
+        raise InputError("PRED and GT are empty arrays")
+    for arr, what in ((p, "PRED"), (g, "GT")):
+        if arr.dtype != bool and arr.dtype.kind not in "iuf":
+            raise InputError(f"{what} holds {arr.dtype} values; labels must be integers")
+    if spacing is None:
+        spacing = (1.0,) * p.ndim
+    spacing = tuple(float(v) for v in np.asarray(spacing, dtype=float).ravel())
+    if len(spacing) != p.ndim or any(not math.isfinite(v) or v <= 0 for v in spacing):
+        raise InputError(f"spacing must be {p.ndim} positive numbers, got {spacing}")
+    g = g.rechunk(p.chunks)
+    parts = [dask.delayed(_pair_counts)(a, b)
+             for a, b in zip(p.to_delayed().ravel(), g.to_delayed().ravel())]
+    gv_, pv_, c_ = (np.concatenate(x) if x else np.zeros(0, np.int64)
+                    for x in zip(*dask.compute(*parts)))
+    pv, gv = np.unique(pv_), np.unique(gv_)
+    if binary is None:
+        binary = _auto_binary(pv, gv)
+    if binary:
+        pv_, gv_ = (pv_ != 0).astype(np.int64), (gv_ != 0).astype(np.int64)
+        pv, gv = np.unique(pv_), np.unique(gv_)
+    all_labels = _label_union(pv, gv)
+    counts = np.zeros((len(all_labels), len(all_labels)), np.int64)
+    np.add.at(counts, (np.searchsorted(all_labels, gv_), np.searchsorted(all_labels, pv_)), c_)
+    if binary and counts[1:, :].sum() + counts[:, 1:].sum() == 0:
+        all_labels, counts = all_labels[:1], counts[:1, :1]
+    return _result(_report_labels(all_labels, labels), spacing, all_labels, counts, binary)
+
