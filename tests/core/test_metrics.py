@@ -573,3 +573,43 @@ def test_compare_dask_bad_input():
     with pytest.raises(InputError, match="spacing"):
         compare_dask(da.zeros((4, 5), dtype=int, chunks=2), da.zeros((4, 5), dtype=int, chunks=2),
                      spacing=(1.0,))
+
+
+# -- issue 12: named results, one binary rule --------------------------------------------------------
+@pytest.mark.parametrize("fast", [True, False])
+def test_label_counts_are_named_and_keys_one_type(fast, monkeypatch):
+    """count_steps returns a LabelCounts (not a 6-tuple whose key was an int or a lambda): every
+    label maps to an int value in the count images, on both counting paths."""
+    from napari_segsuite.core.base.progress import run
+    from napari_segsuite.core.metrics import confusion
+
+    if not fast:
+        monkeypatch.setattr(confusion, "_FAST_BINS", 1)
+    gt = np.array([[0, 7, 7, 9]], np.uint16)
+    pred = np.array([[0, 7, 9, 9]], np.uint16)
+    c = run(confusion.count_steps(pred, gt))
+    assert isinstance(c, confusion.LabelCounts) and not c.binary
+    assert c.labels.tolist() == [0, 7, 9]
+    assert all(type(k) is int and type(v) is int for k, v in c.image_value.items())
+    for lab in (7, 9):
+        np.testing.assert_array_equal(c.pred_image == c.value_of(lab), pred == lab)
+        np.testing.assert_array_equal(c.gt_image == c.value_of(lab), gt == lab)
+    assert c.value_of(0) == 0 and c.value_of(4) == 0
+
+
+def test_binary_mode_is_the_one_rule():
+    from napari_segsuite.core.metrics.confusion import binary_mode
+
+    assert binary_mode("yes") is True and binary_mode(True) is True
+    assert binary_mode("no", instances=True, thresholded=True) is False
+    assert binary_mode(None, instances=True) is True        # the command's default
+    assert binary_mode("auto", instances=True) is None      # explicit auto: by the values
+    assert binary_mode("auto", thresholded=True) is True
+    assert binary_mode("auto", pred_values=[0, 1], gt_values=[0, 255]) is True
+    assert binary_mode("auto", pred_values=[0, 1], gt_values=[0, 1, 255]) is False
+    with pytest.raises(InputError):
+        binary_mode("maybe")
+    # compare and compare_dask ask it: 0/1 against 0/255 compared as masks, "no" label by label
+    a = np.array([[0, 1, 1]], np.uint8)
+    assert compare(a, a * 255, distances=False)["binary"]
+    assert not compare(a, a * 255, distances=False, binary="no")["binary"]

@@ -5,21 +5,22 @@ images larger than memory."""
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
 from ..base.errors import InputError
 from ..base.progress import Progress, run
 from ._inputs import _check
-from .confusion import (_auto_binary, _count_steps, _label_union, _pair_counts, cohen_kappa,
+from .confusion import (_label_union, _pair_counts, binary_mode, cohen_kappa, count_steps,
                         mean_pixel_accuracy, overlap_from_confusion, pixel_accuracy)
 from .distances import _union_crop
 from .surface import DEFAULT_TOLERANCE, check_options
 
+
 def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                   labels: Optional[Iterable[int]] = None, distances: bool = True,
-                  binary: Optional[bool] = None, tolerance: float = DEFAULT_TOLERANCE,
+                  binary: Union[None, bool, str] = None, tolerance: float = DEFAULT_TOLERANCE,
                   hd95: str = "medpy", instances: bool = False):
     """Job generator behind :func:`compare` (yields Progress per slab and per label)."""
     from scipy import ndimage as ndi
@@ -34,24 +35,23 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
         from .instances import instance_figures_steps
 
         inst = yield from instance_figures_steps(p, g)
-    all_labels, counts, is_binary, lab_p, lab_g, key = yield from _count_steps(p, g, binary)
-    report = _report_labels(all_labels, labels)
-    result = _result(report, spacing, all_labels, counts, is_binary)
+    counted = yield from count_steps(p, g, binary)
+    report = _report_labels(counted.labels, labels)
+    result = _result(report, spacing, counted.labels, counted.counts, counted.binary)
     if distances:
         result["tolerance"] = tolerance
         result["hd95_convention"] = hd95
     if inst is not None:
         result["instances"] = inst
     per_label = result["per_label"]
-    index_of = {int(v): i for i, v in enumerate(all_labels)}
     if distances and report:
-        present = [v for v in report if v in index_of and v != 0]
-        top = max([key(v) for v in present], default=0)
+        lab_p, lab_g = counted.pred_image, counted.gt_image
+        top = max([counted.value_of(v) for v in report], default=0)
         p_obj = ndi.find_objects(lab_p, max_label=top) if top > 0 else []
         g_obj = ndi.find_objects(lab_g, max_label=top) if top > 0 else []
         for k, v in enumerate(report):
             yield Progress(k, len(report), f"surface distances, label {v}")
-            i = key(v) if v in index_of and v != 0 else 0
+            i = counted.value_of(v)
             bp = p_obj[i - 1] if 0 < i <= len(p_obj) else None
             bg = g_obj[i - 1] if 0 < i <= len(g_obj) else None
             if bp is None or bg is None:
@@ -93,7 +93,7 @@ def _result(report: List[int], spacing, all_labels: np.ndarray, counts: np.ndarr
 
 def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
             labels: Optional[Iterable[int]] = None, distances: bool = True,
-            binary: Optional[bool] = None, tolerance: float = DEFAULT_TOLERANCE,
+            binary: Union[None, bool, str] = None, tolerance: float = DEFAULT_TOLERANCE,
             hd95: str = "medpy", instances: bool = False) -> dict:
     """Compare a prediction with a ground truth; the ``segsuite metrics --json`` object as a dict.
 
@@ -114,7 +114,8 @@ def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
 
 
 def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
-                 labels: Optional[Iterable[int]] = None, binary: Optional[bool] = None) -> dict:
+                 labels: Optional[Iterable[int]] = None,
+                 binary: Union[None, bool, str] = None) -> dict:
     """:func:`compare` for label images too large for memory (dask arrays, or anything
     ``dask.array.asarray`` takes), on any dask scheduler: the confusion matrix is counted block by
     block and summed, so every count and overlap figure equals :func:`compare`'s exactly (MCC,
@@ -145,8 +146,7 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     gv_, pv_, c_ = (np.concatenate(x) if x else np.zeros(0, np.int64)
                     for x in zip(*dask.compute(*parts)))
     pv, gv = np.unique(pv_), np.unique(gv_)
-    if binary is None:
-        binary = _auto_binary(pv, gv)
+    binary = binary_mode("auto" if binary is None else binary, pred_values=pv, gt_values=gv)
     if binary:
         pv_, gv_ = (pv_ != 0).astype(np.int64), (gv_ != 0).astype(np.int64)
         pv, gv = np.unique(pv_), np.unique(gv_)

@@ -5,7 +5,8 @@ follow from the counts (overlap per label, pixel accuracy, Cohen's kappa)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
@@ -37,10 +38,60 @@ def _present(arr: np.ndarray) -> np.ndarray:
     return np.unique(arr).astype(np.int64)
 
 
-def _auto_binary(pv: np.ndarray, gv: np.ndarray) -> bool:
-    """Auto mode: compare as masks only a 0/1 (or bool) image against a 0/255 one."""
-    p = frozenset(int(v) for v in pv if v)
-    g = frozenset(int(v) for v in gv if v)
+#: How PRED and GT may be compared (``segsuite metrics --binary``, the widget's "Binary masks").
+BINARY_CHOICES = ("auto", "yes", "no")
+
+
+def binary_mode(choice: Union[None, bool, str] = None, *, instances: bool = False,
+                thresholded: bool = False, pred_values: Optional[Iterable[int]] = None,
+                gt_values: Optional[Iterable[int]] = None) -> Optional[bool]:
+    """Whether PRED and GT are compared as binary masks: the one rule, asked by everyone.
+
+    Parameters
+    ----------
+    choice
+        ``"yes"`` (or True): any non-zero voxel is foreground, reported as label 1. ``"no"`` (or
+        False): label values as they are. ``"auto"``: yes only when the values cannot be the
+        same labels: one image is a 0/1 (or bool) mask and the other a 0/255 one (an 8-bit
+        format's mask); PRED ``{0, 2}`` against GT ``{0, 3}`` are two labels. ``None`` (the
+        default of the command and the widget): yes for ``instances`` or a ``thresholded``
+        prediction, else ``"auto"``.
+    instances
+        The images are instance maps (their ids are not classes): the table compares the
+        foregrounds unless ``choice`` says otherwise.
+    thresholded
+        PRED is a thresholded probability / score map: yes unless ``choice`` is ``"no"``.
+    pred_values, gt_values
+        The values present in PRED and GT (what ``"auto"`` looks at).
+
+    Returns
+    -------
+    bool or None
+        None when the answer depends on the values and they were not given.
+
+    Examples
+    --------
+    >>> binary_mode("auto", pred_values=[0, 1], gt_values=[0, 255])
+    True
+    >>> binary_mode("auto", pred_values=[0, 2], gt_values=[0, 3])
+    False
+    >>> binary_mode(None, instances=True), binary_mode("auto", thresholded=True)
+    (True, True)
+    >>> binary_mode("auto") is None  # decided once the values are counted
+    True
+    """
+    if choice is True or choice == "yes":
+        return True
+    if choice is False or choice == "no":
+        return False
+    if choice not in (None, "auto"):
+        raise InputError(f"binary must be one of {', '.join(BINARY_CHOICES)}, got {choice!r}")
+    if thresholded or (instances and choice is None):
+        return True
+    if pred_values is None or gt_values is None:
+        return None
+    p = frozenset(int(v) for v in pred_values if v)
+    g = frozenset(int(v) for v in gt_values if v)
     return {p, g} == {frozenset({1}), frozenset({255})}
 
 
@@ -72,12 +123,33 @@ def _collapse_binary(labels: np.ndarray, counts: np.ndarray):
     return np.array([0, 1]), out
 
 
-def _count_steps(p: np.ndarray, g: np.ndarray, binary: Optional[bool]):
-    """Count the confusion matrix, decide binary mode, and say how to find each label's voxels.
+@dataclass(frozen=True, eq=False)
+class LabelCounts:
+    """Two label images counted (:func:`count_steps`): the confusion matrix and where each
+    compared label's voxels are."""
 
-    Returns ``(labels, counts, binary, lab_p, lab_g, key)``: ``lab_p``/``lab_g`` are integer
-    images in which label ``v`` has the value ``key(v)`` (for ``find_objects`` and the masks).
-    """
+    #: The compared label values, sorted, 0 first (the union of both images' values).
+    labels: np.ndarray
+    #: ``counts[i, j]``: voxels whose GT label is ``labels[i]`` and PRED label ``labels[j]``.
+    counts: np.ndarray
+    #: Compared as binary masks (every non-zero voxel is label 1).
+    binary: bool
+    #: PRED and GT as integer images in which label ``v`` has the value ``image_value[v]``.
+    pred_image: np.ndarray
+    gt_image: np.ndarray
+    #: Label value -> its value in ``pred_image``/``gt_image``, for every label in ``labels``.
+    image_value: Dict[int, int]
+
+    def value_of(self, label: int) -> int:
+        """The value of ``label`` in the images; 0 (background) for 0 and absent labels."""
+        return self.image_value.get(int(label), 0)
+
+
+def count_steps(p: np.ndarray, g: np.ndarray, binary: Union[None, bool, str] = None):
+    """Job generator: count the confusion matrix of two label arrays (already checked), slab
+    by slab, deciding binary mode on the way (:func:`binary_mode`, ``None`` = ``"auto"``).
+    Returns a :class:`LabelCounts`."""
+    binary = binary_mode("auto" if binary is None else binary)
     if binary:
         p, g = _nonzero(p), _nonzero(g)
     mp, mg = int(p.max()), int(g.max())
@@ -86,28 +158,34 @@ def _count_steps(p: np.ndarray, g: np.ndarray, binary: Optional[bool]):
         gv = np.flatnonzero(raw.sum(axis=1))
         pv = np.flatnonzero(raw.sum(axis=0))
         if binary is None:
-            binary = _auto_binary(pv, gv)
+            binary = binary_mode("auto", pred_values=pv, gt_values=gv)
             if binary:
                 m = max(mp, mg) + 1
                 full = np.zeros((m, m), np.int64)
                 full[: mg + 1, : mp + 1] = raw
                 labels, counts = _collapse_binary(np.arange(m), full)
-                return labels, counts, True, _nonzero(p), _nonzero(g), int
+                return LabelCounts(labels, counts, True, _nonzero(p), _nonzero(g),
+                                   _identity(labels))
         labels = _label_union(pv, gv)
         m = int(labels[-1]) + 1
         full = np.zeros((m, m), np.int64)
         full[: mg + 1, : mp + 1] = raw
-        return labels, full[np.ix_(labels, labels)], bool(binary), p, g, int
+        return LabelCounts(labels, full[np.ix_(labels, labels)], bool(binary), p, g,
+                           _identity(labels))
     pv, gv = _present(p), _present(g)
-    if binary is None and _auto_binary(pv, gv):
-        return (yield from _count_steps(p, g, True))
+    if binary is None and binary_mode("auto", pred_values=pv, gt_values=gv):
+        return (yield from count_steps(p, g, True))
     labels = _label_union(pv, gv)
     n = len(labels)
     pi = _index_image(p, labels)
     gi = _index_image(g, labels)
     counts = yield from _code_counts_steps(pi, gi, n, n)
-    index_of = {int(v): i for i, v in enumerate(labels)}
-    return labels, counts, bool(binary), pi, gi, lambda v: index_of.get(v, -1)
+    return LabelCounts(labels, counts, bool(binary), pi, gi,
+                       {int(v): i for i, v in enumerate(labels)})
+
+
+def _identity(labels: np.ndarray) -> Dict[int, int]:
+    return {int(v): int(v) for v in labels}
 
 
 def _pair_counts(p: np.ndarray, g: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,8 +249,8 @@ def confusion_matrix(pred: Any, gt: Any, binary: Optional[bool] = None
     ``np.bincount`` over a combined index (slab by slab, so memory stays bounded on 512^3).
     """
     p, g, _sp = _check(pred, gt, None)
-    labels, counts, *_rest = run(_count_steps(p, g, binary))
-    return labels, counts
+    counted = run(count_steps(p, g, binary))
+    return counted.labels, counted.counts
 
 
 def _ratio(num: float, den: float) -> float:
