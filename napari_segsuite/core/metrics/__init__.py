@@ -57,14 +57,17 @@ Conventions
 from __future__ import annotations
 
 from .comparison import compare, compare_dask, compare_steps
-from .confusion import (COUNT_KEYS, MAX_LABELS, METRIC_KEYS, cohen_kappa, confusion_matrix,
-                        mean_pixel_accuracy, overlap_from_confusion, pixel_accuracy)
+from .confusion import (BINARY_CHOICES, COUNT_KEYS, MAX_LABELS, METRIC_KEYS, binary_mode,
+                        cohen_kappa, confusion_matrix, mean_pixel_accuracy,
+                        overlap_from_confusion, pixel_accuracy)
 from .distances import DISTANCE_KEYS, boundary, surface_distances
+from .pipeline import MAX_SLICE_LABELS, Comparison, MetricsParams, compare_job, compared_prediction
 from .pr import PRCurve, pr_curve
 from .slices import OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, overlay, per_slice_dice
 from .surface import DEFAULT_TOLERANCE, HD95_CONVENTIONS, SURFACE_KEYS, check_options
 
-__all__ = ["compare", "compare_steps", "compare_dask", "confusion_matrix", "overlap_from_confusion",
+__all__ = ["MetricsParams", "compare_job", "Comparison", "compared_prediction", "binary_mode",
+           "BINARY_CHOICES", "MAX_SLICE_LABELS", "compare", "compare_steps", "compare_dask", "confusion_matrix", "overlap_from_confusion",
            "cohen_kappa", "pixel_accuracy", "mean_pixel_accuracy", "boundary",
            "surface_distances", "PRCurve", "pr_curve", "per_slice_dice", "overlay", "OVERLAY_TP",
            "OVERLAY_FP", "OVERLAY_FN", "METRIC_KEYS", "COUNT_KEYS", "DISTANCE_KEYS",
