@@ -22,7 +22,15 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                   labels: Optional[Iterable[int]] = None, distances: bool = True,
                   binary: Union[None, bool, str] = None, tolerance: float = DEFAULT_TOLERANCE,
                   hd95: str = "medpy", instances: bool = False):
-    """Job generator behind :func:`compare` (yields Progress per slab and per label)."""
+    """Job generator behind :func:`compare` (yields Progress per slab and per label; same
+    parameters, returns the same dict).
+
+    Examples
+    --------
+    >>> from napari_segsuite.core.base.progress import run
+    >>> run(compare_steps(np.array([[0, 1]]), np.array([[0, 1]]), distances=False))["labels"]
+    [1]
+    """
     from scipy import ndimage as ndi
 
     from .surface import empty_figures, label_figures_steps
@@ -97,16 +105,46 @@ def compare(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
             hd95: str = "medpy", instances: bool = False) -> dict:
     """Compare a prediction with a ground truth; the ``segsuite metrics --json`` object as a dict.
 
-    ``pred``/``gt``: label arrays or SegImages of the same shape (2D or 3D). ``spacing``: numpy
-    order; default GT's spacing (SegImage) or 1. ``labels``: the labels to report (default: the
-    union of the non-zero labels of both). ``distances=False`` skips the surface distances and
-    the surface figures (their keys are then absent). ``binary``: see the module docstring.
-    ``tolerance`` (physical units, default 1) for ``nsd`` and ``boundary_iou``; ``hd95``: whose
-    HD95/ASSD convention, ``"medpy"`` (default), ``"monai"`` or ``"deepmind"`` (see
-    :mod:`.surface`). ``instances=True`` adds ``result["instances"]``: one-to-one matching of
-    the objects of PRED and GT (see :mod:`.instances`). Undefined ratios are NaN; use
-    :func:`napari_segsuite.io.reports.to_json` for the JSON text (NaN -> null). The extra key ``"binary"`` says whether the
-    images were compared as binary masks (it is dropped from the CLI's JSON).
+    Parameters
+    ----------
+    pred, gt
+        Label arrays or SegImages of the same shape (2D or 3D); 0 is background.
+    spacing
+        Voxel spacing in numpy order; default GT's spacing (SegImage) or 1.
+    labels
+        The labels to report (default: the union of the non-zero labels of both).
+    distances
+        False skips the surface distances and the surface figures (their keys are then absent).
+    binary
+        ``"auto"`` (or None), ``"yes"`` (True), ``"no"`` (False): see
+        :func:`~.confusion.binary_mode`.
+    tolerance
+        Physical units, for ``nsd`` and ``boundary_iou``.
+    hd95
+        Whose HD95/ASSD convention: ``"medpy"``, ``"monai"`` or ``"deepmind"`` (see
+        :mod:`.surface`).
+    instances
+        Add ``result["instances"]``: one-to-one matching of the objects of PRED and GT (see
+        :mod:`.instances`).
+
+    Returns
+    -------
+    dict
+        ``labels``, ``spacing``, ``per_label`` (``{"1": {"tp": ..., "dice": ...}}``),
+        ``pixel_accuracy``, ``mean_pixel_accuracy``, ``kappa``, ``confusion_matrix``, with
+        distances ``tolerance`` and ``hd95_convention``, and ``binary`` (whether the images
+        were compared as binary masks; dropped from the command's JSON). Undefined ratios are
+        NaN; :func:`napari_segsuite.io.reports.to_json` gives the JSON text (NaN -> null).
+
+    Examples
+    --------
+    >>> pred = np.array([[0, 1, 1, 2], [0, 1, 2, 2]])
+    >>> gt = np.array([[0, 1, 1, 1], [0, 0, 2, 2]])
+    >>> r = compare(pred, gt, spacing=(1.0, 0.5))
+    >>> r["labels"], r["per_label"]["1"]["dice"], r["per_label"]["1"]["hausdorff"]
+    ([1, 2], 0.6666666666666666, 1.0)
+    >>> r["pixel_accuracy"], r["confusion_matrix"]["counts"]
+    (0.75, [[2, 1, 0], [0, 2, 1], [0, 0, 2]])
     """
     return run(compare_steps(pred, gt, spacing=spacing, labels=labels, distances=distances,
                              binary=binary, tolerance=tolerance, hd95=hd95,
@@ -121,7 +159,16 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     block and summed, so every count and overlap figure equals :func:`compare`'s exactly (MCC,
     volume difference and kappa included: they are counts). The surface distances and surface
     figures are not computed (their keys are absent, as with ``distances=False``): they need the
-    whole masks. ``spacing`` is only reported."""
+    whole masks. ``spacing`` is only reported.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> pred = da.from_array(np.array([[0, 1, 1, 2], [0, 1, 2, 2]]), chunks=1)
+    >>> gt = da.from_array(np.array([[0, 1, 1, 1], [0, 0, 2, 2]]), chunks=1)
+    >>> compare_dask(pred, gt)["per_label"]["1"]["dice"]
+    0.6666666666666666
+    """
     import dask
     import dask.array as da
 

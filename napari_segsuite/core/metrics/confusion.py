@@ -247,6 +247,14 @@ def confusion_matrix(pred: Any, gt: Any, binary: Optional[bool] = None
 
     ``labels`` is the sorted union of the values in PRED and GT, always including 0. One pass of
     ``np.bincount`` over a combined index (slab by slab, so memory stays bounded on 512^3).
+    ``binary``: see :func:`binary_mode` (None: ``"auto"``).
+
+    Examples
+    --------
+    >>> labels, counts = confusion_matrix(np.array([[0, 1, 1, 2], [0, 1, 2, 2]]),
+    ...                                   np.array([[0, 1, 1, 1], [0, 0, 2, 2]]))
+    >>> labels.tolist(), counts.tolist()
+    ([0, 1, 2], [[2, 1, 0], [0, 2, 1], [0, 0, 2]])
     """
     p, g, _sp = _check(pred, gt, None)
     counted = run(count_steps(p, g, binary))
@@ -258,7 +266,27 @@ def _ratio(num: float, den: float) -> float:
 
 
 def overlap_from_confusion(counts: np.ndarray, index: int) -> Dict[str, float]:
-    """Per-label figures for row/column ``index`` of a confusion matrix (rows GT, columns PRED)."""
+    """Per-label figures for row/column ``index`` of a confusion matrix (rows GT, columns PRED).
+
+    Parameters
+    ----------
+    counts
+        The confusion matrix (:func:`confusion_matrix`).
+    index
+        The label's row/column; out of range: a label in neither image (all counts 0).
+
+    Returns
+    -------
+    dict
+        ``tp``, ``fp``, ``fn``, ``tn`` (ints), ``dice``, ``iou``, ``precision``, ``recall``,
+        ``specificity``, ``f1``, ``mcc``, ``volume_difference`` (NaN where 0/0).
+
+    Examples
+    --------
+    >>> f = overlap_from_confusion(np.array([[2, 1, 0], [0, 2, 1], [0, 0, 2]]), 1)
+    >>> f["tp"], f["fp"], f["fn"], f["dice"]
+    (2, 1, 1, 0.6666666666666666)
+    """
     counts = np.asarray(counts, dtype=np.int64)
     total = int(counts.sum())
     if 0 <= index < counts.shape[0]:
@@ -280,7 +308,13 @@ def overlap_from_confusion(counts: np.ndarray, index: int) -> Dict[str, float]:
 
 def cohen_kappa(counts: np.ndarray) -> float:
     """Cohen's kappa of a confusion matrix over all its labels (0 included): ``(p_o - p_e) /
-    (1 - p_e)``, NaN when ``p_e`` is 1 (both images one and the same single label)."""
+    (1 - p_e)``, NaN when ``p_e`` is 1 (both images one and the same single label).
+
+    Examples
+    --------
+    >>> round(cohen_kappa(np.array([[2, 1, 0], [0, 2, 1], [0, 0, 2]])), 4)
+    0.6279
+    """
     c = np.asarray(counts, dtype=np.float64)
     n = c.sum()
     if n == 0:
@@ -291,12 +325,27 @@ def cohen_kappa(counts: np.ndarray) -> float:
 
 
 def pixel_accuracy(counts: np.ndarray) -> float:
+    """Trace over total of a confusion matrix: the fraction of voxels with the same label (0
+    included) in both images.
+
+    Examples
+    --------
+    >>> pixel_accuracy(np.array([[2, 1, 0], [0, 2, 1], [0, 0, 2]]))
+    0.75
+    """
     counts = np.asarray(counts)
     return _ratio(np.trace(counts), counts.sum())
 
 
 def mean_pixel_accuracy(counts: np.ndarray) -> float:
-    """Mean recall over the labels present in GT (0 included)."""
+    """Mean recall over the labels present in GT (0 included); labels only in PRED are left out,
+    as scikit-learn's ``balanced_accuracy_score`` does.
+
+    Examples
+    --------
+    >>> round(mean_pixel_accuracy(np.array([[2, 1, 0], [0, 2, 1], [0, 0, 2]])), 4)
+    0.7778
+    """
     counts = np.asarray(counts, dtype=np.float64)
     rows = counts.sum(axis=1)
     keep = rows > 0

@@ -19,7 +19,15 @@ def boundary(mask: np.ndarray) -> np.ndarray:
     """The mask minus its erosion by the face-connected structuring element (outside the array
     counts as background): a voxel is on the boundary when one of its 2*ndim face neighbours is
     background. Same as ``mask & ~binary_erosion(mask, generate_binary_structure(ndim, 1),
-    border_value=0)``, computed with array shifts (several times faster)."""
+    border_value=0)``, computed with array shifts (several times faster).
+
+    Examples
+    --------
+    >>> m = np.zeros((5, 5), bool)
+    >>> m[1:4, 1:4] = True
+    >>> boundary(m)[1:4, 1:4].astype(int).tolist()
+    [[1, 1, 1], [1, 0, 1], [1, 1, 1]]
+    """
     mask = np.asarray(mask, dtype=bool)
     interior = mask.copy()
     for ax in range(mask.ndim):
@@ -132,10 +140,31 @@ _NAN_DIST = {"hausdorff": float("nan"), "hd95": float("nan"), "assd": float("nan
 
 def surface_distances(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
                       convention: str = "medpy") -> Dict[str, float]:
-    """Hausdorff (voxel sets), HD95 and ASSD (boundaries) between two binary masks (any non-zero
-    voxel is foreground), in physical units. NaN for all three when either mask is empty.
-    ``convention``: whose HD95 and ASSD (``"medpy"``, ``"monai"``, ``"deepmind"``; see
-    :mod:`.surface`). See the module docstring for the definitions."""
+    """Hausdorff (voxel sets), HD95 and ASSD (boundaries) between two binary masks.
+
+    Parameters
+    ----------
+    pred, gt
+        Masks (any non-zero voxel is foreground) of the same shape, arrays or SegImages.
+    spacing
+        Voxel spacing, numpy order (default: GT's, PRED's, or 1).
+    convention
+        Whose HD95 and ASSD: ``"medpy"``, ``"monai"``, ``"deepmind"`` (see :mod:`.surface`).
+
+    Returns
+    -------
+    dict
+        ``hausdorff``, ``hd95``, ``assd`` in physical units; NaN for all three when either mask
+        is empty. See the package docstring for the definitions.
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 8), bool); a[0, 1:4] = True
+    >>> b = np.zeros((1, 8), bool); b[0, 2:6] = True
+    >>> d = surface_distances(a, b, spacing=(1.0, 2.0))
+    >>> d["hausdorff"], round(d["hd95"], 2), round(d["assd"], 4)
+    (4.0, 3.4, 1.1429)
+    """
     p, sp = _unpack(pred, "PRED")
     g, sg = _unpack(gt, "GT")
     if p.shape != g.shape:

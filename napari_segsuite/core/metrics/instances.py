@@ -51,7 +51,13 @@ def _ratio(num: float, den: float) -> float:
 
 def as_instances(lab: np.ndarray) -> np.ndarray:
     """The image as an instance map: a binary mask (one non-zero value) becomes its
-    face-connected components; anything else is returned as it is."""
+    face-connected components; anything else is returned as it is.
+
+    Examples
+    --------
+    >>> as_instances(np.array([[1, 1, 0, 1]])).tolist()
+    [[1, 1, 0, 2]]
+    """
     from scipy import ndimage as ndi
 
     lab = np.asarray(lab)
@@ -137,7 +143,14 @@ def instance_figures_steps(pred: np.ndarray, gt: np.ndarray):
 def instance_figures(pred: np.ndarray, gt: np.ndarray) -> dict:
     """PQ, SQ, RQ, F1, precision, recall, tp, fp, fn, mean matched IoU, ``f1_at`` and
     ``lesions`` of two instance label maps (or binary masks) of the same shape; see the module
-    docstring."""
+    docstring.
+
+    Examples
+    --------
+    >>> f = instance_figures(np.array([[1, 1, 0, 2, 2, 0, 3]]), np.array([[5, 5, 0, 6, 0, 0, 0]]))
+    >>> f["tp"], f["fp"], f["fn"], f["pq"], f["lesions"]["detected"]
+    (1, 2, 1, 0.4, 2)
+    """
     from ..base.errors import InputError
 
     p, g = np.asarray(pred), np.asarray(gt)

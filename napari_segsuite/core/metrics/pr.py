@@ -39,6 +39,27 @@ def pr_curve(score: Any, gt: Any, bins: Optional[int] = None,
     ``precision_recall_curve``) up to ``max_exact`` voxels, else 4096 histogram bins. With bins,
     the thresholds are the bin edges and the figures are exact at those thresholds.
     ``average_precision`` is scikit-learn's step-wise AP over the curve's thresholds.
+
+    Parameters
+    ----------
+    score
+        The score / probability image (finite numbers).
+    gt
+        The ground truth, same shape; needs at least one foreground voxel.
+    bins, max_exact
+        Histogram bins instead of every distinct score (automatic above ``max_exact`` voxels).
+
+    Returns
+    -------
+    PRCurve
+
+    Examples
+    --------
+    >>> c = pr_curve(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
+    >>> c.average_precision, c.best_threshold, c.best_f1
+    (0.8333333333333333, 0.35, 0.8)
+    >>> c.thresholds.tolist(), c.recall.tolist()
+    ([0.1, 0.35, 0.4, 0.8], [1.0, 1.0, 0.5, 0.5, 0.0])
     """
     s, _ = _unpack(score, "SCORE")
     g, _ = _unpack(gt, "GT")

@@ -17,6 +17,13 @@ def per_slice_dice(pred: Any, gt: Any, axis: int = 0, label: Optional[int] = Non
     ``label=None``: all labels together (a voxel is a true positive when PRED and GT hold the same
     non-zero label; the sizes are the non-zero voxel counts). Returns ``dice`` (NaN where both
     slices are empty), ``tp``, ``pred`` and ``gt`` voxel counts per slice.
+
+    Examples
+    --------
+    >>> pred = np.zeros((3, 2, 2), int); gt = pred.copy()
+    >>> pred[0] = 1; gt[0] = 1; gt[1] = 1
+    >>> per_slice_dice(pred, gt, axis=0)["dice"].tolist()
+    [1.0, 0.0, nan]
     """
     p, _ = _unpack(pred, "PRED")
     g, _ = _unpack(gt, "GT")
@@ -49,6 +56,11 @@ def overlay(pred: Any, gt: Any, label: Optional[int] = None) -> np.ndarray:
 
     ``label=None``: all labels (TP = same non-zero label; a voxel labelled differently in PRED
     and GT is FP). Otherwise the one label's mask.
+
+    Examples
+    --------
+    >>> overlay(np.array([[1, 1, 0, 0]]), np.array([[1, 0, 1, 0]])).tolist()
+    [[1, 2, 3, 0]]
     """
     p, _ = _unpack(pred, "PRED")
     g, _ = _unpack(gt, "GT")
