@@ -10,6 +10,20 @@ from ..base.errors import InputError
 from ._inputs import _unpack
 
 
+def _masks(pred: Any, gt: Any, label: Optional[int]):
+    """(PRED's mask, GT's mask, true positives) of one label, or of all labels together (a true
+    positive: the same non-zero label in both)."""
+    p, _ = _unpack(pred, "PRED")
+    g, _ = _unpack(gt, "GT")
+    if p.shape != g.shape:
+        raise InputError(f"PRED has shape {p.shape} but GT has shape {g.shape}; they must match")
+    if label is None:
+        a, b = p != 0, g != 0
+        return a, b, a & (p == g)
+    a, b = p == label, g == label
+    return a, b, a & b
+
+
 def per_slice_dice(pred: Any, gt: Any, axis: int = 0, label: Optional[int] = None
                    ) -> Dict[str, np.ndarray]:
     """Dice of every slice along ``axis``.
@@ -25,20 +39,11 @@ def per_slice_dice(pred: Any, gt: Any, axis: int = 0, label: Optional[int] = Non
     >>> per_slice_dice(pred, gt, axis=0)["dice"].tolist()
     [1.0, 0.0, nan]
     """
-    p, _ = _unpack(pred, "PRED")
-    g, _ = _unpack(gt, "GT")
-    if p.shape != g.shape:
-        raise InputError(f"PRED has shape {p.shape} but GT has shape {g.shape}; they must match")
-    if not -p.ndim <= axis < p.ndim:
-        raise InputError(f"axis {axis} is out of range for a {p.ndim}D image")
-    axis = axis % p.ndim
-    other = tuple(i for i in range(p.ndim) if i != axis)
-    if label is None:
-        a, b = p != 0, g != 0
-        t = a & (p == g)
-    else:
-        a, b = p == label, g == label
-        t = a & b
+    a, b, t = _masks(pred, gt, label)
+    if not -a.ndim <= axis < a.ndim:
+        raise InputError(f"axis {axis} is out of range for a {a.ndim}D image")
+    axis = axis % a.ndim
+    other = tuple(i for i in range(a.ndim) if i != axis)
     tp = t.sum(axis=other, dtype=np.int64)
     na = a.sum(axis=other, dtype=np.int64)
     nb = b.sum(axis=other, dtype=np.int64)
@@ -62,17 +67,8 @@ def overlay(pred: Any, gt: Any, label: Optional[int] = None) -> np.ndarray:
     >>> overlay(np.array([[1, 1, 0, 0]]), np.array([[1, 0, 1, 0]])).tolist()
     [[1, 2, 3, 0]]
     """
-    p, _ = _unpack(pred, "PRED")
-    g, _ = _unpack(gt, "GT")
-    if p.shape != g.shape:
-        raise InputError(f"PRED has shape {p.shape} but GT has shape {g.shape}; they must match")
-    if label is None:
-        a, b = p != 0, g != 0
-        tp = a & (p == g)
-    else:
-        a, b = p == label, g == label
-        tp = a & b
-    out = np.zeros(p.shape, dtype=np.uint8)
+    a, b, tp = _masks(pred, gt, label)
+    out = np.zeros(a.shape, dtype=np.uint8)
     out[b] = OVERLAY_FN
     out[a] = OVERLAY_FP
     out[tp] = OVERLAY_TP
