@@ -167,8 +167,9 @@ class CompareWidget(QWidget):
         # -- issue 15: surface Dice tolerance, HD95 convention, instance mode
         self.tolerance = QDoubleSpinBox()
         self.tolerance.setDecimals(2)
-        self.tolerance.setRange(0.0, 1000.0)
-        self.tolerance.setValue(info(MetricsParams, "tolerance").default)
+        tol = info(MetricsParams, "tolerance")
+        self.tolerance.setRange(tol.minimum, tol.maximum)
+        self.tolerance.setValue(tol.default)
         self.tolerance.setSuffix(" mm")
         self.tolerance.setToolTip(_tip("tolerance"))
         self.hd95 = QComboBox()
