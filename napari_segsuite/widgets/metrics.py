@@ -26,6 +26,7 @@ from ..core.metrics import (OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, MetricsParams, c
                             compared_prediction, overlay)
 from ..io.reports import CSV_COLUMNS, table_rows, to_csv_text, write_csv
 from ..core.base.progress import Progress
+from ._params import ParamForm
 from ._layers import (LayerPicker, add_result, check_same_grid, disconnect_when_gone, layer_data,
                       segimage_from_layer)
 from ._worker import JobPanel, notify_error
@@ -160,24 +161,15 @@ class CompareWidget(QWidget):
         self.background_label.setSpecialValueText("none")
         self.background_label.setValue(-1)
         self.background_label.setToolTip(_tip("background_label"))
-        self.distances = QCheckBox("Surface figures (Hausdorff, HD95, ASSD, NSD, boundary IoU, "
-                                   "clDice)")
-        self.distances.setToolTip(_tip("distances"))
-        self.distances.setChecked(info(MetricsParams, "distances").default)
-        # -- issue 15: surface Dice tolerance, HD95 convention, instance mode
-        self.tolerance = QDoubleSpinBox()
-        self.tolerance.setDecimals(2)
-        tol = info(MetricsParams, "tolerance")
-        self.tolerance.setRange(tol.minimum, tol.maximum)
-        self.tolerance.setValue(tol.default)
+        # the job's options: controls, tooltips, limits and remembered values from MetricsParams
+        self.options = ParamForm(MetricsParams, ["binary", "distances", "tolerance", "hd95",
+                                                 "instances"], settings_key="metrics")
+        self.binary = self.options.control("binary")
+        self.distances = self.options.control("distances")
+        self.tolerance = self.options.control("tolerance")
         self.tolerance.setSuffix(" mm")
-        self.tolerance.setToolTip(_tip("tolerance"))
-        self.hd95 = QComboBox()
-        self.hd95.addItems(list(info(MetricsParams, "hd95").choices))
-        self.hd95.setCurrentText(info(MetricsParams, "hd95").default)
-        self.hd95.setToolTip(_tip("hd95"))
-        self.instances = QCheckBox("Instances")
-        self.instances.setToolTip(_tip("instances"))
+        self.hd95 = self.options.control("hd95")
+        self.instances = self.options.control("instances")
         self.gt_picker.layer_changed.connect(self._guess_instances)
         self._guess_instances()
         self.live = QCheckBox("Live update while editing the prediction")
@@ -185,13 +177,6 @@ class CompareWidget(QWidget):
         self.live_distances = QCheckBox("…with distances (slower)")
         self.live_distances.setChecked(False)
         self.axis = QComboBox()
-        self.binary = QComboBox()
-        binary = info(MetricsParams, "binary")
-        self.binary.addItem("auto", binary.default)  # the default: "auto; yes with instances..."
-        for choice in binary.choices:
-            if choice != "auto":
-                self.binary.addItem(choice, choice)
-        self.binary.setToolTip(f"{binary.help} (auto: {binary.none_text})")
         form = QFormLayout()
         form.addRow("Prediction", self.pred_picker)
         form.addRow("Ground truth", self.gt_picker)
@@ -200,7 +185,6 @@ class CompareWidget(QWidget):
         thr.addWidget(self.score_map)
         thr.addWidget(self.threshold, 1)
         form.addRow("Threshold", thr)
-        form.addRow("Binary masks", self.binary)
         form.addRow("Slice axis", self.axis)
         self.run_button = QPushButton("Compare")
         self.run_button.clicked.connect(lambda *_: self.compute())
@@ -262,14 +246,7 @@ class CompareWidget(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.distances)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("NSD tolerance"))
-        row.addWidget(self.tolerance)
-        row.addWidget(QLabel("HD95"))
-        row.addWidget(self.hd95)
-        row.addWidget(self.instances)
-        lay.addLayout(row)
+        lay.addWidget(self.options)
         row = QHBoxLayout()
         row.addWidget(self.live)
         row.addWidget(self.live_distances)
@@ -415,14 +392,11 @@ class CompareWidget(QWidget):
         """The controls as :class:`MetricsParams` (``distances``: override the checkbox)."""
         score = self._score_mode()
         bg = self.background_label.value()
-        return MetricsParams(
+        extra = {} if distances is None else {"distances": distances}
+        return self.options.params(
             threshold=self.threshold.value() if score else None,
             background_label=bg if bg >= 0 and not score else None,
-            binary=self.binary.currentData(),
-            distances=self.distances.isChecked() if distances is None else distances,
-            tolerance=self.tolerance.value(), hd95=self.hd95.currentText(),
-            instances=self.instances.isChecked(),
-            slice_axis=self.axis.currentData() if self.axis.count() else None)
+            slice_axis=self.axis.currentData() if self.axis.count() else None, **extra)
 
     def compute(self, distances: Optional[bool] = None) -> None:
         """Start the comparison job (the Compare button)."""

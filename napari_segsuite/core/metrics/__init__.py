@@ -6,10 +6,14 @@ Entry points
 ------------
 - :func:`compare_dask`: the same counts and overlap figures for dask arrays, MCC, volume
   difference and kappa included (no distances, no surface figures).
+- :class:`MetricsParams` / :func:`compare_job`: the one comparison job of ``segsuite metrics``
+  and the Compare widget (threshold, background label, binary mode, PR curve, per-slice Dice).
 - :func:`compare` / :func:`compare_steps`: everything the ``segsuite metrics --json`` contract
-  (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios (:func:`napari_segsuite.io.reports.to_json`
-  maps NaN to ``null``; the CSV table and the files are written there too). The ``_steps`` version is the job generator the widget runs (it yields
-  :class:`~napari_segsuite.core.base.progress.Progress` per slab and per label).
+  (DESIGN.md) prints, as a plain ``dict`` with NaN for undefined ratios
+  (:func:`napari_segsuite.io.reports.to_json` maps NaN to ``null``; the CSV table and the files
+  are written there too: this package returns data only). The ``_steps`` version is a job
+  generator (it yields :class:`~napari_segsuite.core.base.progress.Progress` per slab and per
+  label).
 - :func:`confusion_matrix`: multi-label confusion matrix (rows ground truth, columns prediction).
 - :func:`overlap_from_confusion`: per-label TP/FP/FN/TN, Dice, IoU, precision, recall,
   specificity, F1 from a confusion matrix.
@@ -35,7 +39,8 @@ Conventions
   format's mask). Everything else is compared label by label, as the contract says (the labels
   are the union of the non-zero values): PRED ``{0, 2}`` against GT ``{0, 3}`` are two labels
   with Dice 0, never one label with Dice 1. Pass ``binary=False`` to compare even 0/1 against
-  0/255 label by label.
+  0/255 label by label. The one rule is :func:`binary_mode` (``"auto"``, ``"yes"``, ``"no"``;
+  unset in :class:`MetricsParams`: yes for instances or a threshold).
 - **0/0 is NaN** (``null`` in JSON): e.g. precision of a label the prediction never uses. The raw
   counts (tp, fp, fn, tn) are always given, so any other convention can be derived.
 - **Distances** are in physical units (``spacing``, numpy order, from GT's geometry when GT is a
@@ -67,7 +72,8 @@ from .slices import OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, overlay, per_slice_dice
 from .surface import DEFAULT_TOLERANCE, HD95_CONVENTIONS, SURFACE_KEYS, check_options
 
 __all__ = ["MetricsParams", "compare_job", "Comparison", "compared_prediction", "binary_mode",
-           "BINARY_CHOICES", "MAX_SLICE_LABELS", "compare", "compare_steps", "compare_dask", "confusion_matrix", "overlap_from_confusion",
+           "BINARY_CHOICES", "MAX_SLICE_LABELS", "compare", "compare_steps", "compare_dask",
+           "confusion_matrix", "overlap_from_confusion",
            "cohen_kappa", "pixel_accuracy", "mean_pixel_accuracy", "boundary",
            "surface_distances", "PRCurve", "pr_curve", "per_slice_dice", "overlay", "OVERLAY_TP",
            "OVERLAY_FP", "OVERLAY_FN", "METRIC_KEYS", "COUNT_KEYS", "DISTANCE_KEYS",

@@ -66,4 +66,3 @@ def _check(pred: Any, gt: Any, spacing: Optional[Sequence[float]]):
 
 def _nonzero(arr: np.ndarray) -> np.ndarray:
     return (arr != 0).view(np.uint8)
-

@@ -203,4 +203,3 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     if binary and counts[1:, :].sum() + counts[:, 1:].sum() == 0:
         all_labels, counts = all_labels[:1], counts[:1, :1]
     return _result(_report_labels(all_labels, labels), spacing, all_labels, counts, binary)
-

@@ -352,4 +352,3 @@ def mean_pixel_accuracy(counts: np.ndarray) -> float:
     if not keep.any():
         return float("nan")
     return float(np.mean(np.diag(counts)[keep] / rows[keep]))
-

@@ -186,4 +186,3 @@ def surface_distances(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = N
         out.update(hd95=dm["dm_hd95"], assd=dm["dm_assd"])
         return out
     return run(_distances_steps(a[crop], b[crop], spacing, convention=convention))
-

@@ -59,7 +59,7 @@ class MetricsParams:
     binary: Optional[str] = param(
         None, "yes: any non-zero voxel is foreground; no: compare label values as they are; "
               "auto: yes only for a 0/1 mask against a 0/255 one", choices=BINARY_CHOICES,
-        label="Binary masks", none_text="auto; yes with instances or a threshold")
+        label="Binary masks", none_text="auto; yes with instances or a threshold", advanced=True)
     distances: bool = param(
         True, "the surface distances and figures: Hausdorff, HD95, ASSD, NSD, boundary IoU, "
               "clDice (the slow part; without them their keys are absent)", flag="--no-distances",
@@ -67,11 +67,11 @@ class MetricsParams:
     tolerance: float = param(
         DEFAULT_TOLERANCE, "tolerance of the normalised surface Dice and width of the boundary "
                            "IoU's boundary region, in physical units", minimum=0.0,
-        maximum=1000.0, label="NSD tolerance")
+        maximum=1000.0, label="NSD tolerance", advanced=True)
     hd95: str = param(
         "medpy", "whose HD95 and ASSD: medpy (pooled boundary distances), monai (larger "
                  "directed percentile), deepmind (area-weighted surface elements, larger "
-                 "directed percentile)", choices=HD95_CONVENTIONS, label="HD95")
+                 "directed percentile)", choices=HD95_CONVENTIONS, label="HD95", advanced=True)
     instances: bool = param(
         False, "PRED and GT are instance label maps (or binary masks, split into connected "
                "objects): add one-to-one matching at IoU > 0.5 (PQ, SQ, RQ, F1, ...); the "

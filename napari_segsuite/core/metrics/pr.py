@@ -116,4 +116,3 @@ def pr_curve(score: Any, gt: Any, bins: Optional[int] = None,
                    best_threshold=float(thr[best]), best_f1=float(f1[best]),
                    best_precision=float(prec[best]), best_recall=float(rec[best]),
                    n_positive=n_pos, exact=bins is None)
-
