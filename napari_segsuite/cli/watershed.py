@@ -90,32 +90,22 @@ def _params(args) -> P:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.base.errors import InputError
     from ..core.base.roi import paste
     from ..core.watershed import check_markers, check_mask
     from ..core.watershed.pipeline import watershed_job
-    from ._common import (check_output, read_roi_input, require_finite, require_labels,
-                          require_same_grid, run_job, write_output)
+    from ._common import (check_output, read_label_input, read_roi_input, require_finite,
+                          run_job, write_output)
 
     params = _params(args)
     full, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
     require_finite(image, "IMAGE")
     markers = mask = None
     if args.markers:
-        seeds = read_roi_input(args.markers, args.roi, "SEEDS", full, roi)[1]
-        if seeds.multichannel:
-            raise InputError("SEEDS: markers must be a single-channel label image")
-        if seeds.shape != image.shape:
-            raise InputError(f"SEEDS: shape {seeds.shape} does not match IMAGE's {image.shape}; "
-                             "draw the markers on the image's grid")
-        require_same_grid(seeds, args.markers, image, "SEEDS")
-        require_labels(seeds, "SEEDS")
+        seeds = read_label_input(args.markers, args.roi, "SEEDS", image, full, roi)
         markers = check_markers(seeds.array, image.shape, "SEEDS")
     if args.mask:
-        m = read_roi_input(args.mask, args.roi, "MASK", full, roi)[1]
-        require_labels(m, "MASK")
+        m = read_label_input(args.mask, args.roi, "MASK", image, full, roi)
         mask = check_mask(m.array, image.shape, "MASK")
-        require_same_grid(m, args.mask, image, "MASK")
     check_output(args.output, args.force)
     result = run_job(watershed_job(image, params, markers=markers, mask=mask), args)
     out = paste(full, roi, result.labels.array, "watershed")
