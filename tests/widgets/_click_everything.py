@@ -24,6 +24,8 @@ JOB_WAIT_S = 3.0
 #: a cancelled job must have ended by then (a job that yields rarely, e.g. a training epoch or
 #: Auto seeds, ends only at its next yield; this is no speed check, only "it does end")
 CANCEL_WAIT_S = 300.0
+#: the longest a widget's debounced follow-up (a single-shot QTimer) is waited for after a click
+FOLLOW_UP_WAIT_S = 5.0
 
 
 def _widget_names():
@@ -44,6 +46,22 @@ def _process(seconds: float = 0.0) -> None:
         if time.monotonic() >= end:
             return
         time.sleep(0.02)
+
+
+def _settle(widget) -> bool:
+    """Let the widget's pending single-shot timers fire (debounced follow-ups: Compare's live
+    update after 0.5 s, its distances after 2 s), at most FOLLOW_UP_WAIT_S. True when one was
+    pending. (This replaced a fixed 0.6 s pause after every click: most clicks have none.)"""
+    from qtpy.QtCore import QTimer
+
+    _process(0.02)
+    timers = [t for t in widget.findChildren(QTimer) if t.isSingleShot()]
+    pending = any(t.isActive() for t in timers)
+    end = time.monotonic() + FOLLOW_UP_WAIT_S
+    while any(t.isActive() for t in timers) and time.monotonic() < end:
+        _process(0.05)
+    _process(0.02)
+    return pending
 
 
 def main(samples) -> int:
@@ -86,7 +104,7 @@ def main(samples) -> int:
     threading.excepthook = lambda a: problems.append(
         f"{where['at']}: thread {a.thread.name}: {a.exc_type.__name__}: {a.exc_value}")
 
-    def wait_for_jobs(widget) -> None:
+    def wait_for_jobs(widget, follow_ups: bool = True) -> None:
         panels = widget.findChildren(JobPanel)
         end = time.monotonic() + JOB_WAIT_S
         _process(0.05)
@@ -104,7 +122,8 @@ def main(samples) -> int:
                     problems.append(f"{where['at']}: Cancel did not stop the job")
                 else:
                     notes.append(f"{where['at']}: cancelled after {time.monotonic() - started:.1f} s")
-        _process(0.6)  # debounced follow-ups (Compare's live update) run now
+        if follow_ups and _settle(widget):  # a debounced follow-up fired: its job, if any
+            wait_for_jobs(widget, follow_ups=False)
 
     names = _widget_names()
     for sample in samples or list(SAMPLES):
