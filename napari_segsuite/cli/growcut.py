@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_output_args, add_roi_arg, positive_int
+from ._common import add_device_arg, add_output_args, add_param, add_roi_arg, positive_int
 
 
 def register(sub) -> None:
@@ -27,31 +27,23 @@ def register(sub) -> None:
     add_output_args(p)
     add_device_arg(p)
     add_roi_arg(p)
-    p.add_argument("--connectivity", type=int, default=26, choices=(4, 6, 8, 18, 26),
-                   help="neighbourhood: 6, 18 or 26 in 3D; 4 or 8 in 2D, where 6 means 4 and "
-                        "18/26 mean 8 (default: 26, i.e. 8 in 2D)")
-    p.add_argument("--max-iter", type=positive_int, default=None, metavar="N",
-                   help="cap on GPU iterations (rounds of directional passes for the Triton "
-                        "engine, iterations for the automaton); the CPU sweep is exact in one pass "
-                        "and ignores it")
+    from ..core.growcut.pipeline import GrowCutParams
+
+    add_param(p, GrowCutParams, "connectivity")
+    add_param(p, GrowCutParams, "max_iter", type=positive_int, metavar="N")
     p.add_argument("--mask", metavar="FILE", default=None,
                    help="optional region of interest (non-zero = grow here), same grid")
-    p.add_argument("--distance-penalty", type=float, default=0.0, metavar="X",
-                   help="extra cost per step length (in units of the smallest spacing, per "
-                        "robust intensity range); > 0 prefers physically nearer seeds "
-                        "(default 0)")
-    p.add_argument("--auto-seeds", type=positive_int, default=None, metavar="K",
-                   help="ignore SEEDS' content and seed K labels automatically (local-entropy "
-                        "minima clustered by intensity); pass '-' as SEEDS")
+    add_param(p, GrowCutParams, "distance_penalty", metavar="X")
+    auto = add_param(p, GrowCutParams, "auto_seeds", type=positive_int, metavar="K")
+    auto.help = auto.help.replace(" (default:", "; pass '-' as SEEDS (default:")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..core.base.errors import InputError
-    from ._common import (check_output, read_roi_input, require_labels, require_same_grid,
-                          resolve_device, run_job, write_output)
+    from ..core.base.roi import paste
+    from ..core.growcut.pipeline import GrowCutParams, growcut_job
+    from ._common import check_output, read_roi_input, resolve_device, run_job, write_output
 
     check_output(args.output, args.force)
     device = resolve_device(args.device)
@@ -64,57 +56,42 @@ def run(args: argparse.Namespace) -> int:
         if "," in args.image:
             raise InputError("--roi takes one IMAGE file, not a comma-separated channel list")
         grid, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
-    from ..core.base.memory import check_fits
-
-    check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work
-    if args.auto_seeds is not None:
-        from ..core.seeds import auto_seeds
-
-        seeds = auto_seeds(image.array, args.auto_seeds,
-                           channel_axis=-1 if image.multichannel else None,
-                           spacing=image.spacing)
-    else:
+    params = GrowCutParams(connectivity=args.connectivity, distance_penalty=args.distance_penalty,
+                           device=device, max_iter=args.max_iter, auto_seeds=args.auto_seeds)
+    seeds = None
+    if args.auto_seeds is None:
         if args.seeds == "-":
             raise InputError("SEEDS '-' is only allowed with --auto-seeds K")
-        seed_img = read_roi_input(args.seeds, args.roi, "SEEDS", grid, roi)[1]
-        if seed_img.multichannel:
-            raise InputError("SEEDS must be a single-channel label image")
-        if seed_img.shape != image.shape:
-            raise InputError(f"SEEDS has shape {seed_img.shape} but IMAGE has {image.shape}; "
-                             "they must be on the same grid")
-        require_same_grid(seed_img, args.seeds, image, "SEEDS")
-        require_labels(seed_img, "SEEDS")
-        seeds = seed_img.array
+        seeds = _read_on_grid(args.seeds, "SEEDS", args, image, grid, roi)
     mask = None
     if args.mask:
-        mask_img = read_roi_input(args.mask, args.roi, "--mask", grid, roi)[1]
-        if mask_img.shape != image.shape:
-            raise InputError(f"--mask has shape {mask_img.shape} but IMAGE has {image.shape}")
-        require_same_grid(mask_img, args.mask, image, "--mask")
-        require_labels(mask_img, "--mask")
-        mask = mask_img.array != 0
-    if image.ndim not in (2, 3):
-        raise InputError(f"IMAGE must be 2D or 3D, got {image.ndim}D")
-    from ..core.growcut import growcut_steps
-
-    job = growcut_steps(image, seeds, connectivity=args.connectivity, mask=mask, device=device,
-                        max_iter=args.max_iter, distance_penalty=args.distance_penalty,
-                        previews=False)  # no one shows them
-    res = run_job(job, args)
+        mask = _read_on_grid(args.mask, "--mask", args, image, grid, roi)
+    res = run_job(growcut_job(image, params, seeds=None if seeds is None else seeds.array,
+                              mask=None if mask is None else mask.array,
+                              previews=False), args)  # no one shows the previews
     if not res.converged and not args.quiet:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "
               "convergence", file=sys.stderr)
-    labels = res.labels
-    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 2:
-        # seed labels are 0..65534: 16 bits hold them, and TIFF has no 64-bit integers
-        # (int64 seeds are what np.save of an int array gives)
-        labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
-    from ..core.base.roi import paste
-
-    write_output(args.output, paste(grid, roi, labels, "growcut"), args.force, args.quiet)
+    write_output(args.output, paste(grid, roi, res.labels, "growcut"), args.force, args.quiet)
     if not args.quiet:
         print(f"growcut: {res.engine} on {res.device}"
               + (f", {res.iterations} {'rounds' if res.engine == 'triton' else 'iterations'}"
                  if res.engine in ("automaton", "triton") else ""),
               file=sys.stderr)
     return 0
+
+
+def _read_on_grid(path: str, what: str, args, image, grid, roi):
+    """SEEDS or --mask: read (the --roi box of it), on IMAGE's shape and grid, finite labels."""
+    from ..core.base.errors import InputError
+    from ._common import read_roi_input, require_labels, require_same_grid
+
+    img = read_roi_input(path, args.roi, what, grid, roi)[1]
+    if img.multichannel:
+        raise InputError(f"{what} must be a single-channel label image")
+    if img.shape != image.shape:
+        raise InputError(f"{what} has shape {img.shape} but IMAGE has {image.shape}; they "
+                         "must be on the same grid")
+    require_same_grid(img, path, image, what)
+    require_labels(img, what)
+    return img
