@@ -33,8 +33,8 @@ __all__ = ["Protection", "apply_protection", "fill_between_slices", "fill_betwee
            "fill_holes", "remove_islands", "keep_largest", "split_islands", "margin", "hollow",
            "smooth", "logical", "merge_labels", "split_label_by_line", "split_label_by_seeds",
            "delete_label", "relabel_sequential", "SMOOTH_METHODS", "LOGICAL_OPS",
-           "CONNECTIVITIES", "CorrectParams", "OPERATIONS", "correct_job", "correct", "merge_at",
-           "split_at", "cut_along"]
+           "CONNECTIVITIES", "CorrectParams", "OPERATIONS", "check_params", "correct_job",
+           "correct", "merge_at", "split_at", "cut_along"]
 
 
 def _start(lab, protect, spacing=None, labels=None, require=True):
@@ -372,5 +372,5 @@ def relabel_sequential(lab, *, protect: Optional[Protection] = None) -> np.ndarr
 
 
 # the job shared by the CLI and the widget (imported last: it calls the operations above)
-from .pipeline import (OPERATIONS, CorrectParams, correct, correct_job, cut_along,  # noqa: E402
-                       merge_at, split_at)
+from .pipeline import (OPERATIONS, CorrectParams, check_params, correct,  # noqa: E402
+                       correct_job, cut_along, merge_at, split_at)
