@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.base.defaults import HELP, SLIC
+from ..core.base.labels import label_dtype
 from ._common import add_output_args, positive_int
 from ._scene import add_scene_args
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         kw["sample_size"] = args.sample
     labels = run_job(cluster_steps(img.array, args.method, args.k, args.segments, **kw), args)
     top = int(labels.max()) if labels.size else 0
-    dtype = np.uint8 if top < 256 else (np.uint16 if top < 65536 else np.int32)
+    dtype = label_dtype(top)  # the one rule (core.base.labels)
     write_output(args.output, _result(img, labels.astype(dtype), top), args.force, args.quiet)
     return 0
 
@@ -128,9 +129,7 @@ def _run_lazy(args, img, invalid, mask):
     kw = {"sample_size": args.sample} if args.sample is not None else {}
     labels = cluster_dask(img.array, args.k, args.method, channel_axis=-1 if img.multichannel
                           else None, random_state=args.seed, mask=keep, **kw)
-    import numpy as np
-
-    dtype = np.uint8 if args.k < 256 else np.uint16
+    dtype = label_dtype(args.k)
     write_output(args.output, _result(img, labels.astype(dtype), args.k), args.force,
                  args.quiet)
     return 0

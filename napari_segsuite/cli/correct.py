@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_output_args, add_param
+from ..core.base.labels import as_labels
+from ._common import add_connectivity_arg, add_output_args, add_param
+
 
 def _label_list(text: str):
     try:
@@ -52,13 +54,15 @@ def register(sub) -> None:
                "--margin 2 --label 3 --lock 1")
     p.add_argument("labels", metavar="LABELS", help="label image (2D or 3D; 0 = background)")
     add_output_args(p)
+    from ..core.base.params import info
     from ..core.correct.pipeline import CorrectParams as P
 
     op = p.add_argument_group("OPERATION (exactly one)").add_mutually_exclusive_group(
         required=True)
     add_param(op, P, "fill_between_slices")
     add_param(op, P, "fill_holes")
-    add_param(op, P, "remove_islands", type=_count, metavar="MIN_VOXELS", help=_help(P, "remove_islands"))
+    add_param(op, P, "remove_islands", type=_count, metavar="MIN_VOXELS",
+              help=_help(P, "remove_islands"))
     add_param(op, P, "keep_largest")
     add_param(op, P, "split_islands")
     add_param(op, P, "margin", type=_number, metavar="MM", help=_help(P, "margin"))
@@ -76,7 +80,7 @@ def register(sub) -> None:
     add_param(c, P, "lock", type=_label_list, default=None, metavar="N[,N..]",
               help=_help(P, "lock"))
     add_param(c, P, "overwrite")
-    add_param(c, P, "connectivity")
+    add_connectivity_arg(c, default=info(P, "connectivity").default, what="islands and holes")
     p.set_defaults(func=run)
 
 
@@ -107,10 +111,7 @@ def _as_label_array(img):
         raise InputError(f"LABELS must hold integer labels, got {arr.dtype}")
     if arr.size and int(arr.min()) < 0:
         raise InputError("LABELS holds negative values; labels are 0 (background) and 1..K")
-    if arr.dtype.kind == "i" or arr.dtype.itemsize > 4:
-        top = int(arr.max(initial=0))
-        arr = arr.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
-    return arr
+    return as_labels(arr)  # the one rule (core.base.labels)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,5 +141,6 @@ def run(args: argparse.Namespace) -> int:
                              "direction differ); resample it onto the labels first")
         require_finite(image, "IMAGE")
     out = run_job(correct_job(arr, params, spacing=tuple(lab_img.spacing), image=image), args)
-    write_output(args.output, lab_img.like(out, name="corrected"), args.force, args.quiet)
+    write_output(args.output, lab_img.like(as_labels(out), name="corrected"), args.force,
+                 args.quiet)
     return 0

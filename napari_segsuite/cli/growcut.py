@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_output_args, add_param, add_roi_arg, positive_int
+from ._common import (add_connectivity_arg, add_device_arg, add_output_args, add_param,
+                      add_roi_arg, positive_int)
 
 
 def register(sub) -> None:
@@ -27,9 +28,10 @@ def register(sub) -> None:
     add_output_args(p)
     add_device_arg(p)
     add_roi_arg(p)
+    from ..core.base.params import info
     from ..core.growcut.pipeline import GrowCutParams
 
-    add_param(p, GrowCutParams, "connectivity")
+    add_connectivity_arg(p, default=info(GrowCutParams, "connectivity").default)
     add_param(p, GrowCutParams, "max_iter", type=positive_int, metavar="N")
     p.add_argument("--mask", metavar="FILE", default=None,
                    help="optional region of interest (non-zero = grow here), same grid")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                            QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
 from ..core.base.params import info
 from ..core.growcut.pipeline import GrowCutParams
 from ._edits import carry_state, keep_edits
+from ._params import ParamForm
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, geometry_kwargs, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
@@ -46,28 +47,14 @@ class GrowCutWidget(QWidget):
                                  none_text="(new seeds layer)", prefer="seed")
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True)
         self.mask.setToolTip("optional region of interest (non-zero voxels)")
-        # defaults, limits and tooltips: the job's declaration (core.growcut.GrowCutParams)
-        conn = info(GrowCutParams, "connectivity")
-        self.connectivity = QComboBox()
-        self.connectivity.addItem("full (26 in 3D, 8 in 2D)", 26)
-        self.connectivity.addItem("faces and edges (18 in 3D, 8 in 2D)", 18)
-        self.connectivity.addItem("faces (6 in 3D, 4 in 2D)", 6)
-        self.connectivity.setCurrentIndex(self.connectivity.findData(conn.default))
-        self.connectivity.setToolTip(conn.help)
-        dev = info(GrowCutParams, "device")
-        self.device = QComboBox()
-        for d in dev.choices:
-            self.device.addItem(d, d)
-        self.device.setCurrentIndex(self.device.findData(dev.default))
-        self.device.setToolTip(dev.help)
+        # the job's parameters: controls, defaults, limits, tooltips and remembered values
+        # from its declaration (core.growcut.GrowCutParams); auto seeds have their own button
+        self.form = ParamForm(GrowCutParams, ("connectivity", "distance_penalty", "device",
+                                              "max_iter"), settings_key="growcut")
+        self.connectivity = self.form.control("connectivity")
+        self.penalty = self.form.control("distance_penalty")
+        self.device = self.form.control("device")
         self.device_info = QLabel("")
-        pen = info(GrowCutParams, "distance_penalty")
-        self.penalty = QDoubleSpinBox()
-        self.penalty.setRange(pen.minimum, pen.maximum)
-        self.penalty.setDecimals(4)
-        self.penalty.setSingleStep(pen.step)
-        self.penalty.setValue(pen.default)
-        self.penalty.setToolTip(pen.help)
         self.new_seeds_button = QPushButton("New seeds layer")
         self.run_button = QPushButton("Run")
         self.refine_button = QPushButton("Refine")
@@ -89,12 +76,6 @@ class GrowCutWidget(QWidget):
         seeds_row.addWidget(self.new_seeds_button)
         form.addRow("Seeds", seeds_row)
         form.addRow("Mask", self.mask)
-        form.addRow("Neighbourhood", self.connectivity)
-        form.addRow("Distance penalty", self.penalty)
-        dev_row = QHBoxLayout()
-        dev_row.addWidget(self.device)
-        dev_row.addWidget(self.device_info, 1)
-        form.addRow("Device", dev_row)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.refine_button)
@@ -105,6 +86,8 @@ class GrowCutWidget(QWidget):
         extra.addWidget(self.auto_button)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.form)
+        lay.addWidget(self.device_info)
         lay.addLayout(buttons)
         lay.addLayout(extra)
         lay.addWidget(self.panel)
@@ -137,8 +120,7 @@ class GrowCutWidget(QWidget):
     # -- helpers --------------------------------------------------------------------------------
     def _lockable(self):
         return [self.run_button, self.refine_button, self.as_seeds_button, self.auto_button,
-                self.images, self.seeds, self.mask, self.device, self.connectivity,
-                self.new_seeds_button]
+                self.images, self.seeds, self.mask, self.form, self.new_seeds_button]
 
     def _update_device_info(self, *_a) -> None:
         from ..core.growcut import choose_engine
@@ -228,10 +210,8 @@ class GrowCutWidget(QWidget):
         return image, seeds, mask
 
     def params(self) -> GrowCutParams:
-        """The controls' values as the job's parameters."""
-        return GrowCutParams(connectivity=self.connectivity.currentData(),
-                             distance_penalty=self.penalty.value(),
-                             device=self.device.currentData())
+        """The controls' values as the job's parameters (auto seeds off: that is a button)."""
+        return self.form.params()
 
     def run(self, refine: bool = False) -> None:
         """Start GrowCut (``refine``: continue from the last result)."""

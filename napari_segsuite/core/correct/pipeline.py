@@ -16,10 +16,11 @@ decide which labels the clicks mean here too: :func:`merge_at`, :func:`split_at`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from ..base import neighbours
 from ..base.errors import InputError
 from ..base.params import info, param
 
@@ -74,9 +75,8 @@ class CorrectParams:
     overwrite: bool = param(
         False, "let the operation write into other (unlocked) labels' voxels, not only into "
                "the background")
-    connectivity: str = param(
-        "face", "islands and holes: face (6 in 3D, 4 in 2D) or full (26 / 8)",
-        choices=("face", "full"))
+    connectivity: Union[str, int] = param(
+        "face", "islands and holes: " + neighbours.HELP, choices=neighbours.CHOICES)
 
     @property
     def operation(self) -> str:

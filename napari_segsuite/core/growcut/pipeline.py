@@ -3,7 +3,8 @@
 :class:`GrowCutParams` declares the job's parameters (default, help, limits; read by
 ``cli._common.add_param`` and the widget's controls) and :func:`growcut_job` makes every
 decision between the inputs and the labels: the memory check, automatic seeds (inside the mask),
-the hand-corrections that become seeds on a refine, the engine run, and the output label dtype.
+the hand-corrections that become seeds on a refine, the engine run, and the output label dtype
+(the one rule of ``core.base.labels``).
 The CLI only reads files and writes the result; the widget only reads its layers and shows the
 result. :func:`result_edits` keeps track of what the user changed by hand in a result (painted
 labels become seeds, erased voxels stay 0) between refines.
@@ -13,26 +14,25 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
+from ..base import neighbours
 from ..base.errors import InputError
+from ..base.labels import as_labels
 from ..base.params import param
 from ..base.progress import Progress, in_background
 
-__all__ = ["GrowCutParams", "growcut_job", "auto_seeds_job", "ResultEdits", "result_edits",
-           "output_labels"]
+__all__ = ["GrowCutParams", "growcut_job", "auto_seeds_job", "ResultEdits", "result_edits"]
 
 
 @dataclass(frozen=True)
 class GrowCutParams:
     """The parameters of one GrowCut run (see :func:`growcut_job`)."""
 
-    connectivity: int = param(
-        26, "neighbourhood: 6, 18 or 26 in 3D; 4 or 8 in 2D, where 6 means 4 and 18/26 mean 8 "
-            "(26, the default, is 8 in 2D)",
-        label="Neighbourhood", choices=(4, 6, 8, 18, 26))
+    connectivity: Union[int, str] = param(
+        26, "neighbourhood: " + neighbours.HELP, label="Neighbourhood", choices=neighbours.CHOICES)
     distance_penalty: float = param(
         0.0, "extra cost per step length (in units of the smallest spacing, per robust "
              "intensity range); > 0 prefers physically nearer seeds, 0 = classic GrowCut",
@@ -47,37 +47,6 @@ class GrowCutParams:
         None, "ignore the seeds and seed K labels automatically (local-entropy minima "
               "clustered by intensity, inside the mask when there is one)",
         label="Auto seeds (K)", minimum=2, maximum=64, none_text="off")
-
-
-def output_labels(labels: np.ndarray) -> np.ndarray:
-    """The result's label array in the dtype GrowCut writes.
-
-    Integer labels of at most 16 bits keep the seeds' dtype; anything else (int32/int64 seeds,
-    float seeds) becomes uint8, or uint16 above 255. Seed labels are 0..65534, and TIFF has no
-    64-bit integers (int64 seeds are what ``np.save`` of an int array gives).
-
-    Parameters
-    ----------
-    labels : ndarray
-        GrowCut's labels, in the seeds' dtype.
-
-    Returns
-    -------
-    ndarray
-        ``labels`` itself, or a narrowed copy.
-
-    Examples
-    --------
-    >>> output_labels(np.array([0, 3], np.int64)).dtype
-    dtype('uint8')
-    >>> output_labels(np.array([0, 300], np.int32)).dtype
-    dtype('uint16')
-    >>> output_labels(np.array([0, 3], np.uint16)).dtype
-    dtype('uint16')
-    """
-    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 2:
-        labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
-    return labels
 
 
 def _check_image(image):
@@ -162,7 +131,8 @@ def growcut_job(image, params: GrowCutParams = GrowCutParams(), *, seeds=None, m
     Returns
     -------
     GrowCutResult
-        ``labels`` in the output dtype (:func:`output_labels`), plus ``state`` (for a refine),
+        ``labels`` in the one label dtype (``core.base.labels.as_labels``: the smallest of
+        uint8/uint16/uint32 holding them), plus ``state`` (for a refine),
         ``engine``, ``device``, ``iterations``, ``refined`` and ``converged``.
 
     Examples
@@ -204,7 +174,7 @@ def growcut_job(image, params: GrowCutParams = GrowCutParams(), *, seeds=None, m
                                    device=params.device, max_iter=params.max_iter,
                                    distance_penalty=params.distance_penalty, state=state,
                                    exclude=exclude, previews=previews)
-    return dataclasses.replace(res, labels=output_labels(res.labels))
+    return dataclasses.replace(res, labels=as_labels(res.labels))  # the one label dtype rule
 
 
 @dataclass(frozen=True)
