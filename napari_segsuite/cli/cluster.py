@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.cluster import cluster_steps
     from ..core.base.errors import InputError
-    from ._common import (check_output, read_input, require_finite, require_labels,
-                          require_same_grid, run_job, write_output)
+    from ._common import (check_output, read_label_input, require_finite, run_job,
+                          write_output)
     from ._scene import read_scene_input
 
     if args.k is not None and args.k < 2:
@@ -68,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
     img, invalid = read_scene_input(args.image, args)  # invalid: a scene's clouds, fill
     mask = None
     if args.mask:
-        m = read_input(args.mask, "MASK")
-        if m.shape != img.shape:
-            raise InputError(f"MASK has shape {m.shape} but IMAGE has {img.shape}")
-        require_same_grid(m, args.mask, img, "MASK")
-        require_labels(m, "MASK")
-        mask = m.array != 0
+        mask = read_label_input(args.mask, None, "MASK", img).array != 0
     if hasattr(img.array, "dask") and args.method in ("kmeans", "kmedoids"):
         return _run_lazy(args, img, invalid, mask)
     img, mask = _drop_invalid(img, invalid, mask)

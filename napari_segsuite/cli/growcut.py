@@ -45,12 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from ..core.base.errors import InputError
     from ..core.base.roi import paste
     from ..core.growcut.pipeline import GrowCutParams, growcut_job
-    from ._common import check_output, read_roi_input, resolve_device, run_job, write_output
+    from ._common import (check_output, read_label_input, read_roi_input, resolve_device,
+                          run_job, write_output)
 
     check_output(args.output, args.force)
     device = resolve_device(args.device)
     if args.roi is None:
-        from .train import _read_channels  # the comma-separated list, as train and predict do
+        from ._common import read_channels as _read_channels  # as train and predict do
 
         image = _read_channels(args.image, "IMAGE")
         grid, roi = image, None
@@ -64,13 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if args.auto_seeds is None:
         if args.seeds == "-":
             raise InputError("SEEDS '-' is only allowed with --auto-seeds K")
-        seeds = _read_on_grid(args.seeds, "SEEDS", args, image, grid, roi)
+        seeds = read_label_input(args.seeds, args.roi, "SEEDS", image, grid, roi).array
     mask = None
     if args.mask:
-        mask = _read_on_grid(args.mask, "--mask", args, image, grid, roi)
-    res = run_job(growcut_job(image, params, seeds=None if seeds is None else seeds.array,
-                              mask=None if mask is None else mask.array,
-                              previews=False), args)  # no one shows the previews
+        mask = read_label_input(args.mask, args.roi, "--mask", image, grid, roi).array
+    res = run_job(growcut_job(image, params, seeds=seeds, mask=mask, previews=False),
+                  args)  # no one shows the previews
     if not res.converged and not args.quiet:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "
               "convergence", file=sys.stderr)
@@ -82,18 +82,3 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     return 0
 
-
-def _read_on_grid(path: str, what: str, args, image, grid, roi):
-    """SEEDS or --mask: read (the --roi box of it), on IMAGE's shape and grid, finite labels."""
-    from ..core.base.errors import InputError
-    from ._common import read_roi_input, require_labels, require_same_grid
-
-    img = read_roi_input(path, args.roi, what, grid, roi)[1]
-    if img.multichannel:
-        raise InputError(f"{what} must be a single-channel label image")
-    if img.shape != image.shape:
-        raise InputError(f"{what} has shape {img.shape} but IMAGE has {image.shape}; they "
-                         "must be on the same grid")
-    require_same_grid(img, path, image, what)
-    require_labels(img, what)
-    return img

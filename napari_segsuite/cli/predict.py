@@ -6,16 +6,7 @@ import argparse
 import sys
 
 from ._common import add_device_arg, add_output_args, positive_int
-
-
-def _overlap(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {v}")
-    return v
+from ._common import fraction as _overlap
 
 
 def register(sub) -> None:
@@ -48,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.base.errors import InputError
     from ._common import check_output, resolve_device, run_job, write_output
-    from .train import _read_channels
+    from ._common import read_channels as _read_channels
 
     if args.list_models:
         from ..core.dl.checkpoint import bundled_models, load_model
