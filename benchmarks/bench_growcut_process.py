@@ -72,7 +72,7 @@ try:
 except StopIteration as stop:
     keys = stop.value
 mark("sweep")
-res = result_from_keys(keys, prep, "sweep", "cpu")
+res = result_from_keys(keys, prep, engine="sweep", device="cpu")
 labels = res.labels.astype("uint8")
 mark("labels")
 _common.write_output(sys.argv[3], image.like(labels, name="growcut"), True, True)

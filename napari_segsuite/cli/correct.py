@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..core.base.labels import as_labels
-from ._common import add_connectivity_arg, add_output_args
+from ._common import add_connectivity_arg, add_output_args, add_param
 from ._common import finite_float as _number, label_list as _label_list, nonneg_int as _count
-
-#: (flag, dest) of the operations, exactly one of which is given
-OPERATIONS = ("fill_between_slices", "fill_holes", "remove_islands", "keep_largest",
-              "split_islands", "margin", "hollow", "smooth")
 
 
 def register(sub) -> None:
@@ -27,72 +23,41 @@ def register(sub) -> None:
                "--margin 2 --label 3 --lock 1")
     p.add_argument("labels", metavar="LABELS", help="label image (2D or 3D; 0 = background)")
     add_output_args(p)
+    from ..core.base.params import info
+    from ..core.correct.pipeline import CorrectParams as P
+
     op = p.add_argument_group("OPERATION (exactly one)").add_mutually_exclusive_group(
         required=True)
-    op.add_argument("--fill-between-slices", action="store_true",
-                    help="fill the slices between annotated slices along --axis (shape "
-                         "interpolation; with --image: grown along the image); annotated "
-                         "slices never change")
-    op.add_argument("--fill-holes", action="store_true",
-                    help="fill each label's enclosed holes (in 3D, or per slice with "
-                         "--per-slice)")
-    op.add_argument("--remove-islands", type=_count, metavar="MIN_VOXELS", default=None,
-                    help="islands (connected pieces of a label) smaller than MIN_VOXELS "
-                         "become 0")
-    op.add_argument("--keep-largest", action="store_true",
-                    help="keep only each label's largest island")
-    op.add_argument("--split-islands", action="store_true",
-                    help="one label per island: the largest keeps the label, the others get "
-                         "new labels above the largest present")
-    op.add_argument("--margin", type=_number, metavar="MM", default=None,
-                    help="grow each label by MM (every background voxel within MM, centre to "
-                         "centre); a negative MM shrinks it")
-    op.add_argument("--hollow", type=_number, metavar="MM", default=None,
-                    help="keep a shell of thickness MM (> 0) inside each label's surface")
-    op.add_argument("--smooth", choices=("median", "opening", "closing", "joint"),
-                    default=None, help="smooth with a kernel of --radius MM (joint: all labels "
-                                       "together, no gaps or overlaps)")
+    add_param(op, P, "fill_between_slices")
+    add_param(op, P, "fill_holes")
+    add_param(op, P, "remove_islands", type=_count, metavar="MIN_VOXELS",
+              help=_help(P, "remove_islands"))
+    add_param(op, P, "keep_largest")
+    add_param(op, P, "split_islands")
+    add_param(op, P, "margin", type=_number, metavar="MM", help=_help(P, "margin"))
+    add_param(op, P, "hollow", type=_number, metavar="MM", help=_help(P, "hollow"))
+    add_param(op, P, "smooth", help=_help(P, "smooth"))
     o = p.add_argument_group("operation options")
-    o.add_argument("--axis", type=int, default=None, metavar="A",
-                   help="--fill-between-slices: the slice axis, 0, 1 or 2 in numpy order "
-                        "(default 0: z of a volume)")
+    add_param(o, P, "axis", type=int, metavar="A", help=_help(P, "axis"))
     o.add_argument("--image", metavar="IMAGE", default=None,
                    help="--fill-between-slices: grow the labels along this image (on LABELS' "
                         "grid) with GrowCut instead of interpolating their shape")
-    o.add_argument("--per-slice", type=int, default=None, metavar="A",
-                   help="--fill-holes: fill in 2D, slice by slice along axis A")
-    o.add_argument("--radius", type=_number, default=None, metavar="MM",
-                   help="--smooth: the kernel's radius in physical units")
+    add_param(o, P, "per_slice", type=int, metavar="A", help=_help(P, "per_slice"))
+    add_param(o, P, "radius", type=_number, metavar="MM", help=_help(P, "radius"))
     c = p.add_argument_group("which labels, protection")
-    c.add_argument("--label", type=_label_list, default=None, metavar="N[,N..]",
-                   help="act only on these labels (default: every label, each on its own)")
-    c.add_argument("--lock", type=_label_list, default=None, metavar="N[,N..]",
-                   help="labels that must not change at all")
-    c.add_argument("--overwrite", action="store_true",
-                   help="let the operation write into other (unlocked) labels' voxels, not "
-                        "only into the background")
-    add_connectivity_arg(c, default="face", what="islands and holes")
+    add_param(c, P, "label", type=_label_list, metavar="N[,N..]", help=_help(P, "label"))
+    add_param(c, P, "lock", type=_label_list, default=None, metavar="N[,N..]",
+              help=_help(P, "lock"))
+    add_param(c, P, "overwrite")
+    add_connectivity_arg(c, default=info(P, "connectivity").default, what="islands and holes")
     p.set_defaults(func=run)
 
 
-def _check_args(args) -> None:
-    from ..core.base.errors import InputError
+def _help(params_cls, name: str) -> str:
+    """The declared help alone (the default of an operation or option is "not given")."""
+    from ..core.base.params import info
 
-    fill = args.fill_between_slices
-    for flag, value, needs, ok in (("--axis", args.axis, "--fill-between-slices", fill),
-                                   ("--image", args.image, "--fill-between-slices", fill),
-                                   ("--per-slice", args.per_slice, "--fill-holes",
-                                    args.fill_holes),
-                                   ("--radius", args.radius, "--smooth",
-                                    args.smooth is not None)):
-        if value is not None and not ok:
-            raise InputError(f"{flag} only applies with {needs}")
-    if args.smooth is not None and args.radius is None:
-        raise InputError("--smooth needs --radius MM")
-    if args.hollow is not None and args.hollow <= 0:
-        raise InputError(f"--hollow must be > 0, got {args.hollow:g}")
-    if args.radius is not None and args.radius <= 0:
-        raise InputError(f"--radius must be > 0, got {args.radius:g}")
+    return info(params_cls, name).help
 
 
 def _as_label_array(img):
@@ -119,49 +84,32 @@ def _as_label_array(img):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core import correct as C
     from ..core.base.errors import InputError
+    from ..core.correct.pipeline import OPERATIONS, CorrectParams, check_params, correct_job
     from ._common import check_output, read_input, require_finite, run_job, write_output
 
-    _check_args(args)
+    params = CorrectParams(**{name: getattr(args, name) for name in OPERATIONS},
+                           axis=args.axis, per_slice=args.per_slice, radius=args.radius,
+                           label=None if args.label is None else tuple(args.label),
+                           lock=tuple(args.lock or ()), overwrite=args.overwrite,
+                           connectivity=args.connectivity)
+    check_params(params)  # before any reading: a bad combination fails fast
+    if args.image is not None and not args.fill_between_slices:
+        raise InputError("--image only applies with --fill-between-slices")
     check_output(args.output, args.force)
     lab_img = read_input(args.labels, "LABELS")
     arr = _as_label_array(lab_img)
-    spacing = tuple(lab_img.spacing)
-    protect = C.Protection(locked=frozenset(args.lock or ()), overwrite=args.overwrite)
-    if args.lock and args.label and set(args.lock) & set(args.label):
-        raise InputError(f"label {sorted(set(args.lock) & set(args.label))[0]} is both acted "
-                         "on (--label) and locked (--lock)")
-    kw = dict(labels=args.label, protect=protect)
-    if args.fill_between_slices:
-        image = None
-        if args.image:
-            image = read_input(args.image, "IMAGE")
-            if image.shape != lab_img.shape:
-                raise InputError(f"IMAGE has shape {image.shape} but LABELS has "
-                                 f"{lab_img.shape}; it must lie on the labels' grid")
-            if not image.same_grid(lab_img):
-                raise InputError("IMAGE is not on LABELS' grid (its spacing, origin or "
-                                 "direction differ); resample it onto the labels first")
-            require_finite(image, "IMAGE")
-        axis = 0 if args.axis is None else args.axis
-        out = run_job(C.fill_between_slices_steps(arr, axis=axis, image=image, spacing=spacing,
-                                                  **kw), args)
-    elif args.fill_holes:
-        out = C.fill_holes(arr, per_slice_axis=args.per_slice, connectivity=args.connectivity,
-                           **kw)
-    elif args.remove_islands is not None:
-        out = C.remove_islands(arr, args.remove_islands, connectivity=args.connectivity, **kw)
-    elif args.keep_largest:
-        out = C.keep_largest(arr, connectivity=args.connectivity, **kw)
-    elif args.split_islands:
-        out = C.split_islands(arr, connectivity=args.connectivity, **kw)
-    elif args.margin is not None:
-        out = C.margin(arr, args.margin, spacing=spacing, **kw)
-    elif args.hollow is not None:
-        out = C.hollow(arr, args.hollow, spacing=spacing, **kw)
-    else:
-        out = C.smooth(arr, args.smooth, args.radius, spacing=spacing, **kw)
+    image = None
+    if args.image:
+        image = read_input(args.image, "IMAGE")
+        if image.shape != lab_img.shape:
+            raise InputError(f"IMAGE has shape {image.shape} but LABELS has "
+                             f"{lab_img.shape}; it must lie on the labels' grid")
+        if not image.same_grid(lab_img):
+            raise InputError("IMAGE is not on LABELS' grid (its spacing, origin or "
+                             "direction differ); resample it onto the labels first")
+        require_finite(image, "IMAGE")
+    out = run_job(correct_job(arr, params, spacing=tuple(lab_img.spacing), image=image), args)
     write_output(args.output, lab_img.like(as_labels(out), name="corrected"), args.force,
                  args.quiet)
     return 0

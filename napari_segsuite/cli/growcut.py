@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.base.labels import as_labels
-from ._common import (add_connectivity_arg, add_device_arg, add_output_args, add_roi_arg,
-                      positive_int)
+from ._common import (add_connectivity_arg, add_device_arg, add_output_args, add_param,
+                      add_roi_arg, positive_int)
 
 
 def register(sub) -> None:
@@ -29,25 +28,23 @@ def register(sub) -> None:
     add_output_args(p)
     add_device_arg(p)
     add_roi_arg(p)
-    add_connectivity_arg(p, default=26)
-    p.add_argument("--max-iter", type=positive_int, default=None, metavar="N",
-                   help="cap on GPU iterations (rounds of directional passes for the Triton "
-                        "engine, iterations for the automaton); the CPU sweep is exact in one pass "
-                        "and ignores it")
+    from ..core.base.params import info
+    from ..core.growcut.pipeline import GrowCutParams
+
+    add_connectivity_arg(p, default=info(GrowCutParams, "connectivity").default)
+    add_param(p, GrowCutParams, "max_iter", type=positive_int, metavar="N")
     p.add_argument("--mask", metavar="FILE", default=None,
                    help="optional region of interest (non-zero = grow here), same grid")
-    p.add_argument("--distance-penalty", type=float, default=0.0, metavar="X",
-                   help="extra cost per step length (in units of the smallest spacing, per "
-                        "robust intensity range); > 0 prefers physically nearer seeds "
-                        "(default 0)")
-    p.add_argument("--auto-seeds", type=positive_int, default=None, metavar="K",
-                   help="ignore SEEDS' content and seed K labels automatically (local-entropy "
-                        "minima clustered by intensity); pass '-' as SEEDS")
+    add_param(p, GrowCutParams, "distance_penalty", metavar="X")
+    auto = add_param(p, GrowCutParams, "auto_seeds", type=positive_int, metavar="K")
+    auto.help = auto.help.replace(" (default:", "; pass '-' as SEEDS (default:")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.base.errors import InputError
+    from ..core.base.roi import paste
+    from ..core.growcut.pipeline import GrowCutParams, growcut_job
     from ._common import (check_output, read_label_input, read_roi_input, resolve_device,
                           run_job, write_output)
 
@@ -62,40 +59,26 @@ def run(args: argparse.Namespace) -> int:
         if "," in args.image:
             raise InputError("--roi takes one IMAGE file, not a comma-separated channel list")
         grid, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
-    from ..core.base.memory import check_fits
-
-    check_fits("growcut", image.shape, image.array.dtype, image.n_channels)  # before any work
-    if args.auto_seeds is not None:
-        from ..core.seeds import auto_seeds
-
-        seeds = auto_seeds(image.array, args.auto_seeds,
-                           channel_axis=-1 if image.multichannel else None,
-                           spacing=image.spacing)
-    else:
+    params = GrowCutParams(connectivity=args.connectivity, distance_penalty=args.distance_penalty,
+                           device=device, max_iter=args.max_iter, auto_seeds=args.auto_seeds)
+    seeds = None
+    if args.auto_seeds is None:
         if args.seeds == "-":
             raise InputError("SEEDS '-' is only allowed with --auto-seeds K")
         seeds = read_label_input(args.seeds, args.roi, "SEEDS", image, grid, roi).array
     mask = None
     if args.mask:
-        mask = read_label_input(args.mask, args.roi, "--mask", image, grid, roi).array != 0
-    if image.ndim not in (2, 3):
-        raise InputError(f"IMAGE must be 2D or 3D, got {image.ndim}D")
-    from ..core.growcut import growcut_steps
-
-    job = growcut_steps(image, seeds, connectivity=args.connectivity, mask=mask, device=device,
-                        max_iter=args.max_iter, distance_penalty=args.distance_penalty,
-                        previews=False)  # no one shows them
-    res = run_job(job, args)
+        mask = read_label_input(args.mask, args.roi, "--mask", image, grid, roi).array
+    res = run_job(growcut_job(image, params, seeds=seeds, mask=mask, previews=False),
+                  args)  # no one shows the previews
     if not res.converged and not args.quiet:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "
               "convergence", file=sys.stderr)
-    labels = as_labels(res.labels)  # the one rule (core.base.labels)
-    from ..core.base.roi import paste
-
-    write_output(args.output, paste(grid, roi, labels, "growcut"), args.force, args.quiet)
+    write_output(args.output, paste(grid, roi, res.labels, "growcut"), args.force, args.quiet)
     if not args.quiet:
         print(f"growcut: {res.engine} on {res.device}"
               + (f", {res.iterations} {'rounds' if res.engine == 'triton' else 'iterations'}"
                  if res.engine in ("automaton", "triton") else ""),
               file=sys.stderr)
     return 0
+

@@ -333,18 +333,40 @@ class CorrectWidget(QWidget):
         from ..core.correct import Protection
 
         self._store_locks(strict=True)
-        editable = None
-        area = self.editable.layer()
-        if area is not None:
-            mask = layer_data(area)
-            if mask.shape != data.shape:
-                raise InputError(f"the editable area '{area.name}' has shape {mask.shape}, "
-                                 f"the labels {data.shape}")
-            check_same_grid(area, layer, "the editable area")
-            n = self.editable_label.value()
-            editable = (mask == n) if n else (mask != 0)
-        return Protection(locked=locked_labels(layer), editable=editable,
+        return Protection(locked=locked_labels(layer), editable=self._editable(layer, data),
                           overwrite=self.overwrite.isChecked())
+
+    def _editable(self, layer, data: np.ndarray) -> Optional[np.ndarray]:
+        """The editable area as a boolean mask (None: everywhere)."""
+        area = self.editable.layer()
+        if area is None:
+            return None
+        mask = layer_data(area)
+        if mask.shape != data.shape:
+            raise InputError(f"the editable area '{area.name}' has shape {mask.shape}, "
+                             f"the labels {data.shape}")
+        check_same_grid(area, layer, "the editable area")
+        n = self.editable_label.value()
+        return (mask == n) if n else (mask != 0)
+
+    def _params(self, protect, **operation):
+        """The controls (labels, locks, overwrite, connectivity) and one operation as the
+        job's parameters (core.correct.CorrectParams)."""
+        from ..core.correct import CorrectParams
+
+        labels = self._labels()
+        return CorrectParams(label=None if labels is None else tuple(labels),
+                             lock=tuple(sorted(protect.locked)), overwrite=protect.overwrite,
+                             connectivity=self.connectivity.currentData(), **operation)
+
+    def _operation(self, title: str, **operation) -> None:
+        """A quick operation of ``segsuite correct`` (the same job, core.correct.correct), one
+        undo step."""
+        from ..core import correct as C
+
+        self._apply(title, lambda data, layer, kw: C.correct(
+            data, self._params(kw["protect"], **operation), spacing=self._spacing(layer),
+            editable=kw["protect"].editable))
 
     def _image_for(self, picker, layer, data: np.ndarray):
         img = picker.layer()
@@ -385,15 +407,6 @@ class CorrectWidget(QWidget):
         self.info.setText(f"{title}: {n} voxel{'s' if n != 1 else ''} changed"
                           + ("" if n else " (nothing to do)"))
 
-    def _common(self, layer, kw: dict, spacing=False, labels=True, connectivity=False) -> dict:
-        if spacing:
-            kw["spacing"] = self._spacing(layer)
-        if labels:
-            kw["labels"] = self._labels()
-        if connectivity:
-            kw["connectivity"] = self.connectivity.currentData()
-        return kw
-
     # -- tools ----------------------------------------------------------------------------------------
     def fill_between_slices(self) -> None:
         from ..core import correct as C
@@ -401,12 +414,13 @@ class CorrectWidget(QWidget):
         try:
             layer = self._layer()
             data = np.array(layer.data, copy=True)
-            axis = self.fill_axis.currentData()
-            if axis >= data.ndim:
-                raise InputError(f"axis {axis} is out of range for a {data.ndim}D layer")
             image = self._image_for(self.fill_image, layer, data)
-            kw = self._common(layer, {"protect": self._protection(layer, data)}, spacing=True)
-            job = C.fill_between_slices_steps(data, axis=axis, image=image, **kw)
+            protect = self._protection(layer, data)
+            params = self._params(protect, fill_between_slices=True,
+                                  axis=self.fill_axis.currentData())
+            C.check_params(params)
+            job = C.correct_job(data, params, spacing=self._spacing(layer), image=image,
+                                editable=protect.editable)
         except InputError as exc:
             notify_error(exc)
             return
@@ -427,59 +441,27 @@ class CorrectWidget(QWidget):
         self.info.setText(f"Fill between slices: {n} voxels changed")
 
     def remove_islands(self) -> None:
-        from ..core import correct as C
-
-        def compute(data, layer, kw):
-            self._common(layer, kw, connectivity=True)
-            size = self.min_size.value()
-            if self.min_unit.currentData() == "volume":
-                return C.remove_islands(data, min_volume=size, spacing=self._spacing(layer), **kw)
-            return C.remove_islands(data, int(round(size)), **kw)
-
-        self._apply("Remove islands", compute)
+        self._operation("Remove islands", remove_islands=self.min_size.value(),
+                        island_unit=self.min_unit.currentData())
 
     def keep_largest(self) -> None:
-        from ..core import correct as C
-
-        self._apply("Keep largest", lambda d, layer, kw: C.keep_largest(
-            d, **self._common(layer, kw, connectivity=True)))
+        self._operation("Keep largest", keep_largest=True)
 
     def split_islands(self) -> None:
-        from ..core import correct as C
-
-        self._apply("Split islands", lambda d, layer, kw: C.split_islands(
-            d, **self._common(layer, kw, connectivity=True)))
+        self._operation("Split islands", split_islands=True)
 
     def fill_holes(self) -> None:
-        from ..core import correct as C
-
-        def compute(data, layer, kw):
-            axis = self.holes_axis.currentData()
-            if axis is not None and axis >= data.ndim:
-                raise InputError(f"axis {axis} is out of range for a {data.ndim}D layer")
-            return C.fill_holes(data, per_slice_axis=axis,
-                                **self._common(layer, kw, connectivity=True))
-
-        self._apply("Fill holes", compute)
+        self._operation("Fill holes", fill_holes=True, per_slice=self.holes_axis.currentData())
 
     def margin(self) -> None:
-        from ..core import correct as C
-
-        self._apply("Margin", lambda d, layer, kw: C.margin(
-            d, self.margin_mm.value(), **self._common(layer, kw, spacing=True)))
+        self._operation("Margin", margin=self.margin_mm.value())
 
     def hollow(self) -> None:
-        from ..core import correct as C
-
-        self._apply("Hollow", lambda d, layer, kw: C.hollow(
-            d, self.hollow_mm.value(), **self._common(layer, kw, spacing=True)))
+        self._operation("Hollow", hollow=self.hollow_mm.value())
 
     def smooth(self) -> None:
-        from ..core import correct as C
-
-        self._apply("Smooth", lambda d, layer, kw: C.smooth(
-            d, self.smooth_method.currentData(), self.smooth_mm.value(),
-            **self._common(layer, kw, spacing=True)))
+        self._operation("Smooth", smooth=self.smooth_method.currentData(),
+                        radius=self.smooth_mm.value())
 
     def logical(self) -> None:
         from ..core import correct as C
@@ -568,28 +550,14 @@ class CorrectWidget(QWidget):
     def _merge_at(self, points) -> None:
         from ..core import correct as C
 
-        def compute(data, layer, kw):
-            keep, other = (int(data[p]) for p in points)
-            if keep == 0 or other == 0:
-                raise InputError("click inside two labels (a click hit the background)")
-            if keep == other:
-                raise InputError(f"both clicks are in label {keep}; click two different labels")
-            return C.merge_labels(data, keep, [other], **kw)
-
-        self._apply("Merge", compute)
+        self._apply("Merge", lambda data, layer, kw: C.merge_at(data, points, **kw))
 
     def _split_at(self, points) -> None:
         from ..core import correct as C
 
-        def compute(data, layer, kw):
-            label = int(data[points[0]])
-            if label == 0:
-                raise InputError("click inside the label to split (a click hit the background)")
-            image = self._image_for(self.seeds_image, layer, data)
-            return C.split_label_by_seeds(data, label, np.asarray(points), image=image,
-                                          spacing=self._spacing(layer), **kw)
-
-        self._apply("Split", compute)
+        self._apply("Split", lambda data, layer, kw: C.split_at(
+            data, points, image=self._image_for(self.seeds_image, layer, data),
+            spacing=self._spacing(layer), **kw))
 
     def _show_line(self, layer) -> None:
         pts = np.asarray(self._clicks, float)
@@ -617,21 +585,7 @@ class CorrectWidget(QWidget):
             return
 
         def compute(data, layer, kw):
-            pts = np.asarray(points)
-            values = [int(data[tuple(p)]) for p in pts]
-            inside = [v for v in values if v]
-            if not inside:
-                # the label the line crosses: the most common one along the straight segments
-                from skimage.draw import line_nd
-
-                along = np.concatenate([data[line_nd(pts[i], pts[i + 1])]
-                                        for i in range(len(pts) - 1)])
-                along = along[along != 0]
-                if not along.size:
-                    raise InputError("the line crosses no label")
-                inside = [int(np.bincount(along.astype(np.int64)).argmax())]
-            label = max(set(inside), key=inside.count)
-            return C.split_label_by_line(data, label, pts, **kw)
+            return C.cut_along(data, points, **kw)
 
         self.line_button.setChecked(False)
         self._arm("line", False)

@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                            QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
-from ..core.base.neighbours import LABELS
-from ..core.base.progress import Progress
+from ..core.base.params import info
+from ..core.growcut.pipeline import GrowCutParams
 from ._edits import carry_state, keep_edits
+from ._params import ParamForm
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, geometry_kwargs, layer_data)
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
 PREVIEW_NAME = "GrowCut preview"
+#: the K the "Auto seeds" button starts with (GrowCutParams.auto_seeds is off by default)
+AUTO_K = 3
 
 
 class GrowCutWidget(QWidget):
@@ -44,28 +47,25 @@ class GrowCutWidget(QWidget):
                                  none_text="(new seeds layer)", prefer="seed")
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True)
         self.mask.setToolTip("optional region of interest (non-zero voxels)")
-        self.connectivity = QComboBox()
-        for name in ("full", "edge", "face"):  # the one convention (core.base.neighbours)
-            self.connectivity.addItem(LABELS[name], name)
-        self.device = QComboBox()
-        for d in ("auto", "cpu", "cuda"):
-            self.device.addItem(d, d)
+        # the job's parameters: controls, defaults, limits, tooltips and remembered values
+        # from its declaration (core.growcut.GrowCutParams); auto seeds have their own button
+        self.form = ParamForm(GrowCutParams, ("connectivity", "distance_penalty", "device",
+                                              "max_iter"), settings_key="growcut")
+        self.connectivity = self.form.control("connectivity")
+        self.penalty = self.form.control("distance_penalty")
+        self.device = self.form.control("device")
         self.device_info = QLabel("")
-        self.penalty = QDoubleSpinBox()
-        self.penalty.setRange(0.0, 100.0)
-        self.penalty.setDecimals(4)
-        self.penalty.setSingleStep(0.001)
-        self.penalty.setToolTip("cost per step length (physical, in units of the smallest "
-                                "spacing); > 0 prefers nearer seeds. 0 = classic GrowCut")
         self.new_seeds_button = QPushButton("New seeds layer")
         self.run_button = QPushButton("Run")
         self.refine_button = QPushButton("Refine")
         self.refine_button.setToolTip("grow again after editing seeds or correcting the result; "
                                       "corrections in the result layer become seeds")
         self.as_seeds_button = QPushButton("Use result as seeds")
+        k = info(GrowCutParams, "auto_seeds")
         self.auto_k = QSpinBox()
-        self.auto_k.setRange(2, 64)
-        self.auto_k.setValue(3)
+        self.auto_k.setRange(int(k.minimum), int(k.maximum))
+        self.auto_k.setValue(AUTO_K)
+        self.auto_k.setToolTip(k.help)
         self.auto_button = QPushButton("Auto seeds")
         self.panel = JobPanel()
 
@@ -76,12 +76,6 @@ class GrowCutWidget(QWidget):
         seeds_row.addWidget(self.new_seeds_button)
         form.addRow("Seeds", seeds_row)
         form.addRow("Mask", self.mask)
-        form.addRow("Neighbourhood", self.connectivity)
-        form.addRow("Distance penalty", self.penalty)
-        dev_row = QHBoxLayout()
-        dev_row.addWidget(self.device)
-        dev_row.addWidget(self.device_info, 1)
-        form.addRow("Device", dev_row)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.refine_button)
@@ -92,6 +86,8 @@ class GrowCutWidget(QWidget):
         extra.addWidget(self.auto_button)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.form)
+        lay.addWidget(self.device_info)
         lay.addLayout(buttons)
         lay.addLayout(extra)
         lay.addWidget(self.panel)
@@ -100,8 +96,7 @@ class GrowCutWidget(QWidget):
         self.result_layer = None
         self._state = None
         self._last_labels: Optional[np.ndarray] = None
-        self._corrections: Optional[np.ndarray] = None
-        self._erased: Optional[np.ndarray] = None  # voxels erased in the result (stay 0)
+        self._edits = None  # core.growcut.ResultEdits: hand edits of the results so far
         self._preview_layer = None
         self._pending_refine = False
         self._creating = False
@@ -125,8 +120,7 @@ class GrowCutWidget(QWidget):
     # -- helpers --------------------------------------------------------------------------------
     def _lockable(self):
         return [self.run_button, self.refine_button, self.as_seeds_button, self.auto_button,
-                self.images, self.seeds, self.mask, self.device, self.connectivity,
-                self.new_seeds_button]
+                self.images, self.seeds, self.mask, self.form, self.new_seeds_button]
 
     def _update_device_info(self, *_a) -> None:
         from ..core.growcut import choose_engine
@@ -215,6 +209,10 @@ class GrowCutWidget(QWidget):
             check_same_grid(self.mask.layer(), layers[0], "the mask layer")
         return image, seeds, mask
 
+    def params(self) -> GrowCutParams:
+        """The controls' values as the job's parameters (auto seeds off: that is a button)."""
+        return self.form.params()
+
     def run(self, refine: bool = False) -> None:
         """Start GrowCut (``refine``: continue from the last result)."""
         if self.seeds.layer() is None and self._image_layer() is not None:
@@ -224,40 +222,24 @@ class GrowCutWidget(QWidget):
             return
         try:
             image, seeds, mask = self._inputs()
+            from ..core.growcut.pipeline import growcut_job, result_edits
+
             state = None
             if refine and self._state is not None and self.result_layer is not None \
                     and self.result_layer in self.viewer.layers \
                     and self._last_labels is not None \
                     and self._last_labels.shape == image.shape:
-                edited = np.asarray(self.result_layer.data)
-                changed = (edited != self._last_labels) & (edited != 0)
-                if self._corrections is None or self._corrections.shape != image.shape:
-                    self._corrections = np.zeros(image.shape, dtype=np.int64)
-                    self._erased = np.zeros(image.shape, dtype=bool)
-                self._corrections[changed] = edited[changed]
-                # erasing is an edit too: a voxel set to 0 stays 0 (no label may take it)
-                # until it is painted again
-                self._erased |= (edited == 0) & (self._last_labels != 0)
-                self._erased[changed] = False
-                self._corrections[self._erased] = 0
+                # the user's corrections in the result become seeds, erased voxels stay 0
+                self._edits = result_edits(self._last_labels, np.asarray(self.result_layer.data),
+                                           self._edits)
                 state = self._state
             elif not refine:
-                self._corrections = None
-                self._erased = None
-            from ..core.base.memory import check_fits
-
-            check_fits("growcut", image.shape, image.array.dtype, image.n_channels)
-            seeds = np.asarray(seeds)
-            if self._corrections is not None and refine:
-                seeds = np.where(self._corrections > 0, self._corrections, seeds)
-            from ..core.growcut import growcut_steps
-
-            erased = self._erased if refine and self._erased is not None \
-                and self._erased.shape == image.shape and self._erased.any() else None
-            job = growcut_steps(image, seeds, connectivity=self.connectivity.currentData(),
-                                mask=mask, device=self.device.currentData(),
-                                distance_penalty=self.penalty.value(), state=state,
-                                exclude=erased)
+                self._edits = None
+            edits = self._edits if refine and self._edits is not None \
+                and self._edits.corrections.shape == image.shape else None
+            job = growcut_job(image, self.params(), seeds=seeds, mask=mask, state=state,
+                              corrections=None if edits is None else edits.corrections,
+                              exclude=None if edits is None else edits.erased)
             # validation errors surface at the first step: run it here
             first = next(job)
         except InputError as exc:
@@ -333,22 +315,12 @@ class GrowCutWidget(QWidget):
             notify_error(exc)
             return
         k = int(self.auto_k.value())
-        mask = None
-        if self.mask.layer() is not None:
-            mask = layer_data(self.mask.layer()) != 0
+        mask = None if self.mask.layer() is None else layer_data(self.mask.layer())
+        from ..core.growcut.pipeline import auto_seeds_job
 
-        def job():
-            from ..core.seeds import auto_seeds
-
-            yield Progress(0, 1, "finding homogeneous spots")
-            out = auto_seeds(image.array, k, channel_axis=-1 if image.multichannel else None,
-                             spacing=image.spacing, mask=mask)
-            yield Progress(1, 1, "done")
-            return out
-
-        self.panel.start(job(), on_result=lambda s: self.new_seeds_layer(
-            s.astype(np.uint16), name=f"auto seeds (K={k})"), title="Auto seeds",
-            lock=self._lockable())
+        self.panel.start(auto_seeds_job(image, k, mask=mask), on_result=lambda s:
+                         self.new_seeds_layer(s.astype(np.uint16), name=f"auto seeds (K={k})"),
+                         title="Auto seeds", lock=self._lockable())
 
 
 def _warm_up_sweep() -> None:

@@ -587,3 +587,45 @@ def test_bad_input_is_one_line_input_error(call, match):
     with pytest.raises(InputError, match=match) as exc:
         call(lab)
     assert "\n" not in str(exc.value)
+
+
+def test_pipeline_docstring_examples_run():
+    """The numpydoc Examples of the shared correction job (core/correct/pipeline.py) run."""
+    import doctest
+
+    from napari_segsuite.core.correct import pipeline
+
+    assert doctest.testmod(pipeline).failed == 0
+
+
+def test_correct_job_is_the_operation_with_its_options():
+    """correct() equals the operation it names; the combination rules hold for any caller."""
+    from napari_segsuite.core.base.errors import InputError
+    from napari_segsuite.core.correct import CorrectParams, Protection, correct
+
+    lab = np.zeros((20, 24), np.uint8)
+    lab[3:15, 3:15] = 1
+    lab[6:9, 6:9] = 0
+    lab[2:6, 18:22] = 2
+    lab[17, 20] = 2
+    sp = (0.5, 1.0)
+    P = CorrectParams
+    assert np.array_equal(correct(lab, P(margin=1.5, label=(2,), lock=(1,)), spacing=sp),
+                          C.margin(lab, 1.5, spacing=sp, labels=[2],
+                                   protect=Protection(locked={1})))
+    assert np.array_equal(correct(lab, P(remove_islands=2.4)), C.remove_islands(lab, 2))
+    assert np.array_equal(correct(lab, P(remove_islands=1.0, island_unit="volume"),
+                                  spacing=sp), C.remove_islands(lab, min_volume=1.0, spacing=sp))
+    assert np.array_equal(correct(lab, P(fill_holes=True, connectivity="full")),
+                          C.fill_holes(lab, connectivity="full"))
+    editable = np.zeros(lab.shape, bool)
+    editable[:10] = True
+    out = correct(lab, P(margin=2.0), editable=editable)
+    assert np.array_equal(out[10:], lab[10:]) and (out[:10] != lab[:10]).any()
+    for bad, msg in [(P(), "exactly one"), (P(keep_largest=True, fill_holes=True), "exactly one"),
+                     (P(smooth="median"), "needs --radius"),
+                     (P(keep_largest=True, axis=1), "--axis only applies"),
+                     (P(keep_largest=True, label=(1,), lock=(1,)), "both"),
+                     (P(hollow=-1.0), "must be > 0")]:
+        with pytest.raises(InputError, match=msg):
+            correct(lab, bad)

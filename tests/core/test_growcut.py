@@ -577,3 +577,45 @@ def test_cpu_automaton_yields_within_an_iteration(rng):
     except StopIteration:
         pass
     assert len(events) >= 2 * 26  # one per neighbour offset and iteration
+
+
+def test_pipeline_docstring_examples_run():
+    """The numpydoc Examples of the shared GrowCut job (core/growcut/pipeline.py) run."""
+    import doctest
+
+    from napari_segsuite.core.growcut import pipeline
+
+    assert doctest.testmod(pipeline).failed == 0
+
+
+def test_job_decides_what_the_front_ends_used_to(rng):
+    """growcut_job: automatic seeds lie inside the mask; corrections become seeds over the
+    seeds; the label dtype is the one rule; params must be GrowCutParams."""
+    from napari_segsuite.core.base.errors import InputError
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.core.base.progress import run
+    from napari_segsuite.core.growcut import GrowCutParams, growcut_job, result_edits
+
+    img = np.zeros((30, 30), np.float32)
+    img[:, 15:] = 1
+    img += rng.normal(0, 0.05, img.shape).astype(np.float32)
+    mask = np.zeros(img.shape, bool)
+    mask[5:25, 5:25] = True
+    res = run(growcut_job(SegImage(img), GrowCutParams(auto_seeds=2, device="cpu"), mask=mask))
+    assert res.labels.dtype == np.uint8 and not res.labels[~mask].any()
+    seeds = np.zeros(img.shape, np.int64)
+    seeds[15, 2], seeds[15, 27] = 1, 2
+    first = run(growcut_job(SegImage(img), GrowCutParams(device="cpu"), seeds=seeds))
+    edited = first.labels.copy()
+    edited[0:3, 0:3] = 2
+    edits = result_edits(first.labels, edited)
+    again = run(growcut_job(SegImage(img), GrowCutParams(device="cpu"), seeds=seeds,
+                            state=first.state, corrections=edits.corrections))
+    full = growcut(img, np.where(edits.corrections > 0, edits.corrections, seeds),
+                   engine="sweep")
+    assert again.refined and np.array_equal(again.labels, full.labels)
+    assert (again.labels[0:3, 0:3] == 2).all()
+    with pytest.raises(InputError, match="GrowCutParams"):
+        run(growcut_job(SegImage(img), {"connectivity": 8}, seeds=seeds))
+    with pytest.raises(InputError, match="seeds"):
+        run(growcut_job(SegImage(img), GrowCutParams()))

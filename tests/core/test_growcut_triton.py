@@ -128,13 +128,13 @@ def test_auto_falls_back_to_the_automaton_once_when_triton_fails(monkeypatch, rn
 
     calls = []
 
-    def choose(engine="auto", device="auto"):
+    def choose(engine="auto", device="auto", *, triton_status=None):
         calls.append(engine)
         if engine == "auto":
-            return ("triton" if gc._triton_usable() else "automaton"), "cpu"
+            return ("triton" if gc._triton_usable(triton_status) else "automaton"), "cpu"
         return engine, "cpu"
 
-    monkeypatch.setattr(gc, "_TRITON_FAILED", None)
+    monkeypatch.setattr(gc, "TRITON_STATUS", gc.TritonStatus())  # the process's record
     monkeypatch.setattr(_triton, "_IMPORT_ERROR", None)
     monkeypatch.setattr(_triton, "triton_available", lambda: True)
     monkeypatch.setattr(_triton, "triton_steps", broken)
@@ -144,7 +144,7 @@ def test_auto_falls_back_to_the_automaton_once_when_triton_fails(monkeypatch, rn
     with pytest.warns(RuntimeWarning, match="Triton engine failed"):
         res = gc.growcut(img, seeds)
     assert res.engine == "automaton" and np.array_equal(res.state.keys, ref.state.keys)
-    assert gc._TRITON_FAILED and "simulated" in gc._TRITON_FAILED
+    assert gc.TRITON_STATUS.failed and "simulated" in gc.TRITON_STATUS.failed
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # remembered: no second warning, no second try
         again = gc.growcut(img, seeds)
@@ -152,6 +152,11 @@ def test_auto_falls_back_to_the_automaton_once_when_triton_fails(monkeypatch, rn
     # asked for explicitly, a failure is an error, not a silent fallback
     with pytest.raises(RuntimeError, match="simulated"):
         gc.growcut(img, seeds, engine="triton")
+    # an explicit record is the one consulted and updated (the process's stays as it was)
+    mine = gc.TritonStatus()
+    with pytest.warns(RuntimeWarning, match="Triton engine failed"):
+        res = gc.growcut(img, seeds, triton_status=mine)
+    assert res.engine == "automaton" and "simulated" in mine.failed
 
 
 # -- the real thing on CUDA -----------------------------------------------------------------------
@@ -292,7 +297,7 @@ def test_a_loaded_foreign_llvm_keeps_triton_out(monkeypatch, triton_module_resto
         import triton  # noqa: F401
     with pytest.raises(InputError, match="LLVM"):
         gc.choose_engine("triton", "auto")
-    monkeypatch.setattr(gc, "_TRITON_FAILED", None)
+    monkeypatch.setattr(gc, "TRITON_STATUS", gc.TritonStatus())
     assert gc.choose_engine("auto", "auto")[0] in ("sweep", "automaton")
 
 

@@ -62,7 +62,7 @@ def test_cli_prints_the_notice_and_writes_the_result(cli, tmp_path, monkeypatch)
     write_image(tmp_path / "s.nii.gz", SegImage(seeds))
     ref = G.growcut(img, seeds, engine="sweep").labels
     monkeypatch.setattr(T, "automaton_steps", _oom)
-    monkeypatch.setattr(G, "choose_engine", lambda e, d: ("automaton", "cpu"))
+    monkeypatch.setattr(G, "choose_engine", lambda e, d, **kw: ("automaton", "cpu"))
     res = cli("growcut", tmp_path / "i.nii.gz", tmp_path / "s.nii.gz", "-o", tmp_path / "o.nii.gz")
     assert res.code == 0, res
     assert "ran out of memory" in res.err

@@ -689,3 +689,47 @@ def test_recovery_sessions_are_napari_free(tmp_path):
     assert not recovery.crashed_sessions(root) and len(recovery.sessions(root)) == 1
     recovery.prune(root, keep_days=0)
     assert not recovery.sessions(root, include_empty=True)
+
+
+CLI_CASES = [
+    (["--margin", "2", "--label", "2", "--lock", "1"],
+     dict(labels="2", locked="1"), lambda w: (w.margin_mm.setValue(2.0), w.margin_button)),
+    (["--remove-islands", "5", "--connectivity", "full"], dict(connectivity="full"),
+     lambda w: (w.min_size.setValue(5), w.remove_islands_button)),
+    (["--fill-holes", "--per-slice", "1"], {},
+     lambda w: (w.holes_axis.setCurrentIndex(w.holes_axis.findData(1)), w.fill_holes_button)),
+    (["--smooth", "closing", "--radius", "1.5", "--overwrite"], dict(overwrite=True),
+     lambda w: (w.smooth_method.setCurrentIndex(w.smooth_method.findData("closing")),
+                w.smooth_mm.setValue(1.5), w.smooth_button)),
+    (["--fill-between-slices", "--axis", "0"], {}, lambda w: (w.fill_button,)),
+]
+
+
+@pytest.mark.parametrize("argv,controls,tool", CLI_CASES, ids=[a[0] for a, _, _ in CLI_CASES])
+def test_a_tool_equals_segsuite_correct(make_napari_viewer, sync_jobs, qtbot, cli, tmp_path,
+                                        argv, controls, tool):
+    """The widget and ``segsuite correct`` run the same job (core.correct.correct_job): a tool
+    clicked on a layer read from a file gives the CLI's output for the same options."""
+    from napari_segsuite._napari_io import read_layers
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.io import read_image, write_image
+
+    vol, scale = _labels(3)
+    vol[4:8] = 0  # slices to fill between
+    write_image(tmp_path / "lab.nii.gz", SegImage(vol, spacing=scale, origin=(3.0, -2.0, 1.0)))
+    r = cli("correct", tmp_path / "lab.nii.gz", "-o", tmp_path / "out.nii.gz", "--quiet", *argv)
+    assert r.code == 0, r
+    expected = read_image(tmp_path / "out.nii.gz").array
+
+    viewer = make_napari_viewer()
+    for data, kw, kind in read_layers(str(tmp_path / "lab.nii.gz")):
+        layer = getattr(viewer, f"add_{kind}")(data, **kw)
+    w = CorrectWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.target.set_layer(layer)
+    w.labels_edit.setText(controls.get("labels", ""))
+    w.locked_edit.setText(controls.get("locked", ""))
+    w.overwrite.setChecked(controls.get("overwrite", False))
+    w.connectivity.setCurrentIndex(w.connectivity.findData(controls.get("connectivity", "face")))
+    _click(qtbot, tool(w)[-1])
+    np.testing.assert_array_equal(np.asarray(layer.data), expected)

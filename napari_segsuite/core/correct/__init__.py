@@ -33,7 +33,8 @@ __all__ = ["Protection", "apply_protection", "fill_between_slices", "fill_betwee
            "fill_holes", "remove_islands", "keep_largest", "split_islands", "margin", "hollow",
            "smooth", "logical", "merge_labels", "split_label_by_line", "split_label_by_seeds",
            "delete_label", "relabel_sequential", "SMOOTH_METHODS", "LOGICAL_OPS",
-           "CONNECTIVITIES"]
+           "CONNECTIVITIES", "CorrectParams", "OPERATIONS", "check_params", "correct_job",
+           "correct", "merge_at", "split_at", "cut_along"]
 
 
 def _start(lab, protect, spacing=None, labels=None, require=True):
@@ -368,3 +369,8 @@ def relabel_sequential(lab, *, protect: Optional[Protection] = None) -> np.ndarr
     acting = acting_labels(arr, None, prot.locked)
     targets = sorted(set(acting) | set(acting_labels(out, None, prot.locked)))
     return _finish(arr, out, prot, targets, joint=True)
+
+
+# the job shared by the CLI and the widget (imported last: it calls the operations above)
+from .pipeline import (OPERATIONS, CorrectParams, check_params, correct,  # noqa: E402
+                       correct_job, cut_along, merge_at, split_at)

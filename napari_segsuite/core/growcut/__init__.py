@@ -49,6 +49,7 @@ from where it stopped when the edit reaches further; both give the same keys.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -61,7 +62,9 @@ from ._common import (GrowCutResult, GrowCutState, Prepared, decode_labels, prep
 from .regions import seeds_from_regions
 
 __all__ = ["growcut", "growcut_steps", "GrowCutResult", "GrowCutState", "seeds_from_regions",
-           "choose_engine", "warm_up", "fixed_point_violations"]
+           "choose_engine", "warm_up", "fixed_point_violations", "TritonStatus",
+           "TRITON_STATUS", "GrowCutParams", "growcut_job", "auto_seeds_job", "ResultEdits",
+           "result_edits"]
 
 
 ENGINES = ("auto", "sweep", "automaton", "triton")
@@ -71,19 +74,48 @@ CPU_REFINE_S = 0.25
 #: a cap on the voxels that hand-over sweep may pop (None: only the time limit; tests set it)
 _CPU_REFINE_MAX_POPS: Optional[int] = None
 
-#: why the Triton engine failed in this process (then "auto" uses the torch automaton)
-_TRITON_FAILED: Optional[str] = None
+
+@dataclass
+class TritonStatus:
+    """Whether the Triton kernels failed (compile or launch); then ``engine="auto"`` uses the
+    torch automaton instead, and the failure is warned about once.
+
+    One record, :data:`TRITON_STATUS`, serves the whole process (a kernel that failed to compile
+    on this GPU fails again); :func:`growcut_steps` and :func:`choose_engine` take another one as
+    ``triton_status=`` (e.g. a test's fresh record).
+    """
+
+    failed: Optional[str] = None  #: why the Triton engine failed ("Type: first line")
+
+    def usable(self) -> bool:
+        """Triton imports here and has not failed."""
+        from ._triton import triton_available
+
+        return self.failed is None and triton_available()
+
+    def record_failure(self, exc: BaseException, stacklevel: int = 2) -> None:
+        """Remember the failure and warn (the first time only)."""
+        if self.failed is None:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            self.failed = f"{type(exc).__name__}: {first}"
+            warnings.warn("GrowCut: the Triton engine failed on this GPU ("
+                          f"{self.failed[:300]}); using the torch automaton instead",
+                          RuntimeWarning, stacklevel=stacklevel + 1)
 
 
-def _triton_usable() -> bool:
-    from ._triton import triton_available
-
-    return _TRITON_FAILED is None and triton_available()
+#: the process's record of a Triton failure (see :class:`TritonStatus`)
+TRITON_STATUS = TritonStatus()
 
 
-def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
+def _triton_usable(triton_status: Optional[TritonStatus] = None) -> bool:
+    return (TRITON_STATUS if triton_status is None else triton_status).usable()
+
+
+def choose_engine(engine: str = "auto", device: str = "auto", *,
+                  triton_status: Optional[TritonStatus] = None) -> tuple:
     """Resolve ``(engine, device)``: engine in {"sweep", "automaton", "triton"}, device in
-    {"cpu", "cuda"}."""
+    {"cpu", "cuda"}. ``triton_status``: the record of a Triton failure (default: the
+    process's, :data:`TRITON_STATUS`); "auto" on CUDA avoids Triton after one."""
     from ..base.device import resolve_device
 
     if engine not in ENGINES:
@@ -113,7 +145,7 @@ def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
                          "for CUDA")
     if engine == "auto":
         if device == "cuda":
-            engine = "triton" if _triton_usable() else "automaton"
+            engine = "triton" if _triton_usable(triton_status) else "automaton"
         else:
             engine = "sweep"
     return engine, device
@@ -124,7 +156,7 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                   engine: str = "auto", max_iter: Optional[int] = None,
                   distance_penalty: float = 0.0, state: Optional[GrowCutState] = None,
                   previews: bool = True, cpu_refine_s: Optional[float] = None,
-                  exclude=None):
+                  exclude=None, triton_status: Optional[TritonStatus] = None):
     """The GrowCut job (a generator yielding Progress, previews = labels so far).
 
     Parameters
@@ -150,18 +182,15 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
         GPU round over the whole volume); if the edit reaches further, the GPU engine goes on
         from the sweep's keys. Default: ``CPU_REFINE_S`` with ``engine="auto"``, 0 (off) when
         an engine is named. The result's ``engine``/``device`` say what finished the job.
+    triton_status: the record of a Triton failure to use and update (default: the process's,
+        :data:`TRITON_STATUS`): after a failure, "auto" uses the torch automaton.
 
     Returns a :class:`GrowCutResult`. Inputs are never modified.
     """
     auto = engine == "auto"
-    engine, device = choose_engine(engine, device)
-    if max_iter is not None and int(max_iter) < 1:
-        raise InputError(f"max_iter must be >= 1, got {max_iter}")
-    if cpu_refine_s is None:
-        cpu_refine_s = CPU_REFINE_S if auto else 0.0
-    cpu_refine_s = float(cpu_refine_s)
-    if not cpu_refine_s >= 0:
-        raise InputError(f"cpu_refine_s must be >= 0, got {cpu_refine_s}")
+    status = TRITON_STATUS if triton_status is None else triton_status
+    engine, device = choose_engine(engine, device, triton_status=status)
+    cpu_refine_s = _check_run_args(max_iter, cpu_refine_s, auto=auto)
     yield Progress(0, None, "starting")
     # long single steps (the features of a large volume; compiling the sweep in a fresh
     # environment) run off the job's thread, so Cancel and Ctrl-C answer meanwhile
@@ -170,70 +199,145 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
                                     mask=mask, distance_penalty=distance_penalty,
                                     exclude=exclude, message="preparing")
     if engine == "sweep" or (state is not None and cpu_refine_s > 0):
-        from ._sweep import kernels
-
-        yield from in_background(kernels, message="loading the compiled sweep")
-    keys0 = starts = None
-    refined = False
+        yield from _load_sweep()
+    start = _COLD
     if state is not None:
-        if not isinstance(state, GrowCutState):
-            raise InputError("state must be the state of a previous GrowCut result")
-        # Where path costs saturate (D_MAX) several labels can tie and GrowCut has more than
-        # one fixed point: the sweep settles them in its pop order, the GPU engines by an
-        # in-place min over all paths (see ``_triton``), and a warm start can land on another
-        # of them than a fresh run. So a state holding saturated labelled voxels is not
-        # refined (it is computed again), nor is a refine whose result holds some.
-        if state.signature == prep.signature() and saturated_labels(state.keys).size == 0:
-            windowed = engine == "sweep" or cpu_refine_s > 0
-            keys0, starts = yield from in_background(refine_keys, prep, state,
-                                                     need_starts=windowed, message="refining")
-            refined = True
-            if windowed:
-                from ._sweep import window_refine_steps
-
-                gpu = engine != "sweep"
-                keys, complete = yield from steps_in_background(window_refine_steps(
-                    prep, keys0, starts, state.keys,
-                    time_limit=cpu_refine_s if gpu else None,
-                    max_pops=_CPU_REFINE_MAX_POPS if gpu else None), "refining")
-                if saturated_labels(keys).size:
-                    keys0 = starts = None  # computed again, as without a state
-                    refined = False
-                elif complete:  # the sweep finished (always, without a GPU engine waiting)
-                    return (yield from _finish(keys, prep, "sweep", "cpu", 0, True, True))
-                else:
-                    keys0 = keys  # real path costs: the GPU engine goes on from there
+        start = yield from _warm_start(prep, state, engine=engine, cpu_refine_s=cpu_refine_s)
+        if isinstance(start, GrowCutResult):  # the windowed sweep finished the refine
+            return start
     pv = {} if previews else {"preview_every": 0}
     if engine == "sweep":
-        from ._sweep import sweep_steps
-
-        # each step of the sweep (its set-up of the padded arrays, each budget of pops, the
-        # final copy) in a helper thread: Cancel answers within 0.1 s whatever the volume
-        keys = yield from steps_in_background(sweep_steps(prep, keys0, starts, **pv), "growing")
-        return (yield from _finish(keys, prep, engine, device, 0, refined, True))
+        return (yield from _run_sweep(prep, start, pv))
     if engine == "triton":
-        from ._triton import triton_steps
+        res = yield from _run_triton(prep, start, pv, device=device, max_iter=max_iter,
+                                     auto=auto, status=status)
+        if res is not None:
+            return res
+        engine = "automaton"  # Triton failed with engine "auto": the automaton, same keys0
+    return (yield from _run_automaton(prep, start, pv, device=device, max_iter=max_iter))
 
-        try:
-            keys, iters, converged = yield from triton_steps(prep, keys0, device, max_iter,
-                                                                   **pv)
-            return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
-        except Exception as exc:
-            if _is_oom(exc):
-                return (yield from _cpu_after_oom(exc, prep, pv))
-            if not auto:
-                raise
-            _triton_failed(exc)
-        engine = "automaton"
+
+def _check_run_args(max_iter, cpu_refine_s, *, auto: bool) -> float:
+    """The iteration cap checked; the refine's CPU seconds resolved (default: CPU_REFINE_S with
+    engine "auto", 0 when an engine is named) and checked."""
+    if max_iter is not None and int(max_iter) < 1:
+        raise InputError(f"max_iter must be >= 1, got {max_iter}")
+    if cpu_refine_s is None:
+        cpu_refine_s = CPU_REFINE_S if auto else 0.0
+    cpu_refine_s = float(cpu_refine_s)
+    if not cpu_refine_s >= 0:
+        raise InputError(f"cpu_refine_s must be >= 0, got {cpu_refine_s}")
+    return cpu_refine_s
+
+
+def _load_sweep():
+    """Job: compile (or load from numba's cache) the CPU sweep, off the job's thread."""
+    from ._sweep import kernels
+
+    yield from in_background(kernels, message="loading the compiled sweep")
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where an engine starts: ``keys`` (None: from the seeds), the voxels a sweep starts from
+    (None: every seed), and whether they come from a previous state (a refine)."""
+
+    keys: Optional[np.ndarray] = None
+    starts: Optional[np.ndarray] = None
+    refined: bool = False
+
+
+_COLD = _Start()
+
+
+def _warm_start(prep: Prepared, state, *, engine: str, cpu_refine_s: float):
+    """Job: the start of a refine from ``state``; a finished :class:`GrowCutResult` when the
+    windowed CPU sweep completed it, else a :class:`_Start` (cold when the state cannot be
+    refined)."""
+    if not isinstance(state, GrowCutState):
+        raise InputError("state must be the state of a previous GrowCut result")
+    # Where path costs saturate (D_MAX) several labels can tie and GrowCut has more than
+    # one fixed point: the sweep settles them in its pop order, the GPU engines by an
+    # in-place min over all paths (see ``_triton``), and a warm start can land on another
+    # of them than a fresh run. So a state holding saturated labelled voxels is not
+    # refined (it is computed again), nor is a refine whose result holds some.
+    if state.signature != prep.signature() or saturated_labels(state.keys).size != 0:
+        return _COLD
+    windowed = engine == "sweep" or cpu_refine_s > 0
+    keys0, starts = yield from in_background(refine_keys, prep, state, need_starts=windowed,
+                                             message="refining")
+    if not windowed:
+        return _Start(keys0, starts, refined=True)
+    return (yield from _window_refine(prep, state, keys0, starts, gpu=engine != "sweep",
+                                      cpu_refine_s=cpu_refine_s))
+
+
+def _window_refine(prep: Prepared, state: GrowCutState, keys0, starts, *, gpu: bool,
+                   cpu_refine_s: float):
+    """Job: the exact CPU sweep in a window around the edit (with a GPU engine waiting: for at
+    most ``cpu_refine_s`` seconds); a finished result, or where the engine goes on from."""
+    from ._sweep import window_refine_steps
+
+    keys, complete = yield from steps_in_background(window_refine_steps(
+        prep, keys0, starts, state.keys,
+        time_limit=cpu_refine_s if gpu else None,
+        max_pops=_CPU_REFINE_MAX_POPS if gpu else None), "refining")
+    if saturated_labels(keys).size:
+        return _COLD  # computed again, as without a state
+    if complete:  # the sweep finished (always, without a GPU engine waiting)
+        return (yield from _finish(keys, prep, engine="sweep", device="cpu", refined=True))
+    return _Start(keys, starts, refined=True)  # real path costs: the GPU engine goes on
+
+
+def _run_sweep(prep: Prepared, start: _Start, pv: dict):
+    """Job: the CPU sweep from ``start`` to the result."""
+    from ._sweep import sweep_steps
+
+    # each step of the sweep (its set-up of the padded arrays, each budget of pops, the
+    # final copy) in a helper thread: Cancel answers within 0.1 s whatever the volume
+    keys = yield from steps_in_background(sweep_steps(prep, start.keys, start.starts, **pv),
+                                          "growing")
+    return (yield from _finish(keys, prep, engine="sweep", device="cpu",
+                               refined=start.refined))
+
+
+def _run_triton(prep: Prepared, start: _Start, pv: dict, *, device: str,
+                max_iter: Optional[int], auto: bool, status: TritonStatus):
+    """Job: the Triton engine to the result. Out of GPU memory: the CPU sweep. Another failure
+    with engine "auto": recorded in ``status`` (warned once) and None returned (the caller
+    runs the automaton); with engine "triton" named: raised."""
+    from ._triton import triton_steps
+
+    try:
+        keys, iters, converged = yield from triton_steps(prep, start.keys, device, max_iter,
+                                                         **pv)
+        return (yield from _finish(keys, prep, engine="triton", device=device,
+                                   iterations=iters, refined=start.refined,
+                                   converged=converged))
+    except Exception as exc:
+        if _is_oom(exc):
+            return (yield from _cpu_after_oom(exc, prep, pv))
+        if not auto:
+            raise
+        # the keys on the device are discarded: the automaton starts again from start.keys
+        status.record_failure(exc, stacklevel=4)
+    return None
+
+
+def _run_automaton(prep: Prepared, start: _Start, pv: dict, *, device: str,
+                   max_iter: Optional[int]):
+    """Job: the torch automaton to the result (out of GPU memory: the CPU sweep)."""
     from ._torch import automaton_steps
 
     try:
-        keys, iters, converged = yield from automaton_steps(prep, keys0, device, max_iter, **pv)
+        keys, iters, converged = yield from automaton_steps(prep, start.keys, device, max_iter,
+                                                            **pv)
     except Exception as exc:
         if not _is_oom(exc):
             raise
         return (yield from _cpu_after_oom(exc, prep, pv))
-    return (yield from _finish(keys, prep, engine, device, iters, refined, converged))
+    return (yield from _finish(keys, prep, engine="automaton", device=device, iterations=iters,
+                               refined=start.refined, converged=converged))
 
 
 def _cpu_after_oom(exc: BaseException, prep, pv):
@@ -241,24 +345,24 @@ def _cpu_after_oom(exc: BaseException, prep, pv):
     result with the CPU sweep, from the start (the device's partial keys are dropped)."""
     warnings.warn("GrowCut: the GPU ran out of memory "
                   f"({(str(exc).strip().splitlines() or [''])[0][:120]}); finishing on the CPU",
-                  InputWarning, stacklevel=3)  # the CLI and widgets show it in one line
+                  InputWarning, stacklevel=4)  # the CLI and widgets show it in one line
     try:
         import torch
 
         torch.cuda.empty_cache()
     except Exception:  # noqa: BLE001 - freeing the cache is a courtesy
         pass
-    from ._sweep import kernels, sweep_steps
-
-    yield from in_background(kernels, message="loading the compiled sweep")
-    keys = yield from steps_in_background(sweep_steps(prep, None, None, **pv), "growing")
-    return (yield from _finish(keys, prep, "sweep", "cpu", 0, False, True))
+    yield from _load_sweep()
+    return (yield from _run_sweep(prep, _COLD, pv))
 
 
-def _finish(*args):
+def _finish(keys, prep, *, engine: str, device: str, iterations: int = 0,
+            refined: bool = False, converged: bool = True):
     """Job: the result from the final keys (labels decoded, the state's signature), off the
     job's thread."""
-    return (yield from in_background(result_from_keys, *args, message="finishing"))
+    return (yield from in_background(result_from_keys, keys, prep, engine=engine, device=device,
+                                     iterations=iterations, refined=refined,
+                                     converged=converged, message="finishing"))
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -269,25 +373,13 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
-def _triton_failed(exc: BaseException) -> None:
-    """Remember that the Triton kernels failed (compile or launch) and warn once; "auto" then
-    uses the torch automaton for the rest of the process. The keys on the device are discarded:
-    the automaton starts again from the same keys0."""
-    global _TRITON_FAILED
-    if _TRITON_FAILED is None:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _TRITON_FAILED = f"{type(exc).__name__}: {first}"
-        warnings.warn("GrowCut: the Triton engine failed on this GPU ("
-                      f"{_TRITON_FAILED[:300]}); using the torch automaton instead",
-                      RuntimeWarning, stacklevel=3)
-
-
 def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
             channel_axis: Optional[int] = None, mask=None, device: str = "auto",
             engine: str = "auto", max_iter: Optional[int] = None,
             distance_penalty: float = 0.0,
             state: Optional[GrowCutState] = None,
-            cpu_refine_s: Optional[float] = None, exclude=None) -> GrowCutResult:
+            cpu_refine_s: Optional[float] = None, exclude=None,
+            triton_status: Optional[TritonStatus] = None) -> GrowCutResult:
     """GrowCut to convergence; see :func:`growcut_steps` for the parameters.
 
     >>> res = growcut(image, seeds, spacing=(3, 1, 1))           # doctest: +SKIP
@@ -296,7 +388,8 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
     return run(growcut_steps(image, seeds, spacing=spacing, connectivity=connectivity,
                              channel_axis=channel_axis, mask=mask, device=device, engine=engine,
                              max_iter=max_iter, distance_penalty=distance_penalty, state=state,
-                             previews=False, cpu_refine_s=cpu_refine_s, exclude=exclude))
+                             previews=False, cpu_refine_s=cpu_refine_s, exclude=exclude,
+                             triton_status=triton_status))
 
 
 def warm_up() -> None:
@@ -333,3 +426,8 @@ def fixed_point_violations(image, seeds, labels, cost, *, spacing=None, connecti
         better = np.isfinite(cand) & (cand < d[q] - tol)
         bad[q] |= (better | (lab[q] == 0)) & free[q] & (prep.seeds[q] == 0) & (lab[p] > 0)
     return int(bad.sum())
+
+
+# the job shared by the CLI and the widget (imported last: it calls growcut_steps)
+from .pipeline import (GrowCutParams, ResultEdits, auto_seeds_job, growcut_job,  # noqa: E402
+                       result_edits)

@@ -306,14 +306,18 @@ class GrowCutResult:
         return self._strength
 
 
-def result_from_keys(keys: np.ndarray, prep: Prepared, engine: str, device: str,
+def result_from_keys(keys: np.ndarray, prep: Prepared, *, engine: str, device: str,
                      iterations: int = 0, refined: bool = False,
                      converged: bool = True) -> GrowCutResult:
+    """The result of an engine's final ``keys``: labels decoded in the seeds' dtype, the state
+    kept for a refine; ``engine``/``device``/``iterations`` say what ran, ``refined`` whether a
+    previous state was reused, ``converged`` whether the fixed point was reached."""
     labels = decode_labels(keys, prep.out_dtype)
     # prep.seeds is prepare()'s own copy of the caller's seeds: the state can keep it
     state = GrowCutState(keys=keys, seeds=prep.seeds, signature=prep.signature(),
                          engine=engine)
-    return GrowCutResult(labels, state, engine, device, iterations, refined, converged)
+    return GrowCutResult(labels, state, engine, device, iterations=iterations, refined=refined,
+                         converged=converged)
 
 
 def initial_keys(prep: Prepared) -> np.ndarray:
