@@ -22,13 +22,6 @@ AUTO_MARKERS = {
     "exclude_constant_background": True,
 }
 
-#: SLIC superpixels (``cluster --method slic``, and the superpixels that spectral clustering and
-#: the superpixel modes of K-means / K-medoids cluster): channels scaled to [0, 1]
-SLIC = {
-    "n_segments": 400,
-    "compactness": 0.1,
-}
-
 HELP = {
     "sigma": "Gaussian smoothing, physical units. Instances: default automatic (1/16 of the "
              "typical object radius estimated from the image; 0 = none). Gradient modes: "
@@ -45,9 +38,6 @@ HELP = {
                 "typical object); 0 keeps all",
     "background": "subtract a smooth background (Gaussian of this physical sigma, about 3 "
                   "object radii) before thresholding; default 0 (off)",
-    "compactness": "SLIC compactness on channels scaled to [0, 1]: higher = more regular "
-                   "superpixels, lower = closer to intensity edges; default 0.1 (adheres to "
-                   "tissue boundaries on real MRI in 2D and 3D; 1.0 cuts across them)",
     "auto_markers": "automatic markers: on a masked / skull-stripped image (a constant "
                     "background) the background stays 0 and K intensity classes are found "
                     "inside the object; otherwise local-entropy minima clustered into K classes",
