@@ -23,6 +23,8 @@ from .. import __version__
 #: Subcommands, in the order ``--help`` lists them.
 COMMANDS = ("sample", "growcut", "watershed", "cluster", "index", "train", "predict", "metrics",
             "correct", "batch")
+#: Where a command's module is named after its core package instead (``index`` -> cli/indices.py).
+MODULES = {"index": "indices"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"{__name__}.{name}")
+            module = importlib.import_module(f"{__name__}.{MODULES.get(name, name)}")
         except ModuleNotFoundError as exc:  # a subcommand not built into this install
-            if exc.name != f"{__name__}.{name}":
+            if exc.name != f"{__name__}.{MODULES.get(name, name)}":
                 raise
             continue
         module.register(sub)

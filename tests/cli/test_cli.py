@@ -26,6 +26,15 @@ def test_help_imports_neither_qt_napari_nor_torch():
         assert cmd in out.stdout
 
 
+def test_every_command_is_registered():
+    """Each name in COMMANDS is a subcommand (a module that failed to be found was skipped
+    silently: after the move of cli/index.py to cli/indices.py, `segsuite index` vanished)."""
+    from napari_segsuite.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert sorted(sub.choices) == sorted(COMMANDS)
+
+
 def test_every_subcommand_help_is_light():
     code = ("import sys\nfrom napari_segsuite.cli import main, COMMANDS\n"
             "for c in COMMANDS:\n"
