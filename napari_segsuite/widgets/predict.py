@@ -14,6 +14,8 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBo
                             QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
+from ..core.base.params import info
+from ..core.dl.pipeline import PredictParams
 from ._layers import MultiLayerPicker, add_result, channels_from_layers, disconnect_when_gone
 from ._worker import JobPanel, notify_error
 from .train import _device_text
@@ -48,16 +50,23 @@ class PredictWidget(QWidget):
 
         self.channels = MultiLayerPicker(napari_viewer, ("image",))
         self.channels.setToolTip("image layers as input channels, in the training order")
+        dev = info(PredictParams, "device")
         self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
-        self.device_label = QLabel(_device_text("auto"))
+        self.device.addItems(list(dev.choices))
+        self.device.setCurrentText(dev.default)
+        self.device.setToolTip(dev.help)
+        self.device_label = QLabel(_device_text(dev.default))
         self.device.currentTextChanged.connect(
             lambda t: self.device_label.setText(_device_text(t)))
+        tile = info(PredictParams, "tile")
         self.tile = QSpinBox()
-        self.tile.setRange(0, 2048)
+        self.tile.setRange(0, int(tile.maximum))  # 0: None, "auto"
         self.tile.setSpecialValueText("auto")
+        self.tile.setToolTip(f"{tile.help}; {tile.none_text}")
         self.probabilities = QCheckBox("Also add class probabilities")
+        self.probabilities.setToolTip(info(PredictParams, "probabilities").help)
         self.instances = QCheckBox("One label per object (split touching objects)")
+        self.instances.setToolTip(info(PredictParams, "instances").help)
         self.run_button = QPushButton("Predict")
         self.run_button.clicked.connect(self.predict)
         self.panel = JobPanel()
@@ -101,10 +110,10 @@ class PredictWidget(QWidget):
         if not text:
             self.model_info.setText("")
             return
-        from ..core.dl.checkpoint import load_model
+        from ..core.dl.pipeline import find_model
 
         try:
-            ck = load_model(text)
+            ck = find_model(text)
         except InputError as exc:
             self.model_info.setText(str(exc))
             return
@@ -113,8 +122,15 @@ class PredictWidget(QWidget):
             self.instances.setChecked(True)
 
     # -- run ------------------------------------------------------------------------------------
+    def params(self) -> PredictParams:
+        """The controls' values as the job's parameters."""
+        return PredictParams(device=self.device.currentText(),
+                             instances=self.instances.isChecked(),
+                             probabilities=self.probabilities.isChecked(),
+                             tile=self.tile.value() or None)
+
     def predict(self) -> None:
-        from ..core.dl.infer import predict_steps
+        from ..core.dl.pipeline import predict_job
 
         text = self.path.text().strip()
         layers = self.channels.layers()
@@ -128,13 +144,11 @@ class PredictWidget(QWidget):
             notify_error(exc)
             return
         like = layers[0]
-        job = predict_steps(image, text, device=self.device.currentText(),
-                            tile=self.tile.value() or None,
-                            probabilities=self.probabilities.isChecked(),
-                            instances=self.instances.isChecked())
+        params = self.params()
+        job = predict_job(image, params, model=text)
 
         def done(pred) -> None:
-            name = f"{like.name} {'objects' if self.instances.isChecked() else 'prediction'}"
+            name = f"{like.name} {'objects' if params.instances else 'prediction'}"
             out = [add_result(self.viewer, pred.labels.array, like, name, "labels")]
             if pred.probabilities is not None:
                 names = [f"{like.name} p({c})" for c in
