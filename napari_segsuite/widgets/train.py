@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QL
 
 from ..core.base.errors import InputError
 from ..core.base.image import SegImage
+from ..core.dl.pipeline import TrainParams
 from ._layers import (LayerPicker, MultiLayerPicker, channels_from_layers, check_same_grid,
                       disconnect_when_gone, segimage_from_layer)
 from ._worker import JobPanel, notify_error
@@ -210,25 +211,32 @@ class TrainWidget(QWidget):
             images.append(SegImage(np.array(img.array), multichannel=img.multichannel,
                                    name=img.name, metadata=dict(img.metadata),
                                    **img.geometry()))
-            labels.append(np.array(segimage_from_layer(lab).array))
+            lab_img = segimage_from_layer(lab)  # its label names go into the model
+            labels.append(SegImage(np.array(lab_img.array), name=lab_img.name,
+                                   metadata=dict(lab_img.metadata), **lab_img.geometry()))
         return images, labels
 
     # -- training -----------------------------------------------------------------------------
+    def params(self) -> TrainParams:
+        """The controls' values as the job's parameters."""
+        return TrainParams(arch=self.arch.currentText(), dim=int(self.dim.currentText()),
+                           epochs=self.epochs.value(), width=self.width_spin.value(),
+                           patch=self.patch.value() or None, steps=self.steps.value() or None,
+                           device=self.device.currentText())
+
     def train(self) -> None:
-        from ..core.dl.train import TrainConfig, TrainState, train_steps
+        from ..core.dl.pipeline import train_config, train_job
+        from ..core.dl.train import TrainState
 
         try:
             images, labels = self._data()
-            cfg = TrainConfig(arch=self.arch.currentText(), dim=int(self.dim.currentText()),
-                              epochs=self.epochs.value(), width=self.width_spin.value(),
-                              patch=self.patch.value() or None,
-                              steps_per_epoch=self.steps.value() or None,
-                              device=self.device.currentText())
+            params = self.params()
+            train_config(params)  # a combination that does not apply: said before starting
         except InputError as exc:
             notify_error(exc)
             return
         self.state = TrainState()
-        job = train_steps(images, labels, cfg, state=self.state)
+        job = train_job(images, labels, params, state=self.state)
         self.plot.clear()
         self.info.setText("")
         self.panel.start(job, on_result=self._trained, title="Training",

@@ -117,3 +117,135 @@ def predict_job(image, params: PredictParams = PredictParams(), *, model):
                                      overlap=params.overlap, batch=params.batch,
                                      probabilities=params.probabilities,
                                      instances=params.instances))
+
+
+ARCHS = ("unet", "segnet", "fcn")
+LOSSES = ("auto", "ce", "bce", "dice", "ce+dice", "bce+dice")
+#: the decoder upsamplings each architecture takes (its default first)
+UPSAMPLE = {"unet": ("transpose", "interp"), "segnet": ("unpool", "bilinear", "bed_of_nails"),
+            "fcn": ()}
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Parameters of :func:`train_job` (shared by ``segsuite train`` and the widget)."""
+
+    arch: str = param("unet", "network", label="Architecture", choices=ARCHS)
+    dim: int = param(2, "2: train on 2D images / slices of a volume (slices with no label "
+                        "painted are skipped); 3: on whole volumes", label="Dimension",
+                     choices=(2, 3))
+    epochs: int = param(30, "epochs", minimum=1, maximum=10000)
+    width: int = param(16, "channels of the first level (doubled per level)", minimum=1,
+                       maximum=128)
+    patch: Optional[int] = param(None, "patch size", minimum=1, maximum=1024,
+                                 none_text="auto: 128 in 2D, 48 in 3D")
+    steps: Optional[int] = param(None, "batches per epoch", label="Batches/epoch", minimum=1,
+                                 maximum=10000,
+                                 none_text="auto: about one pass over the data, 4..50")
+    device: str = param("auto", "auto: CUDA when torch sees a GPU, else the CPU",
+                        choices=DEVICES)
+    batch: Optional[int] = param(None, "batch size", minimum=1, maximum=1024, advanced=True,
+                                 none_text="auto: 8 in 2D, 2 in 3D")
+    lr: float = param(2e-3, "learning rate", label="Learning rate", minimum=1e-6,
+                      maximum=1.0, step=1e-4, advanced=True)
+    loss: str = param("auto", "loss (auto: cross-entropy/BCE + soft Dice)", choices=LOSSES,
+                      advanced=True)
+    val_fraction: float = param(0.2, "share of images/slices kept for validation",
+                                label="Validation share", minimum=0.0, maximum=0.95,
+                                step=0.05, advanced=True)
+    patience: int = param(15, "stop after this many epochs without improvement", minimum=1,
+                          maximum=10000, advanced=True)
+    depth: Optional[int] = param(None, "number of poolings", minimum=1, maximum=8,
+                                 advanced=True, none_text="auto: unet 3, others 4")
+    upsample: Optional[str] = param(
+        None, "decoder upsampling: unet transpose (default) | interp; segnet unpool "
+        "(max-location switches, default) | bilinear | bed_of_nails",
+        choices=tuple(sorted({u for v in UPSAMPLE.values() for u in v})), advanced=True,
+        none_text="the architecture's")
+    valid: bool = param(False, "unet: unpadded ('valid') convolutions with cropped skips, as "
+                               "in the paper (default: padded)", label="Valid convolutions",
+                        advanced=True)
+    keep_empty_slices: bool = param(False, "with --dim 2, also train on slices whose labels "
+                                           "are all 0", advanced=True)
+    seed: int = param(0, "random seed", label="Random seed", minimum=0, maximum=2**31 - 1,
+                      advanced=True)
+
+
+def train_config(params: TrainParams):
+    """The :class:`~.train.TrainConfig` of ``params``, after checking the combinations
+    (``upsample`` and ``valid`` must suit ``arch``). Imports no torch.
+
+    Examples
+    --------
+    >>> train_config(TrainParams(arch="segnet", upsample="bilinear")).model_settings
+    {'upsample': 'bilinear'}
+    >>> train_config(TrainParams(arch="fcn", valid=True))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: --valid applies to --arch unet only
+    """
+    from .train import TrainConfig
+
+    settings = {}
+    if params.upsample:
+        ok = UPSAMPLE[params.arch]
+        if params.upsample not in ok:
+            raise InputError(f"--upsample {params.upsample} does not apply to --arch "
+                             f"{params.arch}" + (f"; choose {' or '.join(ok)}" if ok else ""))
+        settings["upsample"] = params.upsample
+    if params.valid:
+        if params.arch != "unet":
+            raise InputError("--valid applies to --arch unet only")
+        settings["padding"] = "valid"
+    return TrainConfig(arch=params.arch, dim=params.dim, epochs=params.epochs,
+                       patch=params.patch, batch=params.batch, lr=params.lr, loss=params.loss,
+                       val_fraction=params.val_fraction, patience=params.patience,
+                       width=params.width, depth=params.depth, steps_per_epoch=params.steps,
+                       skip_empty_slices=not params.keep_empty_slices, device=params.device,
+                       seed=params.seed, model_settings=settings)
+
+
+def train_job(images, labels, params: TrainParams = TrainParams(), *, state=None):
+    """Train a segmentation network from image + label pairs (job generator).
+
+    Parameters
+    ----------
+    images : list of SegImage
+        Training images (several channels last, in the order prediction will use).
+    labels : list of SegImage
+        Their labels on the same grids: 0 = background / unlabelled, 1..K = classes; the
+        label names in their metadata (``label_names``) go into the model.
+    params : TrainParams
+        Architecture, dimension, epochs and the rest (:func:`train_config`).
+    state : TrainState, optional
+        Filled in while training runs (the best model so far), so a caller that cancels keeps
+        it.
+
+    Returns
+    -------
+    Checkpoint
+        The best model (by validation loss), to save with ``checkpoint.save_checkpoint``.
+
+    Raises
+    ------
+    InputError
+        Images and labels not in pairs, a combination of parameters that does not apply, or
+        what the training's own checks find (shapes, no labelled voxel).
+
+    Examples
+    --------
+    >>> from napari_segsuite.core.base.progress import run
+    >>> run(train_job([], [object()]))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: 0 --images but 1 --labels; give them in pairs, in the same order
+    """
+    images, labels = list(images), list(labels)
+    if len(images) != len(labels):
+        raise InputError(f"{len(images)} --images but {len(labels)} --labels; give them in "
+                         "pairs, in the same order")
+    cfg = train_config(params)
+    from .train import train_steps
+
+    names = {}
+    for lab in labels:
+        names.update(getattr(lab, "metadata", {}).get("label_names") or {})
+    return (yield from train_steps(images, labels, cfg, state=state, label_names=names))
