@@ -2,6 +2,7 @@
 
 - :func:`add_output_args`: ``-o/--output OUT``, ``--force``, ``--quiet``.
 - :func:`add_device_arg`: ``--device auto|cpu|cuda``.
+- :func:`add_connectivity_arg`: ``--connectivity face|edge|full`` (or 4/6/8/18/26).
 - :func:`read_input`: read IMAGE/SEEDS/... with a one-line error naming the argument.
 - :func:`require_finite`: NaN/infinite voxels in an image are an input error.
 - :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
@@ -9,8 +10,8 @@
 - :func:`run_job`: drive a core job generator with progress on stderr (silent with ``--quiet``).
 - :func:`add_param`: a flag whose default, help and choices come from a pipeline's parameter
   dataclass (``core.base.params``), so the CLI and the widgets show the same defaults and text.
-- :func:`resolve_device`: ``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda``
-  without a GPU is an input error.
+- :func:`resolve_device` (``core.base.device``'s): ``auto`` -> ``cuda`` when torch sees a GPU,
+  else ``cpu``; ``cuda`` without a GPU is an input error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..core.base.device import DEVICES, resolve_device  # noqa: F401  (re-exported)
 from ..core.base.errors import InputError
 
 
@@ -36,8 +38,26 @@ def add_quiet_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: CUDA when torch sees a GPU, else the CPU (default: auto)")
+
+
+def connectivity_arg(text: str):
+    """argparse type: a connectivity name (face, edge, full) or neighbour count (4, 6, 8, 18,
+    26), as ``core.base.neighbours`` accepts them everywhere."""
+    t = str(text).strip().lower()
+    return int(t) if t.isdigit() else t
+
+
+def add_connectivity_arg(parser: argparse.ArgumentParser, default,
+                         what: str = "neighbourhood") -> None:
+    """``--connectivity`` with the one convention of ``core.base.neighbours`` (its table in
+    docs/development.md, "Conventions")."""
+    from ..core.base.neighbours import CHOICES, HELP
+
+    parser.add_argument("--connectivity", type=connectivity_arg, choices=CHOICES,
+                        default=default, metavar="face|edge|full|4|6|8|18|26",
+                        help=f"{what}: {HELP} (default: {default})")
 
 
 def positive_int(text: str) -> int:
@@ -151,36 +171,6 @@ def run_job(job, args: Any):
     from ..core.base.progress import report
 
     return report(job, quiet=bool(getattr(args, "quiet", False)))
-
-
-def resolve_device(name: str) -> str:
-    """Map ``auto|cpu|cuda`` to the device to use; ``cuda`` without a GPU is an input error."""
-    if name == "cpu":
-        return "cpu"
-    if name == "auto" and not _may_have_cuda():
-        return "cpu"  # without importing torch: 1-2 s of every command's start-up
-    try:
-        import torch
-    except ImportError:
-        if name == "cuda":
-            raise InputError("--device cuda needs PyTorch with CUDA; it is not installed") from None
-        return "cpu"
-    has_cuda = bool(torch.cuda.is_available())
-    if name == "cuda" and not has_cuda:
-        raise InputError("--device cuda: torch sees no CUDA GPU here; use --device cpu or auto")
-    return "cuda" if has_cuda else "cpu"
-
-
-def _may_have_cuda() -> bool:
-    """False only where CUDA surely is absent: Linux without the NVIDIA kernel driver loaded
-    (torch would find no GPU there; WSL2 exposes its GPUs as /dev/dxg). Elsewhere torch is
-    asked."""
-    import os
-
-    if not sys.platform.startswith("linux"):
-        return True
-    return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl",
-                                           "/dev/dxg"))
 
 
 def add_param(parser: argparse.ArgumentParser, params_cls, name: str, *,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_output_args
+from ..core.base.labels import as_labels
+from ._common import add_connectivity_arg, add_output_args
 
 #: (flag, dest) of the operations, exactly one of which is given
 OPERATIONS = ("fill_between_slices", "fill_holes", "remove_islands", "keep_largest",
@@ -101,8 +102,7 @@ def register(sub) -> None:
     c.add_argument("--overwrite", action="store_true",
                    help="let the operation write into other (unlocked) labels' voxels, not "
                         "only into the background")
-    c.add_argument("--connectivity", choices=("face", "full"), default="face",
-                   help="islands and holes: face (6 in 3D, 4 in 2D; default) or full (26 / 8)")
+    add_connectivity_arg(c, default="face", what="islands and holes")
     p.set_defaults(func=run)
 
 
@@ -146,10 +146,7 @@ def _as_label_array(img):
         raise InputError(f"LABELS must hold integer labels, got {arr.dtype}")
     if arr.size and int(arr.min()) < 0:
         raise InputError("LABELS holds negative values; labels are 0 (background) and 1..K")
-    if arr.dtype.kind == "i" or arr.dtype.itemsize > 4:
-        top = int(arr.max(initial=0))
-        arr = arr.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
-    return arr
+    return as_labels(arr)  # the one rule (core.base.labels)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,5 +193,6 @@ def run(args: argparse.Namespace) -> int:
         out = C.hollow(arr, args.hollow, spacing=spacing, **kw)
     else:
         out = C.smooth(arr, args.smooth, args.radius, spacing=spacing, **kw)
-    write_output(args.output, lab_img.like(out, name="corrected"), args.force, args.quiet)
+    write_output(args.output, lab_img.like(as_labels(out), name="corrected"), args.force,
+                 args.quiet)
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_output_args, add_roi_arg, positive_int
+from ..core.base.labels import as_labels
+from ._common import (add_connectivity_arg, add_device_arg, add_output_args, add_roi_arg,
+                      positive_int)
 
 
 def register(sub) -> None:
@@ -27,9 +29,7 @@ def register(sub) -> None:
     add_output_args(p)
     add_device_arg(p)
     add_roi_arg(p)
-    p.add_argument("--connectivity", type=int, default=26, choices=(4, 6, 8, 18, 26),
-                   help="neighbourhood: 6, 18 or 26 in 3D; 4 or 8 in 2D, where 6 means 4 and "
-                        "18/26 mean 8 (default: 26, i.e. 8 in 2D)")
+    add_connectivity_arg(p, default=26)
     p.add_argument("--max-iter", type=positive_int, default=None, metavar="N",
                    help="cap on GPU iterations (rounds of directional passes for the Triton "
                         "engine, iterations for the automaton); the CPU sweep is exact in one pass "
@@ -47,8 +47,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..core.base.errors import InputError
     from ._common import (check_output, read_roi_input, require_labels, require_same_grid,
                           resolve_device, run_job, write_output)
@@ -104,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if not res.converged and not args.quiet:
         print(f"warning: stopped after --max-iter {args.max_iter} iterations before "
               "convergence", file=sys.stderr)
-    labels = res.labels
-    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 2:
-        # seed labels are 0..65534: 16 bits hold them, and TIFF has no 64-bit integers
-        # (int64 seeds are what np.save of an int array gives)
-        labels = labels.astype(np.uint8 if int(labels.max(initial=0)) < 256 else np.uint16)
+    labels = as_labels(res.labels)  # the one rule (core.base.labels)
     from ..core.base.roi import paste
 
     write_output(args.output, paste(grid, roi, labels, "growcut"), args.force, args.quiet)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.base.defaults import AUTO_MARKERS, HELP, INSTANCES
+from ..core.base.labels import label_dtype
 from ._common import add_output_args, add_roi_arg, positive_int
 
 
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
 
         labels = relabel_sequential(labels)[0]
     top = int(labels.max()) if labels.size else 0
-    dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
+    dtype = label_dtype(top)  # the one rule (core.base.labels)
     labels = labels.astype(dtype).reshape(grid.shape)
     from ..core.base.roi import paste
 

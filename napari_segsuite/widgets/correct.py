@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
                             QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
+from ..core.base.neighbours import LABELS
 from ._edits import apply_undoable, locked_labels, set_locked
 from ._layers import LayerPicker, check_same_grid, disconnect_when_gone, layer_data
 from ._worker import JobPanel, notify_error
@@ -99,8 +100,8 @@ class CorrectWidget(QWidget):
         self.labels_edit.setPlaceholderText("all labels")
         self.labels_edit.setToolTip("labels to act on, e.g. 1,3-5 (empty: every label)")
         self.connectivity = QComboBox()
-        self.connectivity.addItem("faces (4 in 2D, 6 in 3D)", "face")
-        self.connectivity.addItem("full (8 in 2D, 26 in 3D)", "full")
+        for name in ("face", "edge", "full"):  # the one convention (core.base.neighbours)
+            self.connectivity.addItem(LABELS[name], name)
         # protection
         self.locked_edit = QLineEdit()
         self.locked_edit.setPlaceholderText("none")

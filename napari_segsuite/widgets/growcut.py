@@ -9,6 +9,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
+from ..core.base.neighbours import LABELS
 from ..core.base.progress import Progress
 from ._edits import carry_state, keep_edits
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
@@ -44,8 +45,8 @@ class GrowCutWidget(QWidget):
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True)
         self.mask.setToolTip("optional region of interest (non-zero voxels)")
         self.connectivity = QComboBox()
-        self.connectivity.addItem("full (26 in 3D, 8 in 2D)", 26)
-        self.connectivity.addItem("faces (6 in 3D, 4 in 2D)", 6)
+        for name in ("full", "edge", "face"):  # the one convention (core.base.neighbours)
+            self.connectivity.addItem(LABELS[name], name)
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda"):
             self.device.addItem(d, d)

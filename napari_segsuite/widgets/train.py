@@ -26,7 +26,9 @@ def _device_text(choice: str) -> str:
     try:
         import torch
 
-        has = torch.cuda.is_available()
+        from ..core.base.device import cuda_available
+
+        has = cuda_available()
         gpu = torch.cuda.get_device_name(0) if has else ""
     except Exception:  # noqa: BLE001
         has, gpu = False, ""

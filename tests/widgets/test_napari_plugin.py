@@ -30,6 +30,61 @@ def test_manifest_is_valid_and_complete():
     assert {s.key for s in mf.contributions.sample_data} == {"brain", "ct", "landsat", "nuclei"}
 
 
+
+# -- menus: napari's Layers > Segment (and Measure, Filter) -------------------------------------
+def test_manifest_validates_and_layers_segment_menu_lists_every_widget():
+    """What ``npe2 validate --imports`` checks, plus what npe2 does not: every menu item names a
+    declared command, every menu is one napari lets plugins contribute to, and Layers > Segment
+    lists every widget."""
+    from pathlib import Path
+
+    import napari_segsuite
+    from napari._app_model.constants._menus import is_menu_contributable
+    from npe2 import PluginManifest
+
+    mf = PluginManifest.from_file(Path(napari_segsuite.__file__).parent / "napari.yaml")
+    mf.validate_imports()
+    commands = {c.id for c in mf.contributions.commands}
+    widgets = [w.command for w in mf.contributions.widgets]
+    menus = mf.contributions.menus
+    assert menus, "no menus contributed"
+    for menu_id, items in menus.items():
+        assert is_menu_contributable(menu_id), menu_id
+        assert {item.command for item in items} <= commands, menu_id
+    segment = [item.command for item in menus["napari/layers/segment"]]
+    assert sorted(segment) == sorted(widgets)
+    assert [i.command for i in menus["napari/layers/measure"]] == ["napari-segsuite.compare"]
+
+
+def _submenu(menu, title):
+    for action in menu.actions():
+        if action.menu() is not None and action.text().replace("&", "") == title:
+            return action.menu()
+    raise AssertionError(f"no {title!r} submenu in {menu.title()!r}")
+
+
+def test_layers_segment_menu_opens_each_widget(make_napari_viewer):
+    from npe2 import PluginManifest
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((20, 24)).astype(np.float32), scale=(2, 1))
+    segment = _submenu(viewer.window.layers_menu, "Segment")
+    actions = {a.objectName(): a for a in segment.actions() if a.objectName().startswith(PLUGIN)}
+    mf = PluginManifest.from_distribution(PLUGIN)
+    names = {w.command: w.display_name for w in mf.contributions.widgets}
+    assert set(actions) == set(names)
+    for command, display_name in names.items():
+        assert actions[command].isEnabled() and display_name in actions[command].text()
+    # what choosing it in the menu does (one widget: docking every one is test_every_widget_docks)
+    actions["napari-segsuite.watershed"].trigger()
+    assert any("Watershed" in name for name in viewer.window.dock_widgets)
+    assert "napari-segsuite.compare" in {a.objectName() for a in
+                                         _submenu(viewer.window.layers_menu, "Measure").actions()}
+    # and the Plugins > SegSuite submenu still lists every widget
+    plugins = {a.objectName() for a in _submenu(viewer.window.plugins_menu, "SegSuite").actions()}
+    assert set(names) <= plugins
+
+
 @pytest.mark.parametrize("widget", ["GrowCut", "Watershed", "Clustering",
                                     "Compare with ground truth", "Train U-Net", "U-Net predict"])
 def test_every_widget_docks(make_napari_viewer, widget):

@@ -28,6 +28,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..base.channels import channels_last as _channels_last, percentile_range, scale_percentiles
 from ..base.errors import InputError
 from ..base.progress import Progress, run
 from .pipeline import (DEFAULT_SAMPLE, DEFAULT_SEGMENTS, ClusterParams,  # noqa: F401
@@ -38,11 +39,6 @@ CHUNK = 1 << 20
 
 
 # -- features ----------------------------------------------------------------------------------
-def _channels_last(image, channel_axis: Optional[int]) -> np.ndarray:
-    arr = np.asarray(image)
-    return arr[..., None] if channel_axis is None else np.moveaxis(arr, channel_axis, -1)
-
-
 def _check(chans: np.ndarray, mask: Optional[np.ndarray]) -> Optional[np.ndarray]:
     if chans.ndim - 1 not in (2, 3):
         raise InputError(f"clustering needs a 2D or 3D image, got {chans.ndim - 1} spatial axes")
@@ -79,9 +75,9 @@ class Features:
         rng = np.random.default_rng(random_state)
         probe = self.voxels(rng.choice(self.n, size=min(self.n, 200_000), replace=False))
         vals = flat[probe].astype(np.float32)
-        lo, hi = np.percentile(vals, [1, 99], axis=0)
+        lo, scale = percentile_range(vals)
         self.lo = lo.astype(np.float32)
-        self.scale = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
+        self.scale = scale.astype(np.float32)
         self.extent = float(np.linalg.norm(np.asarray(self.shape) * self.spacing)) or 1.0
 
     @property
@@ -328,10 +324,7 @@ def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
 
     from ..base.errors import InputWarning
 
-    arr = image.array if hasattr(image, "array") else np.asarray(image)
-    if getattr(image, "multichannel", False):
-        channel_axis = -1
-    chans = np.moveaxis(arr, channel_axis, -1) if channel_axis is not None else arr[..., None]
+    chans = _channels_last(image, channel_axis)
     rows = chans.reshape(-1, chans.shape[-1])
     if mask is not None and np.shape(mask) == chans.shape[:-1]:
         rows = rows[np.asarray(mask).ravel() != 0]
@@ -445,12 +438,8 @@ def band_composite(image: np.ndarray, bands: Sequence[int] = (3, 2, 1),
     for b in bands:
         if not 0 <= int(b) < chans.shape[-1]:
             raise InputError(f"band {b} does not exist; the image has {chans.shape[-1]} bands")
-    rgb = np.empty(chans.shape[:-1] + (3,), dtype=np.float32)
-    for i, b in enumerate(bands):
-        x = chans[..., int(b)].astype(np.float32)
-        lo, hi = np.percentile(x, percentiles)
-        rgb[..., i] = np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    return rgb
+    rgb = chans[..., [int(b) for b in bands]].astype(np.float32)
+    return scale_percentiles(rgb, low=percentiles[0], high=percentiles[1], clip=True)
 
 
 # -- dask --------------------------------------------------------------------------------------
@@ -490,8 +479,8 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
         flat_idx = np.sort(rng.choice(valid, size=min(size, valid.size), replace=False))
     coords = np.unravel_index(flat_idx, shape)
     sample = arr.vindex[coords].compute().astype(np.float32)
-    lo, hi = np.percentile(sample, [1, 99], axis=0)
-    scale = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
+    lo, scale = percentile_range(sample)
+    scale = scale.astype(np.float32)
     lo = lo.astype(np.float32)
     x = (sample - lo) / scale
     k = _check_k(k, len(x))

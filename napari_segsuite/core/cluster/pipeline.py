@@ -26,6 +26,7 @@ from typing import Optional
 import numpy as np
 
 from ..base.errors import InputError
+from ..base.labels import label_dtype
 from ..base.params import param
 from ..base.progress import Progress
 
@@ -87,13 +88,6 @@ def check_params(params: ClusterParams) -> None:
         raise InputError(f"--sample must be at least 1, got {params.sample}")
 
 
-def label_type(top: int, *, lazy: bool = False):
-    """The output label dtype for labels up to ``top`` (the CLI's rule before issue 12)."""
-    if lazy:
-        return np.uint8 if top < 256 else np.uint16
-    return np.uint8 if top < 256 else (np.uint16 if top < 65536 else np.int32)
-
-
 def cluster_job(image, params: ClusterParams = ClusterParams(), *, mask=None, invalid=None):
     """Cluster the voxels (or superpixels) of ``image`` into labels (job generator).
 
@@ -115,8 +109,8 @@ def cluster_job(image, params: ClusterParams = ClusterParams(), *, mask=None, in
     -------
     SegImage
         Labels 1..K ordered by the mean of the first channel (1 = darkest; ``slic`` without K:
-        superpixel ids 1..N), 0 outside ``mask`` and on ``invalid``; uint8 / uint16 / int32 by
-        the largest label; the image's geometry; a georeferenced image's labels are named
+        superpixel ids 1..N), 0 outside ``mask`` and on ``invalid``; uint8 / uint16 / uint32 by
+        the largest label (``core.base.labels``); the image's geometry; a georeferenced image's labels are named
         ("cluster 1" ...).
 
     Raises
@@ -150,7 +144,7 @@ def cluster_job(image, params: ClusterParams = ClusterParams(), *, mask=None, in
         kw["sample_size"] = params.sample
     labels = yield from cluster_steps(arr, params.method, params.k, params.segments, **kw)
     top = int(labels.max()) if labels.size else 0
-    return _result(image, labels.astype(label_type(top)), top)
+    return _result(image, labels.astype(label_dtype(top)), top)  # the one rule
 
 
 def _check_mask(image, mask):
@@ -199,7 +193,7 @@ def _blockwise(image, params: ClusterParams, mask, invalid):
                           channel_axis=-1 if image.multichannel else None,
                           random_state=params.seed, mask=keep, **kw)
     yield Progress(1, 1, f"{params.method}: lazy result ready")
-    return _result(image, labels.astype(label_type(params.k, lazy=True)), params.k)
+    return _result(image, labels.astype(label_dtype(params.k)), params.k)
 
 
 def _result(image, labels, top: int):

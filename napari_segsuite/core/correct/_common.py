@@ -9,6 +9,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..base.errors import InputError
+from ..base.labels import label_dtype
+from ..base.neighbours import parse_connectivity
 
 
 def as_labels(lab) -> np.ndarray:
@@ -96,9 +98,7 @@ def check_label(arr: np.ndarray, label, what: str = "label") -> int:
 
 
 def structure(connectivity: str, ndim: int) -> np.ndarray:
-    if connectivity not in ("face", "full"):
-        raise InputError(f"connectivity must be 'face' or 'full', got {connectivity!r}")
-    return ndi.generate_binary_structure(ndim, 1 if connectivity == "face" else ndim)
+    return ndi.generate_binary_structure(ndim, parse_connectivity(connectivity, ndim))
 
 
 def check_axis(axis, ndim: int) -> int:
@@ -127,12 +127,10 @@ def bbox(mask: np.ndarray, pad=0) -> Optional[Tuple[slice, ...]]:
 
 
 def result_dtype(arr: np.ndarray, top: int) -> np.dtype:
-    """The array's dtype if it can hold ``top``, else the smallest unsigned one that can."""
+    """The array's dtype if it can hold ``top`` (an edit keeps its layer's dtype), else the
+    one label dtype rule's (``core.base.labels.label_dtype``)."""
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if top <= np.iinfo(arr.dtype).max:
         return arr.dtype
-    for dt in (np.uint16, np.uint32, np.uint64):
-        if top <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    raise InputError("too many labels")
+    return label_dtype(top)

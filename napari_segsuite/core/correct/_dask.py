@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 
 from ..base.errors import InputError
+from ..base.neighbours import offsets, parse_connectivity
 from ._common import as_spacing, result_dtype
 
 #: how far (in radii) each operation reaches from a voxel
@@ -107,9 +108,8 @@ def _neighbours(numblocks, connectivity):
     """(block, neighbour, offset) for every pair of touching blocks, each pair once: blocks
     sharing a face; with full connectivity also an edge or a corner."""
     nd = len(numblocks)
-    offs = [o for o in itertools.product((-1, 0, 1), repeat=nd) if o > (0,) * nd]
-    if connectivity == "face":
-        offs = [o for o in offs if sum(map(abs, o)) == 1]
+    rank = parse_connectivity(connectivity, nd)
+    offs = [tuple(map(int, o)) for o in offsets(nd, rank) if tuple(o) > (0,) * nd]
     for loc in itertools.product(*(range(n) for n in numblocks)):
         for o in offs:
             nb = tuple(l + d for l, d in zip(loc, o))
@@ -126,8 +126,8 @@ def _pairs(a_block, b_block, loc_a, loc_b, off, numblocks, connectivity, stride)
     ia, ib = ia[pick_a], ib[pick_b]
     va, vb = a_block[pick_a], b_block[pick_b]
     m = ia.ndim  # the axes along which the two blocks are aligned
-    shifts = [(0,) * m] if connectivity == "face" else \
-        list(itertools.product((-1, 0, 1), repeat=m))
+    rank = parse_connectivity(connectivity, len(off)) - sum(map(abs, off))  # left for shifts
+    shifts = [sh for sh in itertools.product((-1, 0, 1), repeat=m) if sum(map(abs, sh)) <= rank]
     a, b = [], []
     for sh in shifts:
         a_sl = tuple(slice(max(0, -s), n - max(0, s)) for s, n in zip(sh, ia.shape))

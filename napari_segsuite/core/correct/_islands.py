@@ -7,6 +7,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..base.neighbours import parse_connectivity
 from ._common import bbox, result_dtype, structure
 
 
@@ -25,8 +26,7 @@ def components(arr: np.ndarray, acting: List[int], connectivity: str
         work = arr.astype(np.uint8)
     if acting is not None:
         work = np.where(np.isin(work, acting), work, 0)
-    conn = 1 if connectivity == "face" else arr.ndim
-    structure(connectivity, arr.ndim)  # checks the name
+    conn = parse_connectivity(connectivity, arr.ndim)
     comp = sk_label(work, background=0, connectivity=conn)
     flat = comp.ravel()
     sizes = np.bincount(flat)

@@ -10,6 +10,7 @@ from ..base.threads import auto_threads  # noqa: F401  (re-exported: torch_threa
 
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.labels import label_dtype  # noqa: F401  (the one rule; used by infer)
 
 
 def resolve_device(name: Optional[str] = "auto") -> str:
@@ -18,18 +19,10 @@ def resolve_device(name: Optional[str] = "auto") -> str:
     the process, it is kept out before ``torch.optim`` probes for it.)"""
     from ..growcut._triton import keep_triton_out
 
-    keep_triton_out()
-    import torch
+    from ..base.device import resolve_device as resolve
 
-    name = (name or "auto").lower()
-    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
-        raise InputError(f"device must be auto, cpu or cuda, got {name!r}")
-    has = bool(torch.cuda.is_available())
-    if name.startswith("cuda") and not has:
-        raise InputError("device cuda: torch sees no CUDA GPU here; use cpu or auto")
-    if name == "auto":
-        return "cuda" if has else "cpu"
-    return name
+    keep_triton_out()
+    return resolve(name)
 
 
 def as_image(image: Union[SegImage, np.ndarray], spatial_ndim: Optional[int] = None,
@@ -76,13 +69,6 @@ def normalise(x: np.ndarray, mean, std) -> np.ndarray:
     shape = (-1,) + (1,) * (x.ndim - 1)
     return ((x - np.asarray(mean, np.float32).reshape(shape))
             / np.asarray(std, np.float32).reshape(shape)).astype(np.float32, copy=False)
-
-
-def label_dtype(max_value: int):
-    for dt in (np.uint8, np.uint16, np.uint32):
-        if max_value <= np.iinfo(dt).max:
-            return dt
-    return np.int64
 
 
 class torch_threads:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.labels import as_labels
 from ..base.progress import Progress, run
 from ._common import (as_image, channel_stats, channels_first, label_dtype, normalise,
                       resolve_device, torch_threads)
@@ -280,8 +281,8 @@ def split_instances(mask: np.ndarray, spacing: Optional[Sequence[float]] = None,
     ``mask``), e.g. the voxels where the network is sure (probability > 0.85), gives the
     distance map instead: the thin, uncertain necks between touching objects drop out of it and
     the objects separate better. Objects smaller than ``min_size`` voxels merge into their
-    neighbours; a connected component without a marker keeps one label. Returns uint32 ids
-    1..N (0 background).
+    neighbours; a connected component without a marker keeps one label. Returns ids 1..N
+    (0 background) in the one label dtype (``core.base.labels``).
     """
     from scipy import ndimage as ndi
     from skimage.morphology import h_maxima
@@ -289,7 +290,7 @@ def split_instances(mask: np.ndarray, spacing: Optional[Sequence[float]] = None,
 
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
-        return np.zeros(mask.shape, np.uint32)
+        return np.zeros(mask.shape, np.uint8)
     spacing = tuple(spacing) if spacing is not None else (1.0,) * mask.ndim
     seeds_from = mask if core is None else (np.asarray(core, dtype=bool) & mask)
     if not seeds_from.any():
@@ -317,7 +318,7 @@ def split_instances(mask: np.ndarray, spacing: Optional[Sequence[float]] = None,
             out[np.isin(out, small)] = 0
             out = watershed(landscape, out, mask=mask)
     out, _, _ = relabel_sequential(out)
-    return out.astype(np.uint32)
+    return as_labels(out)
 
 
 # -- dask --------------------------------------------------------------------------------------

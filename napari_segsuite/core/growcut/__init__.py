@@ -84,14 +84,13 @@ def _triton_usable() -> bool:
 def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
     """Resolve ``(engine, device)``: engine in {"sweep", "automaton", "triton"}, device in
     {"cpu", "cuda"}."""
-    from ._torch import cuda_available
+    from ..base.device import resolve_device
 
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not cuda_available():
-        raise InputError("device cuda: torch sees no CUDA GPU here; use device cpu or auto")
+    resolved = resolve_device(device)  # one rule (core.base.device); cuda without a GPU: error
     if engine == "triton":
         from ._triton import interpreting, triton_available
 
@@ -102,13 +101,13 @@ def choose_engine(engine: str = "auto", device: str = "auto") -> tuple:
                              + "; triton comes with PyTorch's CUDA wheels); use engine auto or "
                              "automaton")
         if device == "auto":
-            device = "cuda" if cuda_available() else "cpu"
+            device = resolved
         if device != "cuda" and not interpreting():
             raise InputError("engine triton needs a CUDA GPU (or TRITON_INTERPRET=1); use "
                              "engine sweep on the CPU")
         return engine, device
     if device == "auto":
-        device = "cuda" if cuda_available() and engine != "sweep" else "cpu"
+        device = resolved if engine != "sweep" else "cpu"
     if engine == "sweep" and device == "cuda":
         raise InputError("the sweep engine runs on the CPU; use engine triton or automaton "
                          "for CUDA")

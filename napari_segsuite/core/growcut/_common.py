@@ -25,14 +25,15 @@ rounding can make ``a < b`` but ``a + w == b + w``, and then the tie-break flips
 from __future__ import annotations
 
 import hashlib
-import itertools
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..base.channels import channels_last, percentile_range
 from ..base.errors import InputError
+from ..base.neighbours import neighbour_count, offsets, parse_connectivity
 
 LABEL_BITS = 16
 LABEL_MASK = (1 << LABEL_BITS) - 1
@@ -52,24 +53,15 @@ FULL = {2: 8, 3: 26}
 
 
 def resolve_connectivity(ndim: int, connectivity: Optional[int]) -> int:
-    """Return the neighbour count for ``ndim``; 6/26 are mapped to 4/8 in 2D."""
+    """The neighbour count for a connectivity (``core.base.neighbours``'s names or counts)."""
     if connectivity is None:
         return FULL[ndim]
-    c = int(connectivity)
-    if ndim == 2:
-        c = {6: 4, 26: 8, 18: 8}.get(c, c)
-    if c not in CONNECTIVITY[ndim]:
-        ok = ", ".join(str(v) for v in CONNECTIVITY[ndim])
-        raise InputError(f"connectivity {connectivity} is not valid in {ndim}D; use one of {ok}")
-    return c
+    return neighbour_count(ndim, parse_connectivity(connectivity, ndim))
 
 
 def neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:
     """All neighbour vectors (rows), C order, for a connectivity (4/8 in 2D, 6/18/26 in 3D)."""
-    rank = CONNECTIVITY[ndim][connectivity]
-    offs = [o for o in itertools.product((-1, 0, 1), repeat=ndim)
-            if any(o) and sum(abs(v) for v in o) <= rank]
-    return np.asarray(offs, dtype=np.int64)
+    return offsets(ndim, CONNECTIVITY[ndim][connectivity])
 
 
 def step_lengths(offsets: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
@@ -165,20 +157,13 @@ def _digest(arr: np.ndarray) -> str:
 
 
 def channel_scales(chans: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
-    """Robust per-channel scale: 1st-99th percentile range (std, then 1, when that is 0)."""
+    """Robust per-channel scale: ``base.channels.percentile_range`` of (some of) the voxels."""
     scales = np.ones(chans.shape[-1], dtype=np.float64)
     sample = chans[mask] if mask is not None else chans.reshape(-1, chans.shape[-1])
     if sample.shape[0] > 2_000_000:  # percentiles of a regular subsample are plenty
         sample = sample[:: sample.shape[0] // 2_000_000 + 1]
-    for c in range(chans.shape[-1]):
-        x = sample[:, c].astype(np.float64)
-        if x.size == 0:
-            continue
-        lo, hi = np.percentile(x, [1, 99])
-        s = hi - lo
-        if not s > 0:
-            s = float(x.std())
-        scales[c] = s if s > 0 else 1.0
+    if sample.shape[0]:
+        scales[:] = percentile_range(sample.astype(np.float64))[1]
     return scales
 
 
@@ -208,15 +193,7 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
         raise InputError(f"the image must be numeric, got dtype {img.dtype}")
     if np.iscomplexobj(img):
         raise InputError("complex images are not supported; take the magnitude first")
-    if channel_axis is not None:
-        try:
-            img = np.moveaxis(img, channel_axis, -1)
-        except np.exceptions.AxisError:
-            raise InputError(f"channel_axis {channel_axis} does not exist for an image of "
-                             f"shape {img.shape}") from None
-        chans = img
-    else:
-        chans = img[..., None]
+    chans = channels_last(img, channel_axis)
     shape = chans.shape[:-1]
     nd = len(shape)
     if nd not in (2, 3):

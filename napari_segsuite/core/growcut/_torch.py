@@ -19,17 +19,10 @@ from typing import Optional
 
 import numpy as np
 
+from ..base.device import cuda_available  # noqa: F401  (one rule: core.base.device)
 from ..base.progress import Progress
 from ._common import (D_MAX, FLAG, LABEL_MASK, QUANT, SHIFT, UNREACHED, W_MAX, Prepared,
                       decode_labels, quantise_steps)
-
-
-def cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return False
-    return bool(torch.cuda.is_available())
 
 
 def _slices(o, shape):

@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..base.channels import channels_last
 from ..base.errors import InputError
 
 
@@ -33,7 +34,7 @@ def seeds_from_regions(regions: np.ndarray, image: np.ndarray, n_labels: int, *,
 
     reg = np.asarray(regions)
     img = np.asarray(image, dtype=np.float32)
-    chans = img[..., None] if channel_axis is None else np.moveaxis(img, channel_axis, -1)
+    chans = channels_last(img, channel_axis)
     if chans.shape[:-1] != reg.shape:
         raise InputError(f"regions' shape {reg.shape} does not match the image's "
                          f"{chans.shape[:-1]}")

@@ -13,26 +13,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..base.channels import channels_last as _channels_last, scale_percentiles
 from ..base.errors import InputError
-
-
-def _channels_last(image: np.ndarray, channel_axis: Optional[int]) -> np.ndarray:
-    arr = np.asarray(image)
-    if channel_axis is None:
-        return arr[..., None]
-    return np.moveaxis(arr, channel_axis, -1)
-
-
-def _normalise(chans: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
-    """Per-channel robust scaling to about [0, 1] (1st-99th percentile inside the mask)."""
-    out = np.empty(chans.shape, dtype=np.float32)
-    for c in range(chans.shape[-1]):
-        x = chans[..., c].astype(np.float32, copy=False)
-        vals = x[mask] if mask is not None else x
-        lo, hi = np.percentile(vals, [1, 99]) if vals.size else (0.0, 1.0)
-        scale = (hi - lo) if hi > lo else 1.0
-        out[..., c] = np.clip((x - lo) / scale, 0, 1)
-    return out
 
 
 def _footprint(radius: float, spacing: Sequence[float]) -> np.ndarray:
@@ -51,7 +33,7 @@ def local_entropy(image: np.ndarray, radius: float = 2.0, channel_axis: Optional
     from skimage.filters.rank import entropy
     from skimage.util import img_as_ubyte
 
-    chans = _normalise(_channels_last(image, channel_axis), mask)
+    chans = scale_percentiles(_channels_last(image, channel_axis), mask=mask, clip=True)
     nd = chans.ndim - 1
     if nd not in (2, 3):
         raise InputError(f"auto seeds need a 2D or 3D image, got {nd} spatial axes")
@@ -105,7 +87,7 @@ def auto_seeds(image: np.ndarray, n_labels: int, *, channel_axis: Optional[int] 
     if len(peaks) < n_labels:
         raise InputError(f"found only {len(peaks)} homogeneous spots for {n_labels} labels; "
                          "lower min_distance or the number of labels")
-    norm = _normalise(chans, mask)
+    norm = scale_percentiles(chans, mask=mask, clip=True)
     from scipy.ndimage import uniform_filter
 
     smooth = np.stack([uniform_filter(norm[..., c], size=3) for c in range(norm.shape[-1])], -1)

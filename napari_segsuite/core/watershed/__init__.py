@@ -38,8 +38,10 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..base.channels import channels_last, scale_percentiles
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.neighbours import parse_connectivity
 from ..base.progress import Progress, in_background, run
 
 GRADIENTS = ("sobel", "morphological")
@@ -55,8 +57,7 @@ def _unpack(image: Any, spacing: Optional[Sequence[float]] = None,
         arr = image.channels_last()
         sp = tuple(image.spacing) if spacing is None else tuple(float(s) for s in spacing)
     else:
-        arr = np.asarray(image)
-        arr = arr[..., None] if channel_axis is None else np.moveaxis(arr, channel_axis, -1)
+        arr = channels_last(image, channel_axis)
         sp = None if spacing is None else tuple(float(s) for s in spacing)
     nd = arr.ndim - 1
     if nd not in (2, 3):
@@ -81,15 +82,7 @@ def _check_sigma(sigma: float) -> float:
 
 def normalise_channels(chans: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
     """Each channel scaled so its 1st..99th percentiles map to 0..1 (float32, not clipped)."""
-    out = np.empty(chans.shape, dtype=np.float32)
-    for c in range(chans.shape[-1]):
-        x = chans[..., c]
-        vals = x[mask] if mask is not None else x
-        lo, hi = np.percentile(vals, [1, 99]) if vals.size else (0.0, 1.0)
-        scale = float(hi - lo) if hi > lo else float(np.ptp(vals) or 1.0)
-        np.subtract(x, np.float32(lo), out=out[..., c], casting="unsafe")
-        out[..., c] /= np.float32(scale)
-    return out
+    return scale_percentiles(chans, mask=mask)
 
 
 # -- gradient ----------------------------------------------------------------------------------
@@ -584,7 +577,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                     sigma: float = 0.0, multiband: str = "rss", h: Optional[float] = None,
                     compactness: float = 0.0, watershed_line: bool = False,
                     merge: Optional[float] = None, mask: Optional[np.ndarray] = None,
-                    connectivity: int = 1):
+                    connectivity="face"):
     """Job: marker-controlled watershed of the image's gradient magnitude -> int32 labels.
 
     markers: a label image of the spatial shape (the user's, or one from
@@ -626,7 +619,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                                            total=steps, message="markers")
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
-    labels = yield from flood_steps(grad, markers, mask, connectivity=connectivity,
+    labels = yield from flood_steps(grad, markers, mask,
+                                    connectivity=parse_connectivity(connectivity, len(shape)),
                                     compactness=compactness, watershed_line=watershed_line,
                                     spacing=sp, progress=(2, 3, steps), message=msg)
     if merge is not None:
@@ -778,8 +772,7 @@ def merge_regions(labels: np.ndarray, image: Any, threshold: float, *,
     if isinstance(image, SegImage):
         chans = image.channels_last()
     else:
-        chans = np.asarray(image)
-        chans = chans[..., None] if channel_axis is None else np.moveaxis(chans, channel_axis, -1)
+        chans = channels_last(image, channel_axis)
     if chans.shape[:-1] != lab.shape:
         raise InputError(f"labels shape {lab.shape} does not match the image {chans.shape[:-1]}")
     if normalise is None:

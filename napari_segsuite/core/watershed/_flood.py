@@ -60,6 +60,7 @@ import numpy as np
 from numba import njit
 
 from ..base.errors import InputError
+from ..base.neighbours import offsets
 from ..base.progress import Progress, in_background
 
 #: label code of masked-out voxels (outside the mask, the padding, watershed-line voxels);
@@ -562,13 +563,9 @@ def neighbour_offsets(shape: Sequence[int], connectivity: int) -> np.ndarray:
     """Raveled offsets of the neighbours in a C-ordered array of ``shape``, in scikit-image's
     visiting order: nearest first, ties in C order of the 3^ndim footprint."""
     nd = len(shape)
-    conn = int(connectivity)
-    if not 1 <= conn <= nd:
-        raise InputError(f"connectivity must be 1..{nd}, got {connectivity}")
-    steps = np.array(list(np.ndindex(*(3,) * nd))) - 1  # C order
-    steps = steps[np.abs(steps).sum(1) <= conn]           # the cross / full footprint
+    steps = offsets(nd, connectivity)                      # C order (rank 1..ndim)
     dist2 = (steps ** 2).sum(1)
-    steps = steps[np.argsort(dist2, kind="stable")][1:]   # drop the centre
+    steps = steps[np.argsort(dist2, kind="stable")]
     strides = np.cumprod((tuple(shape[1:]) + (1,))[::-1])[::-1]
     return (steps @ np.asarray(strides, dtype=np.int64)).astype(np.int64)
 
