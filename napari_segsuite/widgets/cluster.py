@@ -6,43 +6,15 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QPushButton,
+                            QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
-from ..core.base.params import info
 from ..core.cluster.pipeline import ClusterParams
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error, warm_up_in_background
-
-METHODS = (
-    ("K-means", "kmeans"),
-    ("K-medoids (FasterPAM)", "kmedoids"),
-    ("SLIC superpixels (then K-means with K)", "slic"),
-    ("Spectral clustering of superpixels", "spectral"),
-)
-
-
-def _spin(name: str, none_at: Optional[float] = None, decimals: Optional[int] = None):
-    """A spin box for one ClusterParams field: limits, default and tooltip from its declaration;
-    ``none_at``: the value shown as the field's "none"/"auto" text (None)."""
-    i = info(ClusterParams, name)
-    box = QSpinBox() if decimals is None else QDoubleSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
-    lo = i.minimum if none_at is None else none_at
-    box.setRange(lo, i.maximum)
-    if none_at is not None:
-        box.setSpecialValueText(i.none_text)
-    box.setValue(none_at if i.default is None else i.default)
-    box.setToolTip(i.help)
-    return box
-
-
-def _value(box, none_at: Optional[float] = None):
-    v = box.value()
-    return None if none_at is not None and v == none_at else v
 
 
 class ClusteringWidget(QWidget):
@@ -59,15 +31,13 @@ class ClusteringWidget(QWidget):
         self.viewer = napari_viewer
         self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s) used together as channels")
-        self.method = QComboBox()
-        for text, key in METHODS:
-            self.method.addItem(text, key)
-        self.method.setToolTip(info(ClusterParams, "method").help)
-        self.method.setCurrentIndex(self.method.findData(info(ClusterParams, "method").default))
-        self.k = _spin("k", none_at=1)
-        self.segments = _spin("segments", none_at=0)
-        self.compactness = _spin("compactness", decimals=3)
-        self.spatial = _spin("spatial_weight", decimals=2)
+        # every parameter of the job (ClusterParams): defaults, limits and help declared there
+        self.form = ParamForm(ClusterParams, settings_key="cluster")
+        self.method = self.form.control("method")
+        self.k = self.form.control("k")
+        self.segments = self.form.control("segments")
+        self.compactness = self.form.control("compactness")
+        self.spatial = self.form.control("spatial_weight")
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True,
                                 none_text="(whole image)", prefer=r"QA mask")
         self.mask.setToolTip("only cluster where this labels layer is non-zero; a scene's QA "
@@ -78,11 +48,6 @@ class ClusteringWidget(QWidget):
 
         form = QFormLayout()
         form.addRow("Image(s)", self.images)
-        form.addRow("Method", self.method)
-        form.addRow("K clusters", self.k)
-        form.addRow("Superpixels", self.segments)
-        form.addRow("Compactness", self.compactness)
-        form.addRow("Spatial weight", self.spatial)
         form.addRow("Mask", self.mask)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -108,6 +73,7 @@ class ClusteringWidget(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.form)
         lay.addLayout(buttons)
         lay.addWidget(self.panel)
         lay.addWidget(self.canvas)
@@ -119,8 +85,7 @@ class ClusteringWidget(QWidget):
         # not connect(self.sweep): clicked(bool) would arrive as ``ks``
         self.sweep_button.clicked.connect(lambda *_: self.sweep())
         self.composite_button.clicked.connect(lambda *_: self.add_composite())
-        self.method.currentIndexChanged.connect(self._update_enabled)
-        self.segments.valueChanged.connect(self._update_enabled)
+        self.form.changed.connect(self._update_enabled)
         self.images.changed.connect(self._refresh_bands)
         for combo in self.bands:
             combo.activated.connect(self._bands_chosen)
@@ -133,8 +98,8 @@ class ClusteringWidget(QWidget):
 
     # -- helpers --------------------------------------------------------------------------------
     def _update_enabled(self, *_a) -> None:
-        sp = self.method.currentData() in ("slic", "spectral") or self.segments.value() > 0
-        self.compactness.setEnabled(sp)
+        p = self.form.params()
+        self.compactness.setEnabled(p.method in ("slic", "spectral") or p.segments is not None)
 
     def _bands_chosen(self, *_a) -> None:
         self._bands_by_user = True
@@ -160,10 +125,7 @@ class ClusteringWidget(QWidget):
 
     def params(self) -> ClusterParams:
         """The controls' values as the job's parameters."""
-        return ClusterParams(method=self.method.currentData(), k=_value(self.k, 1),
-                             segments=_value(self.segments, 0),
-                             compactness=float(self.compactness.value()),
-                             spatial_weight=float(self.spatial.value()))
+        return self.form.params()
 
     def _inputs(self):
         """(first image layer, image, mask, invalid): the layers as the job's inputs. A scene's
@@ -194,7 +156,7 @@ class ClusteringWidget(QWidget):
         return layers[0], img, mask, invalid
 
     def _lock(self):
-        return [self.run_button, self.sweep_button, self.images, self.method, self.mask]
+        return [self.run_button, self.sweep_button, self.images, self.form, self.mask]
 
     # -- actions --------------------------------------------------------------------------------
     def job(self):
@@ -210,8 +172,8 @@ class ClusteringWidget(QWidget):
         except InputError as exc:
             notify_error(exc)
             return
-        title = self.method.currentText()
         params = self.params()
+        title = f"Clustering ({params.method})"
         name = f"{_input_name(self.images.layers())} {params.method}"
         if params.k is not None:
             name += f" K={params.k}"
