@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                            QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                            QPushButton, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
-from ..core.base.params import info
 from ..core.dl.pipeline import PredictParams
 from ._layers import MultiLayerPicker, add_result, channels_from_layers, disconnect_when_gone
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error
 from .train import _device_text
 
@@ -50,23 +50,15 @@ class PredictWidget(QWidget):
 
         self.channels = MultiLayerPicker(napari_viewer, ("image",))
         self.channels.setToolTip("image layers as input channels, in the training order")
-        dev = info(PredictParams, "device")
-        self.device = QComboBox()
-        self.device.addItems(list(dev.choices))
-        self.device.setCurrentText(dev.default)
-        self.device.setToolTip(dev.help)
-        self.device_label = QLabel(_device_text(dev.default))
+        # every parameter of the job (PredictParams): defaults, limits and help declared there
+        self.form = ParamForm(PredictParams, settings_key="predict")
+        self.device = self.form.control("device")
+        self.tile = self.form.control("tile")
+        self.probabilities = self.form.control("probabilities")
+        self.instances = self.form.control("instances")
+        self.device_label = QLabel(_device_text(self.device.currentText()))
         self.device.currentTextChanged.connect(
             lambda t: self.device_label.setText(_device_text(t)))
-        tile = info(PredictParams, "tile")
-        self.tile = QSpinBox()
-        self.tile.setRange(0, int(tile.maximum))  # 0: None, "auto"
-        self.tile.setSpecialValueText("auto")
-        self.tile.setToolTip(f"{tile.help}; {tile.none_text}")
-        self.probabilities = QCheckBox("Also add class probabilities")
-        self.probabilities.setToolTip(info(PredictParams, "probabilities").help)
-        self.instances = QCheckBox("One label per object (split touching objects)")
-        self.instances.setToolTip(info(PredictParams, "instances").help)
         self.run_button = QPushButton("Predict")
         self.run_button.clicked.connect(self.predict)
         self.panel = JobPanel()
@@ -79,13 +71,10 @@ class PredictWidget(QWidget):
         form.addRow("Model file", row)
         form.addRow("", self.model_info)
         form.addRow("Image channels", self.channels)
-        form.addRow("Device", self.device)
-        form.addRow("", self.device_label)
-        form.addRow("Tile", self.tile)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.probabilities)
-        lay.addWidget(self.instances)
+        lay.addWidget(self.form)
+        lay.addWidget(self.device_label)
         lay.addWidget(self.run_button)
         lay.addWidget(self.panel)
         lay.addStretch(1)
@@ -124,10 +113,7 @@ class PredictWidget(QWidget):
     # -- run ------------------------------------------------------------------------------------
     def params(self) -> PredictParams:
         """The controls' values as the job's parameters."""
-        return PredictParams(device=self.device.currentText(),
-                             instances=self.instances.isChecked(),
-                             probabilities=self.probabilities.isChecked(),
-                             tile=self.tile.value() or None)
+        return self.form.params()
 
     def predict(self) -> None:
         from ..core.dl.pipeline import predict_job
@@ -158,4 +144,4 @@ class PredictWidget(QWidget):
                 out += list(added) if isinstance(added, list) else [added]
             self.result_layers = out
 
-        self.panel.start(job, on_result=done, title="Predicting", lock=[self.run_button])
+        self.panel.start(job, on_result=done, title="Predicting", lock=[self.run_button, self.form])

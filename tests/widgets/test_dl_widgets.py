@@ -168,3 +168,48 @@ def test_predict_button_gives_the_cli_output(make_napari_viewer, qtbot, sync_job
     probs = read_image(prob).array
     for c, lay in enumerate(p.result_layers[1:]):
         np.testing.assert_allclose(lay.data, probs[..., c], rtol=1e-6)
+
+
+def test_train_button_gives_the_cli_model(make_napari_viewer, qtbot, sync_jobs, cli, tmp_path):
+    """The widget and ``segsuite train`` run one job: the same pair and parameters give the
+    same model (architecture, settings, label values and names, normalisation, weights)."""
+    import torch
+    from qtpy.QtCore import Qt
+
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.core.dl.checkpoint import load_model
+    from napari_segsuite.io import write_image
+    from napari_segsuite.widgets.train import TrainWidget
+
+    imgs, labs = disks(3, size=32, seed=4)
+    img = SegImage(np.stack(imgs), spacing=(2.0, 0.5, 0.5))
+    lab = img.like(np.stack(labs), label_names={1: "disk", 2: "other"})
+    ipath = write_image(tmp_path / "img.nii.gz", img)
+    lpath = write_image(tmp_path / "lab.nii.gz", lab)
+    model = tmp_path / "cli.pt"
+    res = cli("train", "--images", ipath, "--labels", lpath, "-o", model, "--epochs", "2",
+              "--width", "4", "--patch", "32", "--steps", "2", "--device", "cpu", "--quiet")
+    assert res.code == 0, res
+
+    viewer = make_napari_viewer()
+    ilayer = viewer.open(str(ipath), plugin="napari-segsuite")[0]
+    llayer = viewer.open(str(lpath), plugin="napari-segsuite")[0]
+    w = TrainWidget(viewer)
+    qtbot.addWidget(w)
+    w.channels.set_layers([ilayer])
+    w.labels.set_layer(llayer)
+    w.epochs.setValue(2)
+    w.width_spin.setValue(4)
+    w.patch.setValue(32)
+    w.steps.setValue(2)
+    w.device.setCurrentText("cpu")
+    qtbot.mouseClick(w.train_button, Qt.LeftButton)
+    assert w.panel.last_outcome == "done", w.panel.last_error
+    mine = load_model(w.save(str(tmp_path / "widget.pt")))
+    want = load_model(model)
+    for key in ("arch", "dim", "settings", "label_values", "label_names", "in_channels",
+                "patch", "norm_mean", "norm_std"):
+        assert getattr(mine, key) == getattr(want, key), key
+    assert sorted(mine.state_dict) == sorted(want.state_dict)
+    for (name, a), (_, b) in zip(sorted(mine.state_dict.items()), sorted(want.state_dict.items())):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
