@@ -123,7 +123,9 @@ def test_pretrained_model_dropdown(make_napari_viewer, sync_jobs):
     p.predict()
     assert p.panel.last_outcome == "done", p.panel.last_error
     out = p.result_layers[0]
-    assert out.name == "cells objects" and out.data.dtype == np.uint32
+    from napari_segsuite.core.base.labels import label_dtype
+
+    assert out.name == "cells objects" and out.data.dtype == label_dtype(out.data.max())
     np.testing.assert_allclose(out.scale, img.scale)
 
 

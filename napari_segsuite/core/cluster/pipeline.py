@@ -219,7 +219,7 @@ def k_sweep_job(image, params: ClusterParams = ClusterParams(), *, ks=range(2, 1
     >>> import numpy as np
     >>> from napari_segsuite.core.base.image import SegImage
     >>> from napari_segsuite.core.base.progress import run
-    >>> arr = np.zeros((20, 20), np.float32); arr[:, 10:] = 1
+    >>> arr = np.zeros((20, 30), np.float32); arr[:, 10:] = 1; arr[:, 20:] = 2
     >>> run(k_sweep_job(SegImage(arr), ks=[2, 3]))["k"]
     [2, 3]
     """
