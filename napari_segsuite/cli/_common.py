@@ -8,6 +8,9 @@
 - :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
   (atomic: temporary file + rename; existing OUT only with ``--force``).
 - :func:`run_job`: drive a core job generator with progress on stderr (silent with ``--quiet``).
+- argparse converters (``finite_float``, ``nonneg_float``, ``positive_float``, ``fraction``,
+  ``positive_int``, ``nonneg_int``, ``label_list``) and :func:`read_channels` (IMAGE as a
+  comma-separated list of files), so that the commands check their values alike.
 - :func:`add_param`: a flag whose default, help and choices come from a pipeline's parameter
   dataclass (``core.base.params``), so the CLI and the widgets show the same defaults and text.
 - :func:`resolve_device` (``core.base.device``'s): ``auto`` -> ``cuda`` when torch sees a GPU,
@@ -60,15 +63,84 @@ def add_connectivity_arg(parser: argparse.ArgumentParser, default,
                         help=f"{what}: {HELP} (default: {default})")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _integer(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _integer(text, 1)
+
+
+# -- argparse converters (``type=``): one place for the checks every command's numbers need ----
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    return _number(text)
+
+
+def nonneg_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    value = _number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {value}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _integer(text, 0)
+
+
+def int_list(text: str, minimum: int = 1) -> list:
+    """Whole numbers >= ``minimum`` separated by commas (``1`` or ``1,3,4``); ValueError with
+    the reason otherwise."""
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip() != ""]
+    except ValueError:
+        raise ValueError(f"expected labels like 1 or 1,3,4, got {text!r}") from None
+    if not values or any(v < minimum for v in values):
+        raise ValueError(f"expected labels >= {minimum} like 1 or 1,3,4, got {text!r}")
+    return values
+
+
+def label_list(text: str) -> list:
+    """argparse type: labels >= 1 separated by commas (``1`` or ``1,3,4``)."""
+    try:
+        return int_list(text, 1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def read_input(path: str, what: str = "IMAGE", lazy: bool = False):
@@ -86,6 +158,28 @@ def read_input(path: str, what: str = "IMAGE", lazy: bool = False):
               f"{img.metadata['dicom_series_uid']} ({img.metadata['dicom_series_files']} files)",
               file=sys.stderr)
     return img
+
+
+def read_channels(text: str, what: str):
+    """IMAGE as a comma-separated list of files on one grid (contrasts, bands): one SegImage,
+    the files as its channels (float32); a single file as it is read."""
+    import numpy as np
+
+    from ..core.base.image import SegImage
+
+    parts = [t for t in text.split(",") if t]
+    imgs = [read_input(t, what) for t in parts]
+    for im in imgs:
+        require_finite(im, what)
+    if len(imgs) == 1:
+        return imgs[0]
+    for t, im in zip(parts, imgs):
+        if im.multichannel or im.shape != imgs[0].shape:
+            raise InputError(f"{what}: {t} must be single-channel with shape {imgs[0].shape}")
+        require_same_grid(im, t, imgs[0], f"{what}: {t}", parts[0])
+    return SegImage(np.stack([im.array.astype(np.float32) for im in imgs], -1),
+                    multichannel=True, name=imgs[0].name,
+                    metadata={"channel_names": [im.name for im in imgs]}, **imgs[0].geometry())
 
 
 def add_roi_arg(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +205,20 @@ def read_roi_input(path: str, roi_text, what: str = "IMAGE", ref=None, roi=None)
         raise InputError(f"{what} has shape {full.shape} but IMAGE has {ref.shape}; they must "
                          "be on the same grid")
     return full, crop(full, roi), roi
+
+
+def read_label_input(path: str, roi_text, what: str, image, full=None, roi=None):
+    """A label map on IMAGE's grid (seeds, markers, a mask), read as every command reads one:
+    only IMAGE's ``--roi`` box (``full``: the whole IMAGE, ``roi``: its box), a single channel,
+    IMAGE's shape and grid, finite values; one-line errors naming ``what``."""
+    img = read_roi_input(path, roi_text, what, image if full is None else full, roi)[1]
+    if img.multichannel or img.shape != image.shape:
+        chans = " with channels" if img.multichannel else ""
+        raise InputError(f"{what} has shape {img.shape}{chans} but IMAGE has {image.shape}; a "
+                         "single-channel label image on IMAGE's grid is needed")
+    require_same_grid(img, path, image, what)
+    require_labels(img, what)
+    return img
 
 
 def require_finite(image, what: str = "IMAGE") -> None:

@@ -46,8 +46,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.base.params import defaults
     from ..core.cluster import cluster_job
-    from ._common import (check_output, read_input, require_labels, require_same_grid, run_job,
-                          write_output)
+    from ._common import check_output, read_label_input, run_job, write_output
     from ._scene import read_scene_input
 
     params = ClusterParams(**{name: getattr(args, name) for name in defaults(ClusterParams)})
@@ -55,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
     img, invalid = read_scene_input(args.image, args)  # invalid: a scene's clouds, fill
     mask = None
     if args.mask:
-        m = read_input(args.mask, "MASK")
-        if m.shape == img.shape:  # another shape is said by the job's own check
-            require_same_grid(m, args.mask, img, "MASK")
-        require_labels(m, "MASK")
-        mask = m.array
+        mask = read_label_input(args.mask, None, "MASK", img).array
     labels = run_job(cluster_job(img, params, mask=mask, invalid=invalid), args)
     write_output(args.output, labels, args.force, args.quiet)
     return 0

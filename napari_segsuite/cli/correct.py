@@ -6,42 +6,11 @@ import argparse
 
 from ..core.base.labels import as_labels
 from ._common import add_connectivity_arg, add_output_args
+from ._common import finite_float as _number, label_list as _label_list, nonneg_int as _count
 
 #: (flag, dest) of the operations, exactly one of which is given
 OPERATIONS = ("fill_between_slices", "fill_holes", "remove_islands", "keep_largest",
               "split_islands", "margin", "hollow", "smooth")
-
-
-def _label_list(text: str):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip() != ""]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected labels like 1 or 1,3,4, got {text!r}") \
-            from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected labels >= 1 like 1 or 1,3,4, got {text!r}")
-    return values
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of voxels, got {text!r}") \
-            from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of voxels >= 0, got {value}")
-    return value
 
 
 def register(sub) -> None:

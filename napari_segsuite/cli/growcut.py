@@ -48,13 +48,13 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.base.errors import InputError
-    from ._common import (check_output, read_roi_input, require_labels, require_same_grid,
-                          resolve_device, run_job, write_output)
+    from ._common import (check_output, read_label_input, read_roi_input, resolve_device,
+                          run_job, write_output)
 
     check_output(args.output, args.force)
     device = resolve_device(args.device)
     if args.roi is None:
-        from .train import _read_channels  # the comma-separated list, as train and predict do
+        from ._common import read_channels as _read_channels  # as train and predict do
 
         image = _read_channels(args.image, "IMAGE")
         grid, roi = image, None
@@ -74,23 +74,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.seeds == "-":
             raise InputError("SEEDS '-' is only allowed with --auto-seeds K")
-        seed_img = read_roi_input(args.seeds, args.roi, "SEEDS", grid, roi)[1]
-        if seed_img.multichannel:
-            raise InputError("SEEDS must be a single-channel label image")
-        if seed_img.shape != image.shape:
-            raise InputError(f"SEEDS has shape {seed_img.shape} but IMAGE has {image.shape}; "
-                             "they must be on the same grid")
-        require_same_grid(seed_img, args.seeds, image, "SEEDS")
-        require_labels(seed_img, "SEEDS")
-        seeds = seed_img.array
+        seeds = read_label_input(args.seeds, args.roi, "SEEDS", image, grid, roi).array
     mask = None
     if args.mask:
-        mask_img = read_roi_input(args.mask, args.roi, "--mask", grid, roi)[1]
-        if mask_img.shape != image.shape:
-            raise InputError(f"--mask has shape {mask_img.shape} but IMAGE has {image.shape}")
-        require_same_grid(mask_img, args.mask, image, "--mask")
-        require_labels(mask_img, "--mask")
-        mask = mask_img.array != 0
+        mask = read_label_input(args.mask, args.roi, "--mask", image, grid, roi).array != 0
     if image.ndim not in (2, 3):
         raise InputError(f"IMAGE must be 2D or 3D, got {image.ndim}D")
     from ..core.growcut import growcut_steps

@@ -1,13 +1,27 @@
 """``segsuite metrics PRED GT [--spacing Z,Y,X] [--json] [--csv FILE] [--tolerance MM]
 [--hd95 medpy|monai|deepmind] [--instances]``: compare a segmentation with a ground truth (see
-DESIGN.md for the JSON contract)."""
+DESIGN.md for the JSON contract).
+
+This module parses, reads PRED and GT, checks their grids, builds
+:class:`~napari_segsuite.core.metrics.MetricsParams` and runs
+:func:`~napari_segsuite.core.metrics.compare_job` (the Compare widget's job too), then prints
+the JSON or the table and writes the CSV (:mod:`napari_segsuite.io.reports`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ._common import add_quiet_arg
+from ..core.metrics.pipeline import MetricsParams
+from ._common import add_param, add_quiet_arg
+
+
+def _help(name: str) -> str:
+    """A field's help text with what its default (None) means."""
+    from ..core.base.params import info
+
+    i = info(MetricsParams, name)
+    return f"{i.help} (default: {i.none_text})" if i.default is None else i.help
 
 
 def register(sub) -> None:
@@ -22,33 +36,19 @@ def register(sub) -> None:
     p.add_argument("pred", metavar="PRED", help="the segmentation to judge (label image)")
     p.add_argument("gt", metavar="GT", help="the ground truth (label image, same grid)")
     p.add_argument("--spacing", metavar="Z,Y,X",
-                   help="voxel spacing in numpy order (default: GT's header)")
+                   help=_help("spacing"))  # parsed once GT's dimension is known
     p.add_argument("--json", action="store_true", help="print one JSON object (see DESIGN.md)")
     p.add_argument("--csv", metavar="FILE", help="also write one row per label to FILE")
     p.add_argument("--force", action="store_true", help="overwrite the --csv FILE if it exists")
-    p.add_argument("--labels", metavar="L1,L2",
-                   help="report only these labels (default: every non-zero label of both)")
-    p.add_argument("--threshold", type=float, metavar="T",
-                   help="PRED is a probability/score map: voxels >= T are foreground (compared "
-                        "as a binary mask); also prints the average precision and the best-F1 "
-                        "threshold")
-    p.add_argument("--no-distances", action="store_true",
-                   help="skip Hausdorff/HD95/ASSD (fast; their keys are then absent)")
-    p.add_argument("--binary", choices=("auto", "yes", "no"), default=None,
-                   help="yes: any non-zero voxel is foreground; no: compare label values as "
-                        "they are; auto (default; with --instances: yes): yes only for a 0/1 "
-                        "mask against a 0/255 one")
-    p.add_argument("--tolerance", type=float, default=1.0, metavar="MM",
-                   help="tolerance of the normalised surface Dice and width of the boundary "
-                        "IoU's boundary region, in physical units (default 1)")
-    p.add_argument("--hd95", choices=("medpy", "monai", "deepmind"), default="medpy",
-                   help="whose HD95 and ASSD: medpy (default; pooled boundary distances), "
-                        "monai (larger directed percentile), deepmind (area-weighted surface "
-                        "elements, larger directed percentile)")
-    p.add_argument("--instances", action="store_true",
-                   help="PRED and GT are instance label maps (or binary masks, split into "
-                        "connected objects): add one-to-one matching at IoU > 0.5 (PQ, SQ, RQ, "
-                        "F1, ...); the per-label figures then compare the foregrounds")
+    p.add_argument("--labels", metavar="L1,L2", help=_help("labels"))
+    add_param(p, MetricsParams, "threshold", metavar="T")
+    add_param(p, MetricsParams, "background_label", metavar="N")
+    add_param(p, MetricsParams, "distances", action="store_false",
+              help="skip " + _help("distances"))
+    add_param(p, MetricsParams, "binary")
+    add_param(p, MetricsParams, "tolerance", metavar="MM")
+    add_param(p, MetricsParams, "hd95")
+    add_param(p, MetricsParams, "instances")
     add_quiet_arg(p)
     p.set_defaults(func=run)
 
@@ -91,14 +91,12 @@ objects are in one image only.
 
 def _parse_labels(text: str):
     from ..core.base.errors import InputError
+    from ._common import int_list
 
     try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"--labels must be integers separated by commas, got {text!r}") from None
-    if not vals or any(v < 0 for v in vals):
-        raise InputError(f"--labels must be non-negative integers, got {text!r}")
-    return vals
+        return int_list(text, 0)
+    except ValueError as exc:
+        raise InputError(f"--labels: {exc}") from None
 
 
 def _fmt(v, width: int = 9) -> str:
@@ -113,7 +111,7 @@ def _fmt(v, width: int = 9) -> str:
 
 def format_table(result: dict) -> str:
     """The human-readable report (no --json)."""
-    from ..core.metrics import CSV_COLUMNS
+    from ..io.reports import CSV_COLUMNS
 
     cols = [c for c in CSV_COLUMNS if c == "label" or any(c in m for m in result["per_label"].values())]
     widths = {c: max(9, len(c)) for c in cols}
@@ -163,9 +161,9 @@ def format_table(result: dict) -> str:
 
 
 def write_csv(path: str, result: dict, force: bool = False):
-    """Write the per-label CSV atomically (see :func:`napari_segsuite.core.metrics.write_csv`)."""
+    """Write the per-label CSV atomically (see :func:`napari_segsuite.io.reports.write_csv`)."""
     from ..core.base.errors import InputError
-    from ..core.metrics import write_csv as _write
+    from ..io.reports import write_csv as _write
 
     try:
         return _write(path, result, force=force)
@@ -176,25 +174,24 @@ def write_csv(path: str, result: dict, force: bool = False):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..core.base.errors import InputError
     from ..core.base.image import parse_spacing
     import numpy as np
 
-    from ..core.metrics import compare_steps, to_json
+    from ..core.metrics import compare_job
+    from ..io.reports import check_report_path, to_json
     from ._common import read_input, require_labels, require_same_grid, run_job
 
     if args.csv:  # fail fast, before reading or computing anything
-        out = Path(args.csv)
-        if out.is_dir():
-            raise InputError(f"--csv {out}: is a folder; give a file name")
-        if out.exists() and not args.force:
-            raise InputError(f"--csv {out}: already exists; use --force to overwrite it")
-        if not (out.parent if str(out.parent) else Path(".")).is_dir():
-            raise InputError(f"--csv {out}: folder {out.parent} does not exist")
+        try:
+            check_report_path(args.csv, force=args.force)
+        except InputError as exc:
+            raise InputError(f"--csv {exc}") from None
+    # the flags' values, named as flags (the job checks them again, for every caller)
     if not np.isfinite(args.tolerance) or args.tolerance < 0:
         raise InputError(f"--tolerance must be a non-negative number in mm, got {args.tolerance}")
+    if args.threshold is not None and not np.isfinite(args.threshold):
+        raise InputError(f"--threshold must be a number, got {args.threshold}")
     labels = _parse_labels(args.labels) if args.labels else None
     pred = read_input(args.pred, "PRED")
     gt = read_input(args.gt, "GT")
@@ -204,32 +201,18 @@ def run(args: argparse.Namespace) -> int:
     if pred.shape != gt.shape:
         raise InputError(f"PRED has shape {pred.shape} but GT has shape {gt.shape}; they must be "
                          "on the same grid")
-    spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing is not None \
-        else tuple(gt.spacing)
+    spacing = parse_spacing(args.spacing, gt.ndim) if args.spacing is not None else None
     # the same rule as every command and widget: another grid is refused, not compared
     require_same_grid(pred, args.pred, gt, "PRED", "GT")
     require_labels(gt, "GT")
     require_labels(pred, "PRED")  # NaN counted as background would flatter or punish silently
-    if args.binary is None:
-        args.binary = "yes" if args.instances else "auto"
-    binary = {"auto": None, "yes": True, "no": False}[args.binary]
-    pr = None
-    pred_array = pred.array
-    if args.threshold is not None:
-        from ..core.metrics import pr_curve
-
-        if pred_array.dtype.kind not in "biuf":
-            raise InputError(f"PRED has dtype {pred_array.dtype}; --threshold needs numbers")
-        if not np.isfinite(args.threshold):
-            raise InputError(f"--threshold must be a number, got {args.threshold}")
-        if (gt.array != 0).any():
-            pr = pr_curve(pred_array, gt.array)
-        pred_array = (pred_array >= args.threshold).view(np.uint8)
-        binary = True if binary is None else binary
-    result = run_job(compare_steps(pred_array, gt.array, spacing=spacing, labels=labels,
-                                   distances=not args.no_distances, binary=binary,
-                                   tolerance=args.tolerance, hd95=args.hd95,
-                                   instances=args.instances), args)
+    params = MetricsParams(spacing=spacing, labels=None if labels is None else tuple(labels),
+                           threshold=args.threshold, background_label=args.background_label,
+                           binary=args.binary,
+                           distances=args.distances, tolerance=args.tolerance, hd95=args.hd95,
+                           instances=args.instances)
+    out = run_job(compare_job(pred, params, gt=gt), args)
+    result, pr = out.result, out.pr
     written = None
     if args.csv:  # first: a failed write is exit 2 with nothing on stdout
         written = write_csv(args.csv, result, force=args.force)

@@ -7,16 +7,8 @@ import sys
 
 from ..core.dl.pipeline import PredictParams
 from ._common import add_output_args, add_param, positive_int
+from ._common import fraction as _overlap
 
-
-def _overlap(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {v}")
-    return v
 
 
 def register(sub) -> None:
@@ -47,7 +39,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.base.errors import InputError
     from ._common import check_output, resolve_device, run_job, write_output
-    from .train import _read_channels
+    from ._common import read_channels as _read_channels
 
     if args.list_models:
         from ..core.dl.checkpoint import bundled_models, load_model

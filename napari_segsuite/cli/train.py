@@ -7,26 +7,9 @@ import sys
 
 from ..core.dl.pipeline import TrainParams
 from ._common import add_param, add_quiet_arg, positive_int
+from ._common import fraction as _fraction, positive_float as _positive_float
+from ._common import read_channels as _read_channels
 
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
 
 
 #: argparse converters of the flags whose values have limits
@@ -59,28 +42,6 @@ def register(sub) -> None:
                  "keep_empty_slices", "seed"):
         add_param(p, TrainParams, name, type=_TYPES.get(name))
     p.set_defaults(func=run)
-
-
-def _read_channels(text: str, what: str):
-    from ..core.base.errors import InputError
-    from ..core.base.image import SegImage
-    from ._common import read_input, require_finite, require_same_grid
-
-    import numpy as np
-
-    parts = [t for t in text.split(",") if t]
-    imgs = [read_input(t, what) for t in parts]
-    for im in imgs:
-        require_finite(im, what)
-    if len(imgs) == 1:
-        return imgs[0]
-    for t, im in zip(parts, imgs):
-        if im.multichannel or im.shape != imgs[0].shape:
-            raise InputError(f"{what}: {t} must be single-channel with shape {imgs[0].shape}")
-        require_same_grid(im, t, imgs[0], f"{what}: {t}", parts[0])
-    return SegImage(np.stack([im.array.astype(np.float32) for im in imgs], -1),
-                    multichannel=True, name=imgs[0].name,
-                    metadata={"channel_names": [im.name for im in imgs]}, **imgs[0].geometry())
 
 
 def run(args: argparse.Namespace) -> int:

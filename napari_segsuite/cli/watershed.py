@@ -7,23 +7,8 @@ import argparse
 from ..core.base.defaults import AUTO_MARKERS, HELP, INSTANCES
 from ..core.base.labels import label_dtype
 from ._common import add_output_args, add_roi_arg, positive_int
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def _pos_float(text: str) -> float:
-    value = _nonneg_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+from ._common import nonneg_float as _nonneg_float  # noqa: F401
+from ._common import positive_float as _pos_float  # noqa: F401
 
 
 def register(sub) -> None:
@@ -133,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from ..core import watershed as W
     from ..core.base.errors import InputError
     from ..core.base.image import SegImage
-    from ._common import (check_output, read_roi_input, require_finite, require_labels,
-                          require_same_grid, run_job, write_output)
+    from ._common import (check_output, read_label_input, read_roi_input, require_finite,
+                          run_job, write_output)
 
     _check_args(args)
     full, image, roi = read_roi_input(args.image, args.roi, "IMAGE")  # roi: only the box
@@ -147,23 +132,11 @@ def run(args: argparse.Namespace) -> int:
                image.n_channels)  # before any work
     markers = None
     if args.markers:
-        seeds = read_roi_input(args.markers, args.roi, "SEEDS", full, roi)[1]
-        if seeds.multichannel:
-            raise InputError("SEEDS: markers must be a single-channel label image")
-        if seeds.shape != image.shape:
-            raise InputError(f"SEEDS: shape {seeds.shape} does not match IMAGE's {image.shape}; "
-                             "draw the markers on the image's grid")
-        require_same_grid(seeds, args.markers, image, "SEEDS")
-        require_labels(seeds, "SEEDS")
+        seeds = read_label_input(args.markers, args.roi, "SEEDS", image, full, roi)
         markers = W.check_markers(seeds.array, image.shape, "SEEDS")
     mask = None
     if args.mask:
-        m = read_roi_input(args.mask, args.roi, "MASK", full, roi)[1]
-        if m.multichannel or m.shape != image.shape:
-            raise InputError(f"MASK: shape {m.shape} does not match IMAGE's {image.shape}")
-        require_same_grid(m, args.mask, image, "MASK")
-        require_labels(m, "MASK")
-        mask = m.array != 0
+        mask = read_label_input(args.mask, args.roi, "MASK", image, full, roi).array != 0
         if not mask.any():
             raise InputError("MASK is empty: nothing to flood")
     check_output(args.output, args.force)

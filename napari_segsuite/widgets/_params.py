@@ -66,10 +66,33 @@ def _float_step(i: ParamInfo) -> float:
 def _elem_types(tp) -> Optional[List[Any]]:
     """Element types of a tuple annotation: ``Tuple[float, ...]`` -> [float, ...],
     ``Tuple[int, int]`` -> [int, int]; None when unknown (then each item is a literal)."""
-    args = [a for a in typing.get_args(tp)]
+    args = list(typing.get_args(tp))
     if typing.get_origin(tp) in (tuple, list) or tp in (tuple, list):
         return args or None
     return None
+
+
+class _AutoStep:
+    """Spin box mixin: one step up from the special "auto" value (None) lands on ``first``
+    (the declared minimum, else 0), not next to the far-away sentinel."""
+
+    first: Any = None
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt's name)
+        if (self.first is not None and steps > 0 and self.specialValueText()
+                and self.value() == self.minimum()):
+            self.setValue(min(self.first, self.maximum()))
+            steps -= 1
+        if steps:
+            super().stepBy(steps)
+
+
+class _SpinBox(_AutoStep, QSpinBox):
+    pass
+
+
+class _DoubleSpinBox(_AutoStep, QDoubleSpinBox):
+    pass
 
 
 class ParamForm(QWidget):
@@ -176,18 +199,19 @@ class ParamForm(QWidget):
             w.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             return w
         if tp is int:
-            w = QSpinBox()
+            w = _SpinBox()
             lo = int(i.minimum) if i.minimum is not None else -_INT_LIMIT + 1
             hi = int(i.maximum) if i.maximum is not None else _INT_LIMIT
             step = int(i.step) if i.step else 1
             if i.optional:  # the value below the minimum means None
                 lo = lo - step if i.minimum is not None else -_INT_LIMIT
                 w.setSpecialValueText(i.none_text)
+                w.first = int(i.minimum) if i.minimum is not None else 0
             w.setRange(lo, hi)
             w.setSingleStep(step)
             return w
         if tp is float:
-            w = QDoubleSpinBox()
+            w = _DoubleSpinBox()
             step = _float_step(i)
             decimals = max(2, _decimals_needed(step), _decimals_needed(i.minimum),
                            _decimals_needed(i.maximum),
@@ -199,6 +223,7 @@ class ParamForm(QWidget):
             if i.optional:
                 lo = round(lo - step, w.decimals()) if i.minimum is not None else -_FLOAT_LIMIT
                 w.setSpecialValueText(i.none_text)
+                w.first = float(i.minimum) if i.minimum is not None else 0.0
             w.setRange(lo, hi)
             w.setSingleStep(step)
             return w
@@ -244,7 +269,7 @@ class ParamForm(QWidget):
         try:
             elems = _elem_types(tp)
             if elems is not None or tp in (tuple, list):
-                items = [s for s in text.strip("()[]").replace(",", " ").split()]
+                items = text.strip("()[]").replace(",", " ").split()
                 if elems and len(elems) == 2 and elems[1] is Ellipsis:
                     elems = [elems[0]] * len(items)
                 if elems and len(elems) != len(items):

@@ -1,9 +1,12 @@
 """Compare with ground truth: per-label figures, confusion matrix, TP/FP/FN overlay, per-slice Dice,
 precision-recall curve, live update while the prediction is corrected by hand.
 
-All computation is :mod:`napari_segsuite.core.metrics`, run through :class:`JobPanel` (off the GUI
-thread, cancellable). The widget never modifies the user's layers: the overlay and the thresholded
-prediction are new layers on the ground truth's grid.
+All computation is :func:`napari_segsuite.core.metrics.compare_job` (the job ``segsuite metrics``
+runs), run through :class:`JobPanel` (off the GUI thread, cancellable): the widget reads its
+controls into :class:`~napari_segsuite.core.metrics.MetricsParams` (whose declarations give the
+controls' defaults and tooltips) and shows the result; files are written by
+:mod:`napari_segsuite.io.reports`. The widget never modifies the user's layers: the overlay and the
+thresholded prediction are new layers on the ground truth's grid.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from typing import Any, Optional
 import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
-                            QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                            QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                             QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
-from ..core.metrics import (CSV_COLUMNS, DEFAULT_TOLERANCE, HD95_CONVENTIONS, OVERLAY_FN,
-                            OVERLAY_FP, OVERLAY_TP, compare_steps, overlay, per_slice_dice,
-                            pr_curve, table_rows, to_csv_text, write_csv)
+from ..core.base.params import info
+from ..core.metrics import (OVERLAY_FN, OVERLAY_FP, OVERLAY_TP, MetricsParams, compare_job,
+                            compared_prediction, overlay)
+from ..io.reports import CSV_COLUMNS, table_rows, to_csv_text, write_csv
 from ..core.base.progress import Progress
+from ._params import ParamForm
 from ._layers import (LayerPicker, add_result, check_same_grid, disconnect_when_gone, layer_data,
                       segimage_from_layer)
 from ._worker import JobPanel, notify_error
@@ -37,8 +42,6 @@ OVERLAY_COLORS = {
 LIVE_DELAY_MS = 500
 #: After a live update without distances, the distances follow once editing pauses this long.
 DISTANCE_DELAY_MS = 2000
-#: Per-slice Dice curves are computed for at most this many labels (plus all labels together).
-MAX_SLICE_LABELS = 32
 #: A ground truth with more distinct labels than this is taken for instances (nuclei, cells).
 INSTANCE_GUESS_LABELS = 50
 
@@ -79,37 +82,6 @@ def background_label_of(layer) -> Optional[int]:
     return None
 
 
-def compare_job(pred: np.ndarray, gt: np.ndarray, spacing, distances: bool = True,
-                axis: Optional[int] = 0, score: Optional[np.ndarray] = None,
-                binary: Optional[bool] = None, tolerance: float = 1.0, hd95: str = "medpy",
-                instances: bool = False):
-    """The widget's job: :func:`compare_steps`, then per-slice Dice and (for a score image) the
-    PR curve. Returns ``{"result", "slices", "pr"}``."""
-    result = yield from compare_steps(pred, gt, spacing=spacing, distances=distances,
-                                      binary=binary, tolerance=tolerance, hd95=hd95,
-                                      instances=instances)
-    slices = None
-    by_label = {}
-    if axis is not None and pred.ndim >= 3:
-        yield Progress(None, None, "per-slice Dice")
-        if result.get("binary"):
-            slices = per_slice_dice(pred != 0, gt != 0, axis=axis)
-        else:
-            slices = per_slice_dice(pred, gt, axis=axis)
-            for lab in result["labels"][:MAX_SLICE_LABELS]:
-                yield Progress(None, None, f"per-slice Dice, label {lab}")
-                by_label[lab] = per_slice_dice(pred, gt, axis=axis, label=lab)
-        slices["by_label"] = by_label
-    pr = None
-    if score is not None:
-        yield Progress(None, None, "precision-recall curve")
-        try:
-            pr = pr_curve(score, gt)
-        except InputError:
-            pr = None  # GT without foreground: no curve
-    return {"result": result, "slices": slices, "pr": pr}
-
-
 def looks_like_instances(layer) -> bool:
     """A labels layer of instances: marked so in its metadata (the nuclei sample, watershed
     --instances) or holding more than :data:`INSTANCE_GUESS_LABELS` distinct labels."""
@@ -144,6 +116,11 @@ def instances_text(inst: Optional[dict]) -> str:
     return "\n".join(lines)
 
 
+def _tip(name: str) -> str:
+    """The tooltip of a control: the help text declared in :class:`MetricsParams`."""
+    return info(MetricsParams, name).help
+
+
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -175,8 +152,7 @@ class CompareWidget(QWidget):
         self.threshold.setDecimals(4)
         self.threshold.setRange(-1e9, 1e9)
         self.threshold.setValue(0.5)
-        self.threshold.setToolTip("for a probability/score image: voxels >= threshold are "
-                                  "foreground")
+        self.threshold.setToolTip(_tip("threshold"))
         self.score_map = QCheckBox("probability / score map")
         self.score_map.setToolTip("threshold the prediction image instead of reading it as "
                                   "labels (ticked by itself for a float map in 0..1)")
@@ -184,29 +160,16 @@ class CompareWidget(QWidget):
         self.background_label.setRange(-1, 2**31 - 1)
         self.background_label.setSpecialValueText("none")
         self.background_label.setValue(-1)
-        self.background_label.setToolTip(
-            "a label of the prediction that means background (e.g. the background seed label "
-            "of a GrowCut result): counted as 0, not as a class")
-        self.distances = QCheckBox("Surface figures (Hausdorff, HD95, ASSD, NSD, boundary IoU, "
-                                   "clDice)")
-        self.distances.setChecked(True)
-        # -- issue 15: surface Dice tolerance, HD95 convention, instance mode
-        self.tolerance = QDoubleSpinBox()
-        self.tolerance.setDecimals(2)
-        self.tolerance.setRange(0.0, 1000.0)
-        self.tolerance.setValue(DEFAULT_TOLERANCE)
+        self.background_label.setToolTip(_tip("background_label"))
+        # the job's options: controls, tooltips, limits and remembered values from MetricsParams
+        self.options = ParamForm(MetricsParams, ["binary", "distances", "tolerance", "hd95",
+                                                 "instances"], settings_key="metrics")
+        self.binary = self.options.control("binary")
+        self.distances = self.options.control("distances")
+        self.tolerance = self.options.control("tolerance")
         self.tolerance.setSuffix(" mm")
-        self.tolerance.setToolTip("tolerance of the normalised surface Dice (NSD) and width of "
-                                  "the boundary IoU's boundary region, in physical units")
-        self.hd95 = QComboBox()
-        self.hd95.addItems(list(HD95_CONVENTIONS))
-        self.hd95.setToolTip("whose HD95 / ASSD: medpy (pooled boundary distances), monai "
-                             "(larger directed percentile), deepmind (area-weighted surface "
-                             "elements)")
-        self.instances = QCheckBox("Instances")
-        self.instances.setToolTip("the images are instance label maps (nuclei, cells, lesions): "
-                                  "PQ, SQ, RQ, F1 of one-to-one matches at IoU > 0.5; the "
-                                  "per-label table then compares the foregrounds")
+        self.hd95 = self.options.control("hd95")
+        self.instances = self.options.control("instances")
         self.gt_picker.layer_changed.connect(self._guess_instances)
         self._guess_instances()
         self.live = QCheckBox("Live update while editing the prediction")
@@ -214,10 +177,6 @@ class CompareWidget(QWidget):
         self.live_distances = QCheckBox("…with distances (slower)")
         self.live_distances.setChecked(False)
         self.axis = QComboBox()
-        self.binary = QComboBox()
-        self.binary.addItems(["auto", "yes", "no"])
-        self.binary.setToolTip("yes: any non-zero voxel is foreground; auto: yes only for a "
-                               "0/1 mask against a 0/255 one, else label by label")
         form = QFormLayout()
         form.addRow("Prediction", self.pred_picker)
         form.addRow("Ground truth", self.gt_picker)
@@ -226,7 +185,6 @@ class CompareWidget(QWidget):
         thr.addWidget(self.score_map)
         thr.addWidget(self.threshold, 1)
         form.addRow("Threshold", thr)
-        form.addRow("Binary masks", self.binary)
         form.addRow("Slice axis", self.axis)
         self.run_button = QPushButton("Compare")
         self.run_button.clicked.connect(lambda *_: self.compute())
@@ -288,14 +246,7 @@ class CompareWidget(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.distances)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("NSD tolerance"))
-        row.addWidget(self.tolerance)
-        row.addWidget(QLabel("HD95"))
-        row.addWidget(self.hd95)
-        row.addWidget(self.instances)
-        lay.addLayout(row)
+        lay.addWidget(self.options)
         row = QHBoxLayout()
         row.addWidget(self.live)
         row.addWidget(self.live_distances)
@@ -385,6 +336,7 @@ class CompareWidget(QWidget):
         self.score_map.setEnabled(isinstance(pred, L.Image) and not getattr(pred, "rgb", False))
         prob = self._score_mode()
         self.threshold.setEnabled(prob)
+        self.background_label.setEnabled(not prob)  # a label prediction's background
         if prob:
             data = layer_data(pred)
             lo, hi = float(np.min(data)), float(np.max(data))
@@ -411,6 +363,9 @@ class CompareWidget(QWidget):
 
     # -- computing ------------------------------------------------------------------------------
     def _inputs(self):
+        """(prediction, ground truth): copies of the chosen layers' data (the user may keep
+        painting while the job runs off the GUI thread), GT as a SegImage with its layer's
+        geometry; refused when they are not on one grid."""
         pred_l, gt_l = self.pred_picker.layer(), self.gt_picker.layer()
         if pred_l is None or gt_l is None:
             raise InputError("choose a prediction layer and a ground-truth layer")
@@ -419,8 +374,7 @@ class CompareWidget(QWidget):
         gt_img = segimage_from_layer(gt_l)
         if gt_img.multichannel:
             raise InputError(f"'{gt_l.name}' is RGB; the ground truth must be a label image")
-        # copies: the user may keep painting while the job runs off the GUI thread
-        gt = np.array(gt_img.array, copy=True)
+        gt = gt_img.like(np.array(gt_img.array, copy=True))
         raw = layer_data(pred_l)
         if getattr(pred_l, "rgb", False):
             raise InputError(f"'{pred_l.name}' is RGB; the prediction must be a label or "
@@ -429,41 +383,33 @@ class CompareWidget(QWidget):
             raise InputError(f"'{pred_l.name}' has shape {raw.shape} but '{gt_l.name}' has "
                              f"{gt.shape}; they must be on the same grid")
         check_same_grid(pred_l, gt_l, "prediction")
-        score = None
-        if self._score_mode():
-            score = np.array(raw, dtype=np.float32, copy=True)
-            pred = (score >= self.threshold.value()).astype(np.uint8)
-        elif has_fractions(pred_l):
+        if not self._score_mode() and has_fractions(pred_l):
             raise InputError(f"'{pred_l.name}' holds intensities, not labels; choose a labels "
                              "layer, or tick 'probability / score map' to threshold it")
-        else:
-            pred = np.array(raw, copy=True)
-            bg = self.background_label.value()
-            if bg >= 0:
-                pred[pred == bg] = 0  # the prediction's background label is background
-        return pred, gt, score, gt_img.spacing
+        return np.array(raw, copy=True), gt
+
+    def params(self, distances: Optional[bool] = None) -> MetricsParams:
+        """The controls as :class:`MetricsParams` (``distances``: override the checkbox)."""
+        score = self._score_mode()
+        bg = self.background_label.value()
+        extra = {} if distances is None else {"distances": distances}
+        return self.options.params(
+            threshold=self.threshold.value() if score else None,
+            background_label=bg if bg >= 0 and not score else None,
+            slice_axis=self.axis.currentData() if self.axis.count() else None, **extra)
 
     def compute(self, distances: Optional[bool] = None) -> None:
         """Start the comparison job (the Compare button)."""
-        if distances is None or not isinstance(distances, bool):
-            distances = self.distances.isChecked()
+        if not isinstance(distances, bool):
+            distances = None
         try:
-            pred, gt, score, spacing = self._inputs()
+            pred, gt = self._inputs()
         except InputError as exc:
             notify_error(exc)
             return
-        axis = self.axis.currentData() if self.axis.count() else None
-        binary = {"auto": None, "yes": True, "no": False}[self.binary.currentText()]
-        if score is not None and binary is None:
-            binary = True  # a thresholded probability map is a binary mask: compare foregrounds
-        instances = self.instances.isChecked()
-        if instances and binary is None:
-            binary = True  # instance ids are not classes: the table compares the foregrounds
-        self._slice_axis_used = axis
-        job = compare_job(pred, gt, spacing, distances=distances, axis=axis, score=score,
-                          binary=binary, tolerance=self.tolerance.value(),
-                          hd95=self.hd95.currentText(), instances=instances)
-        self.panel.start(job, on_result=self._show, title="Compare",
+        params = self.params(distances)
+        self._slice_axis_used = params.slice_axis
+        self.panel.start(compare_job(pred, params, gt=gt), on_result=self._show, title="Compare",
                          lock=[self.run_button, self.overlay_button, self.best_f1_button])
 
     def _schedule_live(self, *_args) -> None:
@@ -490,10 +436,10 @@ class CompareWidget(QWidget):
         self.compute(distances=True)
 
     # -- showing --------------------------------------------------------------------------------
-    def _show(self, out: dict) -> None:
-        self.result = out["result"]
-        self.slices = out["slices"]
-        self.pr = out["pr"]
+    def _show(self, out) -> None:
+        self.result = out.result
+        self.slices = out.slices
+        self.pr = out.pr
         self._fill_table()
         r = self.result
         has_distances = any("hausdorff" in m for m in r["per_label"].values())
@@ -667,17 +613,20 @@ class CompareWidget(QWidget):
         """Add (or refresh) the TP/FP/FN labels layer on the ground truth's grid (a JobPanel job;
         in synchronous mode the layer is returned)."""
         try:
-            pred, gt, _score, _sp = self._inputs()
+            pred, gt_img = self._inputs()
         except InputError as exc:
             notify_error(exc)
             return None
+        params = self.params()
         binary = bool(self.result is not None and self.result.get("binary"))
         lab = self.overlay_label.currentData()
         gt_layer = self.gt_picker.layer()
 
         def job():
             yield Progress(0, 1, "overlay")
-            p, g = ((pred != 0).view(np.uint8), (gt != 0).view(np.uint8)) if binary else (pred, gt)
+            pred_c, gt = compared_prediction(pred, params), gt_img.array
+            p, g = ((pred_c != 0).view(np.uint8), (gt != 0).view(np.uint8)) if binary \
+                else (pred_c, gt)
             return overlay(p, g, label=lab)
 
         self.panel.start(job(), on_result=lambda data: self._set_overlay(data, gt_layer),

@@ -90,3 +90,33 @@ def test_connectivity_names_and_counts_on_every_flag(cli, files):
         assert np.array_equal(*got)
     res = cli("correct", lp, "-o", tmp / "x.npy", "--split-islands", "--connectivity", "diag")
     assert res.code == 2 and "invalid choice" in res.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "x.tif", "--model", "m.pt", "-o", "o.tif", "--overlap", "1"], "fraction in [0, 1)"),
+    (["train", "--images", "a", "--labels", "b", "-o", "m.pt", "--val-fraction", "1"],
+     "fraction in [0, 1)"),
+    (["train", "--images", "a", "--labels", "b", "-o", "m.pt", "--lr", "inf"],
+     "finite number"),  # train's copy let inf through, watershed's refused it
+    (["train", "--images", "a", "--labels", "b", "-o", "m.pt", "--lr", "0"], "number > 0"),
+    (["correct", "l.tif", "-o", "o.tif", "--remove-islands", "-1"], "integer >= 0"),
+    (["correct", "l.tif", "-o", "o.tif", "--keep-largest", "--label", "0"], "labels >= 1"),
+    (["correct", "l.tif", "-o", "o.tif", "--margin", "nan"], "finite number"),
+    (["growcut", "a.tif", "s.tif", "-o", "o.tif", "--max-iter", "0"], "integer >= 1"),
+])
+def test_every_command_checks_numbers_alike(cli, argv, message):
+    res = cli(*argv)
+    assert res.code == 2 and message in res.err, res
+
+
+def test_converters():
+    import argparse
+
+    from napari_segsuite.cli import _common as C
+
+    assert C.label_list("1, 3,4") == [1, 3, 4] and C.int_list("0,2", 0) == [0, 2]
+    assert C.fraction("0") == 0.0 and C.nonneg_float("0") == 0.0 and C.positive_int("2") == 2
+    for conv, text in ((C.positive_float, "-1"), (C.nonneg_float, "-0.1"), (C.fraction, "x"),
+                       (C.nonneg_int, "1.5"), (C.label_list, ""), (C.finite_float, "-inf")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            conv(text)

@@ -296,3 +296,37 @@ def test_help_states_schema_and_empty_mask_conventions(cli):
     for word in ("nsd", "boundary_iou", "cldice", "mcc", "volume_difference", "kappa",
                  "hd95_convention", "mean_matched_iou", "Empty masks", "Metrics Reloaded"):
         assert word in r.out, word
+
+
+# -- issue 12: the command runs core.metrics.compare_job with MetricsParams -------------------------
+def test_flags_defaults_and_help_come_from_metrics_params():
+    import argparse
+
+    from napari_segsuite.cli import metrics as cli_metrics
+    from napari_segsuite.core.base.params import describe
+    from napari_segsuite.core.metrics import MetricsParams
+
+    parser = argparse.ArgumentParser()
+    cli_metrics.register(parser.add_subparsers())
+    sub = parser._subparsers._group_actions[0].choices["metrics"]
+    actions = {a.dest: a for a in sub._actions}
+    for i in describe(MetricsParams):
+        if i.name in ("slice_axis",):  # the widget's plot only
+            continue
+        a = actions[i.name]
+        assert i.flag in a.option_strings, i.name
+        assert i.help in a.help, i.name
+        if i.name not in ("spacing", "labels"):  # parsed after reading GT: text first
+            assert a.default == i.default, i.name
+
+
+def test_background_label_is_background(cli, pair, tmp_path):
+    p, g, pred, gt = pair
+    bg = pred.copy()
+    bg[bg == 0] = 7                      # the prediction's background is label 7
+    p7 = _write(tmp_path / "p7.nii.gz", bg)
+    plain = json.loads(cli("metrics", p, g, "--json", "--quiet").out)
+    js = json.loads(cli("metrics", p7, g, "--json", "--quiet", "--background-label", "7").out)
+    assert js == plain
+    r = cli("metrics", p7, g, "--json", "--quiet", "--background-label", "7", "--threshold", "1")
+    assert r.code == 2 and r.err.startswith("error:") and "background label" in r.err

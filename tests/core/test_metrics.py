@@ -15,8 +15,8 @@ from sklearn import metrics as skm
 from napari_segsuite.core.base.errors import InputError
 from napari_segsuite.core.base.image import SegImage
 from napari_segsuite.core.metrics import (boundary, compare, compare_steps, confusion_matrix,
-                                          overlay, per_slice_dice, pr_curve, surface_distances,
-                                          to_csv_text, to_json)
+                                          overlay, per_slice_dice, pr_curve, surface_distances)
+from napari_segsuite.io.reports import to_csv_text, to_json
 from napari_segsuite.core.base.progress import Progress
 
 
@@ -124,8 +124,9 @@ def test_per_label_figures_match_sitk_and_sklearn(shape, rng):
 
 def test_counts_are_exact_on_more_than_one_slab(rng, monkeypatch):
     import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import confusion
 
-    monkeypatch.setattr(M, "_SLAB", 1000)  # many slabs, one partial
+    monkeypatch.setattr(confusion, "_SLAB", 1000)  # many slabs, one partial
     gt = blobs((13, 17, 19), 3, rng)
     pred = perturb(gt, rng, 0.3)
     labels, counts = M.confusion_matrix(pred, gt)
@@ -288,10 +289,10 @@ def test_two_single_label_images_with_different_values_are_two_labels(big, monke
     one label with Dice 1.0; the labels are the union of the non-zero values (DESIGN), so they
     are labels 2 and 3, each with Dice 0. ``big``: the general path (label values too large for
     the one-pass count)."""
-    import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import confusion
 
     if big:
-        monkeypatch.setattr(M, "_FAST_BINS", 4)
+        monkeypatch.setattr(confusion, "_FAST_BINS", 4)
     gt = ball((20, 24), (10, 12), 7).astype(np.uint8) * 3
     pred = ball((20, 24), (10, 12), 7).astype(np.uint8) * 2
     r = compare(pred, gt, distances=False)
@@ -415,16 +416,17 @@ def test_overlay_values():
 def test_one_pass_and_general_paths_agree(rng, monkeypatch, binary):
     """Small label values take the one-pass path; huge ones the sorted-index path: same result."""
     import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import confusion
 
     gt = blobs((12, 14, 16), 3, rng)
     pred = perturb(gt, rng, 0.1)
     fast = M.compare(pred, gt, spacing=(2.0, 1.0, 0.5), binary=binary)
-    monkeypatch.setattr(M, "_FAST_BINS", 1)
+    monkeypatch.setattr(confusion, "_FAST_BINS", 1)
     slow = M.compare(pred, gt, spacing=(2.0, 1.0, 0.5), binary=binary)
     assert fast == slow
     # large label values: relabelled 1, 2, 3 -> 10**6, 2 * 10**6, 3 * 10**6
     big = lambda a: a.astype(np.int64) * 10**6  # noqa: E731
-    monkeypatch.setattr(M, "_FAST_BINS", 1 << 20)
+    monkeypatch.setattr(confusion, "_FAST_BINS", 1 << 20)
     r = M.compare(big(pred), big(gt), spacing=(2.0, 1.0, 0.5), binary=binary)
     if binary:
         assert r["per_label"] == fast["per_label"]
@@ -436,6 +438,7 @@ def test_one_pass_and_general_paths_agree(rng, monkeypatch, binary):
 @pytest.mark.parametrize("method", ["edt", "kdtree"])
 def test_both_distance_methods_match_sitk(method, rng, monkeypatch):
     import napari_segsuite.core.metrics as M
+    from napari_segsuite.core.metrics import distances
 
     spacing = (2.0, 0.9, 0.6)
     shape = (20, 30, 34)
@@ -443,8 +446,8 @@ def test_both_distance_methods_match_sitk(method, rng, monkeypatch):
     pred = ball(shape, (11, 14, 18), 7, spacing) | ball(shape, (2, 27, 3), 1.5, spacing)
     ref_h = sitk_hausdorff(pred, gt, spacing)
     hd95, assd = ref_boundary_distances(pred, gt, spacing)
-    monkeypatch.setattr(M, "_KDTREE_FACTOR", 10**9 if method == "edt" else 0)
-    d = M._distances_cropped(pred, gt, spacing, method=method)
+    monkeypatch.setattr(distances, "_KDTREE_FACTOR", 10**9 if method == "edt" else 0)
+    d = distances._distances_cropped(pred, gt, spacing, method=method)
     assert d["hausdorff"] == pytest.approx(ref_h, rel=1e-9)
     assert d["hd95"] == pytest.approx(hd95) and d["assd"] == pytest.approx(assd)
     # and the automatic choice, forced each way through the threshold, on a multi-label pair
@@ -570,3 +573,43 @@ def test_compare_dask_bad_input():
     with pytest.raises(InputError, match="spacing"):
         compare_dask(da.zeros((4, 5), dtype=int, chunks=2), da.zeros((4, 5), dtype=int, chunks=2),
                      spacing=(1.0,))
+
+
+# -- issue 12: named results, one binary rule --------------------------------------------------------
+@pytest.mark.parametrize("fast", [True, False])
+def test_label_counts_are_named_and_keys_one_type(fast, monkeypatch):
+    """count_steps returns a LabelCounts (not a 6-tuple whose key was an int or a lambda): every
+    label maps to an int value in the count images, on both counting paths."""
+    from napari_segsuite.core.base.progress import run
+    from napari_segsuite.core.metrics import confusion
+
+    if not fast:
+        monkeypatch.setattr(confusion, "_FAST_BINS", 1)
+    gt = np.array([[0, 7, 7, 9]], np.uint16)
+    pred = np.array([[0, 7, 9, 9]], np.uint16)
+    c = run(confusion.count_steps(pred, gt))
+    assert isinstance(c, confusion.LabelCounts) and not c.binary
+    assert c.labels.tolist() == [0, 7, 9]
+    assert all(type(k) is int and type(v) is int for k, v in c.image_value.items())
+    for lab in (7, 9):
+        np.testing.assert_array_equal(c.pred_image == c.value_of(lab), pred == lab)
+        np.testing.assert_array_equal(c.gt_image == c.value_of(lab), gt == lab)
+    assert c.value_of(0) == 0 and c.value_of(4) == 0
+
+
+def test_binary_mode_is_the_one_rule():
+    from napari_segsuite.core.metrics.confusion import binary_mode
+
+    assert binary_mode("yes") is True and binary_mode(True) is True
+    assert binary_mode("no", instances=True, thresholded=True) is False
+    assert binary_mode(None, instances=True) is True        # the command's default
+    assert binary_mode("auto", instances=True) is None      # explicit auto: by the values
+    assert binary_mode("auto", thresholded=True) is True
+    assert binary_mode("auto", pred_values=[0, 1], gt_values=[0, 255]) is True
+    assert binary_mode("auto", pred_values=[0, 1], gt_values=[0, 1, 255]) is False
+    with pytest.raises(InputError):
+        binary_mode("maybe")
+    # compare and compare_dask ask it: 0/1 against 0/255 compared as masks, "no" label by label
+    a = np.array([[0, 1, 1]], np.uint8)
+    assert compare(a, a * 255, distances=False)["binary"]
+    assert not compare(a, a * 255, distances=False, binary="no")["binary"]

@@ -12,8 +12,9 @@ import pytest
 from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 
-from napari_segsuite.core.metrics import compare, to_json
+from napari_segsuite.core.metrics import compare
 from napari_segsuite.core.metrics.instances import IOU_THRESHOLDS, instance_figures
+from napari_segsuite.io.reports import to_json
 
 
 def reference(pred, gt, thr=0.5):

@@ -18,9 +18,10 @@ from scipy import ndimage as ndi
 from sklearn import metrics as skm
 
 from napari_segsuite.core.base.errors import InputError
-from napari_segsuite.core.metrics import compare, surface_distances, to_json
+from napari_segsuite.core.metrics import compare, surface_distances
 from napari_segsuite.core.metrics._surfels import area_table
 from napari_segsuite.core.metrics.surface import boundary_region
+from napari_segsuite.io.reports import to_json
 
 surface_distance = pytest.importorskip("surface_distance")
 from surface_distance import lookup_tables as sd_tables  # noqa: E402

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -255,3 +256,92 @@ def test_instance_mode_for_an_instance_ground_truth(make_napari_viewer, sync_job
     w.binary.setCurrentText("no")
     qtbot.mouseClick(w.run_button, Qt.LeftButton)
     assert "instances" not in w.result and len(w.result["labels"]) > 50
+
+
+# -- issue 12: one job for the widget and the command ------------------------------------------------
+def _on_disk_and_in_viewer(viewer, tmp_path, name, img, kind="labels"):
+    """Write ``img`` (a SegImage) as a file and show the file read back as a layer."""
+    from napari_segsuite.io import read_image, write_image
+
+    path = tmp_path / f"{name}.nii.gz"
+    write_image(path, img, force=True)
+    back = read_image(path)
+    add = viewer.add_labels if kind == "labels" else viewer.add_image
+    layer = add(back.array, name=name, **back.napari_kwargs())
+    return str(path), layer
+
+
+def _click_compare(qtbot, w):
+    from qtpy.QtCore import Qt
+
+    qtbot.mouseClick(w.run_button, Qt.LeftButton)
+    assert w.panel.last_outcome == "done"
+    from napari_segsuite.io.reports import to_json
+
+    return json.loads(to_json(w.result))
+
+
+@pytest.mark.parametrize("case", ["labels", "probability", "instances"])
+def test_widget_numbers_equal_the_commands_json(case, make_napari_viewer, sync_jobs, qtbot, cli,
+                                                tmp_path):
+    """The Compare button and ``segsuite metrics --json`` run one job (core.metrics.compare_job):
+    on a sample, the widget's result is the command's JSON, for a label prediction with a
+    background label, a thresholded probability map (and its PR curve) and instance maps."""
+    from scipy import ndimage as ndi
+
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.samples import get_sample
+    from napari_segsuite.widgets.metrics import CompareWidget
+
+    viewer = make_napari_viewer()
+    if case == "instances":
+        gt_img = get_sample("nuclei").make(seed=0, scale=0.5).labels["labels"]
+    else:
+        gt_img = get_sample("brain").make(seed=0, scale=0.5).labels["labels"]
+    gt = gt_img.array.astype(np.int32)
+    geo = dict(spacing=gt_img.spacing, origin=(4.0,) * gt.ndim)
+    args = []
+    if case == "labels":
+        pred = np.roll(gt, 1, axis=-1)
+        pred[pred == 0] = 9              # the prediction's background is label 9 (GrowCut's way)
+        pred[gt.shape[0] // 2] = 0       # and a slice lost
+        pred_img, kind = SegImage(pred, **geo), "labels"
+        args = ["--background-label", "9"]
+    elif case == "probability":
+        prob = ndi.gaussian_filter((gt == 3).astype(np.float32), 1.5)
+        pred_img, kind = SegImage(prob, **geo), "image"
+        args = ["--threshold", "0.3"]
+    else:
+        pred = gt.copy()
+        ids = np.unique(gt)[1:]
+        pred[np.isin(pred, ids[::5])] = 0
+        pred_img, kind = SegImage(pred, **geo), "labels"
+        args = ["--instances"]
+    g_path, gt_l = _on_disk_and_in_viewer(viewer, tmp_path, "ground truth",
+                                          SegImage(gt, **geo))
+    p_path, pred_l = _on_disk_and_in_viewer(viewer, tmp_path, "prediction", pred_img, kind)
+    r = cli("metrics", p_path, g_path, "--json", "--quiet", *args)
+    assert r.code == 0, r
+    expected = json.loads(r.out)
+
+    w = CompareWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.pred_picker.set_layer(pred_l)
+    w.gt_picker.set_layer(gt_l)
+    if case == "labels":
+        w.background_label.setValue(9)
+        assert not w.instances.isChecked()
+    elif case == "probability":
+        w.score_map.setChecked(True)
+        w.threshold.setValue(0.3)
+    else:
+        assert w.instances.isChecked()  # an instance GT: instance mode by default
+    got = _click_compare(qtbot, w)
+    assert got == expected
+    if case == "probability":
+        from napari_segsuite.core.metrics import pr_curve
+
+        assert expected["labels"] == [1] and w.pr is not None
+        assert w.pr.best_threshold == pr_curve(pred_img.array, gt).best_threshold
+    if case == "instances":
+        assert expected["labels"] == [1] and expected["instances"]["fn"] > 0

@@ -4,6 +4,9 @@ between sessions, advanced options folded away, reset to defaults."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -12,6 +15,7 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox)
 
+import napari_segsuite
 from napari_segsuite.core.base.errors import InputError
 from napari_segsuite.core.base.params import param
 from napari_segsuite.widgets._params import ParamForm, settings
@@ -25,6 +29,7 @@ class Job:
     min_distance: Optional[int] = param(None, "peak distance in voxels", minimum=1, maximum=100)
     threshold: Optional[float] = param(None, "intensity threshold", minimum=0.0, maximum=1.0,
                                        step=0.01, none_text="Otsu")
+    level: Optional[float] = param(None, "a level of either sign")
     method: str = param("otsu", "how to threshold", choices=("otsu", "li", "yen"))
     connectivity: int = param(1, "neighbourhood", choices=(1, 2, 3), advanced=True)
     spacing: Tuple[float, ...] = param((1.0, 1.0), "voxel size", advanced=True)
@@ -48,7 +53,7 @@ def _retype(qtbot, widget, text):
 def test_one_labelled_control_per_declared_field_with_help_and_limits(qtbot):
     form = _form(qtbot)
     kinds = {"k": QSpinBox, "sigma": QDoubleSpinBox, "min_distance": QSpinBox,
-             "threshold": QDoubleSpinBox, "method": QComboBox, "connectivity": QComboBox,
+             "threshold": QDoubleSpinBox, "level": QDoubleSpinBox, "method": QComboBox, "connectivity": QComboBox,
              "spacing": QLineEdit, "fast": QCheckBox}
     assert form.names == tuple(kinds)
     for name, kind in kinds.items():
@@ -110,6 +115,15 @@ def test_none_is_the_special_auto_value_of_a_spin_box(qtbot):
     assert md.text() == "auto" and form.params().min_distance is None
     form.set_value("threshold", 0.35)
     assert form.params().threshold == 0.35
+    # no declared minimum: one step up from "auto" is 0, not next to the hidden sentinel
+    level = form.control("level")
+    assert level.text() == "auto"
+    level.setFocus()
+    qtbot.keyClick(level, Qt.Key.Key_Up)
+    assert form.params().level == 0.0
+    qtbot.keyClick(level, Qt.Key.Key_Down)
+    qtbot.keyClick(level, Qt.Key.Key_Down)
+    assert form.params().level == -0.2
 
 
 def test_advanced_options_are_folded_until_the_toggle_is_clicked(qtbot):
@@ -151,6 +165,14 @@ def test_remembered_settings_go_to_the_isolated_ini_file(qtbot, _isolated_settin
     path = Path(settings().fileName())
     assert Path(_isolated_settings) in path.parents and path.exists()
     assert "where" in path.read_text()
+    # a subprocess started by a test (fresh viewers, the launcher) is isolated too
+    code = "from napari_segsuite.widgets._params import settings; print(settings().fileName())"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(Path(napari_segsuite.__file__).resolve().parents[1])] +
+        [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout.strip()
+    assert Path(out) == path
 
 
 def test_reset_button_restores_the_defaults_and_forgets(qtbot):

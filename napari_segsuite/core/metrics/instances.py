@@ -30,6 +30,7 @@ no object in either image every ratio is NaN; with objects in one image only, ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, Tuple
 
 import numpy as np
@@ -50,7 +51,13 @@ def _ratio(num: float, den: float) -> float:
 
 def as_instances(lab: np.ndarray) -> np.ndarray:
     """The image as an instance map: a binary mask (one non-zero value) becomes its
-    face-connected components; anything else is returned as it is."""
+    face-connected components; anything else is returned as it is.
+
+    Examples
+    --------
+    >>> as_instances(np.array([[1, 1, 0, 1]])).tolist()
+    [[1, 1, 0, 2]]
+    """
     from scipy import ndimage as ndi
 
     lab = np.asarray(lab)
@@ -67,10 +74,30 @@ def _ids_and_sizes(lab: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return ids.astype(np.int64), sizes.astype(np.int64)
 
 
-def overlaps(pred: np.ndarray, gt: np.ndarray):
-    """Objects and their pairwise overlaps: ``(gt_ids, gt_sizes, pred_ids, pred_sizes, gi, pi,
-    inter)`` with ``inter[k]`` voxels shared by ``gt_ids[gi[k]]`` and ``pred_ids[pi[k]]`` (only
-    overlapping pairs)."""
+@dataclass(frozen=True, eq=False)
+class Overlaps:
+    """The objects of GT and PRED and their pairwise overlaps (only overlapping pairs)."""
+
+    gt_ids: np.ndarray
+    gt_sizes: np.ndarray
+    pred_ids: np.ndarray
+    pred_sizes: np.ndarray
+    #: Pair ``k`` is GT object ``gt_ids[gt_index[k]]`` and PRED object ``pred_ids[pred_index[k]]``
+    #: sharing ``shared[k]`` voxels.
+    gt_index: np.ndarray
+    pred_index: np.ndarray
+    shared: np.ndarray
+
+
+def overlaps(pred: np.ndarray, gt: np.ndarray) -> Overlaps:
+    """The objects of two instance maps (each non-zero value one object) and their overlaps.
+
+    Examples
+    --------
+    >>> o = overlaps(np.array([[1, 1, 0, 2]]), np.array([[5, 0, 0, 5]]))
+    >>> o.gt_ids.tolist(), o.pred_ids.tolist(), o.shared.tolist()
+    ([5], [1, 2], [1, 1])
+    """
     gids, gsz = _ids_and_sizes(gt)
     pids, psz = _ids_and_sizes(pred)
     both = (gt != 0) & (pred != 0)
@@ -79,7 +106,7 @@ def overlaps(pred: np.ndarray, gt: np.ndarray):
     code = g_idx * max(len(pids), 1) + p_idx
     pairs, inter = np.unique(code, return_counts=True)
     n_p = max(len(pids), 1)
-    return gids, gsz, pids, psz, pairs // n_p, pairs % n_p, inter.astype(np.int64)
+    return Overlaps(gids, gsz, pids, psz, pairs // n_p, pairs % n_p, inter.astype(np.int64))
 
 
 def instance_figures_steps(pred: np.ndarray, gt: np.ndarray):
@@ -87,7 +114,9 @@ def instance_figures_steps(pred: np.ndarray, gt: np.ndarray):
     yield Progress(None, None, "instances: objects")
     p = as_instances(pred)
     g = as_instances(gt)
-    gids, gsz, pids, psz, gi, pi, inter = overlaps(p, g)
+    o = overlaps(p, g)
+    gids, gsz, pids, psz = o.gt_ids, o.gt_sizes, o.pred_ids, o.pred_sizes
+    gi, pi, inter = o.gt_index, o.pred_index, o.shared
     yield Progress(None, None, "instances: matching")
     iou = inter / (gsz[gi] + psz[pi] - inter).astype(np.float64)
     n_g, n_p = len(gids), len(pids)
@@ -114,7 +143,14 @@ def instance_figures_steps(pred: np.ndarray, gt: np.ndarray):
 def instance_figures(pred: np.ndarray, gt: np.ndarray) -> dict:
     """PQ, SQ, RQ, F1, precision, recall, tp, fp, fn, mean matched IoU, ``f1_at`` and
     ``lesions`` of two instance label maps (or binary masks) of the same shape; see the module
-    docstring."""
+    docstring.
+
+    Examples
+    --------
+    >>> f = instance_figures(np.array([[1, 1, 0, 2, 2, 0, 3]]), np.array([[5, 5, 0, 6, 0, 0, 0]]))
+    >>> f["tp"], f["fp"], f["fn"], f["pq"], f["lesions"]["detected"]
+    (1, 2, 1, 0.4, 2)
+    """
     from ..base.errors import InputError
 
     p, g = np.asarray(pred), np.asarray(gt)

@@ -115,7 +115,7 @@ def boundary_region(mask: np.ndarray, spacing: Sequence[float], width: float) ->
     centre, outside the array counting as outside; always at least the voxel boundary."""
     from scipy import ndimage as ndi
 
-    from . import boundary
+    from .distances import boundary
 
     m = np.pad(np.asarray(mask, dtype=bool), 1)
     sp = np.asarray(spacing, dtype=np.float64)
@@ -173,7 +173,7 @@ def label_figures_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
     ``boundary_iou``, ``cldice``. A job generator (yields between the expensive parts)."""
     from concurrent.futures import ThreadPoolExecutor, wait
 
-    from . import _boundary_distances_steps
+    from .distances import _boundary_distances_steps
 
     # scikit-image's thinning (the slowest part) releases the GIL: it runs on a second thread
     # while the distances are computed here
