@@ -12,7 +12,7 @@ Cases (min over repeats, the two sides alternated; ratio = reference / ours, > 1
 2. K-means, K=5, on the LANDSAT sample (7 bands): accuracy of both against the land-cover truth.
 3. 3D SLIC (2000 superpixels) on the CT sample 60x160x160 (spacing 5x2x2): ours
    (core.cluster.slic_superpixels: our numba SLIC on robustly normalised float32 channels, spacing
-   relative, the default compactness core.defaults.SLIC) against scikit-image's slic on (a) the
+   relative, the default compactness ClusterParams.compactness) against scikit-image's slic on (a) the
    very same normalised input, compactness and relative spacing (what slic_superpixels called before) and (b) the raw HU with the file's
    spacing and compactness 10 (the old reference line). Quality against the organ labels:
    boundary recall (ground-truth boundary voxels within 1 voxel of a superpixel boundary),
@@ -42,7 +42,7 @@ from scipy.optimize import linear_sum_assignment
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from napari_segsuite.core import cluster as C  # noqa: E402
-from napari_segsuite.core.base.defaults import SLIC# noqa: E402
+from napari_segsuite.core.cluster.pipeline import ClusterParams  # noqa: E402
 from napari_segsuite.samples import get_sample  # noqa: E402
 
 
@@ -171,7 +171,7 @@ def slic_cases(args, slic):
     norm = normalised(vol)
     t_ours, ours, t_ref, ref = alternate(
         lambda: C.slic_superpixels(vol, 2000, spacing=sp),
-        lambda: slic(norm, n_segments=2000, compactness=SLIC["compactness"], channel_axis=-1,
+        lambda: slic(norm, n_segments=2000, compactness=ClusterParams.compactness, channel_axis=-1,
                      spacing=sp / sp.min(), start_label=1, convert2lab=False),
         args.repeats)
     print(f"slic 3D CT {vol.shape} 2000 segments: skimage (same input) {t_ref:.2f}s ours "
@@ -193,7 +193,7 @@ def slic_cases(args, slic):
     lnorm = normalised(img.array, -1)
     t_ours, ours, t_ref, ref = alternate(
         lambda: C.slic_superpixels(img.array, 1000, channel_axis=-1, spacing=img.spacing),
-        lambda: slic(lnorm, n_segments=1000, compactness=SLIC["compactness"], channel_axis=-1,
+        lambda: slic(lnorm, n_segments=1000, compactness=ClusterParams.compactness, channel_axis=-1,
                      start_label=1,
                      convert2lab=False),
         args.repeats)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.base.defaults import HELP, SLIC
-from ..core.base.labels import label_dtype
-from ._common import add_output_args, positive_int
+from ..core.base.params import info
+from ..core.cluster.pipeline import ClusterParams
+from ._common import add_output_args, add_param, positive_int
 from ._scene import add_scene_args
 
 
@@ -30,101 +30,31 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", metavar="IMAGE", help="image file (multi-channel files use all channels)")
     add_output_args(p)
-    p.add_argument("--method", required=True, choices=("kmeans", "kmedoids", "slic", "spectral"))
-    p.add_argument("--k", type=int, default=None, help="number of clusters K (>= 2)")
-    p.add_argument("--segments", type=int, default=None, help="number of SLIC superpixels (>= 1)")
-    p.add_argument("--compactness", type=float, default=SLIC["compactness"],
-                   help=HELP["compactness"])
+    add_param(p, ClusterParams, "method", required=True, default=None,
+              help=info(ClusterParams, "method").help)
+    add_param(p, ClusterParams, "k")
+    add_param(p, ClusterParams, "segments")
+    add_param(p, ClusterParams, "compactness")
     p.add_argument("--mask", metavar="MASK", help="only cluster voxels where MASK is non-zero")
-    p.add_argument("--spatial-weight", type=float, default=0.0,
-                   help="weight of physical position among the features (default 0)")
-    p.add_argument("--sample", type=positive_int, default=None,
-                   help="voxels sampled for the fit (default 50000 for kmeans, 3000 for kmedoids)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_param(p, ClusterParams, "spatial_weight")
+    add_param(p, ClusterParams, "sample", type=positive_int)
+    add_param(p, ClusterParams, "seed")
     add_scene_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..core.cluster import cluster_steps
-    from ..core.base.errors import InputError
-    from ._common import (check_output, read_label_input, require_finite, run_job,
-                          write_output)
+    from ..core.base.params import defaults
+    from ..core.cluster import cluster_job
+    from ._common import check_output, read_label_input, run_job, write_output
     from ._scene import read_scene_input
 
-    if args.k is not None and args.k < 2:
-        raise InputError(f"--k must be at least 2, got {args.k}")
-    if args.segments is not None and args.segments < 1:
-        raise InputError(f"--segments must be at least 1, got {args.segments}")
-    if args.method in ("kmeans", "kmedoids", "spectral") and args.k is None:
-        raise InputError(f"--method {args.method} needs --k N")
-    if args.compactness <= 0:
-        raise InputError(f"--compactness must be positive, got {args.compactness}")
-    if not (args.spatial_weight >= 0 and np.isfinite(args.spatial_weight)):
-        raise InputError(f"--spatial-weight must be a number >= 0, got {args.spatial_weight}")
+    params = ClusterParams(**{name: getattr(args, name) for name in defaults(ClusterParams)})
     check_output(args.output, args.force)
     img, invalid = read_scene_input(args.image, args)  # invalid: a scene's clouds, fill
     mask = None
     if args.mask:
-        mask = read_label_input(args.mask, None, "MASK", img).array != 0
-    if hasattr(img.array, "dask") and args.method in ("kmeans", "kmedoids"):
-        return _run_lazy(args, img, invalid, mask)
-    img, mask = _drop_invalid(img, invalid, mask)
-    require_finite(img, "IMAGE")
-    kw = dict(channel_axis=-1 if img.multichannel else None, spacing=img.spacing, mask=mask,
-              spatial_weight=args.spatial_weight, random_state=args.seed,
-              compactness=args.compactness)
-    if args.sample is not None:
-        kw["sample_size"] = args.sample
-    labels = run_job(cluster_steps(img.array, args.method, args.k, args.segments, **kw), args)
-    top = int(labels.max()) if labels.size else 0
-    dtype = label_dtype(top)  # the one rule (core.base.labels)
-    write_output(args.output, _result(img, labels.astype(dtype), top), args.force, args.quiet)
-    return 0
-
-
-def _result(img, labels, top: int):
-    """The label image to write; a georeferenced one names its classes (colour table)."""
-    extra = {"label_names": {v: f"cluster {v}" for v in range(1, top + 1)}} \
-        if img.metadata.get("crs") else {}
-    return img.like(labels, name="clusters", **extra)
-
-
-def _drop_invalid(img, invalid, mask):
-    """In memory: invalid pixels (NaN reflectance of fill, clouds) set to 0 and masked out."""
-    import numpy as np
-
-    if hasattr(img.array, "dask"):
-        img.array = np.asarray(img.array)
-    if invalid is None:
-        return img, mask
-    invalid = np.asarray(invalid)
-    if invalid.any():
-        arr = img.array.copy()
-        arr[invalid] = 0
-        img.array = arr
-    keep = ~invalid
-    return img, keep if mask is None else (mask & keep)
-
-
-def _run_lazy(args, img, invalid, mask):
-    """K-means / K-medoids of a lazily read scene, block by block (core.cluster.cluster_dask)."""
-    from ..core.cluster import cluster_dask
-    from ..core.base.errors import InputError
-    from ._common import write_output
-
-    if args.spatial_weight:
-        raise InputError("--spatial-weight is not supported on a lazily read scene; leave out "
-                         "--lazy")
-    keep = None if invalid is None else ~invalid
-    if mask is not None:
-        keep = mask if keep is None else keep & mask
-    kw = {"sample_size": args.sample} if args.sample is not None else {}
-    labels = cluster_dask(img.array, args.k, args.method, channel_axis=-1 if img.multichannel
-                          else None, random_state=args.seed, mask=keep, **kw)
-    dtype = label_dtype(args.k)
-    write_output(args.output, _result(img, labels.astype(dtype), args.k), args.force,
-                 args.quiet)
+        mask = read_label_input(args.mask, None, "MASK", img).array
+    labels = run_job(cluster_job(img, params, mask=mask, invalid=invalid), args)
+    write_output(args.output, labels, args.force, args.quiet)
     return 0

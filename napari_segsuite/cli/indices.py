@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_output_args
+from ..core.base.params import info
+from ..core.indices.pipeline import IndexParams
+from ._common import add_output_args, add_param
 from ._scene import add_scene_args
 
 
@@ -23,25 +25,21 @@ def register(sub) -> None:
     p.add_argument("image", metavar="SCENE",
                    help="scene folder, MTL file or GeoTIFF with named bands")
     add_output_args(p)
-    p.add_argument("--index", required=True, metavar="NAME[,NAME..]",
-                   help="ndvi, ndwi, mndwi, ndbi, nbr, savi, evi (comma-separated for several)")
+    add_param(p, IndexParams, "index", required=True, default=None, choices=None,
+              metavar="NAME[,NAME..]", help=info(IndexParams, "index").help)
     add_scene_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.base.errors import InputError
-    from ..core.indices import INDICES, index_image
-    from ._common import check_output, write_output
+    from ..core.indices import index_job, index_keys
+    from ._common import check_output, run_job, write_output
     from ._scene import read_scene_input
 
-    keys = [k.strip().lower() for k in args.index.split(",") if k.strip()]
-    bad = [k for k in keys if k not in INDICES]
-    if not keys or bad:
-        raise InputError(f"--index: unknown index {', '.join(bad) or repr(args.index)}; choose "
-                         f"from {', '.join(INDICES)}")
+    params = IndexParams(index=args.index)
+    index_keys(params.index)  # an unknown index: said before reading the scene
     check_output(args.output, args.force)
     img, invalid = read_scene_input(args.image, args, "SCENE", require_geo=True)
-    out = index_image(img, keys, invalid)
+    out = run_job(index_job(img, params, invalid=invalid), args)
     write_output(args.output, out, args.force, args.quiet)
     return 0

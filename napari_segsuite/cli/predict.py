@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_output_args, positive_int
+from ..core.dl.pipeline import PredictParams
+from ._common import add_output_args, add_param, positive_int
 from ._common import fraction as _overlap
+
 
 
 def register(sub) -> None:
@@ -22,21 +24,19 @@ def register(sub) -> None:
                         "in the training order)")
     p.add_argument("--model", metavar="MODEL", help="model file (.pt) or bundled model name")
     add_output_args(p, required=False)
-    add_device_arg(p)
-    p.add_argument("--instances", action="store_true",
-                   help="split the foreground into one label per object (e.g. nuclei)")
+    add_param(p, PredictParams, "device")
+    add_param(p, PredictParams, "instances")
     p.add_argument("--probabilities", metavar="FILE",
-                   help="also write the class probabilities (one channel per label value)")
-    p.add_argument("--tile", type=positive_int, help="tile size (default: fits the memory)")
-    p.add_argument("--overlap", type=_overlap, default=0.5, help="tile overlap (default 0.5)")
-    p.add_argument("--batch", type=positive_int, help="tiles per batch")
+                   help="also write the class probabilities (one channel per label value) "
+                        "to FILE")
+    add_param(p, PredictParams, "tile", type=positive_int)
+    add_param(p, PredictParams, "overlap", type=_overlap)
+    add_param(p, PredictParams, "batch", type=positive_int)
     p.add_argument("--list-models", action="store_true", help="list the bundled models and exit")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..core.base.errors import InputError
     from ._common import check_output, resolve_device, run_job, write_output
     from ._common import read_channels as _read_channels
@@ -59,20 +59,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--probabilities and -o must be different files")
     device = resolve_device(args.device)
 
-    from ..core.dl.checkpoint import bundled_models, load_model
-    from ..core.dl.infer import predict_steps
+    from ..core.dl.pipeline import find_model, predict_job
 
-    model_path = Path(args.model)
-    if not model_path.exists() and args.model in bundled_models():
-        model_path = bundled_models()[args.model]
+    params = PredictParams(device=device, instances=args.instances,
+                           probabilities=prob_out is not None, tile=args.tile,
+                           overlap=args.overlap, batch=args.batch)
     try:
-        ckpt = load_model(model_path)
+        ckpt = find_model(args.model)
     except InputError as exc:
         raise InputError(f"--model: {exc}") from None
     image = _read_channels(args.image, "IMAGE")
-    pred = run_job(predict_steps(image, ckpt, device=device, tile=args.tile,
-                                 overlap=args.overlap, batch=args.batch,
-                                 probabilities=bool(prob_out), instances=args.instances), args)
+    pred = run_job(predict_job(image, params, model=ckpt), args)
     write_output(str(out), pred.labels, args.force, args.quiet)
     if prob_out is not None:
         write_output(str(prob_out), pred.probabilities, args.force, args.quiet)

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_device_arg, add_quiet_arg, positive_int
+from ..core.dl.pipeline import TrainParams
+from ._common import add_param, add_quiet_arg, positive_int
 from ._common import fraction as _fraction, positive_float as _positive_float
 from ._common import read_channels as _read_channels
+
+
+
+#: argparse converters of the flags whose values have limits
+_TYPES = {"epochs": positive_int, "patch": positive_int, "batch": positive_int,
+          "lr": _positive_float, "val_fraction": _fraction, "patience": positive_int,
+          "width": positive_int, "depth": positive_int, "steps": positive_int}
 
 
 def register(sub) -> None:
@@ -29,50 +37,24 @@ def register(sub) -> None:
                    help="model file to write (.pt)")
     p.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     add_quiet_arg(p)
-    p.add_argument("--dim", type=int, choices=(2, 3), default=2,
-                   help="2: train on 2D images/slices (default), 3: on volumes")
-    p.add_argument("--arch", choices=("unet", "segnet", "fcn"), default="unet",
-                   help="network (default unet)")
-    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
-    add_device_arg(p)
-    p.add_argument("--patch", type=positive_int, help="patch size (default 128 in 2D, 48 in 3D)")
-    p.add_argument("--batch", type=positive_int, help="batch size (default 8 in 2D, 2 in 3D)")
-    p.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (2e-3)")
-    p.add_argument("--loss", choices=("auto", "ce", "bce", "dice", "ce+dice", "bce+dice"),
-                   default="auto", help="loss (auto: cross-entropy/BCE + soft Dice)")
-    p.add_argument("--val-fraction", type=_fraction, default=0.2,
-                   help="share of images/slices kept for validation (default 0.2)")
-    p.add_argument("--patience", type=positive_int, default=15,
-                   help="stop after this many epochs without improvement (default 15)")
-    p.add_argument("--width", type=positive_int, help="channels of the first level (16)")
-    p.add_argument("--depth", type=positive_int, help="number of poolings (unet 3, others 4)")
-    p.add_argument("--upsample", choices=("transpose", "interp", "unpool", "bilinear",
-                                           "bed_of_nails"),
-                   help="decoder upsampling: unet transpose (default) | interp; segnet unpool "
-                        "(max-location switches, default) | bilinear | bed_of_nails")
-    p.add_argument("--valid", action="store_true",
-                   help="unet: unpadded ('valid') convolutions with cropped skips, as in the "
-                        "paper (default: padded)")
-    p.add_argument("--steps", type=positive_int, help="batches per epoch (default: about one "
-                                                      "pass over the data, 4..50)")
-    p.add_argument("--keep-empty-slices", action="store_true",
-                   help="with --dim 2, also train on slices whose labels are all 0")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    for name in ("dim", "arch", "epochs", "device", "patch", "batch", "lr", "loss",
+                 "val_fraction", "patience", "width", "depth", "upsample", "valid", "steps",
+                 "keep_empty_slices", "seed"):
+        add_param(p, TrainParams, name, type=_TYPES.get(name))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.base.errors import InputError
+    from ..core.base.params import defaults
     from ._common import (read_input, require_labels, require_same_grid, resolve_device,
                           run_job)
 
-    if len(args.images) != len(args.labels):
-        raise InputError(f"{len(args.images)} --images but {len(args.labels)} --labels; give "
-                         "them in pairs, in the same order")
     from ..core.dl.checkpoint import check_model_path
 
     out = check_model_path(args.output, args.force)
     device = resolve_device(args.device)
+    values = {name: getattr(args, name) for name in defaults(TrainParams)}
+    params = TrainParams(**{**values, "device": device})
     images = [_read_channels(t, f"--images {t}") for t in args.images]
     labels = [read_input(t, f"--labels {t}") for t in args.labels]
     for t, lab, im, ti in zip(args.labels, labels, images, args.images):
@@ -81,30 +63,9 @@ def run(args: argparse.Namespace) -> int:
             require_same_grid(lab, t, im, f"--labels {t}", f"--images {ti}")
 
     from ..core.dl.checkpoint import save_checkpoint
-    from ..core.dl.train import TrainConfig, train_steps
+    from ..core.dl.pipeline import train_job
 
-    settings = {}
-    if args.upsample:
-        ok = {"unet": ("transpose", "interp"), "segnet": ("unpool", "bilinear", "bed_of_nails"),
-              "fcn": ()}[args.arch]
-        if args.upsample not in ok:
-            raise InputError(f"--upsample {args.upsample} does not apply to --arch {args.arch}"
-                             + (f"; choose {' or '.join(ok)}" if ok else ""))
-        settings["upsample"] = args.upsample
-    if args.valid:
-        if args.arch != "unet":
-            raise InputError("--valid applies to --arch unet only")
-        settings["padding"] = "valid"
-    names = {}
-    for lab in labels:
-        names.update(lab.metadata.get("label_names") or {})
-    cfg = TrainConfig(arch=args.arch, dim=args.dim, epochs=args.epochs, patch=args.patch,
-                      batch=args.batch, lr=args.lr, loss=args.loss,
-                      val_fraction=args.val_fraction, patience=args.patience,
-                      width=args.width, depth=args.depth, steps_per_epoch=args.steps,
-                      skip_empty_slices=not args.keep_empty_slices, device=device,
-                      seed=args.seed, model_settings=settings)
-    ckpt = run_job(train_steps(images, labels, cfg, label_names=names), args)
+    ckpt = run_job(train_job(images, labels, params), args)
     save_checkpoint(ckpt, out, force=args.force)
     if not args.quiet:
         m = ckpt.metrics

@@ -6,22 +6,15 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QPushButton,
+                            QVBoxLayout, QWidget)
 
-from ..core.base.defaults import HELP, SLIC
 from ..core.base.errors import InputError
+from ..core.cluster.pipeline import ClusterParams
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
                       check_same_grid, disconnect_when_gone, layer_data)
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error, warm_up_in_background
-
-METHODS = (
-    ("K-means (voxels)", "kmeans"),
-    ("K-medoids (FasterPAM)", "kmedoids"),
-    ("SLIC superpixels", "slic"),
-    ("SLIC, then K-means of superpixels", "slic+k"),
-    ("Spectral clustering of superpixels", "spectral"),
-)
 
 
 class ClusteringWidget(QWidget):
@@ -38,36 +31,23 @@ class ClusteringWidget(QWidget):
         self.viewer = napari_viewer
         self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s) used together as channels")
-        self.method = QComboBox()
-        for text, key in METHODS:
-            self.method.addItem(text, key)
-        self.k = QSpinBox()
-        self.k.setRange(2, 64)
-        self.k.setValue(4)
-        self.segments = QSpinBox()
-        self.segments.setRange(1, 1_000_000)
-        self.segments.setValue(SLIC["n_segments"])
-        self.compactness = QDoubleSpinBox()
-        self.compactness.setRange(0.001, 1000.0)
-        self.compactness.setDecimals(3)
-        self.compactness.setValue(SLIC["compactness"])
-        self.compactness.setToolTip(HELP["compactness"])
-        self.spatial = QDoubleSpinBox()
-        self.spatial.setRange(0.0, 100.0)
-        self.spatial.setDecimals(2)
-        self.spatial.setToolTip("weight of the physical position among the features (0 = off)")
-        self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True, none_text="(whole image)")
+        # every parameter of the job (ClusterParams): defaults, limits and help declared there
+        self.form = ParamForm(ClusterParams, settings_key="cluster")
+        self.method = self.form.control("method")
+        self.k = self.form.control("k")
+        self.segments = self.form.control("segments")
+        self.compactness = self.form.control("compactness")
+        self.spatial = self.form.control("spatial_weight")
+        self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True,
+                                none_text="(whole image)", prefer=r"QA mask")
+        self.mask.setToolTip("only cluster where this labels layer is non-zero; a scene's QA "
+                             "mask leaves its fill, clouds and shadows out")
         self.run_button = QPushButton("Run")
         self.sweep_button = QPushButton("K sweep (2-10)")
         self.panel = JobPanel()
 
         form = QFormLayout()
         form.addRow("Image(s)", self.images)
-        form.addRow("Method", self.method)
-        form.addRow("K clusters", self.k)
-        form.addRow("Superpixels", self.segments)
-        form.addRow("Compactness", self.compactness)
-        form.addRow("Spatial weight", self.spatial)
         form.addRow("Mask", self.mask)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -93,6 +73,7 @@ class ClusteringWidget(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.form)
         lay.addLayout(buttons)
         lay.addWidget(self.panel)
         lay.addWidget(self.canvas)
@@ -104,7 +85,7 @@ class ClusteringWidget(QWidget):
         # not connect(self.sweep): clicked(bool) would arrive as ``ks``
         self.sweep_button.clicked.connect(lambda *_: self.sweep())
         self.composite_button.clicked.connect(lambda *_: self.add_composite())
-        self.method.currentIndexChanged.connect(self._update_enabled)
+        self.form.changed.connect(self._update_enabled)
         self.images.changed.connect(self._refresh_bands)
         for combo in self.bands:
             combo.activated.connect(self._bands_chosen)
@@ -117,11 +98,8 @@ class ClusteringWidget(QWidget):
 
     # -- helpers --------------------------------------------------------------------------------
     def _update_enabled(self, *_a) -> None:
-        m = self.method.currentData()
-        self.k.setEnabled(m != "slic")
-        sp = m in ("slic", "slic+k", "spectral")
-        self.segments.setEnabled(sp)
-        self.compactness.setEnabled(sp)
+        p = self.form.params()
+        self.compactness.setEnabled(p.method in ("slic", "spectral") or p.segments is not None)
 
     def _bands_chosen(self, *_a) -> None:
         self._bands_by_user = True
@@ -145,48 +123,48 @@ class ClusteringWidget(QWidget):
         if not keep:
             self._bands_by_user = False
 
+    def params(self) -> ClusterParams:
+        """The controls' values as the job's parameters."""
+        return self.form.params()
+
     def _inputs(self):
+        """(first image layer, image, mask, invalid): the layers as the job's inputs. A scene's
+        QA mask layer and the bands' nodata give ``invalid`` (left out, as the CLI leaves out a
+        scene's QA classes); any other mask layer gives ``mask`` (non-zero = cluster)."""
+        from ..io.scenes import invalid_mask
+
         layers = self.images.layers()
         if not layers:
             raise InputError("choose at least one image layer")
         img = channels_from_layers(layers)
+        img.metadata.pop("qa", None)
+        invalid = invalid_mask(img, exclude=())  # nodata in any band
         mask = None
         mlayer = self.mask.layer()
         if mlayer is not None:
-            exclude = mlayer.metadata.get("qa_exclude")  # a scene's QA mask: clouds, fill out
-            mask = (~np.isin(layer_data(mlayer), exclude) if exclude
-                    else layer_data(mlayer) != 0)
-            if mask.shape != img.shape:
-                raise InputError(f"mask '{mlayer.name}' has shape {mask.shape}, the image "
+            data = layer_data(mlayer)
+            if data.shape != img.shape:
+                raise InputError(f"mask '{mlayer.name}' has shape {data.shape}, the image "
                                  f"{img.shape}")
             check_same_grid(mlayer, layers[0], "mask")
-        img, mask = _skip_nan(img, mask)
-        kw = dict(channel_axis=-1 if img.multichannel else None, spacing=img.spacing, mask=mask,
-                  spatial_weight=float(self.spatial.value()))
-        return layers[0], img, kw
+            exclude = mlayer.metadata.get("qa_exclude")  # a scene's QA mask: clouds, fill out
+            if exclude:
+                bad = np.isin(data, exclude)
+                invalid = bad if invalid is None else (np.asarray(invalid) | bad)
+            else:
+                mask = data
+        return layers[0], img, mask, invalid
 
     def _lock(self):
-        return [self.run_button, self.sweep_button, self.images, self.method, self.mask]
+        return [self.run_button, self.sweep_button, self.images, self.form, self.mask]
 
     # -- actions --------------------------------------------------------------------------------
     def job(self):
         """(first image layer, job generator) for the current settings."""
-        from ..core.cluster import cluster_steps
+        from ..core.cluster import cluster_job
 
-        like, img, kw = self._inputs()
-        m = self.method.currentData()
-        k = int(self.k.value())
-        kw["compactness"] = float(self.compactness.value())
-        segs = int(self.segments.value())
-        if m == "slic":
-            job = cluster_steps(img.array, "slic", None, segs, **kw)
-        elif m == "slic+k":
-            job = cluster_steps(img.array, "slic", k, segs, **kw)
-        elif m == "spectral":
-            job = cluster_steps(img.array, "spectral", k, segs, **kw)
-        else:
-            job = cluster_steps(img.array, m, k, None, **kw)
-        return like, job
+        like, img, mask, invalid = self._inputs()
+        return like, cluster_job(img, self.params(), mask=mask, invalid=invalid)
 
     def run(self) -> None:
         try:
@@ -194,25 +172,27 @@ class ClusteringWidget(QWidget):
         except InputError as exc:
             notify_error(exc)
             return
-        title = self.method.currentText()
-        name = f"{_input_name(self.images.layers())} {self.method.currentData()}"
-        if self.method.currentData() != "slic":
-            name += f" K={self.k.value()}"
+        params = self.params()
+        title = f"Clustering ({params.method})"
+        name = f"{_input_name(self.images.layers())} {params.method}"
+        if params.k is not None:
+            name += f" K={params.k}"
 
         def done(labels):
-            self.result_layer = add_result(self.viewer, labels, like, name)
+            self.result_layer = add_result(self.viewer, labels.array, like, name)
 
         self.panel.start(job, done, title=title, lock=self._lock())
 
     def sweep(self, ks=range(2, 11)) -> None:
-        from ..core.cluster import k_sweep_steps
+        from ..core.cluster import k_sweep_job
 
         try:
-            like, img, kw = self._inputs()
+            _like, img, mask, invalid = self._inputs()
         except InputError as exc:
             notify_error(exc)
             return
-        self.panel.start(k_sweep_steps(img.array, ks, **kw), self._plot_sweep, title="K sweep",
+        job = k_sweep_job(img, self.params(), ks=ks, mask=mask, invalid=invalid)
+        self.panel.start(job, self._plot_sweep, title="K sweep",
                          on_preview=self._plot_sweep, lock=self._lock())
 
     def _plot_placeholder(self) -> None:
@@ -304,17 +284,6 @@ def _input_name(layers) -> str:
     if common:
         return f"{common} ({len(names)} bands)"
     return "+".join(names) if len(names) <= 3 else f"{names[0]}+{len(names) - 1} more"
-
-
-def _skip_nan(img, mask):
-    """NaN pixels (a scene's fill or clouds scaled to reflectance) are left out, not a class."""
-    arr = img.array
-    if arr.dtype.kind != "f" or np.isfinite(arr).all():
-        return img, mask
-    ok = np.isfinite(arr)
-    ok = ok.all(-1) if img.multichannel else ok
-    img.array = np.where(np.isfinite(arr), arr, 0).astype(arr.dtype, copy=False)
-    return img, ok if mask is None else (mask & ok)
 
 
 def _warm_up() -> None:

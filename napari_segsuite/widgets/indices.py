@@ -48,14 +48,17 @@ class IndexWidget(QWidget):
 
     def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        from ..core.indices import INDICES
+        from ..core.base.params import info
+        from ..core.indices import IndexParams
 
         self.viewer = napari_viewer
         self.band = LayerPicker(napari_viewer, ("image",))
         self.band.setToolTip("any band layer of the scene; its other bands are found by name")
-        self.index = QComboBox()
-        for key in INDICES:
+        declared = info(IndexParams, "index")
+        self.index = QComboBox()  # one index at a time: each becomes a layer of its own
+        for key in declared.choices:
             self.index.addItem(key.upper(), key)
+        self.index.setCurrentIndex(self.index.findData(declared.default))
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True, none_text="(none)",
                                 prefer=r"QA mask")
         self.mask.setToolTip("a scene's QA mask: its clouds, shadows and fill become NaN")
@@ -74,7 +77,8 @@ class IndexWidget(QWidget):
 
     def compute(self):
         """(reference layer, index array, key) for the current choices."""
-        from ..core.indices import spectral_index
+        from ..core.base.progress import run
+        from ..core.indices import IndexParams, index_job
         from ..io.scenes import invalid_mask
 
         like = self.band.layer()
@@ -97,7 +101,8 @@ class IndexWidget(QWidget):
             bad = np.isin(data, exclude) if exclude else data == 0
             invalid = bad if invalid is None else (np.asarray(invalid) | bad)
         key = self.index.currentData()
-        return like, np.asarray(spectral_index(img, key, invalid)), key
+        out = run(index_job(img, IndexParams(index=key), invalid=invalid))
+        return like, np.asarray(out.array), key
 
     def add_index(self):
         try:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                            QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                            QPushButton, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
+from ..core.dl.pipeline import PredictParams
 from ._layers import MultiLayerPicker, add_result, channels_from_layers, disconnect_when_gone
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error
 from .train import _device_text
 
@@ -48,16 +50,15 @@ class PredictWidget(QWidget):
 
         self.channels = MultiLayerPicker(napari_viewer, ("image",))
         self.channels.setToolTip("image layers as input channels, in the training order")
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
-        self.device_label = QLabel(_device_text("auto"))
+        # every parameter of the job (PredictParams): defaults, limits and help declared there
+        self.form = ParamForm(PredictParams, settings_key="predict")
+        self.device = self.form.control("device")
+        self.tile = self.form.control("tile")
+        self.probabilities = self.form.control("probabilities")
+        self.instances = self.form.control("instances")
+        self.device_label = QLabel(_device_text(self.device.currentText()))
         self.device.currentTextChanged.connect(
             lambda t: self.device_label.setText(_device_text(t)))
-        self.tile = QSpinBox()
-        self.tile.setRange(0, 2048)
-        self.tile.setSpecialValueText("auto")
-        self.probabilities = QCheckBox("Also add class probabilities")
-        self.instances = QCheckBox("One label per object (split touching objects)")
         self.run_button = QPushButton("Predict")
         self.run_button.clicked.connect(self.predict)
         self.panel = JobPanel()
@@ -70,13 +71,10 @@ class PredictWidget(QWidget):
         form.addRow("Model file", row)
         form.addRow("", self.model_info)
         form.addRow("Image channels", self.channels)
-        form.addRow("Device", self.device)
-        form.addRow("", self.device_label)
-        form.addRow("Tile", self.tile)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.probabilities)
-        lay.addWidget(self.instances)
+        lay.addWidget(self.form)
+        lay.addWidget(self.device_label)
         lay.addWidget(self.run_button)
         lay.addWidget(self.panel)
         lay.addStretch(1)
@@ -101,10 +99,10 @@ class PredictWidget(QWidget):
         if not text:
             self.model_info.setText("")
             return
-        from ..core.dl.checkpoint import load_model
+        from ..core.dl.pipeline import find_model
 
         try:
-            ck = load_model(text)
+            ck = find_model(text)
         except InputError as exc:
             self.model_info.setText(str(exc))
             return
@@ -113,8 +111,12 @@ class PredictWidget(QWidget):
             self.instances.setChecked(True)
 
     # -- run ------------------------------------------------------------------------------------
+    def params(self) -> PredictParams:
+        """The controls' values as the job's parameters."""
+        return self.form.params()
+
     def predict(self) -> None:
-        from ..core.dl.infer import predict_steps
+        from ..core.dl.pipeline import predict_job
 
         text = self.path.text().strip()
         layers = self.channels.layers()
@@ -128,13 +130,11 @@ class PredictWidget(QWidget):
             notify_error(exc)
             return
         like = layers[0]
-        job = predict_steps(image, text, device=self.device.currentText(),
-                            tile=self.tile.value() or None,
-                            probabilities=self.probabilities.isChecked(),
-                            instances=self.instances.isChecked())
+        params = self.params()
+        job = predict_job(image, params, model=text)
 
         def done(pred) -> None:
-            name = f"{like.name} {'objects' if self.instances.isChecked() else 'prediction'}"
+            name = f"{like.name} {'objects' if params.instances else 'prediction'}"
             out = [add_result(self.viewer, pred.labels.array, like, name, "labels")]
             if pred.probabilities is not None:
                 names = [f"{like.name} p({c})" for c in
@@ -144,4 +144,4 @@ class PredictWidget(QWidget):
                 out += list(added) if isinstance(added, list) else [added]
             self.result_layers = out
 
-        self.panel.start(job, on_result=done, title="Predicting", lock=[self.run_button])
+        self.panel.start(job, on_result=done, title="Predicting", lock=[self.run_button, self.form])

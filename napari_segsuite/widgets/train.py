@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                            QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QListWidget,
+                            QPushButton, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
 from ..core.base.image import SegImage
+from ..core.dl.pipeline import TrainParams
 from ._layers import (LayerPicker, MultiLayerPicker, channels_from_layers, check_same_grid,
                       disconnect_when_gone, segimage_from_layer)
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error
 
 
@@ -113,31 +115,17 @@ class TrainWidget(QWidget):
         self.add_button.clicked.connect(self.add_pair)
         self.remove_button.clicked.connect(self.remove_pair)
 
-        self.arch = QComboBox()
-        self.arch.addItems(["unet", "segnet", "fcn"])
-        self.dim = QComboBox()
-        self.dim.addItems(["2", "3"])
-        self.dim.setToolTip("2: train on 2D images / slices of a volume (slices with no label "
-                            "painted are skipped); 3: on whole volumes")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10000)
-        self.epochs.setValue(30)
-        self.width_spin = QSpinBox()
-        self.width_spin.setRange(2, 128)
-        self.width_spin.setValue(16)
-        self.width_spin.setToolTip("channels of the first level (doubled per level)")
-        self.patch = QSpinBox()
-        self.patch.setRange(0, 1024)
-        self.patch.setValue(0)
-        self.patch.setSpecialValueText("auto")
-        self.steps = QSpinBox()
-        self.steps.setRange(0, 10000)
-        self.steps.setValue(0)
-        self.steps.setSpecialValueText("auto")
-        self.steps.setToolTip("batches per epoch (auto: about one pass over the data, 10..50)")
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
-        self.device_label = QLabel(_device_text("auto"))
+        # every parameter of the job (TrainParams): defaults, limits and help declared there;
+        # learning rate, loss, validation share, patience, depth, ... under "Advanced"
+        self.form = ParamForm(TrainParams, settings_key="train")
+        self.arch = self.form.control("arch")
+        self.dim = self.form.control("dim")
+        self.epochs = self.form.control("epochs")
+        self.width_spin = self.form.control("width")
+        self.patch = self.form.control("patch")
+        self.steps = self.form.control("steps")
+        self.device = self.form.control("device")
+        self.device_label = QLabel(_device_text(self.device.currentText()))
         self.device.currentTextChanged.connect(
             lambda t: self.device_label.setText(_device_text(t)))
 
@@ -160,16 +148,10 @@ class TrainWidget(QWidget):
         row.addWidget(self.remove_button)
         form.addRow(row)
         form.addRow("Pairs", self.pair_list)
-        form.addRow("Architecture", self.arch)
-        form.addRow("Dimension", self.dim)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Width", self.width_spin)
-        form.addRow("Patch", self.patch)
-        form.addRow("Batches/epoch", self.steps)
-        form.addRow("Device", self.device)
-        form.addRow("", self.device_label)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.form)
+        lay.addWidget(self.device_label)
         lay.addWidget(self.train_button)
         lay.addWidget(self.panel)
         lay.addWidget(self.plot)
@@ -212,31 +194,35 @@ class TrainWidget(QWidget):
             images.append(SegImage(np.array(img.array), multichannel=img.multichannel,
                                    name=img.name, metadata=dict(img.metadata),
                                    **img.geometry()))
-            labels.append(np.array(segimage_from_layer(lab).array))
+            lab_img = segimage_from_layer(lab)  # its label names go into the model
+            labels.append(SegImage(np.array(lab_img.array), name=lab_img.name,
+                                   metadata=dict(lab_img.metadata), **lab_img.geometry()))
         return images, labels
 
     # -- training -----------------------------------------------------------------------------
+    def params(self) -> TrainParams:
+        """The controls' values as the job's parameters."""
+        return self.form.params()
+
     def train(self) -> None:
-        from ..core.dl.train import TrainConfig, TrainState, train_steps
+        from ..core.dl.pipeline import train_config, train_job
+        from ..core.dl.train import TrainState
 
         try:
             images, labels = self._data()
-            cfg = TrainConfig(arch=self.arch.currentText(), dim=int(self.dim.currentText()),
-                              epochs=self.epochs.value(), width=self.width_spin.value(),
-                              patch=self.patch.value() or None,
-                              steps_per_epoch=self.steps.value() or None,
-                              device=self.device.currentText())
+            params = self.params()
+            train_config(params)  # a combination that does not apply: said before starting
         except InputError as exc:
             notify_error(exc)
             return
         self.state = TrainState()
-        job = train_steps(images, labels, cfg, state=self.state)
+        job = train_job(images, labels, params, state=self.state)
         self.plot.clear()
         self.info.setText("")
         self.panel.start(job, on_result=self._trained, title="Training",
                          on_preview=self.plot.add,
                          lock=[self.train_button, self.save_button, self.add_button,
-                               self.remove_button])
+                               self.remove_button, self.form])
 
     def _trained(self, ckpt) -> None:
         self.checkpoint = ckpt

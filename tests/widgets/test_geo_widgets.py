@@ -107,3 +107,24 @@ def test_cluster_widget_leaves_clouds_and_fill_out_and_saves_geotiff(
         assert back.crs == src.crs and back.transform == src.transform
         np.testing.assert_array_equal(back.read(1), lab)
         assert back.colormap(1)[1][3] == 255
+
+
+@pytest.mark.parametrize("key", ["ndvi", "evi"])
+def test_index_widget_gives_the_cli_output(make_napari_viewer, qtbot, cli, scene, tmp_path,
+                                           key):
+    """The widget and ``segsuite index`` run one job: the layer equals the CLI's GeoTIFF."""
+    from napari_segsuite.widgets.indices import IndexWidget
+
+    out = tmp_path / f"{key}.tif"
+    res = cli("index", scene, "--index", key, "-o", out, "--quiet")
+    assert res.code == 0, res
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(scene), plugin=PLUGIN)
+    w = IndexWidget(viewer)
+    qtbot.addWidget(w)
+    w.band.set_layer(layers[0])
+    w.index.setCurrentIndex(w.index.findData(key))
+    _click(qtbot, w.add_button)
+    want = read_image(out)
+    np.testing.assert_array_equal(np.asarray(w.result_layer.data), want.array)
+    np.testing.assert_allclose(w.result_layer.scale, want.spacing)

@@ -28,10 +28,11 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..base.defaults import SLIC
 from ..base.channels import channels_last as _channels_last, percentile_range, scale_percentiles
 from ..base.errors import InputError
 from ..base.progress import Progress, run
+from .pipeline import (DEFAULT_SAMPLE, DEFAULT_SEGMENTS, ClusterParams,  # noqa: F401
+                       cluster_job, k_sweep_job)
 
 METHODS = ("kmeans", "kmedoids", "slic", "spectral")
 CHUNK = 1 << 20
@@ -158,7 +159,8 @@ def fit_kmedoids(x: np.ndarray, k: int, random_state=0) -> np.ndarray:
 
 
 def kmeans_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
-                 spatial_weight=0.0, sample_size: Optional[int] = 50_000, random_state=0):
+                 spatial_weight=0.0, sample_size: Optional[int] = DEFAULT_SAMPLE["kmeans"],
+                 random_state=0):
     """K-means clustering of voxels (job). Returns int32 labels 1..K (0 outside ``mask``)."""
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
     k = _check_k(k, feats.n)
@@ -172,7 +174,8 @@ def kmeans_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
 
 
 def kmedoids_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
-                   spatial_weight=0.0, sample_size: int = 3000, random_state=0):
+                   spatial_weight=0.0, sample_size: int = DEFAULT_SAMPLE["kmedoids"],
+                   random_state=0):
     """K-medoids (FasterPAM) on a sample, every voxel assigned to its nearest medoid (job)."""
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
     sample_size = min(int(sample_size), feats.n)
@@ -186,8 +189,8 @@ def kmedoids_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
 
 
 # -- superpixels ---------------------------------------------------------------------------------
-def slic_steps(image, n_segments: int = SLIC["n_segments"], *,
-               compactness: float = SLIC["compactness"], channel_axis=None,
+def slic_steps(image, n_segments: int = DEFAULT_SEGMENTS, *,
+               compactness: float = ClusterParams.compactness, channel_axis=None,
                spacing=None, mask=None, sigma: float = 0.0, random_state=0):
     """SLIC superpixels on normalised channels, round in physical space (job).
 
@@ -273,8 +276,8 @@ def spectral_on_regions(labels: np.ndarray, ids: np.ndarray, means: np.ndarray, 
     return cluster_qr(emb)
 
 
-def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segments: int = 400,
-                             compactness: float = SLIC["compactness"], channel_axis=None,
+def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segments: int = DEFAULT_SEGMENTS,
+                             compactness: float = ClusterParams.compactness, channel_axis=None,
                              spacing=None,
                              mask=None, spatial_weight=0.0, random_state=0):
     """SLIC first, then cluster the superpixels' mean features into K labels (job).
@@ -352,15 +355,15 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if n_segments is not None and int(n_segments) < 1:
         raise InputError(f"the number of segments must be at least 1, got {n_segments}")
-    compactness = kw.pop("compactness", SLIC["compactness"])
+    compactness = kw.pop("compactness", ClusterParams.compactness)
     if method == "slic":
         if k is None:
             kw.pop("spatial_weight", None)
             kw.pop("sample_size", None)
-            return (yield from slic_steps(image, n_segments or 400, compactness=compactness, **kw))
+            return (yield from slic_steps(image, n_segments or DEFAULT_SEGMENTS, compactness=compactness, **kw))
         kw.pop("sample_size", None)
         return (yield from superpixel_cluster_steps(image, k, "kmeans",
-                                                    n_segments=n_segments or 400,
+                                                    n_segments=n_segments or DEFAULT_SEGMENTS,
                                                     compactness=compactness, **kw))
     if k is None:
         raise InputError(f"--method {method} needs the number of clusters K (--k)")
@@ -368,7 +371,7 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
     if method == "spectral" or n_segments is not None:
         kw.pop("sample_size", None)
         return (yield from superpixel_cluster_steps(image, k, method,
-                                                    n_segments=n_segments or 400,
+                                                    n_segments=n_segments or DEFAULT_SEGMENTS,
                                                     compactness=compactness, **kw))
     fn = kmeans_steps if method == "kmeans" else kmedoids_steps
     return (yield from fn(image, k, **kw))
@@ -387,7 +390,7 @@ def kmedoids_segment(image, k, **kw):
     return run(kmedoids_steps(image, k, **kw))
 
 
-def slic_superpixels(image, n_segments=400, **kw):
+def slic_superpixels(image, n_segments=DEFAULT_SEGMENTS, **kw):
     return run(slic_steps(image, n_segments, **kw))
 
 
@@ -441,7 +444,7 @@ def band_composite(image: np.ndarray, bands: Sequence[int] = (3, 2, 1),
 
 # -- dask --------------------------------------------------------------------------------------
 def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, spacing=None,
-                 sample_size: int = 50_000, random_state=0, mask=None):
+                 sample_size: int = DEFAULT_SAMPLE["kmeans"], random_state=0, mask=None):
     """K-means / K-medoids of a dask array too large for memory (or living on a dask cluster).
 
     The fit runs on a random sample of voxels gathered from the array; every block is then
@@ -462,7 +465,8 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
     shape = arr.shape[:-1]
     n = int(np.prod(shape))
     rng = np.random.default_rng(random_state)
-    size = min(n, int(sample_size) if method == "kmeans" else min(int(sample_size), 3000))
+    size = min(n, int(sample_size) if method == "kmeans"
+               else min(int(sample_size), DEFAULT_SAMPLE["kmedoids"]))
     if mask is None:
         flat_idx = np.sort(rng.choice(n, size=size, replace=False))
     else:

@@ -157,3 +157,7 @@ def available(names: Optional[Sequence[str]]) -> list:
             continue
         out.append(key)
     return out
+
+
+# the job shared by ``segsuite index`` and the widget (imports INDICES from here)
+from .pipeline import IndexParams, index_job, index_keys  # noqa: E402,F401
