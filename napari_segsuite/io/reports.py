@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
 
@@ -193,18 +192,14 @@ def _write_text(path: PathLike, text: str, force: bool) -> Path:
     from ..core.base import atomic
 
     out = check_report_path(path, force=force)
-    parent = out.parent if str(out.parent) else Path(".")
-    tmpdir = atomic.temp_dir(parent, str(out))
-    tmp = tmpdir / out.name
-    try:
-        with open(tmp, "w", newline="") as fh:
-            fh.write(text)
-        atomic.fsync(tmp)
-        atomic.publish(tmp, out, force)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write it ({' '.join(str(exc).split())})") from None
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    with atomic.staged(out) as tmp:
+        try:
+            with open(tmp, "w", newline="") as fh:
+                fh.write(text)
+            atomic.fsync(tmp)
+            atomic.publish(tmp, out, force)
+        except OSError as exc:
+            raise InputError(f"{out}: cannot write it ({' '.join(str(exc).split())})") from None
     return out
 
 

@@ -27,7 +27,8 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple
 
 from .errors import InputError
 
@@ -93,6 +94,28 @@ def temp_dir(folder, what: str = "") -> Path:
         return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{_host()}-{os.getpid()}-", dir=folder))
     except OSError as exc:  # e.g. a read-only file system, a full disk
         raise InputError(f"{what or folder}: cannot write it ({_one_line(exc)})") from None
+
+
+@contextmanager
+def staged(dest) -> Iterator[Path]:
+    """The temporary path to write ``dest`` at: a file of the same name in a new hidden folder
+    beside it (:func:`temp_dir`), removed with whatever is left in it when the block ends. Write,
+    :func:`fsync` and :func:`publish` it inside the block; an error leaves nothing behind.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with staged(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("x")
+    ...     _ = publish(tmp, d / "a.txt")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    """
+    dest = Path(dest)
+    tmpdir = temp_dir(dest.parent, str(dest))
+    try:
+        yield tmpdir / dest.name
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def check_folder(folder, what: str = "") -> None:

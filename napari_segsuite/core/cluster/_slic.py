@@ -387,6 +387,8 @@ def _enforce_connectivity(labels, min_size, max_size):
             else:
                 pending[new] = 1
                 n_pending += 1
+    # Second pass over the small pieces left without a numbered neighbour: the same 6-neighbour
+    # walk as above (numba kernel, no shared closure), now joining pieces by union-find.
     parent = np.arange(new + 1).astype(np.int32)
     if n_pending > 0:
         done = np.zeros(new + 1, np.uint8)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -154,11 +153,9 @@ def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
 
     path = check_model_path(path, force)
     data = ckpt.to_dict()
-    tmpdir = atomic.temp_dir(path.parent, str(path))
-    tmp = tmpdir / path.name
     umask = os.umask(0)
     os.umask(umask)
-    try:
+    with atomic.staged(path) as tmp:
         try:
             torch.save(data, tmp)
             os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file
@@ -171,8 +168,6 @@ def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
             atomic.publish(tmp, path, force)
         except OSError as exc:
             raise InputError(f"{path}: cannot write the model ({exc})") from None
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
     return path
 
 

@@ -31,6 +31,9 @@ from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_la
 _ARITY = 4
 
 
+# _sift_up and _sift_down share the hole-moving pattern of every binary/4-ary heap (and of the
+# watershed's, core/watershed/_flood.py); this one is *indexed*: ``pos`` tracks each voxel's
+# slot so a voxel's key can be decreased in place, which the watershed's heaps do not need.
 @njit(cache=True, nogil=True, inline="always")
 def _sift_up(hk, hv, pos, i):
     k = hk[i]

@@ -124,6 +124,10 @@ def _pop_packed(hkey, hpay, size):
     return size
 
 
+# (The 4-ary heap below repeats the binary heap's hole-moving sift with four children: two
+# specialised copies on purpose, so that numba inlines each into its own flood loop with a
+# constant arity; the binary one must keep scikit-image's exact tie order, the 4-ary one is
+# only used where ties cannot change the labels.)
 # -- 4-ary heap for the fast phase (same key / payload layout) ------------------------------
 @njit(cache=True, inline="always")
 def _push4(hkey, hpay, size, key, pay):
