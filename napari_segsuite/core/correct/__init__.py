@@ -86,6 +86,40 @@ def fill_between_slices_steps(lab, *, axis: int = 0, image=None, spacing=None,
         slices between along the image with the GrowCut engine.
 
     Yields Progress; returns the new label array.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    axis : int
+        The axis along which slices are filled.
+    image : array_like or SegImage, optional
+        Guiding image on the labels' grid, channels last (None: shape mode).
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Yields
+    ------
+    Progress
+        Progress of the job.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new label array (the generator's return value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> lab = np.zeros((3, 4, 4), np.uint8)
+    >>> lab[0, 1:3, 1:3] = lab[2, 1:3, 1:3] = 1
+    >>> int(run(fill_between_slices_steps(lab, axis=0))[1].sum())
+    4
     """
     arr, prot, sp, acting = _start(lab, protect, spacing, labels)
     ax = check_axis(axis, arr.ndim)
@@ -101,7 +135,39 @@ def fill_between_slices_steps(lab, *, axis: int = 0, image=None, spacing=None,
 def fill_between_slices(lab, *, axis: int = 0, image=None, spacing=None,
                         labels: Optional[Sequence[int]] = None,
                         protect: Optional[Protection] = None) -> np.ndarray:
-    """See :func:`fill_between_slices_steps`."""
+    """See :func:`fill_between_slices_steps`.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    axis : int
+        The axis along which slices are filled.
+    image : array_like or SegImage, optional
+        Guiding image on the labels' grid (None: shape mode).
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((3, 4, 4), np.uint8)
+    >>> lab[0, 1:3, 1:3] = lab[2, 1:3, 1:3] = 1
+    >>> fill_between_slices(lab)[1]
+    array([[0, 0, 0, 0],
+           [0, 1, 1, 0],
+           [0, 1, 1, 0],
+           [0, 0, 0, 0]], dtype=uint8)
+    """
     return run(fill_between_slices_steps(lab, axis=axis, image=image, spacing=spacing,
                                          labels=labels, protect=protect))
 
@@ -137,7 +203,35 @@ def fill_holes(lab, *, per_slice_axis: Optional[int] = None, connectivity: str =
     """Fill each label's holes: the regions not of the label that it encloses (they do not reach
     the array's border). ``connectivity`` is that of the holes. ``per_slice_axis``: fill in 2D,
     slice by slice along this axis (None: in 2D/3D as a whole). Only background voxels of a hole
-    are filled unless ``protect.overwrite``."""
+    are filled unless ``protect.overwrite``.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    per_slice_axis : int, optional
+        Fill slice by slice along this axis (None: the whole array at once).
+    connectivity : {"face", "full"}
+        Connectivity of the holes.
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((5, 5), np.uint8)
+    >>> lab[1:4, 1:4] = 1
+    >>> lab[2, 2] = 0
+    >>> int(fill_holes(lab)[2, 2])
+    1
+    """
     arr, prot, _, acting = _start(lab, protect, None, labels)
     _check_connectivity(connectivity, arr.ndim)
     ax = None if per_slice_axis is None else check_axis(per_slice_axis, arr.ndim)
@@ -150,7 +244,44 @@ def remove_islands(lab, min_voxels: Optional[int] = None, *, min_volume: Optiona
                    labels: Optional[Sequence[int]] = None,
                    protect: Optional[Protection] = None) -> np.ndarray:
     """Set to 0 every island (connected component of one label) smaller than ``min_voxels``
-    voxels, or of a volume smaller than ``min_volume`` (physical units, e.g. mm^3)."""
+    voxels, or of a volume smaller than ``min_volume`` (physical units, e.g. mm^3).
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    min_voxels : int, optional
+        Islands with fewer voxels are removed (give this or ``min_volume``).
+    min_volume : float, optional
+        Islands of a smaller physical volume are removed.
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    connectivity : {"face", "full"}
+        Connectivity of the islands (``"face"``: 4 in 2D, 6 in 3D; ``"full"``: 8 / 26).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Raises
+    ------
+    InputError
+        When neither or both of ``min_voxels`` and ``min_volume`` are given, or one is < 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.array([[1, 1, 0, 1],
+    ...                 [1, 1, 0, 0]], np.uint8)
+    >>> remove_islands(lab, 2)
+    array([[1, 1, 0, 0],
+           [1, 1, 0, 0]], dtype=uint8)
+    """
     arr, prot, sp, acting = _start(lab, protect, spacing, labels)
     _check_connectivity(connectivity, arr.ndim)
     if (min_voxels is None) == (min_volume is None):
@@ -175,7 +306,30 @@ def _restrict(acting, labels, prot):
 
 def keep_largest(lab, *, connectivity: str = "face", labels: Optional[Sequence[int]] = None,
                  protect: Optional[Protection] = None) -> np.ndarray:
-    """Keep only the largest island of each label; the others become 0."""
+    """Keep only the largest island of each label; the others become 0.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    connectivity : {"face", "full"}
+        Connectivity of the islands (``"face"``: 4 in 2D, 6 in 3D; ``"full"``: 8 / 26).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keep_largest(np.array([[1, 1, 0, 1]], np.uint8))
+    array([[1, 1, 0, 0]], dtype=uint8)
+    """
     arr, prot, _, acting = _start(lab, protect, None, labels)
     _check_connectivity(connectivity, arr.ndim)
     out = _islands.keep_largest(arr, _restrict(acting, labels, prot), connectivity)
@@ -185,7 +339,30 @@ def keep_largest(lab, *, connectivity: str = "face", labels: Optional[Sequence[i
 def split_islands(lab, *, connectivity: str = "face", labels: Optional[Sequence[int]] = None,
                   protect: Optional[Protection] = None) -> np.ndarray:
     """One label per island: each label's largest island keeps its value, the others get new
-    labels ``max+1, max+2, ...``."""
+    labels ``max+1, max+2, ...``.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    connectivity : {"face", "full"}
+        Connectivity of the islands (``"face"``: 4 in 2D, 6 in 3D; ``"full"``: 8 / 26).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> split_islands(np.array([[1, 1, 0, 1]], np.uint8))
+    array([[1, 1, 0, 2]], dtype=uint8)
+    """
     arr, prot, _, acting = _start(lab, protect, None, labels)
     _check_connectivity(connectivity, arr.ndim)
     out = _islands.split(arr, _restrict(acting, labels, prot), connectivity)
@@ -201,7 +378,32 @@ def margin(lab, distance: float, *, spacing=None, labels: Optional[Sequence[int]
     Grow by r: every background voxel whose centre lies within distance <= r (centre to centre,
     physical units) of a voxel of the label joins it (the nearest label when several are in
     reach). Shrink by r: a label keeps the voxels farther than r from the nearest voxel outside
-    it (in the array); the others become 0."""
+    it (in the array); the others become 0.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    distance : float
+        Physical distance: > 0 grows, < 0 shrinks, 0 copies.
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> margin(np.array([[0, 0, 1, 0, 0]], np.uint8), 1)
+    array([[0, 1, 1, 1, 0]], dtype=uint8)
+    """
     arr, prot, sp, acting = _start(lab, protect, spacing, labels)
     d = _number(distance, "the margin")
     if d > 0:
@@ -226,7 +428,36 @@ def _number(value, what):
 def hollow(lab, thickness: float, *, spacing=None, labels: Optional[Sequence[int]] = None,
            protect: Optional[Protection] = None) -> np.ndarray:
     """Keep a shell of ``thickness`` (> 0, physical units) inside each label's surface: the
-    voxels within distance <= thickness of the nearest voxel outside the label."""
+    voxels within distance <= thickness of the nearest voxel outside the label.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    thickness : float
+        Shell thickness (> 0, physical units).
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((5, 5), np.uint8)
+    >>> lab[1:4, 1:4] = 1
+    >>> hollow(lab, 1)[1:4, 1:4]
+    array([[1, 1, 1],
+           [1, 0, 1],
+           [1, 1, 1]], dtype=uint8)
+    """
     arr, prot, sp, acting = _start(lab, protect, spacing, labels)
     t = _number(thickness, "the hollow thickness")
     if t <= 0:
@@ -244,7 +475,39 @@ def smooth(lab, method: str, radius: float, *, spacing=None,
         per axis (as 3D Slicer's median); opening / closing: morphological opening / closing
         with a ball of that radius (exact Euclidean, physical units); joint: every label
         together (Gaussian of sigma=radius on each label's indicator, then the strongest label
-        per voxel), leaving no gaps or overlaps between neighbours."""
+        per voxel), leaving no gaps or overlaps between neighbours.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    method : {"median", "opening", "closing", "joint"}
+        The smoothing (see above).
+    radius : float
+        Kernel radius (> 0, physical units).
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    labels : sequence of int, optional
+        Act on these labels only (None: every label present).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((5, 5), np.uint8)
+    >>> lab[1:4, 1:4] = 1
+    >>> lab[0, 0] = 1
+    >>> smooth(lab, "opening", 1)[:3, :3]
+    array([[0, 0, 0],
+           [0, 0, 1],
+           [0, 1, 1]], dtype=uint8)
+    """
     arr, prot, sp, acting = _start(lab, protect, spacing, labels)
     if method not in SMOOTH_METHODS:
         raise InputError(f"unknown smoothing {method!r}; use one of {', '.join(SMOOTH_METHODS)}")
@@ -270,7 +533,40 @@ def logical(lab, op: str, a: int, b: Optional[int] = None, *, other=None,
     given, ``other != 0`` with ``other`` alone, ``lab == b`` with ``b`` alone.
 
     copy: A := B; union: A := A | B; intersect: A := A & B; subtract: A := A & ~B;
-    invert: A := ~A (background becomes ``a``, A becomes 0); clear: A := 0."""
+    invert: A := ~A (background becomes ``a``, A becomes 0); clear: A := 0.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    op : {"copy", "union", "intersect", "subtract", "invert", "clear"}
+        The operation.
+    a : int
+        Label A (not 0).
+    b : int, optional
+        Label B (in ``other`` when given, else in ``lab``).
+    other : array_like, optional
+        A second label array of the same shape holding region B.
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.array([[1, 1, 2, 2],
+    ...                 [0, 0, 2, 2]], np.uint8)
+    >>> logical(lab, "union", 1, 2)
+    array([[1, 1, 1, 1],
+           [0, 0, 1, 1]], dtype=uint8)
+    >>> logical(lab, "clear", 2)
+    array([[1, 1, 0, 0],
+           [0, 0, 0, 0]], dtype=uint8)
+    """
     arr = as_labels(lab)
     prot = check_protection(protect, arr.shape)
     if op not in LOGICAL_OPS:
@@ -306,7 +602,30 @@ def logical(lab, op: str, a: int, b: Optional[int] = None, *, other=None,
 
 def merge_labels(lab, keep: int, others: Sequence[int], *,
                  protect: Optional[Protection] = None) -> np.ndarray:
-    """The voxels of ``others`` become ``keep``."""
+    """The voxels of ``others`` become ``keep``.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    keep : int
+        The label that stays.
+    others : sequence of int
+        The labels merged into ``keep``.
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> merge_labels(np.array([[1, 2, 3]], np.uint8), 1, [2])
+    array([[1, 1, 3]], dtype=uint8)
+    """
     arr = as_labels(lab)
     prot = check_protection(protect, arr.shape)
     keep = check_label(arr, keep, "the label to keep")
@@ -326,7 +645,32 @@ def split_label_by_line(lab, label: int, line_points, *,
     """Cut ``label`` along a drawn polyline (N x ndim voxel coordinates, all in one slice for a
     volume: the cut runs along that slice's normal through the whole label). The largest piece
     keeps ``label``, the others get new labels; the voxels under the line join their nearest
-    piece."""
+    piece.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    label : int
+        The label to cut.
+    line_points : array_like, shape (N, ndim)
+        The polyline's voxel coordinates.
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> split_label_by_line(np.ones((3, 6), np.uint8), 1, [[0, 3], [2, 3]])
+    array([[1, 1, 1, 1, 2, 2],
+           [1, 1, 1, 1, 2, 2],
+           [1, 1, 1, 1, 2, 2]], dtype=uint8)
+    """
     arr = as_labels(lab)
     prot = check_protection(protect, arr.shape)
     label = check_label(arr, label)
@@ -338,7 +682,35 @@ def split_label_by_seeds(lab, label: int, seed_points, *, image=None, spacing=No
                          protect: Optional[Protection] = None) -> np.ndarray:
     """Split ``label`` by a seeded watershed from two or more points (N x ndim voxel
     coordinates inside the label): on the image's gradient when ``image`` is given, else on the
-    label's distance map. The first seed's piece keeps ``label``, the others get new labels."""
+    label's distance map. The first seed's piece keeps ``label``, the others get new labels.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    label : int
+        The label to split.
+    seed_points : array_like, shape (N, ndim)
+        Two or more seeds' voxel coordinates inside the label.
+    image : array_like or SegImage, optional
+        Image on the labels' grid whose gradient guides the watershed.
+    spacing : sequence of float, optional
+        Voxel size per axis, numpy order (None: 1 on every axis).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = split_label_by_seeds(np.ones((3, 6), np.uint8), 1, [[1, 0], [1, 5]])
+    >>> out[1]
+    array([1, 1, 1, 2, 2, 2], dtype=uint8)
+    """
     arr = as_labels(lab)
     prot = check_protection(protect, arr.shape)
     sp = as_spacing(spacing, arr.ndim)
@@ -351,7 +723,28 @@ def split_label_by_seeds(lab, label: int, seed_points, *, image=None, spacing=No
 
 
 def delete_label(lab, label: int, *, protect: Optional[Protection] = None) -> np.ndarray:
-    """The voxels of ``label`` become 0."""
+    """The voxels of ``label`` become 0.
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    label : int
+        The label to delete.
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> delete_label(np.array([[1, 2, 2]], np.uint8), 2)
+    array([[1, 0, 0]], dtype=uint8)
+    """
     arr = as_labels(lab)
     prot = check_protection(protect, arr.shape)
     label = check_label(arr, label)
@@ -362,7 +755,26 @@ def delete_label(lab, label: int, *, protect: Optional[Protection] = None) -> np
 
 def relabel_sequential(lab, *, protect: Optional[Protection] = None) -> np.ndarray:
     """Renumber the labels 1, 2, ... in increasing order of their values (locked labels keep
-    their values; the others take the free values)."""
+    their values; the others take the free values).
+
+    Parameters
+    ----------
+    lab : array_like of int
+        Label map, 2D or 3D (not modified).
+    protect : Protection, optional
+        Locked labels, editable mask and overwrite rule (None: no protection).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relabel_sequential(np.array([[0, 3, 7]], np.uint8))
+    array([[0, 1, 2]], dtype=uint8)
+    """
     arr = as_labels(lab)
     prot = check_protection(protect, arr.shape)
     out = _instances.relabel(arr, prot.locked)

@@ -34,7 +34,17 @@ OPERATIONS = ("fill_between_slices", "fill_holes", "remove_islands", "keep_large
 
 @dataclass(frozen=True)
 class CorrectParams:
-    """One correction (see :func:`correct_job`): exactly one operation field set."""
+    """One correction (see :func:`correct_job`): exactly one operation field set.
+
+    Each field is one CLI flag / widget control (see the ``param`` declarations below): the
+    operation fields (:data:`OPERATIONS`) and their options.
+
+    Examples
+    --------
+    >>> p = CorrectParams(smooth="median", radius=1.0)
+    >>> p.operation
+    'smooth'
+    """
 
     fill_between_slices: bool = param(
         False, "fill the slices between annotated slices along --axis (shape interpolation; "
