@@ -56,7 +56,30 @@ _MAX_BALL = 125
 
 
 def check_options(tolerance: float, convention: str):
-    """Validate ``tolerance`` (mm, >= 0, finite) and the HD95 ``convention``."""
+    """Validate ``tolerance`` (mm, >= 0, finite) and the HD95 ``convention``.
+
+    Parameters
+    ----------
+    tolerance : float
+        The surface tolerance in mm (finite, >= 0).
+    convention : {"medpy", "monai", "deepmind"}
+        The HD95 / ASSD convention.
+
+    Returns
+    -------
+    tuple of (float, str)
+        The tolerance as a float and the convention.
+
+    Raises
+    ------
+    InputError
+        On a bad tolerance or an unknown convention.
+
+    Examples
+    --------
+    >>> check_options(2, "monai")
+    (2.0, 'monai')
+    """
     try:
         tol = float(tolerance)
     except (TypeError, ValueError):
@@ -70,7 +93,23 @@ def check_options(tolerance: float, convention: str):
 
 
 def empty_figures(pred_empty: bool, gt_empty: bool) -> Dict[str, float]:
-    """The surface figures of a label missing from PRED and/or GT (see the module docstring)."""
+    """The surface figures of a label missing from PRED and/or GT (see the module docstring).
+
+    Parameters
+    ----------
+    pred_empty, gt_empty : bool
+        Whether the label is missing from PRED / from GT.
+
+    Returns
+    -------
+    dict of str to float
+        ``hausdorff``, ``hd95``, ``assd``, ``nsd``, ``boundary_iou``, ``cldice``.
+
+    Examples
+    --------
+    >>> empty_figures(True, False)["nsd"], empty_figures(True, True)["nsd"]
+    (0.0, 1.0)
+    """
     both = pred_empty and gt_empty
     return {"hausdorff": _NAN, "hd95": _NAN, "assd": _NAN,
             "nsd": 1.0 if both else 0.0,
@@ -96,7 +135,32 @@ def _area_percentile(d: np.ndarray, w: np.ndarray, percent: float) -> float:
 def surfel_figures(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
                    tolerance: float) -> Dict[str, float]:
     """DeepMind's figures for two non-empty masks: ``nsd`` and the area-weighted ``hd95`` /
-    ``assd`` (returned as ``dm_hd95`` / ``dm_assd``)."""
+    ``assd`` (returned as ``dm_hd95`` / ``dm_assd``).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of bool
+        PRED's and GT's masks of the label (same shape, non-empty).
+    spacing : sequence of float
+        Voxel size per axis, numpy order.
+    tolerance : float
+        The NSD tolerance (physical units).
+
+    Returns
+    -------
+    dict of str to float
+        ``nsd``, ``dm_hd95``, ``dm_assd``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.zeros((8, 8), bool)
+    >>> a[2:6, 2:6] = True
+    >>> b = np.zeros((8, 8), bool)
+    >>> b[2:6, 3:7] = True
+    >>> surfel_figures(a, b, (1.0, 1.0), 0.0)
+    {'nsd': 0.5, 'dm_hd95': 1.0, 'dm_assd': 0.5}
+    """
     from ._surfels import surfels
 
     pa, wa = surfels(a, spacing)
@@ -112,7 +176,33 @@ def surfel_figures(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
 
 def boundary_region(mask: np.ndarray, spacing: Sequence[float], width: float) -> np.ndarray:
     """The mask's voxels within ``width`` (physical units) of a voxel outside it, centre to
-    centre, outside the array counting as outside; always at least the voxel boundary."""
+    centre, outside the array counting as outside; always at least the voxel boundary.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        The mask.
+    spacing : sequence of float
+        Voxel size per axis, numpy order.
+    width : float
+        Width of the region (physical units).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The boundary region, of the mask's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((6, 6), bool)
+    >>> m[1:5, 1:5] = True
+    >>> boundary_region(m, (1.0, 1.0), 1.0)[1:5, 1:5].astype(int)
+    array([[1, 1, 1, 1],
+           [1, 0, 0, 1],
+           [1, 0, 0, 1],
+           [1, 1, 1, 1]])
+    """
     from scipy import ndimage as ndi
 
     from .distances import boundary
@@ -131,6 +221,32 @@ def boundary_region(mask: np.ndarray, spacing: Sequence[float], width: float) ->
 
 
 def boundary_iou(a: np.ndarray, b: np.ndarray, spacing: Sequence[float], width: float) -> float:
+    """Boundary IoU of two masks: IoU of their :func:`boundary_region` of ``width``.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of bool
+        The two masks (same shape).
+    spacing : sequence of float
+        Voxel size per axis, numpy order.
+    width : float
+        Width of the boundary regions (physical units).
+
+    Returns
+    -------
+    float
+        The IoU (NaN when both regions are empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.zeros((8, 8), bool)
+    >>> a[2:6, 2:6] = True
+    >>> b = np.zeros((8, 8), bool)
+    >>> b[2:6, 3:7] = True
+    >>> boundary_iou(a, a, (1.0, 1.0), 1.0), round(boundary_iou(a, b, (1.0, 1.0), 1.0), 3)
+    (1.0, 0.333)
+    """
     ra = boundary_region(a, spacing, width)
     rb = boundary_region(b, spacing, width)
     union = int(np.count_nonzero(ra | rb))
@@ -145,7 +261,30 @@ def _skeletons(a: np.ndarray, b: np.ndarray):
 
 def cldice(a: np.ndarray, b: np.ndarray, skeletons=None) -> float:
     """clDice of PRED ``a`` against GT ``b`` (both non-empty); ``skeletons``: theirs, if
-    already computed."""
+    already computed.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of bool
+        PRED's and GT's masks (same shape, non-empty).
+    skeletons : tuple of numpy.ndarray, optional
+        The skeletons of ``a`` and ``b`` (None: computed here).
+
+    Returns
+    -------
+    float
+        clDice in [0, 1] (NaN when a skeleton is empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.zeros((8, 8), bool)
+    >>> a[2:6, 2:6] = True
+    >>> b = np.zeros((8, 8), bool)
+    >>> b[2:6, 3:7] = True
+    >>> cldice(a, b)
+    1.0
+    """
     sa, sb = skeletons if skeletons is not None else _skeletons(a, b)
     na, nb = int(np.count_nonzero(sa)), int(np.count_nonzero(sb))
     if na == 0 or nb == 0:
@@ -156,7 +295,26 @@ def cldice(a: np.ndarray, b: np.ndarray, skeletons=None) -> float:
 
 
 def combine(d_ab: np.ndarray, d_ba: np.ndarray, convention: str) -> Dict[str, float]:
-    """``hd95`` and ``assd`` from the two directed voxel-boundary distance sets (MedPy, MONAI)."""
+    """``hd95`` and ``assd`` from the two directed voxel-boundary distance sets (MedPy, MONAI).
+
+    Parameters
+    ----------
+    d_ab, d_ba : numpy.ndarray
+        Distances from ``a``'s boundary to ``b``'s and back.
+    convention : {"medpy", "monai", "deepmind"}
+        ``"monai"``: the larger directed 95th percentile; otherwise the pooled one.
+
+    Returns
+    -------
+    dict of str to float
+        ``hd95`` and ``assd``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> combine(np.array([0.0, 1.0]), np.array([0.0, 2.0]), "medpy")["assd"]
+    0.75
+    """
     both = np.concatenate([d_ab, d_ba])
     if convention == "monai":
         hd95 = max(float(np.percentile(d_ab, 95)), float(np.percentile(d_ba, 95)))
@@ -170,7 +328,42 @@ def label_figures_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
                         message: str = "surface figures"):
     """Every surface figure of two non-empty masks (cropped with a background margin, or at the
     array border): ``hausdorff``, ``hd95``, ``assd`` (by ``convention``), ``nsd``,
-    ``boundary_iou``, ``cldice``. A job generator (yields between the expensive parts)."""
+    ``boundary_iou``, ``cldice``. A job generator (yields between the expensive parts).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of bool
+        PRED's and GT's masks of the label (same shape, non-empty).
+    spacing : sequence of float
+        Voxel size per axis, numpy order.
+    tolerance : float
+        Tolerance of ``nsd`` and width of the boundary regions (physical units).
+    convention : {"medpy", "monai", "deepmind"}
+        The HD95 / ASSD convention.
+    message : str
+        The progress message.
+
+    Yields
+    ------
+    Progress
+        Between the expensive parts.
+
+    Returns
+    -------
+    dict of str to float
+        The six figures (the generator's return value).
+
+    Examples
+    --------
+    >>> from napari_segsuite.core.base.progress import run
+    >>> import numpy as np
+    >>> a = np.zeros((8, 8), bool)
+    >>> a[2:6, 2:6] = True
+    >>> b = np.zeros((8, 8), bool)
+    >>> b[2:6, 3:7] = True
+    >>> run(label_figures_steps(a, a, (1.0, 1.0)))
+    {'hausdorff': 0.0, 'hd95': 0.0, 'assd': 0.0, 'nsd': 1.0, 'boundary_iou': 1.0, 'cldice': 1.0}
+    """
     from concurrent.futures import ThreadPoolExecutor, wait
 
     from .distances import _boundary_distances_steps
