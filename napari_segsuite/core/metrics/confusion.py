@@ -126,7 +126,31 @@ def _collapse_binary(labels: np.ndarray, counts: np.ndarray):
 @dataclass(frozen=True, eq=False)
 class LabelCounts:
     """Two label images counted (:func:`count_steps`): the confusion matrix and where each
-    compared label's voxels are."""
+    compared label's voxels are.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        The compared label values, sorted, 0 first.
+    counts : numpy.ndarray
+        ``counts[i, j]``: voxels of GT label ``labels[i]`` and PRED label ``labels[j]``.
+    binary : bool
+        Whether the images were compared as binary masks.
+    pred_image, gt_image : numpy.ndarray
+        PRED and GT with label ``v`` at value ``image_value[v]``.
+    image_value : dict of int to int
+        Label value -> its value in the images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> c = run(count_steps(np.array([[0, 1, 2, 2]]), np.array([[0, 1, 1, 2]])))
+    >>> c.labels.tolist(), c.counts.tolist(), c.binary
+    ([0, 1, 2], [[1, 0, 0], [0, 1, 1], [0, 0, 1]], False)
+    >>> c.value_of(2), c.value_of(9)
+    (2, 0)
+    """
 
     #: The compared label values, sorted, 0 first (the union of both images' values).
     labels: np.ndarray
@@ -148,7 +172,33 @@ class LabelCounts:
 def count_steps(p: np.ndarray, g: np.ndarray, binary: Union[None, bool, str] = None):
     """Job generator: count the confusion matrix of two label arrays (already checked), slab
     by slab, deciding binary mode on the way (:func:`binary_mode`, ``None`` = ``"auto"``).
-    Returns a :class:`LabelCounts`."""
+    Returns a :class:`LabelCounts`.
+
+    Parameters
+    ----------
+    p, g : numpy.ndarray
+        PRED and GT label arrays of the same shape.
+    binary : bool or {"auto", "yes", "no"}, optional
+        Compare as binary masks (None: ``"auto"``; see :func:`binary_mode`).
+
+    Yields
+    ------
+    Progress
+        One per slab counted.
+
+    Returns
+    -------
+    LabelCounts
+        The counts (the generator's return value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> c = run(count_steps(np.array([[0, 1, 2, 2]]), np.array([[0, 1, 1, 2]])))
+    >>> c.counts.tolist()
+    [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    """
     binary = binary_mode("auto" if binary is None else binary)
     if binary:
         p, g = _nonzero(p), _nonzero(g)

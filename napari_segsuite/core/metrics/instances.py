@@ -76,7 +76,24 @@ def _ids_and_sizes(lab: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True, eq=False)
 class Overlaps:
-    """The objects of GT and PRED and their pairwise overlaps (only overlapping pairs)."""
+    """The objects of GT and PRED and their pairwise overlaps (only overlapping pairs).
+
+    Attributes
+    ----------
+    gt_ids, pred_ids : numpy.ndarray
+        The object values of GT and PRED, sorted.
+    gt_sizes, pred_sizes : numpy.ndarray
+        Their voxel counts.
+    gt_index, pred_index, shared : numpy.ndarray
+        Pair ``k``: GT object ``gt_ids[gt_index[k]]`` and PRED object ``pred_ids[pred_index[k]]``
+        share ``shared[k]`` voxels.
+
+    Examples
+    --------
+    >>> o = overlaps(np.array([[1, 1, 0, 2]]), np.array([[5, 0, 0, 5]]))
+    >>> o.gt_sizes.tolist(), o.pred_sizes.tolist(), o.pred_index.tolist()
+    ([2], [2, 1], [0, 1])
+    """
 
     gt_ids: np.ndarray
     gt_sizes: np.ndarray
@@ -110,7 +127,30 @@ def overlaps(pred: np.ndarray, gt: np.ndarray) -> Overlaps:
 
 
 def instance_figures_steps(pred: np.ndarray, gt: np.ndarray):
-    """Job generator behind :func:`instance_figures`."""
+    """Job generator behind :func:`instance_figures`.
+
+    Parameters
+    ----------
+    pred, gt : numpy.ndarray
+        Instance label maps (or binary masks) of the same shape.
+
+    Yields
+    ------
+    Progress
+        Before the objects and before the matching.
+
+    Returns
+    -------
+    dict
+        As :func:`instance_figures` (the generator's return value).
+
+    Examples
+    --------
+    >>> from napari_segsuite.core.base.progress import run
+    >>> f = run(instance_figures_steps(np.array([[1, 1, 0, 2]]), np.array([[5, 5, 0, 0]])))
+    >>> f["tp"], f["fp"], f["fn"]
+    (1, 1, 0)
+    """
     yield Progress(None, None, "instances: objects")
     p = as_instances(pred)
     g = as_instances(gt)

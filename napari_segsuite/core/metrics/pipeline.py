@@ -82,7 +82,25 @@ class MetricsParams:
 
 @dataclass(frozen=True, eq=False)
 class Comparison:
-    """What :func:`compare_job` returns."""
+    """What :func:`compare_job` returns.
+
+    Attributes
+    ----------
+    result : dict
+        The ``segsuite metrics --json`` object.
+    pr : PRCurve or None
+        The precision-recall curve (with a threshold).
+    slices : dict or None
+        Per-slice Dice (with ``slice_axis``).
+
+    Examples
+    --------
+    >>> from napari_segsuite.core.base.progress import run
+    >>> out = run(compare_job(np.array([[0, 1, 1, 0]]), MetricsParams(distances=False),
+    ...                       gt=np.array([[0, 1, 0, 0]])))
+    >>> round(out.result["per_label"]["1"]["dice"], 3), out.pr, out.slices
+    (0.667, None, None)
+    """
 
     #: :func:`~.comparison.compare`'s dict: the ``segsuite metrics --json`` object (and
     #: ``"binary"``, how the images were compared).

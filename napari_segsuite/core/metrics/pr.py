@@ -15,7 +15,28 @@ from ._inputs import _unpack
 class PRCurve:
     """Precision-recall curve, in scikit-learn's layout: ``thresholds`` increasing,
     ``precision``/``recall`` one longer (ending with precision 1, recall 0). A voxel is predicted
-    positive when ``score >= threshold``."""
+    positive when ``score >= threshold``.
+
+    Attributes
+    ----------
+    precision, recall, thresholds : numpy.ndarray
+        The curve.
+    average_precision : float
+        Area under the step curve (scikit-learn's ``average_precision_score``).
+    best_threshold, best_f1, best_precision, best_recall : float
+        The threshold of the highest F1 and its figures.
+    n_positive : int
+        GT's positive voxels.
+    exact : bool
+        False when computed on histogram bins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = pr_curve(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
+    >>> c.n_positive, c.best_recall, c.exact
+    (2, 1.0, True)
+    """
 
     precision: np.ndarray
     recall: np.ndarray
