@@ -48,7 +48,38 @@ REQUIRED = ("arch", "dim", "settings", "in_channels", "n_out", "output", "label_
 
 @dataclass
 class Checkpoint:
-    """A trained model and everything needed to use it on a new image."""
+    """A trained model and everything needed to use it on a new image.
+
+    Attributes
+    ----------
+    arch, dim, settings, in_channels, n_out
+        What :func:`~.models.build_model` needs to rebuild the network.
+    output : {"softmax", "sigmoid"}
+        The network's output.
+    label_values : list of int
+        Class index -> the label value written out.
+    norm_mean, norm_std : list of float
+        Per-channel normalisation of the input.
+    state_dict : dict
+        The weights.
+    scripted : torch.jit.ScriptModule or None
+        A user's TorchScript model instead of ``arch``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> ckpt.describe(), ckpt.n_classes
+    ('unet 2D, 1 channel(s), labels [0, 1]', 2)
+    >>> type(ckpt.build()).__name__
+    'UNet'
+    """
 
     arch: str
     dim: int
@@ -111,7 +142,35 @@ class Checkpoint:
 
 def check_model_path(path, force: bool = False) -> Path:
     """Validate a model output path before training: .pt/.pth, folder exists, no overwrite
-    without ``force``."""
+    without ``force``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The model file to write.
+    force : bool
+        Allow overwriting an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The path.
+
+    Raises
+    ------
+    InputError
+        On a wrong suffix, a missing or read-only folder, or an existing file without ``force``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     check_model_path(os.path.join(d, "model.pt")).name
+    'model.pt'
+    >>> check_model_path("model.txt")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: model.txt: a model file name ends in .pt (or .pth)
+    """
     path = Path(path)
     if path.suffix.lower() not in (".pt", ".pth"):
         raise InputError(f"{path}: a model file name ends in .pt (or .pth)")
@@ -148,7 +207,38 @@ def _plain(value: Any) -> Any:
 def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
     """Write ``ckpt`` safely (see :mod:`...core.atomic`): a temporary file beside the target,
     flushed and read back, then published (never over an existing file without ``force``).
-    A failed write (full disk, ...) is an InputError with one line; nothing is left behind."""
+    A failed write (full disk, ...) is an InputError with one line; nothing is left behind.
+
+    Parameters
+    ----------
+    ckpt : Checkpoint
+        The model.
+    path : str or pathlib.Path
+        The .pt file to write.
+    force : bool
+        Overwrite an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = save_checkpoint(ckpt, os.path.join(d, "model.pt"))
+    ...     load_model(path).describe()
+    'unet 2D, 1 channel(s), labels [0, 1]'
+    """
     from ..base import atomic
 
     path = check_model_path(path, force)
@@ -172,7 +262,36 @@ def save_checkpoint(ckpt: Checkpoint, path, force: bool = False) -> Path:
 
 
 def checkpoint_from_dict(data: Any, where: str = "model") -> Checkpoint:
-    """Validate a loaded dict and turn it into a :class:`Checkpoint` (InputError when wrong)."""
+    """Validate a loaded dict and turn it into a :class:`Checkpoint` (InputError when wrong).
+
+    Parameters
+    ----------
+    data : dict
+        What :meth:`Checkpoint.to_dict` gives (as read from a file).
+    where : str
+        Names the source in error messages.
+
+    Returns
+    -------
+    Checkpoint
+        The model (its weights checked against the architecture).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> checkpoint_from_dict(ckpt.to_dict()).label_values
+    [0, 1]
+    >>> checkpoint_from_dict({})  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: model: not a napari-segsuite model checkpoint
+    """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{where}: not a napari-segsuite model checkpoint")
     version = data.get("format_version")
@@ -216,6 +335,24 @@ def load_model(path) -> Checkpoint:
     """Load a checkpoint file (or a TorchScript file) as a :class:`Checkpoint`.
 
     Raises a one-line :class:`InputError` for a missing, truncated, corrupt or foreign file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A checkpoint written by :func:`save_checkpoint`, or a TorchScript file.
+
+    Returns
+    -------
+    Checkpoint
+        The model.
+
+    Examples
+    --------
+    >>> load_model(bundled_models()["nuclei_2d"]).arch
+    'unet'
+    >>> load_model("missing.pt")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: missing.pt: model file not found
     """
     path = Path(path)
     if not path.exists():
@@ -272,6 +409,17 @@ def _load_torchscript(path: Path, names: List[str]) -> Checkpoint:
 
 
 def bundled_models() -> Dict[str, Path]:
-    """The pretrained tiny models shipped in the package (name -> path)."""
+    """The pretrained tiny models shipped in the package (name -> path).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The models' names and files.
+
+    Examples
+    --------
+    >>> sorted(bundled_models())
+    ['brain_tissue_2d', 'nuclei_2d']
+    """
     folder = Path(__file__).resolve().parents[2] / "models"
     return {p.stem: p for p in sorted(folder.glob("*.pt"))} if folder.is_dir() else {}

@@ -81,7 +81,25 @@ def _center_crop(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
 
 
 class ConvBlock(nn.Sequential):
-    """``n`` x (conv 3 -> batch norm -> ReLU)."""
+    """``n`` x (conv 3 -> batch norm -> ReLU).
+
+    Parameters
+    ----------
+    dim : {2, 3}
+        Spatial dimension.
+    cin, cout : int
+        Input and output channels.
+    n : int
+        Number of convolutions.
+    padding : int
+        Convolution padding (1: same size, 0: valid).
+
+    Examples
+    --------
+    >>> import torch
+    >>> tuple(ConvBlock(2, 1, 4)(torch.zeros(1, 1, 5, 5)).shape)
+    (1, 4, 5, 5)
+    """
 
     def __init__(self, dim: int, cin: int, cout: int, n: int = 2, padding: int = 1) -> None:
         Conv, _, BN, _, _ = _nn(dim)
@@ -93,7 +111,21 @@ class ConvBlock(nn.Sequential):
 
 
 class SegModel(nn.Module):
-    """Base class: remembers its settings so a checkpoint can rebuild it."""
+    """Base class: remembers its settings so a checkpoint can rebuild it.
+
+    Parameters
+    ----------
+    dim : {2, 3}
+        Spatial dimension.
+    in_channels, n_out : int
+        Input channels and outputs (1 for a sigmoid model), both >= 1.
+
+    Examples
+    --------
+    >>> m = SegModel(2, 1, 3)
+    >>> m.dim, m.in_channels, m.n_out, m.settings
+    (2, 1, 3, {})
+    """
 
     arch = "base"
 
@@ -123,6 +155,15 @@ class UNet(SegModel):
     first level (doubled at every level); upsample: ``"transpose"`` (2x2 transposed convolution,
     as in the paper) or ``"interp"`` (bilinear/trilinear, then a 1x1 convolution); padding:
     ``"same"`` or ``"valid"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = UNet(dim=2, in_channels=1, n_out=2, depth=1, width=2)
+    >>> tuple(net(torch.zeros(1, 1, 6, 10)).shape)                # any size in, same size out
+    (1, 2, 6, 10)
+    >>> net.settings
+    {'depth': 1, 'width': 2, 'upsample': 'transpose', 'padding': 'same'}
     """
 
     arch = "unet"
@@ -224,6 +265,13 @@ class SegNet(SegModel):
     depth: number of stages (5 in the paper); width: channels of the first stage (doubled per
     stage up to ``8 * width``, 64 -> 512 in the paper); upsample: ``"unpool"`` (max-location
     switches), ``"bilinear"`` (bilinear/trilinear interpolation) or ``"bed_of_nails"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = SegNet(dim=2, in_channels=1, n_out=2, depth=1, width=2)
+    >>> tuple(net(torch.zeros(1, 1, 6, 10)).shape)
+    (1, 2, 6, 10)
     """
 
     arch = "segnet"
@@ -303,6 +351,13 @@ class FCN8s(SegModel):
     depth: number of encoder stages/poolings (5 in the paper, at least 3: pool3 and pool4 are
     the stages ``depth-2`` and ``depth-1``); width: channels of the first stage (doubled per
     stage up to ``8 * width``); the classifier ("fc6/fc7") has ``16 * width`` channels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = FCN8s(dim=2, in_channels=1, n_out=2, depth=3, width=2)
+    >>> tuple(net(torch.zeros(1, 1, 6, 10)).shape)
+    (1, 2, 6, 10)
     """
 
     arch = "fcn"
@@ -365,7 +420,35 @@ DEFAULTS = {"unet": dict(depth=3, width=16), "segnet": dict(depth=4, width=16),
 
 def build_model(arch: str, dim: int, in_channels: int, n_out: int, **settings) -> SegModel:
     """Build ``arch`` ("unet", "segnet", "fcn") for ``dim`` 2 or 3 with the given settings
-    (depth, width, upsample, padding; see each class)."""
+    (depth, width, upsample, padding; see each class).
+
+    Parameters
+    ----------
+    arch : {"unet", "segnet", "fcn"}
+        The architecture.
+    dim : {2, 3}
+        Spatial dimension.
+    in_channels, n_out : int
+        Input channels and outputs.
+    **settings
+        The class's settings; None or missing: :data:`DEFAULTS`.
+
+    Returns
+    -------
+    SegModel
+        The untrained network.
+
+    Raises
+    ------
+    InputError
+        On an unknown architecture, a bad dimension or a bad setting.
+
+    Examples
+    --------
+    >>> net = build_model("unet", 2, 1, 1, depth=1, width=2)
+    >>> type(net).__name__, net.n_out, net.settings["depth"]
+    ('UNet', 1, 1)
+    """
     arch = str(arch).lower()
     if arch not in _CLASSES:
         raise InputError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
@@ -380,4 +463,21 @@ def build_model(arch: str, dim: int, in_channels: int, n_out: int, **settings) -
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters (weights) of ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any network.
+
+    Returns
+    -------
+    int
+        Its parameter count.
+
+    Examples
+    --------
+    >>> count_parameters(build_model("unet", 2, 1, 2, depth=1, width=2))
+    450
+    """
     return int(sum(p.numel() for p in model.parameters()))
