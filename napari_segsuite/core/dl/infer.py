@@ -35,6 +35,33 @@ from ._common import (as_image, channel_stats, channels_first, label_dtype, norm
 
 @dataclass
 class Prediction:
+    """What :func:`predict` returns.
+
+    Attributes
+    ----------
+    labels : SegImage
+        The label values as in training (or instance ids), on the image's grid.
+    probabilities : SegImage or None
+        float32, channels last, one per label value (when asked for).
+    device : str
+        Where the network ran.
+    tile : tuple of int
+        The tile size used.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> p = predict(np.zeros((16, 16), np.float32), ckpt, device="cpu", tile=16)
+    >>> p.labels.shape, p.probabilities, p.device, p.tile
+    ((16, 16), None, 'cpu', (16, 16))
+    """
     labels: SegImage                      # label values as in training (or instance ids)
     probabilities: Optional[SegImage]     # float32, channels last, one per label value
     device: str = "cpu"
@@ -42,7 +69,25 @@ class Prediction:
 
 
 def gaussian_weight(tile: Sequence[int], sigma_scale: float = 1 / 8) -> np.ndarray:
-    """Gaussian importance map for one tile, max 1, never below 1e-3."""
+    """Gaussian importance map for one tile, max 1, never below 1e-3.
+
+    Parameters
+    ----------
+    tile : sequence of int
+        The tile's size per axis.
+    sigma_scale : float
+        Sigma as a fraction of the tile size.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 weights of shape ``tile``.
+
+    Examples
+    --------
+    >>> gaussian_weight((3,)).round(3)
+    array([0.029, 1.   , 0.029], dtype=float32)
+    """
     grids = [np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / max(n * sigma_scale, 1e-6)) ** 2)
              for n in tile]
     w = grids[0]
@@ -53,7 +98,29 @@ def gaussian_weight(tile: Sequence[int], sigma_scale: float = 1 / 8) -> np.ndarr
 
 
 def tile_starts(size: int, tile: int, overlap: float) -> List[int]:
-    """Start positions covering ``[0, size)`` with tiles of ``tile``, the last one flush."""
+    """Start positions covering ``[0, size)`` with tiles of ``tile``, the last one flush.
+
+    Parameters
+    ----------
+    size : int
+        Length of the axis.
+    tile : int
+        Tile length.
+    overlap : float
+        Overlap fraction between neighbouring tiles.
+
+    Returns
+    -------
+    list of int
+        The tiles' start positions.
+
+    Examples
+    --------
+    >>> tile_starts(10, 4, 0.5)
+    [0, 2, 4, 6]
+    >>> tile_starts(3, 4, 0.5)
+    [0]
+    """
     if tile >= size:
         return [0]
     step = max(1, int(tile * (1 - overlap)))
@@ -108,6 +175,55 @@ def predict_steps(image: Union[SegImage, np.ndarray], model, device: str = "auto
     """Segment ``image`` with ``model`` (Checkpoint or path); returns a :class:`Prediction`.
 
     On the CPU torch uses ``num_threads`` threads (default: the idle cores) while it runs.
+
+    Parameters
+    ----------
+    image : SegImage or numpy.ndarray
+        The image (channels last when the model takes several).
+    model : Checkpoint or str or pathlib.Path
+        The model or its file.
+    device : {"auto", "cpu", "cuda"}
+        Where torch runs (auto: CUDA when available).
+    tile : int or sequence of int, optional
+        Tile size per axis (None: the largest that fits the memory).
+    overlap : float
+        Tile overlap fraction.
+    batch : int, optional
+        Tiles per batch.
+    probabilities : bool
+        Also return the class probabilities.
+    instances : bool
+        Split the foreground into one label per object (:func:`split_instances`).
+    amp : bool
+        Mixed precision on CUDA.
+    num_threads : int, optional
+        CPU threads for torch.
+
+    Yields
+    ------
+    Progress
+        One per batch of tiles.
+
+    Returns
+    -------
+    Prediction
+        The labels (and probabilities); the generator's return value.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> from napari_segsuite.core.base.progress import run
+    >>> p = run(predict_steps(np.zeros((16, 16), np.float32), ckpt, device="cpu", tile=16,
+    ...                       probabilities=True))
+    >>> p.labels.shape, p.probabilities.array.shape
+    ((16, 16), (16, 16, 2))
     """
     with torch_threads(num_threads):
         try:
@@ -266,7 +382,36 @@ def _tile_probs(net, tiles, dev: str, use_amp: bool, wt) -> np.ndarray:
 
 
 def predict(image, model, **kwargs) -> Prediction:
-    """Plain-function form of :func:`predict_steps`."""
+    """Plain-function form of :func:`predict_steps`.
+
+    Parameters
+    ----------
+    image : SegImage or numpy.ndarray
+        The image.
+    model : Checkpoint or str or pathlib.Path
+        The model or its file.
+    **kwargs
+        As :func:`predict_steps`.
+
+    Returns
+    -------
+    Prediction
+        The labels (and probabilities).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> p = predict(np.zeros((16, 16), np.float32), ckpt, device="cpu", tile=16)
+    >>> p.labels.shape, p.labels.array.dtype
+    ((16, 16), dtype('uint8'))
+    """
     return run(predict_steps(image, model, **kwargs))
 
 
@@ -283,6 +428,31 @@ def split_instances(mask: np.ndarray, spacing: Optional[Sequence[float]] = None,
     the objects separate better. Objects smaller than ``min_size`` voxels merge into their
     neighbours; a connected component without a marker keeps one label. Returns ids 1..N
     (0 background) in the one label dtype (``core.base.labels``).
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        The foreground.
+    spacing : sequence of float, optional
+        Voxel size per axis (None: 1).
+    h : float, optional
+        Height of the distance maxima that become markers.
+    min_size : int
+        Smallest object, in voxels.
+    core : numpy.ndarray of bool, optional
+        The sure part of the foreground.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object ids 1..N, 0 background.
+
+    Examples
+    --------
+    >>> m = np.zeros((5, 12), bool)
+    >>> m[1:4, 1:4] = m[1:4, 7:10] = True
+    >>> split_instances(m)[2]
+    array([0, 1, 1, 1, 0, 0, 0, 2, 2, 2, 0, 0], dtype=uint8)
     """
     from scipy import ndimage as ndi
     from skimage.morphology import h_maxima
@@ -338,6 +508,40 @@ def predict_dask(image, model, *, device: str = "auto",
     when the model takes several. A model without normalisation statistics (TorchScript) is
     normalised with the image's mean and standard deviation, estimated on ``sample_size``
     voxels. No ``instances`` here: splitting touching objects needs the whole foreground.
+
+    Parameters
+    ----------
+    image : dask.array.Array or array_like
+        The image (channels last when the model takes several).
+    model : Checkpoint or str or pathlib.Path
+        The model or its file.
+    device, tile, overlap, batch, amp
+        As :func:`predict_steps`.
+    sample_size : int
+        Voxels sampled for the normalisation of a model without statistics.
+    random_state : int
+        Seed of that sample.
+
+    Returns
+    -------
+    dask.array.Array
+        The labels, lazy (nothing is computed here).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from napari_segsuite.core.dl.checkpoint import Checkpoint
+    >>> from napari_segsuite.core.dl.models import build_model
+    >>> _ = torch.manual_seed(0)
+    >>> net = build_model("unet", 2, 1, 2, depth=1, width=2)      # tiny, untrained
+    >>> ckpt = Checkpoint(arch="unet", dim=2, settings=net.settings, in_channels=1, n_out=2,
+    ...                   output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+    ...                   state_dict=net.state_dict())
+    >>> import dask.array as da
+    >>> lab = predict_dask(da.zeros((32, 32), chunks=16, dtype=np.float32), ckpt, device="cpu",
+    ...                    tile=16)
+    >>> type(lab).__name__, lab.shape
+    ('Array', (32, 32))
     """
     import dask.array as da
 
