@@ -25,7 +25,16 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class PredictParams:
-    """Parameters of :func:`predict_job` (shared by ``segsuite predict`` and the widget)."""
+    """Parameters of :func:`predict_job` (shared by ``segsuite predict`` and the widget).
+
+    Each field is one CLI flag / widget control (see the ``param`` declarations below).
+
+    Examples
+    --------
+    >>> p = PredictParams(tile=64, instances=True)
+    >>> p.device, p.tile, p.overlap, p.instances
+    ('auto', 64, 0.5, True)
+    """
 
     device: str = param("auto", "auto: CUDA when torch sees a GPU, else the CPU",
                         choices=DEVICES)
@@ -128,7 +137,19 @@ UPSAMPLE = {"unet": ("transpose", "interp"), "segnet": ("unpool", "bilinear", "b
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Parameters of :func:`train_job` (shared by ``segsuite train`` and the widget)."""
+    """Parameters of :func:`train_job` (shared by ``segsuite train`` and the widget).
+
+    Each field is one CLI flag / widget control (see the ``param`` declarations below);
+    :func:`train_config` turns them into a :class:`~.train.TrainConfig`.
+
+    Examples
+    --------
+    >>> p = TrainParams(epochs=5, width=8)
+    >>> p.arch, p.dim, p.epochs
+    ('unet', 2, 5)
+    >>> train_config(p).width
+    8
+    """
 
     arch: str = param("unet", "network", label="Architecture", choices=ARCHS)
     dim: int = param(2, "2: train on 2D images / slices of a volume (slices with no label "

@@ -50,7 +50,14 @@ LOSSES = ("auto", "ce", "bce", "dice", "ce+dice", "bce+dice")
 
 @dataclass
 class TrainConfig:
-    """Training settings (defaults suit a CPU: a small 2D U-Net trains in minutes)."""
+    """Training settings (defaults suit a CPU: a small 2D U-Net trains in minutes).
+
+    Examples
+    --------
+    >>> c = TrainConfig(epochs=5, arch="segnet")
+    >>> c.arch, c.epochs, c.lr, c.loss
+    ('segnet', 5, 0.002, 'auto')
+    """
 
     arch: str = "unet"
     dim: int = 2
@@ -76,7 +83,27 @@ class TrainConfig:
 
 @dataclass
 class TrainState:
-    """Filled in while training runs, so the caller keeps the best model if it cancels."""
+    """Filled in while training runs, so the caller keeps the best model if it cancels.
+
+    Attributes
+    ----------
+    best : Checkpoint or None
+        The best model so far (by validation Dice).
+    best_epoch : int
+        Its epoch.
+    history : list of dict
+        One entry per epoch.
+    device : str
+        Where training runs.
+    stopped_early : bool
+        Whether early stopping ended it.
+
+    Examples
+    --------
+    >>> s = TrainState()
+    >>> s.best, s.best_epoch, s.history, s.stopped_early
+    (None, 0, [], False)
+    """
 
     best: Any = None                     # Checkpoint
     best_epoch: int = 0
@@ -328,6 +355,43 @@ def train_steps(images, labels, config: Optional[TrainConfig] = None,
 
     ``config`` fields can also be passed as keyword arguments (``epochs=5``, ``arch="segnet"``).
     On the CPU, torch uses ``num_threads`` threads (default: the idle cores) while it runs.
+
+    Parameters
+    ----------
+    images : SegImage or numpy.ndarray or list of them
+        The training images.
+    labels : SegImage or numpy.ndarray or list of them
+        Their label maps, in pairs with ``images``.
+    config : TrainConfig, optional
+        The settings (None: the defaults).
+    state : TrainState, optional
+        Filled in while training runs (keeps the best model on cancel).
+    label_names : dict, optional
+        Label value -> name, stored in the checkpoint.
+    **overrides
+        :class:`TrainConfig` fields.
+
+    Yields
+    ------
+    Progress
+        Per training step and epoch.
+
+    Returns
+    -------
+    Checkpoint
+        The best model (the generator's return value).
+
+    Examples
+    --------
+    Training is not run here (too slow for an example); the first line shows the call, the
+    second the check that runs before any training:
+
+    >>> from napari_segsuite.core.base.progress import run
+    >>> img, lab = np.zeros((32, 32), np.float32), np.zeros((32, 32), np.uint8)
+    >>> ckpt = run(train_steps(img, lab, epochs=2, width=4))  # doctest: +SKIP
+    >>> run(train_steps(img, lab, epochs=0))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: epochs must be >= 1
     """
     cfg = TrainConfig(**{**(config.__dict__ if config else {}), **overrides})
     with torch_threads(cfg.num_threads):
@@ -495,5 +559,32 @@ def _train_steps(images, labels, cfg: TrainConfig, state: Optional[TrainState],
 
 
 def train(images, labels, config: Optional[TrainConfig] = None, **overrides):
-    """Plain-function form of :func:`train_steps`: returns the best Checkpoint."""
+    """Plain-function form of :func:`train_steps`: returns the best Checkpoint.
+
+    Parameters
+    ----------
+    images : SegImage or numpy.ndarray or list of them
+        The training images.
+    labels : SegImage or numpy.ndarray or list of them
+        Their label maps, in pairs with ``images``.
+    config : TrainConfig, optional
+        The settings (None: the defaults).
+    **overrides
+        :class:`TrainConfig` fields.
+
+    Returns
+    -------
+    Checkpoint
+        The best model.
+
+    Examples
+    --------
+    Training is not run here (too slow for an example); the bad setting is refused first:
+
+    >>> img, lab = np.zeros((32, 32), np.float32), np.zeros((32, 32), np.uint8)
+    >>> ckpt = train(img, lab, epochs=2, width=4)  # doctest: +SKIP
+    >>> train(img, lab, epochs=0)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    InputError: epochs must be >= 1
+    """
     return run(train_steps(images, labels, config, **overrides))
