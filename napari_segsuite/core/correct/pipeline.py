@@ -109,6 +109,21 @@ def check_params(params: CorrectParams) -> str:
     Exactly one operation; ``axis``, ``per_slice`` and ``radius`` only with their operation;
     smoothing needs a radius; thickness and radius > 0; no label both acted on and locked.
 
+    Parameters
+    ----------
+    params : CorrectParams
+        The correction.
+
+    Returns
+    -------
+    str
+        The name of its one operation.
+
+    Raises
+    ------
+    InputError
+        On a combination that is not allowed.
+
     Examples
     --------
     >>> check_params(CorrectParams(smooth="median", radius=1.0))
@@ -219,6 +234,20 @@ def _quick(op: str, p: CorrectParams, labels, kw: dict, spacing):
 
 def correct(labels, params: CorrectParams, *, spacing=None, image=None, editable=None):
     """:func:`correct_job` run to the end (no progress).
+
+    Parameters
+    ----------
+    labels : array_like of int
+        The label map (not modified).
+    params : CorrectParams
+        The correction.
+    spacing, image, editable
+        As :func:`correct_job`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new label array.
 
     Examples
     --------

@@ -55,6 +55,16 @@ def find_model(name):
     (.pt: from ``segsuite train``, or TorchScript); else the name of a bundled model
     (``segsuite predict --list-models``). InputError when it is none of these.
 
+    Parameters
+    ----------
+    name : Checkpoint or str or pathlib.Path
+        A model, a model file or a bundled model's name.
+
+    Returns
+    -------
+    Checkpoint
+        The model.
+
     Examples
     --------
     >>> find_model("no such model.pt")  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -195,6 +205,16 @@ class TrainParams:
 def train_config(params: TrainParams):
     """The :class:`~.train.TrainConfig` of ``params``, after checking the combinations
     (``upsample`` and ``valid`` must suit ``arch``). Imports no torch.
+
+    Parameters
+    ----------
+    params : TrainParams
+        The training parameters.
+
+    Returns
+    -------
+    TrainConfig
+        The configuration :func:`~.train.train_steps` takes.
 
     Examples
     --------

@@ -383,7 +383,7 @@ def train_steps(images, labels, config: Optional[TrainConfig] = None,
 
     Examples
     --------
-    Training is not run here (too slow for an example); the first line shows the call, the
+    Training is not run here (too slow for an example); the skipped line shows the call, the
     second the check that runs before any training:
 
     >>> from napari_segsuite.core.base.progress import run

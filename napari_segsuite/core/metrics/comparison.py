@@ -25,6 +25,21 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     """Job generator behind :func:`compare` (yields Progress per slab and per label; same
     parameters, returns the same dict).
 
+    Parameters
+    ----------
+    pred, gt, spacing, labels, distances, binary, tolerance, hd95, instances
+        As :func:`compare`.
+
+    Yields
+    ------
+    Progress
+        Per slab and per label.
+
+    Returns
+    -------
+    dict
+        As :func:`compare` (the generator's return value).
+
     Examples
     --------
     >>> from napari_segsuite.core.base.progress import run
@@ -160,6 +175,22 @@ def compare_dask(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     volume difference and kappa included: they are counts). The surface distances and surface
     figures are not computed (their keys are absent, as with ``distances=False``): they need the
     whole masks. ``spacing`` is only reported.
+
+    Parameters
+    ----------
+    pred, gt : dask.array.Array or array_like
+        PRED and GT label images of the same shape.
+    spacing : sequence of float, optional
+        Voxel size per axis (reported only).
+    labels : iterable of int, optional
+        The labels reported (None: every label present).
+    binary : bool or str, optional
+        See :func:`~.confusion.binary_mode` (None: ``"auto"``).
+
+    Returns
+    -------
+    dict
+        As :func:`compare`, without the surface keys.
 
     Examples
     --------

@@ -299,6 +299,20 @@ def confusion_matrix(pred: Any, gt: Any, binary: Optional[bool] = None
     ``np.bincount`` over a combined index (slab by slab, so memory stays bounded on 512^3).
     ``binary``: see :func:`binary_mode` (None: ``"auto"``).
 
+    Parameters
+    ----------
+    pred, gt : array_like
+        PRED and GT label images of the same shape.
+    binary : bool or str, optional
+        Compare as binary masks (None: ``"auto"``).
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        The compared label values, 0 first.
+    counts : numpy.ndarray
+        The confusion matrix.
+
     Examples
     --------
     >>> labels, counts = confusion_matrix(np.array([[0, 1, 1, 2], [0, 1, 2, 2]]),
@@ -360,6 +374,16 @@ def cohen_kappa(counts: np.ndarray) -> float:
     """Cohen's kappa of a confusion matrix over all its labels (0 included): ``(p_o - p_e) /
     (1 - p_e)``, NaN when ``p_e`` is 1 (both images one and the same single label).
 
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        A square confusion matrix (GT rows, PRED columns).
+
+    Returns
+    -------
+    float
+        The kappa.
+
     Examples
     --------
     >>> round(cohen_kappa(np.array([[2, 1, 0], [0, 2, 1], [0, 0, 2]])), 4)
@@ -378,6 +402,16 @@ def pixel_accuracy(counts: np.ndarray) -> float:
     """Trace over total of a confusion matrix: the fraction of voxels with the same label (0
     included) in both images.
 
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        A square confusion matrix (GT rows, PRED columns).
+
+    Returns
+    -------
+    float
+        The accuracy.
+
     Examples
     --------
     >>> pixel_accuracy(np.array([[2, 1, 0], [0, 2, 1], [0, 0, 2]]))
@@ -390,6 +424,16 @@ def pixel_accuracy(counts: np.ndarray) -> float:
 def mean_pixel_accuracy(counts: np.ndarray) -> float:
     """Mean recall over the labels present in GT (0 included); labels only in PRED are left out,
     as scikit-learn's ``balanced_accuracy_score`` does.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        A square confusion matrix (GT rows, PRED columns).
+
+    Returns
+    -------
+    float
+        The mean recall.
 
     Examples
     --------

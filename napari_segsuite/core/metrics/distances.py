@@ -21,6 +21,16 @@ def boundary(mask: np.ndarray) -> np.ndarray:
     background. Same as ``mask & ~binary_erosion(mask, generate_binary_structure(ndim, 1),
     border_value=0)``, computed with array shifts (several times faster).
 
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        The mask, any dimension.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Its voxel boundary.
+
     Examples
     --------
     >>> m = np.zeros((5, 5), bool)

@@ -53,6 +53,16 @@ def as_instances(lab: np.ndarray) -> np.ndarray:
     """The image as an instance map: a binary mask (one non-zero value) becomes its
     face-connected components; anything else is returned as it is.
 
+    Parameters
+    ----------
+    lab : numpy.ndarray
+        An instance map or a binary mask.
+
+    Returns
+    -------
+    numpy.ndarray
+        The instance map.
+
     Examples
     --------
     >>> as_instances(np.array([[1, 1, 0, 1]])).tolist()
@@ -108,6 +118,16 @@ class Overlaps:
 
 def overlaps(pred: np.ndarray, gt: np.ndarray) -> Overlaps:
     """The objects of two instance maps (each non-zero value one object) and their overlaps.
+
+    Parameters
+    ----------
+    pred, gt : numpy.ndarray
+        Instance maps of the same shape.
+
+    Returns
+    -------
+    Overlaps
+        The objects and their overlapping pairs.
 
     Examples
     --------
@@ -184,6 +204,16 @@ def instance_figures(pred: np.ndarray, gt: np.ndarray) -> dict:
     """PQ, SQ, RQ, F1, precision, recall, tp, fp, fn, mean matched IoU, ``f1_at`` and
     ``lesions`` of two instance label maps (or binary masks) of the same shape; see the module
     docstring.
+
+    Parameters
+    ----------
+    pred, gt : numpy.ndarray
+        Instance label maps (or binary masks) of the same shape.
+
+    Returns
+    -------
+    dict
+        The figures by name.
 
     Examples
     --------

@@ -128,6 +128,18 @@ def compared_prediction(pred: Any, params: MetricsParams) -> np.ndarray:
     mask) or with ``params.background_label`` counted as 0 (a new array; the input is never
     changed). The TP/FP/FN overlay of the widget shows this.
 
+    Parameters
+    ----------
+    pred : array_like or SegImage
+        The prediction (labels or scores).
+    params : MetricsParams
+        ``threshold`` and ``background_label`` are used.
+
+    Returns
+    -------
+    numpy.ndarray
+        The prediction as compared.
+
     Examples
     --------
     >>> compared_prediction(np.array([0.2, 0.7]), MetricsParams(threshold=0.5)).tolist()

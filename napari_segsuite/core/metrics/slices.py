@@ -32,6 +32,20 @@ def per_slice_dice(pred: Any, gt: Any, axis: int = 0, label: Optional[int] = Non
     non-zero label; the sizes are the non-zero voxel counts). Returns ``dice`` (NaN where both
     slices are empty), ``tp``, ``pred`` and ``gt`` voxel counts per slice.
 
+    Parameters
+    ----------
+    pred, gt : array_like
+        PRED and GT label images of the same shape.
+    axis : int
+        The slicing axis.
+    label : int, optional
+        The one label compared (None: all labels).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``dice``, ``tp``, ``pred``, ``gt`` per slice.
+
     Examples
     --------
     >>> pred = np.zeros((3, 2, 2), int); gt = pred.copy()
@@ -61,6 +75,18 @@ def overlay(pred: Any, gt: Any, label: Optional[int] = None) -> np.ndarray:
 
     ``label=None``: all labels (TP = same non-zero label; a voxel labelled differently in PRED
     and GT is FP). Otherwise the one label's mask.
+
+    Parameters
+    ----------
+    pred, gt : array_like
+        PRED and GT label images of the same shape.
+    label : int, optional
+        The one label compared (None: all labels).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 codes 0..3, of the images' shape.
 
     Examples
     --------
