@@ -286,7 +286,7 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
     >>> check_markers(np.zeros((8, 8)), (8, 8))
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: markers are empty: paint at least one marker (label >= 1)
+    napari_segsuite.core.base.errors.InputError: markers are empty: paint at least one marker ...
     """
     m = markers.array if isinstance(markers, SegImage) else np.asarray(markers)
     if tuple(m.shape) != tuple(shape):
