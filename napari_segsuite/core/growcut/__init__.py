@@ -159,7 +159,7 @@ def choose_engine(engine: str = "auto", device: str = "auto", *,
     >>> choose_engine("fast")
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: engine must be one of auto, sweep, ...$
+    napari_segsuite.core.base.errors.InputError: engine must be one of auto, sweep, ...
     """
     from ..base.device import resolve_device
 
