@@ -823,7 +823,9 @@ def warm_up() -> None:
 
     Examples
     --------
-    >>> warm_up()
+    Not run as a test (it compiles, or loads from the cache, every kernel variant: seconds):
+
+    >>> warm_up()  # doctest: +SKIP
     """
     rng = np.random.default_rng(0)
     for shape in ((16, 16), (8, 8, 8)):

@@ -470,7 +470,9 @@ def warm_up() -> None:
 
     Examples
     --------
-    >>> warm_up()
+    Not run as a test (it compiles, or loads from the cache, every kernel variant: seconds):
+
+    >>> warm_up()  # doctest: +SKIP
     """
     from ._sweep import warm_up as _w
 
