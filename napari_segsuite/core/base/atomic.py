@@ -62,7 +62,25 @@ def pid_alive(pid: int) -> bool:
 def clean_stale(folder) -> List[Path]:
     """Remove the temporary folders in ``folder`` left by processes of this host that no longer
     run (killed during a write). Returns what was removed; errors are ignored (a folder we may
-    not read or change is simply left alone)."""
+    not read or change is simply left alone).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to clean.
+
+    Returns
+    -------
+    list of Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / f"{PREFIX}{_host()}-999999999-x").mkdir()  # a process that cannot exist
+    >>> [p.name.endswith("-999999999-x") for p in clean_stale(d)], list(d.iterdir())
+    ([True], [])
+    """
     removed = []
     host = _host()
     try:
@@ -87,7 +105,32 @@ def clean_stale(folder) -> List[Path]:
 
 def temp_dir(folder, what: str = "") -> Path:
     """A new hidden temporary folder inside ``folder`` (stale ones cleaned first).
-    ``what`` names the target in the error message when the folder cannot be made."""
+    ``what`` names the target in the error message when the folder cannot be made.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where to make it ("" is the working folder).
+    what : str
+        The target named in the error message.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        The folder cannot be made (read-only, full, missing).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> t = temp_dir(d)
+    >>> t.parent == d, t.name.startswith(PREFIX)
+    (True, True)
+    """
     folder = Path(folder) if str(folder) else Path(".")
     clean_stale(folder)
     try:
@@ -121,12 +164,38 @@ def staged(dest) -> Iterator[Path]:
 def check_folder(folder, what: str = "") -> None:
     """Fail fast (InputError) when nothing can be written into ``folder``: a temporary folder
     is made and removed there, the true test (permissions, read-only mounts, a full disk of
-    inodes). Stale temporary folders of dead processes are cleaned on the way."""
+    inodes). Stale temporary folders of dead processes are cleaned on the way.
+
+    Raises
+    ------
+    InputError
+        Nothing can be written there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> check_folder(d)
+    >>> list(d.iterdir())
+    []
+    >>> check_folder(d / "missing", "out.tif")
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: out.tif: cannot write it (...)
+    """
     shutil.rmtree(temp_dir(folder, what), ignore_errors=True)
 
 
 def fsync(path) -> None:
-    """Flush a written file to the disk (a full disk shows here at the latest)."""
+    """Flush a written file to the disk (a full disk shows here at the latest).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("x")
+    >>> fsync(d / "a.txt")
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -142,7 +211,38 @@ def _one_line(exc: BaseException) -> str:
 def publish(tmp, dest, force: bool = False) -> Path:
     """Move the finished file ``tmp`` to ``dest``: exclusively (``dest`` must not exist, even
     if it appeared a moment ago) unless ``force``, then atomically replacing it.
-    InputError when ``dest`` exists without ``force``."""
+    InputError when ``dest`` exists without ``force``.
+
+    Parameters
+    ----------
+    tmp : str or Path
+        The finished file (same file system as ``dest``).
+    dest : str or Path
+        The target.
+    force : bool
+        Replace an existing ``dest``.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "tmp.txt").write_text("new")
+    >>> publish(d / "tmp.txt", d / "out.txt").name
+    'out.txt'
+    >>> _ = (d / "tmp.txt").write_text("newer")
+    >>> publish(d / "tmp.txt", d / "out.txt")
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: ...out.txt: already exists ...
+    >>> _ = publish(d / "tmp.txt", d / "out.txt", force=True)
+    >>> (d / "out.txt").read_text()
+    'newer'
+    """
     global _PENDING
     tmp, dest = Path(tmp), Path(dest)
     st = os.stat(tmp)
@@ -182,7 +282,18 @@ def _link_exclusive(tmp: Path, dest: Path) -> None:
 
 def unpublish(dest) -> None:
     """Remove a file this process published (e.g. the data file of a two-file format whose
-    header could not be published); anything else is left alone."""
+    header could not be published); anything else is left alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "tmp.raw").write_text("x")
+    >>> _ = publish(d / "tmp.raw", d / "a.raw")
+    >>> unpublish(d / "a.raw")
+    >>> list(d.iterdir())
+    []
+    """
     dest = Path(dest).absolute()
     if dest in _PUBLISHED:
         try:
@@ -194,7 +305,18 @@ def unpublish(dest) -> None:
 
 def outcome() -> Tuple[List[Path], Optional[Path]]:
     """For an interrupt handler: (files this process published, the file whose publication
-    was interrupted if it nevertheless landed, else None)."""
+    was interrupted if it nevertheless landed, else None).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "tmp.txt").write_text("x")
+    >>> dest = publish(d / "tmp.txt", d / "out.txt")
+    >>> published, landed = outcome()
+    >>> dest.absolute() in published, landed
+    (True, None)
+    """
     landed = None
     pending = _PENDING
     if pending is not None:
@@ -209,7 +331,14 @@ def outcome() -> Tuple[List[Path], Optional[Path]]:
 
 
 def forget() -> None:
-    """Reset the record of published files (the start of a new command)."""
+    """Reset the record of published files (the start of a new command).
+
+    Examples
+    --------
+    >>> forget()
+    >>> outcome()
+    ([], None)
+    """
     global _PENDING
     _PUBLISHED.clear()
     _PENDING = None

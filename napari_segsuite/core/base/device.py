@@ -22,7 +22,17 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def may_have_cuda() -> bool:
     """False only where CUDA surely is absent: Linux without the NVIDIA kernel driver loaded.
-    Elsewhere torch has to be asked (:func:`cuda_available`)."""
+    Elsewhere torch has to be asked (:func:`cuda_available`).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> isinstance(may_have_cuda(), bool)
+    True
+    """
     if not sys.platform.startswith("linux"):
         return True
     return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl",
@@ -31,7 +41,17 @@ def may_have_cuda() -> bool:
 
 def cuda_available() -> bool:
     """Whether torch sees a CUDA GPU (False without torch; torch is not imported where
-    :func:`may_have_cuda` is False)."""
+    :func:`may_have_cuda` is False).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> cuda_available() in (True, False)
+    True
+    """
     if not may_have_cuda():
         return False
     try:

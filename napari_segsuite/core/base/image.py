@@ -53,6 +53,13 @@ class SegImage:
     metadata:
         Free-form extras (e.g. per-channel names under ``"channel_names"``, label names under
         ``"label_names"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = SegImage(np.zeros((4, 5, 3)), spacing=(2.0, 0.5), multichannel=True)
+    >>> img.shape, img.ndim, img.n_channels, img.spacing, img.origin
+    ((4, 5), 2, 3, (2.0, 0.5), (0.0, 0.0))
     """
 
     array: np.ndarray
@@ -163,7 +170,28 @@ def _as_tuple(value: Optional[Sequence[float]], n: int, default: float, what: st
 
 
 def parse_spacing(text: str, ndim: Optional[int] = None) -> Tuple[float, ...]:
-    """Parse ``"Z,Y,X"`` (numpy order) into floats; a one-line InputError when malformed."""
+    """Parse ``"Z,Y,X"`` (numpy order) into floats; a one-line InputError when malformed.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated positive numbers.
+    ndim : int, optional
+        The number of values required.
+
+    Returns
+    -------
+    tuple of float
+
+    Examples
+    --------
+    >>> parse_spacing("3, 1, 1")
+    (3.0, 1.0, 1.0)
+    >>> parse_spacing("1,1", ndim=3)
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: --spacing needs 3 values for a 3D image, got 2
+    """
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:

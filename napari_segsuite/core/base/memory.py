@@ -40,7 +40,30 @@ MODELS = {
 
 def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1) -> Optional[int]:
     """Peak bytes a job needs for an input of ``shape`` (spatial), ``dtype`` and ``channels``;
-    None for a job without a model."""
+    None for a job without a model.
+
+    Parameters
+    ----------
+    job : str
+        A key of :data:`MODELS` (``"growcut"``, ``"watershed"``, ``"instances"``).
+    shape : sequence of int
+        The spatial shape.
+    dtype : dtype
+        The input's data type.
+    channels : int
+        The number of channels.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> estimate("watershed", (100, 100))  # BASE + 10^4 * (64 + 8 + 4)
+    315332800
+    >>> estimate("cluster", (100, 100)) is None
+    True
+    """
     model = MODELS.get(job)
     if model is None:
         return None
@@ -52,7 +75,18 @@ def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1
 
 
 def available() -> Optional[int]:
-    """Bytes of memory available now (Linux ``MemAvailable``, else psutil, else None)."""
+    """Bytes of memory available now (Linux ``MemAvailable``, else psutil, else None).
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> n = available()
+    >>> n is None or n > 0
+    True
+    """
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -75,7 +109,33 @@ def check_fits(job: str, shape: Sequence[int], dtype=np.float32, channels: int =
                free: Optional[int] = None) -> Optional[int]:
     """Raise a one-line InputError when ``job`` on this input needs more memory than is
     available (``free`` bytes, default: what the machine has available now). Returns the
-    estimate (None: no model, or the check is off)."""
+    estimate (None: no model, or the check is off).
+
+    Parameters
+    ----------
+    job, shape, dtype, channels
+        As :func:`estimate`.
+    free : int, optional
+        The bytes available (default: :func:`available`).
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    InputError
+        The estimate exceeds ``free``.
+
+    Examples
+    --------
+    >>> check_fits("watershed", (100, 100), free=2 ** 40)
+    315332800
+    >>> check_fits("watershed", (100, 100), free=2 ** 20)
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: watershed on a 100x100 image needs about 0.3 GB ...
+    """
     if os.environ.get("SEGSUITE_MEMORY_CHECK", "1") in ("0", "no", "off"):
         return None
     need = estimate(job, shape, dtype, channels)

@@ -49,6 +49,25 @@ def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optiona
         Folded away under "Advanced" in the widget.
     none_text
         How ``None`` is shown (special value text of a spin box); default "auto".
+
+    Returns
+    -------
+    dataclasses.Field
+        A field whose ``metadata["segsuite"]`` holds the above.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from typing import Optional
+    >>> @dataclass(frozen=True)
+    ... class P:
+    ...     k: int = param(3, "number of classes", minimum=2, maximum=20)
+    ...     sigma: Optional[float] = param(None, "smoothing", advanced=True)
+    >>> P().k, P(k=5).k
+    (3, 5)
+    >>> fields = dataclasses.fields(P)
+    >>> fields[0].metadata["segsuite"]["minimum"]
+    2
     """
     meta = dict(help=help, label=label, flag=flag,
                 choices=tuple(choices) if choices is not None else None, minimum=minimum,
@@ -58,7 +77,20 @@ def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optiona
 
 @dataclass(frozen=True)
 class ParamInfo:
-    """What :func:`param` declared for one field, plus its name, default and type."""
+    """What :func:`param` declared for one field, plus its name, default and type.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from typing import Optional
+    >>> @dataclass(frozen=True)
+    ... class P:
+    ...     k: int = param(3, "number of classes", minimum=2, maximum=20)
+    ...     sigma: Optional[float] = param(None, "smoothing", advanced=True)
+    >>> i = info(P, "sigma")
+    >>> i.flag, i.label, i.optional, i.base_type, i.none_text, i.advanced
+    ('--sigma', 'Sigma', True, <class 'float'>, 'auto', True)
+    """
 
     name: str
     default: Any
@@ -116,7 +148,23 @@ def describe(params_cls) -> Tuple[ParamInfo, ...]:
 
 
 def info(params_cls, name: str) -> ParamInfo:
-    """The :class:`ParamInfo` of one field (KeyError naming the field when unknown)."""
+    """The :class:`ParamInfo` of one field (KeyError naming the field when unknown).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from typing import Optional
+    >>> @dataclass(frozen=True)
+    ... class P:
+    ...     k: int = param(3, "number of classes", minimum=2, maximum=20)
+    ...     sigma: Optional[float] = param(None, "smoothing", advanced=True)
+    >>> info(P, "k").maximum
+    20
+    >>> info(P, "h")
+    Traceback (most recent call last):
+    ...
+    KeyError: "P has no parameter 'h'"
+    """
     for i in describe(params_cls):
         if i.name == name:
             return i
@@ -124,5 +172,17 @@ def info(params_cls, name: str) -> ParamInfo:
 
 
 def defaults(params_cls) -> dict:
-    """``{name: default}`` of every declared field."""
+    """``{name: default}`` of every declared field.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from typing import Optional
+    >>> @dataclass(frozen=True)
+    ... class P:
+    ...     k: int = param(3, "number of classes", minimum=2, maximum=20)
+    ...     sigma: Optional[float] = param(None, "smoothing", advanced=True)
+    >>> defaults(P)
+    {'k': 3, 'sigma': None}
+    """
     return {i.name: i.default for i in describe(params_cls)}

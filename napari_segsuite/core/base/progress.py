@@ -38,10 +38,22 @@ from .errors import Cancelled
 class Progress:
     """One progress event.
 
-    done / total: work units done so far and in all (``total=None`` when unknown).
-    message: a short human-readable phase ("fitting", "iteration 12").
-    preview: optional partial result for a live view (e.g. GrowCut labels so far); consumers
+    Attributes
+    ----------
+    done, total
+        Work units done so far and in all (``total=None`` when unknown).
+    message
+        A short human-readable phase ("fitting", "iteration 12").
+    preview
+        Optional partial result for a live view (e.g. GrowCut labels so far); consumers
         must treat it as read-only and may ignore it.
+
+    Examples
+    --------
+    >>> Progress(3, 4, "iteration 3").fraction
+    0.75
+    >>> Progress(3, None).fraction is None
+    True
     """
 
     done: float = 0
@@ -66,6 +78,37 @@ def run(job: Job, on_progress: Optional[Callable[[Progress], None]] = None,
     ``on_progress`` is called with every :class:`Progress` the job yields; ``should_cancel`` is
     polled at every yield and, when it returns True, the job is closed and :class:`Cancelled` is
     raised.
+
+    Parameters
+    ----------
+    job : generator
+        Yields :class:`Progress`, returns the result.
+    on_progress : callable, optional
+        Called with each event.
+    should_cancel : callable, optional
+        Polled after each event.
+
+    Returns
+    -------
+    object
+        The job's return value.
+
+    Raises
+    ------
+    Cancelled
+        ``should_cancel`` returned True.
+
+    Examples
+    --------
+    >>> def job():
+    ...     for i in range(3):
+    ...         yield Progress(i, 3, f"step {i}")
+    ...     return "done"
+    >>> seen = []
+    >>> run(job(), on_progress=lambda p: seen.append(p.message))
+    'done'
+    >>> seen
+    ['step 0', 'step 1', 'step 2']
     """
     try:
         while True:
@@ -91,6 +134,14 @@ def in_background(fn: Callable[..., Any], *args: Any, done: float = 0,
     within ``interval``. numpy, scipy.ndimage and ``nogil`` numba code release the GIL, so the
     waiting thread runs meanwhile. A cancelled job abandons the thread: it finishes its call in
     the background (it must not modify anything the caller sees) and its result is dropped.
+
+    Examples
+    --------
+    >>> def job():
+    ...     value = yield from in_background(sum, [1, 2, 3], message="adding")
+    ...     return value
+    >>> run(job())
+    6
     """
     import threading
 
@@ -118,7 +169,19 @@ def steps_in_background(job: Job, message: str = "", interval: float = 0.1) -> J
     """Job: drive another job whose steps may be long between two yields (a set-up of large
     arrays, a final copy) with each step in a helper thread (:func:`in_background`), passing its
     events on and yielding ``Progress(message)`` every ``interval`` while a step runs. Returns
-    its result. Cancelling abandons the inner job in its helper thread (it is never resumed)."""
+    its result. Cancelling abandons the inner job in its helper thread (it is never resumed).
+
+    Examples
+    --------
+    >>> def job():
+    ...     for i in range(3):
+    ...         yield Progress(i, 3, f"step {i}")
+    ...     return "done"
+    >>> sorted({p.message for p in steps_in_background(job())} - {""})
+    ['step 0', 'step 1', 'step 2']
+    >>> run(steps_in_background(job()))
+    'done'
+    """
     last = [Progress(0, None, message)]
 
     def step():
@@ -143,6 +206,37 @@ def report(job: Job, stream=None, quiet: bool = False, min_interval: float = 0.5
     """Run a job, printing throttled one-line progress to ``stream`` (stderr by default).
 
     This is what the CLI uses: progress on stderr, nothing with ``quiet``.
+
+    Parameters
+    ----------
+    job : generator
+        The job.
+    stream : file, optional
+        Where to print (default stderr).
+    quiet : bool
+        Print nothing.
+    min_interval : float
+        Seconds between two printed lines.
+
+    Returns
+    -------
+    object
+        The job's return value.
+
+    Examples
+    --------
+    >>> def job():
+    ...     for i in range(3):
+    ...         yield Progress(i, 3, f"step {i}")
+    ...     return "done"
+    >>> import io
+    >>> out = io.StringIO()
+    >>> report(job(), stream=out, min_interval=0)
+    'done'
+    >>> print(out.getvalue(), end="")
+      0.0% step 0
+     33.3% step 1
+     66.7% step 2
     """
     if quiet:
         return run(job)

@@ -22,7 +22,28 @@ Roi = Tuple[slice, ...]
 
 def parse_roi(text: str, shape) -> Roi:
     """``"z0:z1,y0:y1,x0:x1"`` -> slices (one per spatial axis of ``shape``); a one-line
-    InputError when malformed, empty or outside the image."""
+    InputError when malformed, empty or outside the image.
+
+    Parameters
+    ----------
+    text : str
+        One ``START:STOP`` per spatial axis (numpy order); an empty bound is the edge.
+    shape : sequence of int
+        The image's spatial shape.
+
+    Returns
+    -------
+    tuple of slice
+
+    Examples
+    --------
+    >>> parse_roi("1:3, :", (4, 5))
+    (slice(1, 3, None), slice(0, 5, None))
+    >>> parse_roi("3:9,:", (4, 5))
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: --roi: axis 0: 3:9 is not a non-empty range ...
+    """
     parts = [t.strip() for t in str(text).split(",")]
     shape = tuple(int(s) for s in shape)
     if len(parts) != len(shape):
@@ -48,7 +69,28 @@ def parse_roi(text: str, shape) -> Roi:
 
 def crop(image: SegImage, roi: Optional[Roi]) -> SegImage:
     """The box ``roi`` of ``image`` in memory (only that box is read from a lazy image), with
-    the geometry of the box. ``roi=None``: the image itself."""
+    the geometry of the box. ``roi=None``: the image itself.
+
+    Parameters
+    ----------
+    image : SegImage
+        The full image.
+    roi : tuple of slice or None
+        From :func:`parse_roi`.
+
+    Returns
+    -------
+    SegImage
+        The box; ``metadata["roi"]`` records its bounds.
+
+    Examples
+    --------
+    >>> img = SegImage(np.arange(20.0).reshape(4, 5), spacing=(2.0, 0.5))
+    >>> roi = parse_roi("1:3,:", img.shape)
+    >>> box = crop(img, roi)
+    >>> box.shape, box.origin, box.metadata["roi"]  # the origin moved by one row of 2.0
+    ((2, 5), (2.0, 0.0), ((1, 3), (0, 5)))
+    """
     if roi is None:
         return image
     arr = image.array[roi]
@@ -64,7 +106,32 @@ def crop(image: SegImage, roi: Optional[Roi]) -> SegImage:
 
 
 def paste(full: SegImage, roi: Optional[Roi], result: np.ndarray, name: str) -> SegImage:
-    """``result`` (computed on ``crop(full, roi)``) on ``full``'s grid, zeros outside."""
+    """``result`` (computed on ``crop(full, roi)``) on ``full``'s grid, zeros outside.
+
+    Parameters
+    ----------
+    full : SegImage
+        The full image.
+    roi : tuple of slice or None
+        The box ``result`` was computed on.
+    result : ndarray
+        The result on the box.
+    name : str
+        The new image's name.
+
+    Returns
+    -------
+    SegImage
+        On ``full``'s grid.
+
+    Examples
+    --------
+    >>> img = SegImage(np.arange(20.0).reshape(4, 5), spacing=(2.0, 0.5))
+    >>> roi = parse_roi("1:3,:", img.shape)
+    >>> out = paste(img, roi, np.ones((2, 5), np.uint8), "labels")
+    >>> out.array[:, 0].tolist(), out.spacing
+    ([0, 1, 1, 0], (2.0, 0.5))
+    """
     if roi is None:
         return full.like(result, name=name)
     out = np.zeros(full.shape, dtype=result.dtype)

@@ -9,7 +9,18 @@ def auto_threads() -> int:
     """The cores not already busy (``os.cpu_count()`` minus the 1-minute load average), at least
     1. Parallel threads on oversubscribed cores spin at barriers (OpenMP) and can make a kernel
     several times slower than one thread (measured: a torch training step 10-40x, our SLIC 2-3x,
-    on the shared 2-core development machine), so a busy machine gets fewer threads."""
+    on the shared 2-core development machine), so a busy machine gets fewer threads.
+
+    Returns
+    -------
+    int
+        Between 1 and ``os.cpu_count()``.
+
+    Examples
+    --------
+    >>> 1 <= auto_threads() <= (os.cpu_count() or 1)
+    True
+    """
     n = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]

@@ -53,7 +53,42 @@ def _check(chans: np.ndarray, mask: Optional[np.ndarray]) -> Optional[np.ndarray
 
 
 class Features:
-    """Feature vectors of the voxels of an image, computed chunk by chunk on demand."""
+    """Feature vectors of the voxels of an image, computed chunk by chunk on demand.
+
+    Parameters
+    ----------
+    image : ndarray
+        2D/3D, channels on ``channel_axis`` if any.
+    channel_axis : int, optional
+        The channel axis (None: one channel).
+    spacing : sequence of float, optional
+        Voxel spacing (numpy order).
+    mask : ndarray of bool, optional
+        Only these voxels are clustered; the others get 0.
+    spatial_weight : float
+        Weight of the physical position among the features (0: off).
+    random_state : int
+        Seed of the sample the robust range is taken from.
+
+    Attributes
+    ----------
+    n : int
+        The number of voxels clustered.
+    n_features : int
+        Channels, plus the spatial axes when ``spatial_weight`` > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> f = Features(img)
+    >>> f.n, f.n_features
+    (256, 1)
+    >>> f.get(np.array([0, 15])).round(1).tolist()  # channels scaled 1st..99th percentile
+    [[0.0], [1.0]]
+    """
 
     def __init__(self, image, channel_axis=None, spacing=None, mask=None, spatial_weight=0.0,
                  random_state=0):
@@ -115,7 +150,23 @@ def _order_by_first_feature(centres: np.ndarray) -> np.ndarray:
 
 
 def nearest(features: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre (Euclidean) of each row of ``features``."""
+    """Index of the nearest centre (Euclidean) of each row of ``features``.
+
+    Parameters
+    ----------
+    features : ndarray, shape (n, d)
+    centres : ndarray, shape (k, d)
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nearest(np.array([[0.2], [4.0]], np.float32), np.array([[0.0], [5.0]])).tolist()
+    [0, 1]
+    """
     c = centres.astype(np.float32)
     d = -2.0 * features @ c.T + (c * c).sum(1)[None, :]
     return np.argmin(d, axis=1)
@@ -142,6 +193,20 @@ def _check_k(k: int, n: int) -> int:
 
 # -- K-means / K-medoids on voxels --------------------------------------------------------------
 def fit_kmeans(x: np.ndarray, k: int, random_state=0, n_init=4, sample_weight=None):
+    """scikit-learn's K-means fitted on the rows of ``x`` (``sample_weight``: one weight per row).
+
+    Returns
+    -------
+    sklearn.cluster.KMeans
+        The fitted estimator (``cluster_centers_``, ``labels_``, ``inertia_``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> km = fit_kmeans(np.array([[0.0], [0.1], [5.0], [5.1]]), 2)
+    >>> sorted(km.cluster_centers_.ravel().round(2).tolist())
+    [0.05, 5.05]
+    """
     from sklearn.cluster import KMeans
 
     return KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(
@@ -149,7 +214,14 @@ def fit_kmeans(x: np.ndarray, k: int, random_state=0, n_init=4, sample_weight=No
 
 
 def fit_kmedoids(x: np.ndarray, k: int, random_state=0) -> np.ndarray:
-    """FasterPAM medoid indices (rows of ``x``) on the Euclidean distance matrix."""
+    """FasterPAM medoid indices (rows of ``x``) on the Euclidean distance matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sorted(fit_kmedoids(np.array([[0.0], [0.1], [5.0], [5.1]]), 2).tolist())
+    [1, 3]
+    """
     import kmedoids
     from scipy.spatial.distance import cdist
 
@@ -161,7 +233,42 @@ def fit_kmedoids(x: np.ndarray, k: int, random_state=0) -> np.ndarray:
 def kmeans_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
                  spatial_weight=0.0, sample_size: Optional[int] = DEFAULT_SAMPLE["kmeans"],
                  random_state=0):
-    """K-means clustering of voxels (job). Returns int32 labels 1..K (0 outside ``mask``)."""
+    """K-means clustering of voxels (job). Returns int32 labels 1..K (0 outside ``mask``).
+
+    Parameters
+    ----------
+    image : ndarray
+        2D/3D, channels on ``channel_axis`` if any.
+    k : int
+        The number of clusters (>= 2).
+    channel_axis : int, optional
+        The channel axis (None: one channel).
+    spacing : sequence of float, optional
+        Voxel spacing (numpy order).
+    mask : ndarray of bool, optional
+        Only these voxels are clustered; the others get 0.
+    spatial_weight : float
+        Weight of the physical position among the features (0: off).
+    sample_size : int, optional
+        Voxels the fit sees (None: all); every voxel is then assigned.
+    random_state : int
+        Seed of the sample and of K-means.
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns int32 labels 1..K, darkest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> from napari_segsuite.core.base.progress import run
+    >>> run(kmeans_steps(img, 2))[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
     k = _check_k(k, feats.n)
     yield Progress(0, 1, "K-means: sampling")
@@ -176,7 +283,30 @@ def kmeans_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
 def kmedoids_steps(image, k: int, *, channel_axis=None, spacing=None, mask=None,
                    spatial_weight=0.0, sample_size: int = DEFAULT_SAMPLE["kmedoids"],
                    random_state=0):
-    """K-medoids (FasterPAM) on a sample, every voxel assigned to its nearest medoid (job)."""
+    """K-medoids (FasterPAM) on a sample, every voxel assigned to its nearest medoid (job).
+
+    Parameters
+    ----------
+    image, k, channel_axis, spacing, mask, spatial_weight, random_state
+        As :func:`kmeans_steps`.
+    sample_size : int
+        Voxels FasterPAM runs on (its distance matrix is quadratic in it).
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns int32 labels 1..K, darkest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> from napari_segsuite.core.base.progress import run
+    >>> run(kmedoids_steps(img, 2))[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
     sample_size = min(int(sample_size), feats.n)
     k = _check_k(k, sample_size)
@@ -201,7 +331,23 @@ def slic_steps(image, n_segments: int = DEFAULT_SEGMENTS, *,
     file says 30 m or 1 voxel. ``sigma`` > 0 smooths first (Gaussian, divided by the relative
     spacing per axis, as scikit-image). Yields a Progress event per iteration.
 
-    Returns int32 superpixel ids 1..N (0 outside the mask), connected, deterministic."""
+    Returns int32 superpixel ids 1..N (0 outside the mask), connected, deterministic.
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns the int32 superpixel ids.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> from napari_segsuite.core.base.progress import run
+    >>> int(run(slic_steps(img, 4)).max())
+    4
+    """
     from ._slic import slic_job
 
     if int(n_segments) < 1:
@@ -228,7 +374,16 @@ def slic_steps(image, n_segments: int = DEFAULT_SEGMENTS, *,
 
 
 def region_means(labels: np.ndarray, feats: Features):
-    """(ids, mean feature vector per id, voxel count per id) of the non-zero regions."""
+    """(ids, mean feature vector per id, voxel count per id) of the non-zero regions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.array([[1, 1, 2], [3, 3, 2]])
+    >>> ids, means, counts = region_means(lab, Features(np.array([[0., 0, 1], [2, 2, 1]])))
+    >>> ids.tolist(), means.ravel().round(2).tolist(), counts.tolist()
+    ([1, 2, 3], [0.0, 0.5, 1.0], [2, 2, 2])
+    """
     flat = labels.ravel()
     vox = np.flatnonzero(flat)
     ids, inv = np.unique(flat[vox], return_inverse=True)
@@ -241,7 +396,14 @@ def region_means(labels: np.ndarray, feats: Features):
 
 
 def region_adjacency(labels: np.ndarray) -> np.ndarray:
-    """Pairs (i, j), i < j, of label values that touch across a face (0 excluded)."""
+    """Pairs (i, j), i < j, of label values that touch across a face (0 excluded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> region_adjacency(np.array([[1, 1, 2], [3, 3, 2]])).tolist()
+    [[1, 2], [1, 3], [2, 3]]
+    """
     pairs = []
     for ax in range(labels.ndim):
         a = np.moveaxis(labels, ax, 0)
@@ -261,7 +423,36 @@ def spectral_on_regions(labels: np.ndarray, ids: np.ndarray, means: np.ndarray, 
     so the same tissue in different places falls in one cluster. Each region counts by its
     voxels (``counts``): the affinity between two regions is the sum over their voxel pairs,
     so the cut weighs voxels, not superpixels, and a few outlying superpixels cannot form a
-    cluster of their own. Discretised by scikit-learn's ``cluster_qr`` (deterministic)."""
+    cluster of their own. Discretised by scikit-learn's ``cluster_qr`` (deterministic).
+
+    Parameters
+    ----------
+    labels : ndarray
+        The region image (not used by the affinity; kept for the callers).
+    ids : ndarray
+        The region ids.
+    means : ndarray, shape (n, d)
+        Each region's mean feature vector.
+    k : int
+        The number of clusters.
+    random_state : int
+        Seed of the spectral embedding.
+    counts : ndarray, optional
+        Voxels per region (default: all 1).
+
+    Returns
+    -------
+    ndarray of int
+        A cluster 0..K-1 per id.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> means = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> cl = spectral_on_regions(None, np.arange(4), means, 2)
+    >>> bool(cl[0] == cl[1] != cl[2] == cl[3])
+    True
+    """
     from scipy.spatial.distance import cdist
     from sklearn.cluster._spectral import cluster_qr
     from sklearn.manifold import spectral_embedding
@@ -283,7 +474,23 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
     """SLIC first, then cluster the superpixels' mean features into K labels (job).
 
     ``method``: "kmeans", "kmedoids" or "spectral" (see :func:`spectral_on_regions`; voxels
-    then assigned to the nearest spectral cluster's mean)."""
+    then assigned to the nearest spectral cluster's mean).
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns int32 labels 1..K, darkest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> from napari_segsuite.core.base.progress import run
+    >>> run(superpixel_cluster_steps(img, 2, n_segments=4))[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     if method not in ("kmeans", "kmedoids", "spectral"):
         raise InputError(f"unknown superpixel clustering method {method!r}")
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
@@ -319,7 +526,17 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
 
 def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
     """An InputWarning for a constant image (K classes cannot be told apart) or one with fewer
-    distinct values than K (some classes stay empty or split equal values)."""
+    distinct values than K (some classes stay empty or split equal values).
+
+    Examples
+    --------
+    >>> import numpy as np, warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_degenerate(np.ones((4, 4)), 2)
+    >>> str(caught[0].message)
+    'the image is constant (every voxel [1.0]); 2 classes cannot be told apart'
+    """
     import warnings
 
     from ..base.errors import InputWarning
@@ -350,6 +567,21 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
     - kmeans / kmedoids: voxels into K labels (``n_segments`` given: superpixels first);
     - slic: the superpixel map (``k`` given: superpixels then clustered into K by K-means);
     - spectral: superpixels (``n_segments``, default 400) clustered spectrally into K labels.
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns int32 labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> from napari_segsuite.core.base.progress import run
+    >>> run(cluster_steps(img, "kmeans", 2))[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -378,19 +610,62 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
 
 
 def cluster(image, method: str, k: Optional[int] = None, n_segments: Optional[int] = None, **kw):
-    """Plain-function form of :func:`cluster_steps`."""
+    """Plain-function form of :func:`cluster_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> cluster(img, "kmeans", 2)[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     return run(cluster_steps(image, method, k, n_segments, **kw))
 
 
 def kmeans(image, k, **kw):
+    """Plain-function form of :func:`kmeans_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> kmeans(img, 2)[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     return run(kmeans_steps(image, k, **kw))
 
 
 def kmedoids_segment(image, k, **kw):
+    """Plain-function form of :func:`kmedoids_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> kmedoids_segment(img, 2)[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     return run(kmedoids_steps(image, k, **kw))
 
 
 def slic_superpixels(image, n_segments=DEFAULT_SEGMENTS, **kw):
+    """Plain-function form of :func:`slic_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> int(slic_superpixels(img, 4).max())
+    4
+    """
     return run(slic_steps(image, n_segments, **kw))
 
 
@@ -400,7 +675,19 @@ def k_sweep_steps(image, ks: Sequence[int] = range(2, 9), *, channel_axis=None, 
                   silhouette_size: int = 3000, random_state=0):
     """Inertia (per sampled voxel) and silhouette score of K-means for each K (job).
 
-    Returns ``{"k": [...], "inertia": [...], "silhouette": [...]}``."""
+    Returns ``{"k": [...], "inertia": [...], "silhouette": [...]}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> from napari_segsuite.core.base.progress import run
+    >>> scores = run(k_sweep_steps(img, [2, 3]))
+    >>> scores["k"], scores["silhouette"][0] > scores["silhouette"][1]
+    ([2, 3], True)
+    """
     from sklearn.metrics import silhouette_score
 
     feats = Features(image, channel_axis, spacing, mask, spatial_weight, random_state)
@@ -423,6 +710,17 @@ def k_sweep_steps(image, ks: Sequence[int] = range(2, 9), *, channel_axis=None, 
 
 
 def k_sweep(image, ks=range(2, 9), **kw):
+    """Plain-function form of :func:`k_sweep_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> k_sweep(img, [2, 3])["k"]
+    [2, 3]
+    """
     return run(k_sweep_steps(image, ks, **kw))
 
 
@@ -431,7 +729,15 @@ def band_composite(image: np.ndarray, bands: Sequence[int] = (3, 2, 1),
                    percentiles: Tuple[float, float] = (2, 98), channel_axis: int = -1) -> np.ndarray:
     """An RGB float image in [0, 1] from three bands (0-based), each stretched between its
     percentiles: e.g. LANDSAT 8 bands 4-3-2 (``bands=(3, 2, 1)``) for true colour, 5-4-3 for
-    false colour (vegetation red)."""
+    false colour (vegetation red).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgb = band_composite(np.random.default_rng(0).random((4, 4, 5)), bands=(3, 2, 1))
+    >>> rgb.shape, float(rgb.min()), float(rgb.max())
+    ((4, 4, 3), 0.0, 1.0)
+    """
     chans = np.moveaxis(np.asarray(image), channel_axis, -1)
     if len(bands) != 3:
         raise InputError("a composite needs exactly three bands")
@@ -451,7 +757,19 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
     assigned to the nearest centre with ``map_blocks``, so the returned *lazy* dask array of
     int32 labels (1..K, darkest first) can be computed or stored chunk by chunk (e.g. to zarr)
     on any scheduler. ``mask`` (boolean, numpy or dask, the image's spatial shape): only voxels
-    where it is True are sampled and labelled; the others get 0 (a scene's clouds, fill)."""
+    where it is True are sampled and labelled; the others get 0 (a scene's clouds, fill).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((16, 16), np.float32)
+    >>> img[:, 8:] = 1.0
+    >>> img += 0.05 * np.random.default_rng(0).random(img.shape).astype(np.float32)
+    >>> import dask.array as da
+    >>> labels = cluster_dask(da.from_array(img, chunks=8), 2)
+    >>> labels.compute()[0].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
     import dask.array as da
 
     if method not in ("kmeans", "kmedoids"):
@@ -501,7 +819,14 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
 
 def warm_up() -> None:
     """Compile (or load from numba's on-disk cache) the SLIC kernels on tiny inputs: 2D and 3D,
-    with and without a mask (the first use in a fresh environment otherwise waits ~12 s)."""
+    with and without a mask (the first use in a fresh environment otherwise waits ~12 s).
+
+    Examples
+    --------
+    Not run as a test (it compiles, or loads from the cache, every kernel variant: seconds):
+
+    >>> warm_up()  # doctest: +SKIP
+    """
     rng = np.random.default_rng(0)
     for shape in ((16, 16), (8, 8, 8)):
         img = rng.random(shape).astype(np.float32)

@@ -40,7 +40,14 @@ DEFAULT_SAMPLE = {"kmeans": 50_000, "kmedoids": 3000}
 
 @dataclass(frozen=True)
 class ClusterParams:
-    """Parameters of :func:`cluster_job` (shared by ``segsuite cluster`` and the widget)."""
+    """Parameters of :func:`cluster_job` (shared by ``segsuite cluster`` and the widget).
+
+    Examples
+    --------
+    >>> p = ClusterParams(k=3)
+    >>> p.method, p.k, p.compactness
+    ('kmeans', 3, 0.1)
+    """
 
     method: str = param(
         "kmeans", "kmeans / kmedoids: every voxel into K labels (superpixels first with "
@@ -71,7 +78,21 @@ class ClusterParams:
 
 
 def check_params(params: ClusterParams) -> None:
-    """InputError (naming the CLI flag) for a parameter out of range or missing."""
+    """InputError (naming the CLI flag) for a parameter out of range or missing.
+
+    Raises
+    ------
+    InputError
+        The first bad parameter, named by its command-line flag.
+
+    Examples
+    --------
+    >>> check_params(ClusterParams(k=3))
+    >>> check_params(ClusterParams(method="spectral"))
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: --method spectral needs --k N ...
+    """
     if params.method not in METHODS:
         raise InputError(f"unknown method {params.method!r}; choose from {', '.join(METHODS)}")
     if params.k is not None and params.k < 2:

@@ -83,6 +83,22 @@ class TritonStatus:
     One record, :data:`TRITON_STATUS`, serves the whole process (a kernel that failed to compile
     on this GPU fails again); :func:`growcut_steps` and :func:`choose_engine` take another one as
     ``triton_status=`` (e.g. a test's fresh record).
+
+    Attributes
+    ----------
+    failed : str or None
+        Why the Triton engine failed ("Type: first line"); None while it has not.
+
+    Examples
+    --------
+    >>> status = TritonStatus()
+    >>> status.failed is None
+    True
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True):
+    ...     status.record_failure(RuntimeError("no kernel image"))
+    >>> status.failed, status.usable()
+    ('RuntimeError: no kernel image', False)
     """
 
     failed: Optional[str] = None  #: why the Triton engine failed ("Type: first line")
@@ -115,7 +131,36 @@ def choose_engine(engine: str = "auto", device: str = "auto", *,
                   triton_status: Optional[TritonStatus] = None) -> tuple:
     """Resolve ``(engine, device)``: engine in {"sweep", "automaton", "triton"}, device in
     {"cpu", "cuda"}. ``triton_status``: the record of a Triton failure (default: the
-    process's, :data:`TRITON_STATUS`); "auto" on CUDA avoids Triton after one."""
+    process's, :data:`TRITON_STATUS`); "auto" on CUDA avoids Triton after one.
+
+    Parameters
+    ----------
+    engine : {"auto", "sweep", "automaton", "triton"}
+        "auto": the sweep on the CPU, Triton (or the automaton) on CUDA.
+    device : {"auto", "cpu", "cuda"}
+        "auto": CUDA when torch sees a GPU.
+    triton_status : TritonStatus, optional
+        The record of a Triton failure.
+
+    Returns
+    -------
+    tuple of str
+        ``(engine, device)``.
+
+    Raises
+    ------
+    InputError
+        An unknown name, or an engine that cannot run on the device.
+
+    Examples
+    --------
+    >>> choose_engine("auto", "cpu")
+    ('sweep', 'cpu')
+    >>> choose_engine("fast")
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: engine must be one of auto, sweep, ...
+    """
     from ..base.device import resolve_device
 
     if engine not in ENGINES:
@@ -161,31 +206,59 @@ def growcut_steps(image, seeds, *, spacing=None, connectivity: Optional[int] = N
 
     Parameters
     ----------
-    image: 2D/3D array (or SegImage; its spacing and channels are used), channels on
+    image
+        2D/3D array (or SegImage; its spacing and channels are used), channels on
         ``channel_axis`` if any.
-    seeds: label image of the same spatial shape, 0 = no seed, at least two labels (1..65534).
-    spacing: voxel spacing in numpy order (default: the SegImage's, else 1).
-    connectivity: 4 or 8 in 2D, 6, 18 or 26 in 3D (default: the full 8/26); 6/26 in 2D mean 4/8.
-    mask: optional region of interest; labels grow only inside it (and from seeds).
-    device, engine: see :func:`choose_engine`.
-    max_iter: cap on automaton iterations (ignored by the sweep, which is exact in one pass).
-    distance_penalty: cost per step length (see the module documentation).
-    state: a previous result's ``state`` to refine from (same image and settings); otherwise,
+    seeds
+        label image of the same spatial shape, 0 = no seed, at least two labels (1..65534).
+    spacing
+        voxel spacing in numpy order (default: the SegImage's, else 1).
+    connectivity
+        4 or 8 in 2D, 6, 18 or 26 in 3D (default: the full 8/26); 6/26 in 2D mean 4/8.
+    mask
+        optional region of interest; labels grow only inside it (and from seeds).
+    device, engine
+        see :func:`choose_engine`.
+    max_iter
+        cap on automaton iterations (ignored by the sweep, which is exact in one pass).
+    distance_penalty
+        cost per step length (see the module documentation).
+    state
+        a previous result's ``state`` to refine from (same image and settings); otherwise,
         or when the settings differ, everything is computed again.
-    exclude: voxels no label may take (0 in the result; seeds there are dropped), e.g. what
+    exclude
+        voxels no label may take (0 in the result; seeds there are dropped), e.g. what
         the user erased in the result before a refine; the channels' normalisation is not
         affected (unlike ``mask``). A changed ``exclude`` computes everything again.
-    previews: attach the labels so far to some Progress events (a live view); each one copies
+    previews
+        attach the labels so far to some Progress events (a live view); each one copies
         and decodes the whole volume, so :func:`growcut` (no one to show them) turns them off.
-    cpu_refine_s: on a refine with a GPU engine (triton or automaton), seconds the exact CPU
+    cpu_refine_s
+        on a refine with a GPU engine (triton or automaton), seconds the exact CPU
         sweep may spend around the edit first (a small stroke is done there in a fraction of a
         GPU round over the whole volume); if the edit reaches further, the GPU engine goes on
         from the sweep's keys. Default: ``CPU_REFINE_S`` with ``engine="auto"``, 0 (off) when
         an engine is named. The result's ``engine``/``device`` say what finished the job.
-    triton_status: the record of a Triton failure to use and update (default: the process's,
+    triton_status
+        the record of a Triton failure to use and update (default: the process's,
         :data:`TRITON_STATUS`): after a failure, "auto" uses the torch automaton.
 
-    Returns a :class:`GrowCutResult`. Inputs are never modified.
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns a :class:`GrowCutResult`. Inputs are never modified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> img = np.zeros((8, 8), np.float32)
+    >>> img[:, 4:] = 1.0
+    >>> seeds = np.zeros((8, 8), np.int32)
+    >>> seeds[0, 0], seeds[7, 7] = 1, 2
+    >>> res = run(growcut_steps(img, seeds, device="cpu"))
+    >>> res.labels[3], res.engine
+    (array([1, 1, 1, 1, 2, 2, 2, 2]...), 'sweep')
     """
     auto = engine == "auto"
     status = TRITON_STATUS if triton_status is None else triton_status
@@ -393,7 +466,14 @@ def growcut(image, seeds, *, spacing=None, connectivity: Optional[int] = None,
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the CPU sweep now."""
+    """Compile (or load from numba's cache) the CPU sweep now.
+
+    Examples
+    --------
+    Not run as a test (it compiles, or loads from the cache, every kernel variant: seconds):
+
+    >>> warm_up()  # doctest: +SKIP
+    """
     from ._sweep import warm_up as _w
 
     _w()
@@ -408,6 +488,31 @@ def fixed_point_violations(image, seeds, labels, cost, *, spacing=None, connecti
     ``g * strength_p > strength_q`` by more than rounding (``cost_p + w < cost_q`` beyond
     ``rtol``, recomputed in float64), or a labelled neighbour reaches an unlabelled voxel. Seeds and voxels outside the mask are
     skipped. 0 means ``labels``/``cost`` are a fixed point of GrowCut.
+
+    Parameters
+    ----------
+    image, seeds, spacing, connectivity, channel_axis, mask, distance_penalty
+        As given to :func:`growcut`.
+    labels, cost : ndarray
+        The result to check (:attr:`GrowCutResult.labels`, :attr:`GrowCutResult.cost`).
+    rtol : float
+        Relative tolerance on the cost.
+
+    Returns
+    -------
+    int
+        The number of voxels that would still change.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8), np.float32)
+    >>> img[:, 4:] = 1.0
+    >>> seeds = np.zeros((8, 8), np.int32)
+    >>> seeds[0, 0], seeds[7, 7] = 1, 2
+    >>> res = growcut(img, seeds, device="cpu")
+    >>> fixed_point_violations(img, seeds, res.labels, res.cost)
+    0
     """
     from ._torch import _slices
 

@@ -29,7 +29,16 @@ __all__ = ["GrowCutParams", "growcut_job", "auto_seeds_job", "ResultEdits", "res
 
 @dataclass(frozen=True)
 class GrowCutParams:
-    """The parameters of one GrowCut run (see :func:`growcut_job`)."""
+    """The parameters of one GrowCut run (see :func:`growcut_job`).
+
+    Examples
+    --------
+    >>> p = GrowCutParams()
+    >>> p.connectivity, p.distance_penalty, p.device, p.auto_seeds
+    (26, 0.0, 'auto', None)
+    >>> GrowCutParams(auto_seeds=3).auto_seeds
+    3
+    """
 
     connectivity: Union[int, str] = param(
         26, "neighbourhood: " + neighbours.HELP, label="Neighbourhood", choices=neighbours.CHOICES)
@@ -184,6 +193,12 @@ class ResultEdits:
     corrections: the labels painted into a result (int64, 0 = none); they become seeds.
     erased: voxels set to 0 in a result; they stay 0 (no label may take them) until painted
     again.
+
+    Examples
+    --------
+    >>> e = ResultEdits(np.array([0, 2]), np.array([True, False]))
+    >>> e.corrections.tolist(), e.erased.tolist()
+    ([0, 2], [True, False])
     """
 
     corrections: np.ndarray

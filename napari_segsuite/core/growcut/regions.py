@@ -26,6 +26,38 @@ def seeds_from_regions(regions: np.ndarray, image: np.ndarray, n_labels: int, *,
     contributes its core: the voxels farther than ``erosion`` (physical units of the smallest
     spacing) from the region's border; a region too small to keep ``min_core`` voxels that way
     keeps its single innermost voxel.
+
+    Parameters
+    ----------
+    regions : ndarray of int
+        The coarse segmentation, 0 = no region.
+    image : ndarray
+        The image, channels on ``channel_axis`` if any.
+    n_labels : int
+        K (>= 2, at most the number of regions).
+    channel_axis : int, optional
+        The channel axis.
+    spacing : sequence of float, optional
+        Voxel spacing (numpy order).
+    erosion : float
+        Distance from a region's border a seed voxel must exceed.
+    min_core : int
+        The fewest core voxels a region keeps before falling back to its innermost voxel.
+    random_state : int
+        Seed of the K-means clustering.
+
+    Returns
+    -------
+    ndarray
+        Seed labels 0..K, the regions' shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> regions = np.repeat(np.arange(1, 5), 4)[None].repeat(8, 0)  # four vertical strips
+    >>> image = (regions >= 3).astype(np.float32)                    # the right two are bright
+    >>> seeds_from_regions(regions, image, 2, erosion=0.5)[4].tolist()
+    [0, 1, 1, 0, 0, 1, 1, 0, 0, 2, 2, 0, 0, 2, 2, 0]
     """
     from scipy import ndimage as ndi
     from sklearn.cluster import KMeans

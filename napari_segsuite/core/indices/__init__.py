@@ -45,7 +45,28 @@ def _words(name: str) -> set:
 
 def band_index(names: Sequence[str], band: str) -> int:
     """Position of ``band`` (e.g. ``"NIR"``) among channel ``names``; a one-line InputError when
-    no (or more than one) channel is called so."""
+    no (or more than one) channel is called so.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The channel names.
+    band : str
+        A band name (``"red"``, ``"NIR"``, ``"SWIR1"`` ...), case ignored.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> band_index(["B4 red", "B5 NIR"], "nir")
+    1
+    >>> band_index(["B4 red", "B5 NIR"], "blue")
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: no band named 'blue' among ['B4 red', ...]; ...
+    """
     hits = [i for i, n in enumerate(names) if band.lower() in _words(n)]
     if len(hits) != 1:
         what = "no" if not hits else "more than one"
@@ -62,7 +83,30 @@ def _normalised(a, b):
 
 def spectral_index(image: SegImage, index: str, invalid=None):
     """The float32 index map of a multichannel ``image`` (2D or 3D, bands last), NaN where
-    ``invalid`` (a boolean array of the image's shape) is True or the index is undefined."""
+    ``invalid`` (a boolean array of the image's shape) is True or the index is undefined.
+
+    Parameters
+    ----------
+    image : SegImage
+        Multichannel, bands named in ``metadata["channel_names"]``.
+    index : str
+        One of :data:`INDICES` (case ignored).
+    invalid : ndarray of bool, optional
+        Pixels to set to NaN.
+
+    Returns
+    -------
+    ndarray of float32 (dask array for a dask image)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.image import SegImage
+    >>> img = SegImage(np.array([[[0.1, 0.5], [0.2, 0.2]]], np.float32), multichannel=True,
+    ...                metadata={"channel_names": ["B4 red", "B5 NIR"]})
+    >>> spectral_index(img, "NDVI")  # (0.5 - 0.1) / (0.5 + 0.1), then 0 / 0.4
+    array([[0.6666666, 0.       ]], dtype=float32)
+    """
     key = str(index).lower()
     if key not in INDICES:
         raise InputError(f"unknown index {index!r}; choose from {', '.join(INDICES)}")
@@ -121,7 +165,31 @@ def _where(arr):
 
 def index_image(image: SegImage, indices: Sequence[str], invalid=None) -> SegImage:
     """A SegImage on ``image``'s grid holding one index (2D/3D float32) or several (bands last,
-    named by the index), NaN where invalid; keeps the georeference (nodata NaN)."""
+    named by the index), NaN where invalid; keeps the georeference (nodata NaN).
+
+    Parameters
+    ----------
+    image : SegImage
+        Multichannel, named bands.
+    indices : sequence of str
+        Index names.
+    invalid : ndarray of bool, optional
+        Pixels to set to NaN.
+
+    Returns
+    -------
+    SegImage
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.image import SegImage
+    >>> img = SegImage(np.array([[[0.1, 0.5], [0.2, 0.2]]], np.float32), multichannel=True,
+    ...                metadata={"channel_names": ["B4 red", "B5 NIR"]})
+    >>> out = index_image(img, ["ndvi", "savi"])
+    >>> out.array.shape, out.metadata["channel_names"]
+    ((1, 2, 2), ['NDVI', 'SAVI'])
+    """
     keys = [str(i).lower() for i in indices]
     if not keys:
         raise InputError("name at least one index")
@@ -147,7 +215,13 @@ def _dask_stack():
 
 
 def available(names: Optional[Sequence[str]]) -> list:
-    """The indices computable from bands named ``names``."""
+    """The indices computable from bands named ``names``.
+
+    Examples
+    --------
+    >>> available(["B2 blue", "B3 green", "B4 red", "B5 NIR"])
+    ['ndvi', 'ndwi', 'savi', 'evi']
+    """
     out = []
     for key, need in INDICES.items():
         try:

@@ -29,7 +29,15 @@ from . import INDICES
 
 @dataclass(frozen=True)
 class IndexParams:
-    """Parameters of :func:`index_job` (shared by ``segsuite index`` and the widget)."""
+    """Parameters of :func:`index_job` (shared by ``segsuite index`` and the widget).
+
+    Examples
+    --------
+    >>> IndexParams().index
+    'ndvi'
+    >>> index_keys(IndexParams(index="ndvi, nbr").index)
+    ['ndvi', 'nbr']
+    """
 
     index: str = param("ndvi", "ndvi, ndwi, mndwi, ndbi, nbr, savi, evi (comma-separated for "
                                "several)", choices=tuple(INDICES))

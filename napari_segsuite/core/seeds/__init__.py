@@ -29,7 +29,34 @@ def local_entropy(image: np.ndarray, radius: float = 2.0, channel_axis: Optional
                   spacing: Optional[Sequence[float]] = None,
                   mask: Optional[np.ndarray] = None) -> np.ndarray:
     """Local Shannon entropy (bits), averaged over channels, in a ball of ``radius`` voxels of the
-    finest axis (scaled per axis by the spacing). Uses scikit-image's rank entropy on 8-bit data."""
+    finest axis (scaled per axis by the spacing). Uses scikit-image's rank entropy on 8-bit data.
+
+    Parameters
+    ----------
+    image : ndarray
+        2D/3D array, channels on ``channel_axis`` if any.
+    radius : float
+        Radius of the neighbourhood (voxels of the finest axis).
+    channel_axis : int, optional
+        The channel axis (None: one channel).
+    spacing : sequence of float, optional
+        Voxel spacing (numpy order).
+    mask : ndarray of bool, optional
+        Entropy computed inside this mask only.
+
+    Returns
+    -------
+    ndarray of float32
+        The spatial shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((9, 9), np.uint8)
+    >>> img[:, 4:] = 200
+    >>> local_entropy(img)[4].round(2)  # high only near the edge
+    array([0.  , 0.  , 0.39, 0.89, 0.89, 0.39, 0.  , 0.  , 0.  ], dtype=float32)
+    """
     from skimage.filters.rank import entropy
     from skimage.util import img_as_ubyte
 
@@ -52,16 +79,46 @@ def auto_seeds(image: np.ndarray, n_labels: int, *, channel_axis: Optional[int] 
 
     Parameters
     ----------
-    image: 2D/3D array, channels on ``channel_axis`` if any.
-    n_labels: number of classes K (>= 2).
-    spacing: voxel spacing (numpy order) so neighbourhoods are round in physical space.
-    mask: optional boolean region of interest; seeds are placed only inside it.
-    entropy_radius: radius of the entropy neighbourhood (voxels of the finest axis).
-    min_distance: minimum distance between two minima (voxels).
-    max_seeds: at most this many minima are kept (the lowest entropy first).
-    seed_radius: radius of each seed blob (voxels of the finest axis).
+    image : ndarray
+        2D/3D array, channels on ``channel_axis`` if any.
+    n_labels : int
+        Number of classes K (>= 2).
+    channel_axis : int, optional
+        The channel axis (None: one channel).
+    spacing : sequence of float, optional
+        Voxel spacing (numpy order) so neighbourhoods are round in physical space.
+    mask : ndarray of bool, optional
+        Region of interest; seeds are placed only inside it.
+    entropy_radius : float
+        Radius of the entropy neighbourhood (voxels of the finest axis).
+    min_distance : int
+        Minimum distance between two minima (voxels).
+    max_seeds : int
+        At most this many minima are kept (the lowest entropy first).
+    seed_radius : float
+        Radius of each seed blob (voxels of the finest axis).
+    random_state : int
+        Seed of the K-means clustering.
 
-    Returns an ``int32`` label image of the image's spatial shape; 0 = no seed.
+    Returns
+    -------
+    ndarray of int32
+        A label image of the image's spatial shape; 0 = no seed.
+
+    Raises
+    ------
+    InputError
+        Fewer than 2 labels, a bad mask, or fewer homogeneous spots than labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((32, 32), np.float32)
+    >>> x[:, 16:] = 1.0
+    >>> x += 0.05 * np.random.default_rng(0).random(x.shape).astype(np.float32)
+    >>> s = auto_seeds(x, 2)
+    >>> np.unique(s[:, :16]).tolist(), np.unique(s[:, 16:]).tolist()  # 1 = darker class
+    ([0, 1], [0, 2])
     """
     from skimage.feature import peak_local_max
     from sklearn.cluster import KMeans

@@ -81,7 +81,26 @@ def _check_sigma(sigma: float) -> float:
 
 
 def normalise_channels(chans: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """Each channel scaled so its 1st..99th percentiles map to 0..1 (float32, not clipped)."""
+    """Each channel scaled so its 1st..99th percentiles map to 0..1 (float32, not clipped).
+
+    Parameters
+    ----------
+    chans : ndarray
+        Channels last, ``(*spatial, C)``.
+    mask : ndarray of bool, optional
+        Percentiles taken inside this mask only.
+
+    Returns
+    -------
+    ndarray of float32
+        Same shape as ``chans``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normalise_channels(np.array([[0., 1.], [2., 3.]])[..., None]).ravel().round(2)
+    array([-0.01,  0.33,  0.67,  1.01], dtype=float32)
+    """
     return scale_percentiles(chans, mask=mask)
 
 
@@ -124,6 +143,29 @@ def gradient_steps(image: Any, *, method: str = "sobel", sigma: float = 0.0,
     normalise: scale each channel by its 1-99th percentiles first; default True for more than one
         channel (so bands in different units weigh alike), False for one channel (gradient in
         the image's own units).
+
+    Parameters
+    ----------
+    image : array_like or SegImage
+        The image (channels on ``channel_axis``).
+    spacing : sequence of float, optional
+        Voxel size per spatial axis (default: the SegImage's, else 1).
+    channel_axis : int, optional
+        The channel axis of a plain array (None: one channel).
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns the float32 gradient magnitude.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> img = np.zeros((8, 8), np.float32)
+    >>> img[:, 4:] = 1.0
+    >>> run(gradient_steps(img, method="morphological"))[0]
+    array([0. , 0. , 0. , 0.5, 0.5, 0. , 0. , 0. ], dtype=float32)
     """
     if method not in GRADIENTS:
         raise InputError(f"gradient must be one of {', '.join(GRADIENTS)}, got {method!r}")
@@ -187,13 +229,65 @@ def _gradient_norm(acc, tensor) -> None:
 
 
 def gradient_magnitude(image: Any, **kwargs) -> np.ndarray:
-    """Plain wrapper of :func:`gradient_steps`."""
+    """Plain wrapper of :func:`gradient_steps`.
+
+    Parameters
+    ----------
+    image : array_like or SegImage
+        The image.
+    **kwargs
+        The keywords of :func:`gradient_steps`.
+
+    Returns
+    -------
+    ndarray of float32
+        The gradient magnitude, spatial shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8), np.float32)
+    >>> img[:, 4:] = 1.0
+    >>> gradient_magnitude(img)[0].round(2)
+    array([0. , 0. , 0. , 0.5, 0.5, 0. , 0. , 0. ], dtype=float32)
+    """
     return run(gradient_steps(image, **kwargs))
 
 
 # -- markers -----------------------------------------------------------------------------------
 def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> np.ndarray:
-    """A user's markers as an integer label image of ``shape`` (0 = unlabelled), validated."""
+    """A user's markers as an integer label image of ``shape`` (0 = unlabelled), validated.
+
+    Parameters
+    ----------
+    markers : array_like or SegImage
+        Labels, 0 = unlabelled; bool and whole-number floats are accepted.
+    shape : sequence of int
+        The image's spatial shape.
+    what : str
+        The name used in error messages.
+
+    Returns
+    -------
+    ndarray of int32
+
+    Raises
+    ------
+    InputError
+        Another shape, negative or fractional values, or no marker at all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((8, 8))
+    >>> m[0, 0], m[0, 7] = 1, 2
+    >>> check_markers(m, (8, 8)).dtype
+    dtype('int32')
+    >>> check_markers(np.zeros((8, 8)), (8, 8))
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: markers are empty: paint at least one marker ...
+    """
     m = markers.array if isinstance(markers, SegImage) else np.asarray(markers)
     if tuple(m.shape) != tuple(shape):
         raise InputError(f"{what} have shape {tuple(m.shape)} but the image has "
@@ -216,7 +310,29 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
 
 def check_mask(mask: Any, shape: Sequence[int], what: str = "the mask") -> np.ndarray:
     """A region of interest as a boolean array of ``shape`` (True where non-zero), validated:
-    another shape or no voxel at all is an :class:`InputError` naming it ``what``."""
+    another shape or no voxel at all is an :class:`InputError` naming it ``what``.
+
+    Parameters
+    ----------
+    mask : array_like or SegImage
+        The region of interest (non-zero = inside).
+    shape : sequence of int
+        The image's spatial shape.
+    what : str
+        The name used in error messages.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((4, 4), np.uint8)
+    >>> m[1:3, 1:3] = 7
+    >>> int(check_mask(m, (4, 4)).sum())
+    4
+    """
     m = mask.array if isinstance(mask, SegImage) else np.asarray(mask)
     if tuple(m.shape) != tuple(shape):
         raise InputError(f"{what} has shape {tuple(m.shape)}, the image {tuple(shape)}")
@@ -230,7 +346,32 @@ def constant_background(image: Any, *, channel_axis: Optional[int] = None,
                         min_fraction: float = 0.05) -> Optional[np.ndarray]:
     """The object of a masked / skull-stripped image: voxels where some channel differs from
     the image's minimum, when at least ``min_fraction`` of the voxels sit exactly at that
-    minimum (the zero background of preprocessed MRI); else None (no such background)."""
+    minimum (the zero background of preprocessed MRI); else None (no such background).
+
+    Parameters
+    ----------
+    image : array_like or SegImage
+        The image.
+    channel_axis : int, optional
+        The channel axis of a plain array.
+    min_fraction : float
+        The smallest fraction of voxels at the minimum that counts as a background.
+
+    Returns
+    -------
+    ndarray of bool or None
+        True on the object.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((10, 10))
+    >>> img[3:7, 3:7] = 5.0
+    >>> int(constant_background(img).sum())
+    16
+    >>> constant_background(np.arange(100.0).reshape(10, 10)) is None
+    True
+    """
     chans, _ = _unpack(image, None, channel_axis)
     flat = chans.reshape(-1, chans.shape[-1])
     bg = np.all(flat == flat.min(axis=0), axis=1).reshape(chans.shape[:-1])
@@ -251,7 +392,36 @@ def class_markers(image: Any, n_labels: int = 3, *, mask: Optional[np.ndarray] =
     distance to that centre is below ``margin`` times its distance to the second nearest
     (the confident core of each class); the flood then decides the uncertain voxels along
     the gradient. Labels are ordered by the first channel's class mean (1 = darkest); voxels
-    outside the mask are 0."""
+    outside the mask are 0.
+
+    Parameters
+    ----------
+    image : array_like or SegImage
+        The image.
+    n_labels : int
+        The number of classes K (>= 2).
+    mask, spacing, channel_axis
+        Voxels to classify (default all), voxel size, channel axis.
+    margin : float
+        The ratio of distances under which a voxel is a confident marker.
+    sample_size, random_state : int
+        Voxels sampled for K-means, and its seed.
+
+    Returns
+    -------
+    ndarray of int32
+        Markers 0..K.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((16, 16), np.float32)
+    >>> x[:, 8:] = 1.0
+    >>> x += 0.05 * np.random.default_rng(0).random(x.shape).astype(np.float32)
+    >>> m = class_markers(x, 2)
+    >>> int(m[0, 0]), int(m[0, 15])
+    (1, 2)
+    """
     from scipy import ndimage as ndi
     from sklearn.cluster import KMeans
 
@@ -293,7 +463,33 @@ def auto_markers(image: Any, n_labels: int = 3, *, spacing: Optional[Sequence[fl
     :func:`constant_background`: the exact zeros around a skull-stripped brain) the classes
     are found inside the object only (:func:`class_markers`) and the background gets no
     marker: flood with the same mask so it stays 0. Otherwise local-entropy minima
-    clustered by intensity (:func:`.seeds.auto_seeds`; extra keywords go to it)."""
+    clustered by intensity (:func:`.seeds.auto_seeds`; extra keywords go to it).
+
+    Parameters
+    ----------
+    image : array_like or SegImage
+        The image.
+    n_labels : int
+        The number of classes K.
+    spacing, channel_axis, mask
+        Voxel size, channel axis, region of interest.
+    **kwargs
+        Passed to :func:`.seeds.auto_seeds`.
+
+    Returns
+    -------
+    ndarray of int32
+        Markers 0..K.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((16, 16), np.float32)
+    >>> x[:, 8:] = 1.0
+    >>> x += 0.05 * np.random.default_rng(0).random(x.shape).astype(np.float32)
+    >>> int(auto_markers(x, 2).max())
+    2
+    """
     from ..seeds import auto_seeds
 
     chans, sp = _unpack(image, spacing, channel_axis)
@@ -305,7 +501,26 @@ def auto_markers(image: Any, n_labels: int = 3, *, spacing: Optional[Sequence[fl
 
 
 def default_h(gradient: np.ndarray) -> float:
-    """The default h for :func:`h_minima_markers`: 5% of the gradient's 99th percentile."""
+    """The default h for :func:`h_minima_markers`: 5% of the gradient's 99th percentile.
+
+    Parameters
+    ----------
+    gradient : ndarray
+        The gradient magnitude.
+
+    Returns
+    -------
+    float
+        Never 0 (1e-6 for a flat gradient).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> default_h(np.linspace(0.0, 1.0, 101))  # 5% of 0.99
+    0.0495
+    >>> default_h(np.zeros(5))
+    1e-06
+    """
     hi = float(np.percentile(gradient, 99)) if gradient.size else 0.0
     return 0.05 * hi if hi > 0 else 1e-6
 
@@ -318,6 +533,33 @@ def h_minima_markers(gradient: np.ndarray, h: Optional[float] = None,
     :func:`default_h`. Same result as :func:`skimage.morphology.h_minima` (full connectivity),
     computed for float images by a union-find sweep compiled with numba
     (:mod:`._hminima`, about 2x faster on a 128^3 volume).
+
+    Parameters
+    ----------
+    gradient : ndarray
+        The gradient magnitude.
+    h : float, optional
+        The least depth of a marker (> 0).
+    mask : ndarray of bool, optional
+        Markers only inside this mask.
+
+    Returns
+    -------
+    ndarray of int32
+
+    Raises
+    ------
+    InputError
+        ``h`` not > 0, or no minimum that deep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = np.ones((9, 9), np.float32)
+    >>> g[4], g[:, 4] = 0, 0
+    >>> g = 1 - g  # four basins separated by a ridge cross
+    >>> int(h_minima_markers(g, h=0.5).max())
+    4
     """
     from scipy import ndimage as ndi
 
@@ -358,7 +600,27 @@ def object_radius(mask: np.ndarray, spacing: Optional[Sequence[float]] = None) -
     below 2 voxels: specks of noise) are left out unless nothing else is there. A clump of
     touching objects counts once, so this is the single objects' radius when most objects are
     single (on the real DSB nuclei 9.1 px against 9.2 px measured on the truth). 0 for an
-    empty mask."""
+    empty mask.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        The foreground.
+    spacing : sequence of float, optional
+        Voxel size (default 1).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((20, 40), bool)
+    >>> m[5:15, 5:15] = m[5:15, 25:35] = True
+    >>> object_radius(m)
+    5.0
+    """
     from scipy import ndimage as ndi
 
     mask = np.asarray(mask, dtype=bool)
@@ -398,6 +660,19 @@ def foreground(image: Any, threshold: Optional[float] = None, *,
     background: if > 0, subtract a smooth background first (a Gaussian of this physical
         sigma, e.g. 3-5 object radii) to flatten uneven illumination.
     dark_objects: objects are darker than the background.
+
+    Returns
+    -------
+    ndarray of bool
+        The foreground mask, spatial shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((20, 40), np.float32)
+    >>> img[5:15, 5:15] = 1.0
+    >>> int(foreground(img, threshold=0.5).sum())
+    100
     """
     from scipy import ndimage as ndi
     from skimage import filters
@@ -483,6 +758,23 @@ def distance_markers(image: Any = None, *, mask: Optional[np.ndarray] = None,
         ellipsoid of physical radius ``min_distance`` (touching peaks form one marker).
     With ``return_distance`` returns ``(markers, distance, mask)`` (the distance the flood
     should use: smoothed in the automatic mode).
+
+    Returns
+    -------
+    ndarray of int32, or (markers, distance, mask)
+
+    Raises
+    ------
+    InputError
+        An empty or full foreground, a bad ``min_distance``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((20, 40), bool)
+    >>> m[5:15, 5:15] = m[5:15, 25:35] = True
+    >>> int(distance_markers(mask=m).max())
+    2
     """
     from scipy import ndimage as ndi
     from skimage.feature import peak_local_max
@@ -540,6 +832,20 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
     ``"distance"`` (:func:`distance_markers`, ``threshold``, ``min_distance``, ``sigma``).
     ``sigma`` None: no smoothing of the gradient, the automatic smoothing of :func:`foreground`
     for distance.
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns the int32 markers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> img = np.zeros((20, 40), np.float32)
+    >>> img[5:15, 5:15] = img[5:15, 25:35] = 1.0
+    >>> int(run(find_markers_steps(img, "distance", threshold=0.5)).max())
+    2
     """
     if method not in MARKER_METHODS:
         raise InputError(f"marker method must be one of {', '.join(MARKER_METHODS)}, "
@@ -563,7 +869,16 @@ def find_markers_steps(image: Any, method: str = "h-minima", *,
 
 
 def find_markers(image: Any, method: str = "h-minima", **kwargs) -> np.ndarray:
-    """Plain wrapper of :func:`find_markers_steps`."""
+    """Plain wrapper of :func:`find_markers_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((20, 40), np.float32)
+    >>> img[5:15, 5:15] = img[5:15, 25:35] = 1.0
+    >>> int(find_markers(img, "distance", threshold=0.5).max())
+    2
+    """
     return run(find_markers_steps(image, method, **kwargs))
 
 
@@ -611,6 +926,22 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     Label values are the markers' values (a merged region keeps the smallest of its values).
     The flood (:func:`._flood.flood_steps`) gives scikit-image's labels for the same gradient
     and markers and yields progress while it runs.
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns int32 labels (or ``(labels, markers)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> img = np.zeros((8, 8), np.float32)
+    >>> img[:, 4:] = 1.0
+    >>> m = np.zeros((8, 8), np.int32)
+    >>> m[0, 0], m[0, 7] = 1, 2
+    >>> run(watershed_steps(img, m))[0]
+    array([1, 1, 1, 1, 2, 2, 2, 2], dtype=int32)
     """
     from ._flood import flood_steps
 
@@ -647,7 +978,18 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
 
 
 def segment_watershed(image: Any, markers: Any = None, **kwargs) -> np.ndarray:
-    """Plain wrapper of :func:`watershed_steps`."""
+    """Plain wrapper of :func:`watershed_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((8, 8), np.float32)
+    >>> img[:, 4:] = 1.0
+    >>> m = np.zeros((8, 8), np.int32)
+    >>> m[0, 0], m[0, 7] = 1, 2
+    >>> segment_watershed(img, m)[0]
+    array([1, 1, 1, 1, 2, 2, 2, 2], dtype=int32)
+    """
     return run(watershed_steps(image, markers, **kwargs))
 
 
@@ -672,6 +1014,20 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     renumbered 1..N. ``compactness`` measures the distance to
     the marker in physical units (as :func:`watershed_steps`). ``return_markers``: return
     ``(labels, markers)``, the markers flooded from (the ones found when ``markers`` is None).
+
+    Returns
+    -------
+    generator
+        Yields :class:`Progress`; returns int32 labels 1..N (or ``(labels, markers)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.progress import run
+    >>> m = np.zeros((20, 40), bool)
+    >>> m[5:15, 5:15] = m[5:15, 25:35] = True
+    >>> int(run(instances_steps(mask=m)).max())
+    2
     """
     from ._flood import flood_steps
 
@@ -730,7 +1086,16 @@ def _finish_instances(labels, fg, watershed_line, min_size, sp) -> np.ndarray:
 def auto_min_size(mask: np.ndarray, spacing: Sequence[float]) -> int:
     """The automatic smallest object, voxels: a fifth of the volume (area in 2D) of a ball of
     the typical object radius (:func:`object_radius`): specks of noise and slivers left
-    between touching objects go, small real objects stay."""
+    between touching objects go, small real objects stay.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((20, 40), bool)
+    >>> m[5:15, 5:15] = True
+    >>> auto_min_size(m, (1.0, 1.0))  # a fifth of pi * 5**2
+    15
+    """
     r = object_radius(mask, spacing)
     nd = len(spacing)
     vol = (math.pi * r * r if nd == 2 else 4.0 / 3.0 * math.pi * r ** 3) / float(np.prod(spacing))
@@ -738,7 +1103,16 @@ def auto_min_size(mask: np.ndarray, spacing: Sequence[float]) -> int:
 
 
 def split_instances(image: Any = None, **kwargs) -> np.ndarray:
-    """Plain wrapper of :func:`instances_steps`."""
+    """Plain wrapper of :func:`instances_steps`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((20, 40), bool)
+    >>> m[5:15, 5:15] = m[5:15, 25:35] = True
+    >>> int(split_instances(mask=m).max())
+    2
+    """
     return run(instances_steps(image, **kwargs))
 
 
@@ -746,7 +1120,18 @@ def split_instances(image: Any = None, **kwargs) -> np.ndarray:
 def adjacency(labels: np.ndarray, across_zero: bool = True) -> np.ndarray:
     """Unique pairs ``(a, b)``, ``a < b``, of non-zero labels that touch along an axis (face
     neighbours, any dimension). ``across_zero`` also joins labels separated by a single
-    0 voxel (watershed lines)."""
+    0 voxel (watershed lines).
+
+    Returns
+    -------
+    ndarray of int64, shape (n, 2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> adjacency(np.array([[1, 1, 2, 2], [1, 0, 3, 3]])).tolist()
+    [[1, 2], [1, 3], [2, 3]]
+    """
     lab = np.asarray(labels)
     pairs = []
     for ax in range(lab.ndim):
@@ -783,6 +1168,14 @@ def merge_regions(labels: np.ndarray, image: Any, threshold: float, *,
     ``threshold`` (same rule as ``skimage.graph.merge_hierarchical`` with mean colour).
     Works in 2D and 3D. A merged region keeps the smallest label value; watershed-line voxels
     between two merged regions join them. Returns a new int32 label image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.array([[1, 1, 2, 2], [1, 0, 3, 3]])
+    >>> img = np.array([[0.0, 0.0, 0.1, 0.1], [0.0, 0.0, 5.0, 5.0]])
+    >>> merge_regions(lab, img, 0.5).tolist()
+    [[1, 1, 1, 1], [1, 0, 3, 3]]
     """
     threshold = _check_merge(threshold)
     lab = np.asarray(labels)
@@ -893,7 +1286,14 @@ def _fill_lines(out: np.ndarray, line: np.ndarray) -> None:
 
 def warm_up() -> None:
     """Compile (or load from numba's on-disk cache) the flood and h-minima kernels on tiny
-    inputs, 2D and 3D, each flood mode (plain, watershed lines, compact)."""
+    inputs, 2D and 3D, each flood mode (plain, watershed lines, compact).
+
+    Examples
+    --------
+    Not run as a test (it compiles, or loads from the cache, every kernel variant: seconds):
+
+    >>> warm_up()  # doctest: +SKIP
+    """
     rng = np.random.default_rng(0)
     for shape in ((12, 12), (6, 6, 6)):
         img = rng.random(shape).astype(np.float32)

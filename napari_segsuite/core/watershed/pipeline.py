@@ -170,6 +170,13 @@ class WatershedResult:
     markers
         The markers this job found (int32 on the image's grid), to show and edit; None when
         they were given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.image import SegImage
+    >>> WatershedResult(SegImage(np.ones((2, 2), np.uint8)), None).markers is None
+    True
     """
 
     labels: SegImage
