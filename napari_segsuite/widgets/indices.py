@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 import numpy as np
-from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFormLayout, QPushButton, QVBoxLayout, QWidget
 
 from ..core.base.errors import InputError
 from ._layers import (LayerPicker, add_result, channels_from_layers, check_same_grid,
@@ -48,27 +48,25 @@ class IndexWidget(QWidget):
 
     def __init__(self, napari_viewer, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        from ..core.base.params import info
         from ..core.indices import IndexParams
+        from ._params import ParamForm
 
         self.viewer = napari_viewer
         self.band = LayerPicker(napari_viewer, ("image",))
         self.band.setToolTip("any band layer of the scene; its other bands are found by name")
-        declared = info(IndexParams, "index")
-        self.index = QComboBox()  # one index at a time: each becomes a layer of its own
-        for key in declared.choices:
-            self.index.addItem(key.upper(), key)
-        self.index.setCurrentIndex(self.index.findData(declared.default))
+        # one index at a time (each becomes a layer of its own); remembered between sessions
+        self.form = ParamForm(IndexParams, ("index",), settings_key="indices")
+        self.index = self.form.control("index")
         self.mask = LayerPicker(napari_viewer, ("labels",), allow_none=True, none_text="(none)",
                                 prefer=r"QA mask")
         self.mask.setToolTip("a scene's QA mask: its clouds, shadows and fill become NaN")
         self.add_button = QPushButton("Add index layer")
         form = QFormLayout()
         form.addRow("Scene band", self.band)
-        form.addRow("Index", self.index)
         form.addRow("Mask", self.mask)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.form)
         lay.addWidget(self.add_button)
         lay.addStretch(1)
         self.result_layer = None

@@ -128,3 +128,20 @@ def test_index_widget_gives_the_cli_output(make_napari_viewer, qtbot, cli, scene
     want = read_image(out)
     np.testing.assert_array_equal(np.asarray(w.result_layer.data), want.array)
     np.testing.assert_allclose(w.result_layer.scale, want.spacing)
+
+
+def test_index_widget_remembers_the_chosen_index(make_napari_viewer, qtbot):
+    """The index is a ParamForm field: a new Spectral index widget (a new session) shows the
+    index chosen last, and Reset to defaults brings back NDVI."""
+    from napari_segsuite.widgets.indices import IndexWidget
+
+    viewer = make_napari_viewer()
+    w = IndexWidget(viewer)
+    qtbot.addWidget(w)
+    assert w.index.currentData() == "ndvi"
+    w.index.setCurrentIndex(w.index.findData("nbr"))
+    again = IndexWidget(viewer)
+    qtbot.addWidget(again)
+    assert again.index.currentData() == "nbr"
+    _click(qtbot, again.form.reset_button)
+    assert again.index.currentData() == "ndvi"
