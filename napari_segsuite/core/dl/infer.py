@@ -597,13 +597,37 @@ def predict_dask(image, model, *, device: str = "auto",
     out_dtype = label_dtype(int(max(values))) if values else np.int64
     chunks = arr.chunks[:nd]
 
+    # CUDA out of memory in a block: that block again on the CPU, and every later block of
+    # this process there too, with one notice (as :func:`predict_steps`)
+    import threading
+
+    where = {"dev": dev, "lock": threading.Lock()}
+
     def block(x, block_info=None):
         loc = block_info[None]["array-location"]  # this output block, in the whole image
         lo = [a for a, _ in loc]
         hi = [b for _, b in loc]
         x0 = [max(0, a - depth[ax]) for ax, a in enumerate(lo)]  # where ``x`` starts
-        return _predict_block(ckpt, np.asarray(x), lo, hi, x0, starts, tshape, slicewise,
-                              mean, std, dev, batch, amp, values, out_dtype)
+        x = np.asarray(x)
+        run_on = where["dev"]
+        try:
+            return _predict_block(ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std,
+                                  run_on, batch, amp, values, out_dtype)
+        except Exception as exc:  # noqa: BLE001 - only CUDA's out-of-memory is caught
+            if run_on == "cpu":
+                raise
+            with where["lock"]:
+                first = where["dev"] != "cpu"
+                if first and not _cuda_oom(exc):  # warns once (the first block that fails)
+                    raise
+                if not first:
+                    import torch
+
+                    if not isinstance(exc, torch.cuda.OutOfMemoryError):
+                        raise
+                where["dev"] = "cpu"
+        return _predict_block(ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std, "cpu",
+                              batch, amp, values, out_dtype)
 
     return halo.map_blocks(block, chunks=chunks, drop_axis=nd, dtype=out_dtype,
                            meta=np.empty((0,) * nd, out_dtype))
