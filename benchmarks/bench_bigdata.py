@@ -8,9 +8,10 @@ resident set (ru_maxrss) after the job, against the volume's size. Each job runs
 process so the peaks do not mix.
 
 The U-Net is a tiny untrained 2D U-Net (width 2, depth 1, 2 classes, fixed seed; run slice by
-slice) with 256 x 256 tiles and ``--overlap`` (default 0: one tile per 256 x 256 block, so a
-1024x1024x512 volume takes minutes on two CPU cores; the bundled ``nuclei_2d`` model, width 16,
-with the default 0.5 overlap would take hours there). ``--model nuclei_2d`` runs the bundled one.
+slice) with 256 x 256 tiles and ``--overlap`` (default 0: one tile per 256 x 256 block; about
+1.1 CPU-s per 1024 x 1024 slice, so ~10 min for 1024x1024x512 on two idle cores; the bundled
+``nuclei_2d`` model, width 16, with the default 0.5 overlap would take hours there).
+``--model nuclei_2d`` runs the bundled one.
 
     python benchmarks/bench_bigdata.py --shape 512,1024,1024 --job kmeans
     python benchmarks/bench_bigdata.py --shape 512,1024,1024 --job unet
