@@ -1,12 +1,20 @@
 """Peak memory and time of block-wise jobs on a lazily generated dask volume (issue 16).
 
-K-means (``cluster_dask``: fit on a sample, assignment block by block) and block-wise
-remove-islands (``core.correct._dask``) on a Z x Y x X float32 volume of smooth structure plus
-noise, generated chunk by chunk (never whole in memory) and stored chunk by chunk into a zarr on
-disk. Peak memory: the process's maximum resident set (ru_maxrss) after the job, against the
-volume's size. Each job runs in its own process so the peaks do not mix.
+K-means (``cluster_dask``: fit on a sample, assignment block by block), block-wise
+remove-islands (``core.correct._dask``) and U-Net inference (``core.dl.infer.predict_dask``) on
+a Z x Y x X float32 volume of smooth structure plus noise, generated chunk by chunk (never whole
+in memory) and stored chunk by chunk into a zarr on disk. Peak memory: the process's maximum
+resident set (ru_maxrss) after the job, against the volume's size. Each job runs in its own
+process so the peaks do not mix.
+
+The U-Net is a tiny untrained 2D U-Net (width 2, depth 1, 2 classes, fixed seed; run slice by
+slice) with 256 x 256 tiles and ``--overlap`` (default 0: one tile per 256 x 256 block; about
+1.1 CPU-s per 1024 x 1024 slice, so ~10 min for 1024x1024x512 on two idle cores; the bundled
+``nuclei_2d`` model, width 16, with the default 0.5 overlap would take hours there).
+``--model nuclei_2d`` runs the bundled one.
 
     python benchmarks/bench_bigdata.py --shape 512,1024,1024 --job kmeans
+    python benchmarks/bench_bigdata.py --shape 512,1024,1024 --job unet
 """
 
 from __future__ import annotations
@@ -34,7 +42,21 @@ def volume(shape, chunks):
     return da.zeros(shape, np.float32, chunks=chunks).map_blocks(blob, dtype=np.float32)
 
 
-def one(job, shape, chunks):
+def tiny_unet():
+    """A tiny untrained 2D U-Net checkpoint (width 2, depth 1, 2 classes)."""
+    import torch
+
+    from napari_segsuite.core.dl.checkpoint import Checkpoint
+    from napari_segsuite.core.dl.models import build_model
+
+    torch.manual_seed(0)
+    m = build_model("unet", 2, 1, 2, width=2, depth=1)
+    return Checkpoint(arch="unet", dim=2, settings=m.settings, in_channels=1, n_out=2,
+                      output="softmax", label_values=[0, 1], norm_mean=[0.0], norm_std=[1.0],
+                      state_dict=m.state_dict(), patch=[256, 256])
+
+
+def one(job, shape, chunks, model="tiny", overlap=0.0):
     import dask
     import dask.array as da
     import numpy as np
@@ -49,6 +71,14 @@ def one(job, shape, chunks):
 
             lab = cluster_dask(vol, 3, "kmeans")
             target = zarr.open_array(out + "/k.zarr", mode="w", shape=shape, chunks=chunks,
+                                     dtype=lab.dtype)
+            da.store(lab, target, lock=False)
+        elif job == "unet":
+            from napari_segsuite.core.dl.infer import predict_dask
+
+            ckpt = tiny_unet() if model == "tiny" else model
+            lab = predict_dask(vol, ckpt, device="cpu", tile=256, overlap=overlap)
+            target = zarr.open_array(out + "/u.zarr", mode="w", shape=shape, chunks=chunks,
                                      dtype=lab.dtype)
             da.store(lab, target, lock=False)
         else:
@@ -71,16 +101,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shape", default="512,1024,1024", help="Z,Y,X")
     ap.add_argument("--chunks", default="64,256,256")
-    ap.add_argument("--job", choices=("kmeans", "islands", "all"), default="all")
+    ap.add_argument("--job", choices=("kmeans", "islands", "unet", "all"), default="all")
+    ap.add_argument("--model", default="tiny", help="unet: tiny (default) or a model name/file")
+    ap.add_argument("--overlap", type=float, default=0.0, help="unet: tile overlap")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     shape = tuple(int(v) for v in a.shape.split(","))
     chunks = tuple(int(v) for v in a.chunks.split(","))
     if a.one:
-        return one(a.job, shape, chunks)
-    for job in (("kmeans", "islands") if a.job == "all" else (a.job,)):
+        return one(a.job, shape, chunks, a.model, a.overlap)
+    for job in (("kmeans", "islands", "unet") if a.job == "all" else (a.job,)):
         r = subprocess.run([sys.executable, __file__, "--one", "--job", job, "--shape", a.shape,
-                            "--chunks", a.chunks], capture_output=True, text=True)
+                            "--chunks", a.chunks, "--model", a.model, "--overlap",
+                            str(a.overlap)], capture_output=True, text=True)
         if r.returncode:
             print(f"{job}: failed: {r.stderr.strip().splitlines()[-1:]}")
             continue

@@ -35,12 +35,50 @@ MODELS = {
     "growcut": (56.0, 8.0),
     "watershed": (64.0, 8.0),
     "instances": (72.0, 8.0),
+    # clustering in memory (tracemalloc / ru_maxrss, 128^3 float32, K=3): K-means 116 B/voxel,
+    # K-medoids 140, SLIC 261 (96^3); spectral clusters SLIC superpixels
+    "kmeans": (128.0, 16.0),
+    "kmedoids": (160.0, 16.0),
+    "slic": (280.0, 16.0),
+    "spectral": (300.0, 16.0),
+    # U-Net prediction in memory, per voxel beyond the tiles' activations (see
+    # :func:`predict_need`): the normalised copy, the blended class scores, the weights, the
+    # argmax; 142 B/voxel measured at 128^3 with the bundled 2D model, activations included
+    "predict": (48.0, 8.0),
+    # the corrections (128^3 uint8 labels, two labels; measured 4-35 B/voxel), per label in
+    # turn: distance maps and masks of one label at a time
+    "correct.fill_between_slices": (24.0, 0.0),
+    "correct.fill_holes": (24.0, 0.0),
+    "correct.remove_islands": (32.0, 0.0),
+    "correct.keep_largest": (32.0, 0.0),
+    "correct.split_islands": (48.0, 0.0),
+    "correct.margin": (32.0, 0.0),
+    "correct.hollow": (32.0, 0.0),
+    "correct.smooth": (64.0, 0.0),
+}
+
+#: what to suggest when a job does not fit, per job (default: :data:`HINT`)
+HINT = "crop a region of interest (--roi), downsample, or free memory"
+HINTS = {
+    "kmeans": "read the image lazily (clustered block by block: a zarr in napari, --lazy for "
+              "a scene), crop or downsample",
+    "kmedoids": "read the image lazily (clustered block by block: a zarr in napari, --lazy for "
+                "a scene), crop or downsample",
+    "slic": "crop a region of interest, downsample, or use kmeans on a zarr input (block by "
+            "block)",
+    "spectral": "crop a region of interest, downsample, or use kmeans on a zarr input (block "
+                "by block)",
+    "predict": "crop a region of interest, downsample, or predict a zarr input block by block "
+               "(core.dl.infer.predict_dask)",
+    "correct": "give a zarr input or a .zarr OUT (margin, smoothing and islands run block by "
+               "block), crop or downsample",
 }
 
 
-def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1) -> Optional[int]:
-    """Peak bytes a job needs for an input of ``shape`` (spatial), ``dtype`` and ``channels``;
-    None for a job without a model.
+def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1,
+             extra: float = 0) -> Optional[int]:
+    """Peak bytes a job needs for an input of ``shape`` (spatial), ``dtype`` and ``channels``
+    (plus ``extra`` fixed bytes, e.g. a network's activations); None for a job without a model.
 
     Parameters
     ----------
@@ -52,6 +90,8 @@ def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1
         The input's data type.
     channels : int
         The number of channels.
+    extra : float
+        Bytes beyond the per-voxel model.
 
     Returns
     -------
@@ -61,6 +101,8 @@ def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1
     --------
     >>> estimate("watershed", (100, 100))  # BASE + 10^4 * (64 + 8 + 4)
     315332800
+    >>> estimate("correct.margin", (100, 100), np.uint8)  # BASE + 10^4 * (32 + 1)
+    314902800
     >>> estimate("cluster", (100, 100)) is None
     True
     """
@@ -71,7 +113,7 @@ def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1
     per_voxel, per_channel = model
     item = np.dtype(dtype).itemsize
     channels = max(int(channels), 1)
-    return int(BASE + n * (per_voxel + channels * (per_channel + item)))
+    return int(BASE + float(extra) + n * (per_voxel + channels * (per_channel + item)))
 
 
 def available() -> Optional[int]:
@@ -106,14 +148,15 @@ def _gb(n: float) -> str:
 
 
 def check_fits(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1,
-               free: Optional[int] = None) -> Optional[int]:
+               free: Optional[int] = None, extra: float = 0) -> Optional[int]:
     """Raise a one-line InputError when ``job`` on this input needs more memory than is
     available (``free`` bytes, default: what the machine has available now). Returns the
-    estimate (None: no model, or the check is off).
+    estimate (None: no model, or the check is off). The line says how much is needed and what
+    to do instead (:data:`HINTS`: an ROI, downsampling, a zarr input read block by block).
 
     Parameters
     ----------
-    job, shape, dtype, channels
+    job, shape, dtype, channels, extra
         As :func:`estimate`.
     free : int, optional
         The bytes available (default: :func:`available`).
@@ -135,19 +178,62 @@ def check_fits(job: str, shape: Sequence[int], dtype=np.float32, channels: int =
     Traceback (most recent call last):
     ...
     napari_segsuite.core.base.errors.InputError: watershed on a 100x100 image needs about 0.3 GB ...
+    >>> check_fits("kmeans", (100, 100), free=2 ** 20)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: kmeans on ... read the image lazily ...
     """
     if os.environ.get("SEGSUITE_MEMORY_CHECK", "1") in ("0", "no", "off"):
         return None
-    need = estimate(job, shape, dtype, channels)
+    need = estimate(job, shape, dtype, channels, extra)
     if need is None:
         return None
     free = available() if free is None else int(free)
     if free is not None and need > free:
         size = "x".join(str(int(s)) for s in shape)
-        raise InputError(f"{job} on a {size} image needs about {_gb(need)} of memory; "
-                         f"{_gb(free)} is available; crop a region of interest, downsample, or "
-                         "free memory (SEGSUITE_MEMORY_CHECK=0 skips this check)")
+        name = job.replace("correct.", "correct --").replace("_", "-")
+        hint = HINTS.get(job.split(".")[0], HINT)
+        raise InputError(f"{name} on a {size} image needs about {_gb(need)} of memory; "
+                         f"{_gb(free)} is available; {hint} (SEGSUITE_MEMORY_CHECK=0 skips "
+                         "this check)")
     return need
 
 
-__all__ = ["estimate", "check_fits", "available", "MODELS", "BASE"]
+def check_gpu_fits(job: str, need: float, free: Optional[float],
+                   hint: str = "choose a smaller --tile or --batch, or --device cpu") -> None:
+    """Raise a one-line InputError when ``job`` needs ``need`` bytes of GPU memory and the GPU
+    has ``free`` (None: not known, no check). ``SEGSUITE_MEMORY_CHECK=0`` turns it off.
+
+    Parameters
+    ----------
+    job : str
+        The job's name, for the message.
+    need : float
+        Bytes of GPU memory the job needs.
+    free : float or None
+        Bytes free on the GPU (torch's ``cuda.mem_get_info``).
+    hint : str
+        What to suggest.
+
+    Raises
+    ------
+    InputError
+        ``need`` exceeds ``free``.
+
+    Examples
+    --------
+    >>> check_gpu_fits("predict", 2 ** 30, 2 ** 32)
+    >>> check_gpu_fits("predict", 2 ** 33, 2 ** 32)
+    Traceback (most recent call last):
+    ...
+    napari_segsuite.core.base.errors.InputError: predict needs about 8.0 GB of GPU memory; 4.0 GB is free; ...
+    """
+    if os.environ.get("SEGSUITE_MEMORY_CHECK", "1") in ("0", "no", "off") or free is None:
+        return
+    if need > free:
+        raise InputError(f"{job} needs about {_gb(need)} of GPU memory; {_gb(free)} is free; "
+                         f"{hint} (SEGSUITE_MEMORY_CHECK=0 skips this check)")
+
+
+__all__ = ["estimate", "check_fits", "check_gpu_fits", "available", "MODELS", "BASE",
+           "HINT", "HINTS"]

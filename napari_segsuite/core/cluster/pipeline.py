@@ -155,6 +155,10 @@ def cluster_job(image, params: ClusterParams = ClusterParams(), *, mask=None, in
     mask = _check_mask(image, mask)
     if hasattr(image.array, "dask") and params.method in ("kmeans", "kmedoids"):
         return (yield from _blockwise(image, params, mask, invalid))
+    from ..base.memory import check_fits  # in memory: refused at once when it would not fit
+
+    job = "slic" if params.segments is not None and params.method != "spectral" else params.method
+    check_fits(job, image.shape, image.array.dtype, image.n_channels)
     arr, keep = _valid_pixels(image, mask, invalid)
     from . import cluster_steps
 

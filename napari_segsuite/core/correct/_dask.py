@@ -51,27 +51,51 @@ def _overlapped(lab, fn, dep):
     return lab.map_overlap(fn, depth=dep, boundary="none", dtype=lab.dtype, trim=True)
 
 
-def margin_dask(lab, distance: float, *, spacing=None, chunks="auto"):
-    """:func:`..correct.margin` block by block."""
+def margin_dask(lab, distance: float, *, spacing=None, chunks="auto", labels=None,
+                protect=None):
+    """:func:`..correct.margin` block by block (``labels``, ``protect``: as there, without an
+    editable mask)."""
     from . import margin
 
     arr = _as_dask(lab, chunks)
     sp = as_spacing(spacing, arr.ndim)
-    return _overlapped(arr, lambda b: margin(b, distance, spacing=sp),
+    _no_mask(protect)
+    return _overlapped(arr, lambda b: margin(b, distance, spacing=sp, labels=labels,
+                                             protect=protect),
                        depth(distance, sp, arr.ndim, _REACH["margin"]))
 
 
-def smooth_dask(lab, method: str, radius: float, *, spacing=None, chunks="auto"):
-    """:func:`..correct.smooth` block by block."""
+def smooth_dask(lab, method: str, radius: float, *, spacing=None, chunks="auto", labels=None,
+                protect=None):
+    """:func:`..correct.smooth` block by block (``labels``, ``protect``: as there, without an
+    editable mask)."""
     from . import SMOOTH_METHODS, smooth
 
     if method not in SMOOTH_METHODS:
         raise InputError(f"unknown smoothing {method!r}; use one of {', '.join(SMOOTH_METHODS)}")
     arr = _as_dask(lab, chunks)
     sp = as_spacing(spacing, arr.ndim)
+    _no_mask(protect)
     smooth(np.zeros((3,) * arr.ndim, arr.dtype), method, radius, spacing=sp)  # checks radius
-    return _overlapped(arr, lambda b: smooth(b, method, radius, spacing=sp),
+    return _overlapped(arr, lambda b: smooth(b, method, radius, spacing=sp, labels=labels,
+                                             protect=protect),
                        depth(radius, sp, arr.ndim, _REACH[method]))
+
+
+def _no_mask(protect) -> None:
+    if protect is not None and getattr(protect, "editable", None) is not None:
+        raise InputError("an editable mask is not supported block by block")
+
+
+def _acting(rvalue, labels, locked):
+    """Per merged island: does the operation act on its label (``labels``: these only, None:
+    every label; never a ``locked`` one)?"""
+    act = np.ones(rvalue.size, bool)
+    if labels is not None:
+        act &= np.isin(rvalue, np.asarray(list(labels), np.int64))
+    if locked:
+        act &= ~np.isin(rvalue, np.asarray(list(locked), np.int64))
+    return act
 
 
 # -- islands across blocks -------------------------------------------------------------------
@@ -221,32 +245,36 @@ def _largest(size, rfirst, rvalue):
 
 
 def remove_islands_dask(lab, min_voxels: float, *, connectivity: str = "face",
-                        chunks="auto"):
-    """:func:`..correct.remove_islands` (``min_voxels``) with islands merged across blocks."""
+                        chunks="auto", labels=None, locked=()):
+    """:func:`..correct.remove_islands` (``min_voxels``) with islands merged across blocks
+    (``labels``: act on these only; ``locked``: never change these)."""
     if not np.isfinite(float(min_voxels)) or float(min_voxels) < 0:
         raise InputError(f"the minimum island size must be >= 0, got {min_voxels}")
     arr, stride, ids, root, size, _, rvalue = _islands(lab, connectivity, chunks)
-    keep = size >= float(min_voxels)
+    keep = (size >= float(min_voxels)) | ~_acting(rvalue, labels, locked)
     newval = np.where(keep, rvalue, 0)[root]
     return _apply(arr, connectivity, stride, ids, newval, arr.dtype)
 
 
-def keep_largest_dask(lab, *, connectivity: str = "face", chunks="auto"):
-    """:func:`..correct.keep_largest` with islands merged across blocks."""
+def keep_largest_dask(lab, *, connectivity: str = "face", chunks="auto", labels=None,
+                      locked=()):
+    """:func:`..correct.keep_largest` with islands merged across blocks (``labels``,
+    ``locked``: as :func:`remove_islands_dask`)."""
     arr, stride, ids, root, size, rfirst, rvalue = _islands(lab, connectivity, chunks)
     _, largest = _largest(size, rfirst, rvalue)
-    newval = np.where(largest, rvalue, 0)[root]
+    newval = np.where(largest | ~_acting(rvalue, labels, locked), rvalue, 0)[root]
     return _apply(arr, connectivity, stride, ids, newval, arr.dtype)
 
 
 def split_islands_dask(lab, *, connectivity: str = "face", chunks="auto",
-                       top: Optional[int] = None):
+                       top: Optional[int] = None, labels=None, locked=()):
     """:func:`..correct.split_islands` with islands merged across blocks: each label's largest
     island keeps its value, the others (label by label, by decreasing size, ties in raster
-    order) get max+1, max+2, ..."""
+    order) get max+1, max+2, ... (``labels``, ``locked``: as :func:`remove_islands_dask`)."""
     arr, stride, ids, root, size, rfirst, rvalue = _islands(lab, connectivity, chunks)
     order, largest = _largest(size, rfirst, rvalue)
-    extra = order[~largest[order]]
+    act = _acting(rvalue, labels, locked)
+    extra = order[~largest[order] & act[order]]
     top = int(arr.max().compute()) if top is None else int(top)
     rnew = rvalue.copy()
     rnew[extra] = top + 1 + np.arange(extra.size)
@@ -257,13 +285,92 @@ def split_islands_dask(lab, *, connectivity: str = "face", chunks="auto",
 def store(arr, target) -> None:
     """Compute ``arr`` into ``target`` (a zarr array, a numpy memmap, ...) one row of blocks
     (along the first axis) at a time, so only that row's blocks and their overlaps are held."""
+    for _ in store_steps(arr, target):
+        pass
+
+
+def store_steps(arr, target):
+    """:func:`store` as a job generator: one :class:`~..base.progress.Progress` per row of
+    blocks."""
     import dask.array as da
 
-    start = 0
+    from ..base.progress import Progress
+
+    start, rows = 0, len(arr.chunks[0])
     for k, n in enumerate(arr.chunks[0]):
         da.store(arr.blocks[k], target, regions=(slice(start, start + n),), lock=False)
         start += n
+        yield Progress(k + 1, rows, f"block row {k + 1}/{rows}")
 
 
-__all__ = ["store", "margin_dask", "smooth_dask", "remove_islands_dask", "keep_largest_dask",
-           "split_islands_dask", "depth"]
+#: the operations of :class:`~.pipeline.CorrectParams` that run block by block
+BLOCKWISE = ("remove_islands", "keep_largest", "split_islands", "margin", "smooth")
+
+
+def correct_dask(lab, params, *, spacing=None, chunks="auto"):
+    """:func:`~.pipeline.correct_job`'s operation block by block: a lazy dask array equal to
+    the in-memory result (margin, smoothing, removing / keeping / splitting islands, with the
+    labels acted on, the locks and the overwrite rule; no editable mask).
+
+    Parameters
+    ----------
+    lab : dask.array.Array or array_like of int
+        The label map (0 = background), 2D or 3D.
+    params : CorrectParams
+        One of the :data:`BLOCKWISE` operations with its options.
+    spacing : sequence of float, optional
+        Physical voxel size per axis (numpy order).
+    chunks : str or tuple
+        Chunks when ``lab`` is not a dask array yet.
+
+    Returns
+    -------
+    dask.array.Array
+        The corrected labels (islands are found and merged across blocks here; the rest is
+        lazy).
+
+    Raises
+    ------
+    InputError
+        An operation that needs the whole map at once (fill holes, fill between slices,
+        hollow), or a bad combination (:func:`~.pipeline.check_params`).
+
+    Examples
+    --------
+    >>> from napari_segsuite.core.correct.pipeline import CorrectParams, correct
+    >>> lab = np.zeros((20, 20), np.uint8); lab[2:8, 2:8] = 1; lab[15, 15] = 1
+    >>> out = correct_dask(lab, CorrectParams(keep_largest=True), chunks=8)
+    >>> bool((out.compute() == correct(lab, CorrectParams(keep_largest=True))).all())
+    True
+    """
+    from . import Protection
+    from .pipeline import check_params, info, CorrectParams
+
+    op = check_params(params)
+    p = params
+    if op not in BLOCKWISE:
+        names = ", ".join(info(CorrectParams, o).flag for o in BLOCKWISE)
+        raise InputError(f"{info(CorrectParams, op).flag} needs the whole label map in memory; "
+                         f"block by block: {names}")
+    labels = None if p.label is None else [int(v) for v in p.label]
+    protect = Protection(locked=frozenset(p.lock), overwrite=p.overwrite)
+    if op == "margin":
+        return margin_dask(lab, p.margin, spacing=spacing, chunks=chunks, labels=labels,
+                           protect=protect)
+    if op == "smooth":
+        return smooth_dask(lab, p.smooth, p.radius, spacing=spacing, chunks=chunks,
+                           labels=labels, protect=protect)
+    kw = dict(connectivity=p.connectivity, chunks=chunks, labels=labels, locked=tuple(p.lock))
+    if op == "remove_islands":
+        if p.island_unit == "volume":
+            sp = as_spacing(spacing, np.ndim(lab))
+            limit = float(p.remove_islands) / float(np.prod(sp)) * (1 - 1e-12)
+            return remove_islands_dask(lab, limit, **kw)
+        return remove_islands_dask(lab, int(round(p.remove_islands)), **kw)
+    if op == "keep_largest":
+        return keep_largest_dask(lab, **kw)
+    return split_islands_dask(lab, **kw)
+
+
+__all__ = ["store", "store_steps", "margin_dask", "smooth_dask", "remove_islands_dask",
+           "keep_largest_dask", "split_islands_dask", "depth", "correct_dask", "BLOCKWISE"]

@@ -197,6 +197,10 @@ def correct_job(labels, params: CorrectParams, *, spacing=None, image=None, edit
     from . import Protection, fill_between_slices_steps
 
     op = check_params(params)
+    from ..base.memory import check_fits  # refused at once when it would not fit
+
+    arr = getattr(labels, "array", labels)
+    check_fits(f"correct.{op}", np.shape(arr), getattr(arr, "dtype", np.int64))
     p = params
     protect = Protection(locked=frozenset(p.lock), editable=editable, overwrite=p.overwrite)
     kw = dict(labels=None if p.label is None else list(p.label), protect=protect)

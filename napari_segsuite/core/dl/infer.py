@@ -19,6 +19,7 @@ and optionally the class probabilities (channels last, one per label value).
 from __future__ import annotations
 
 import itertools
+import threading
 import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
@@ -597,16 +598,49 @@ def predict_dask(image, model, *, device: str = "auto",
     out_dtype = label_dtype(int(max(values))) if values else np.int64
     chunks = arr.chunks[:nd]
 
+    # CUDA out of memory in a block: that block again on the CPU, and every later block of
+    # this process there too, with one notice (as :func:`predict_steps`)
+    where = {"dev": dev}
+
     def block(x, block_info=None):
         loc = block_info[None]["array-location"]  # this output block, in the whole image
         lo = [a for a, _ in loc]
         hi = [b for _, b in loc]
         x0 = [max(0, a - depth[ax]) for ax, a in enumerate(lo)]  # where ``x`` starts
-        return _predict_block(ckpt, np.asarray(x), lo, hi, x0, starts, tshape, slicewise,
-                              mean, std, dev, batch, amp, values, out_dtype)
+        return _block_or_cpu(where, ckpt, np.asarray(x), lo, hi, x0, starts, tshape, slicewise,
+                             mean, std, batch, amp, values, out_dtype)
 
     return halo.map_blocks(block, chunks=chunks, drop_axis=nd, dtype=out_dtype,
                            meta=np.empty((0,) * nd, out_dtype))
+
+
+#: guards the switch to the CPU of :func:`_block_or_cpu` (a module global: the closure that
+#: calls it is pickled to worker processes, a lock could not be)
+_CPU_SWITCH = threading.Lock()
+
+
+def _block_or_cpu(where: dict, ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std, batch,
+                  amp, values, out_dtype):
+    """:func:`_predict_block` on ``where["dev"]``; on CUDA out of memory the block again on the
+    CPU, and ``where["dev"]`` set to the CPU for the later blocks (one warning, the first)."""
+    args = (ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std)
+    run_on = where["dev"]
+    try:
+        return _predict_block(*args, run_on, batch, amp, values, out_dtype)
+    except Exception as exc:  # noqa: BLE001 - only CUDA's out-of-memory is caught
+        if run_on == "cpu":
+            raise
+        with _CPU_SWITCH:
+            if where["dev"] != "cpu":
+                if not _cuda_oom(exc):  # warns once: the first block that fails
+                    raise
+                where["dev"] = "cpu"
+            else:
+                import torch
+
+                if not isinstance(exc, torch.cuda.OutOfMemoryError):
+                    raise
+    return _predict_block(*args, "cpu", batch, amp, values, out_dtype)
 
 
 def _predict_block(ckpt, x, lo, hi, x0, starts, tshape, slicewise, mean, std, dev, batch, amp,

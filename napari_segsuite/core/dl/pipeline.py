@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+
 from ..base.errors import InputError
 from ..base.params import param
 
@@ -132,10 +134,86 @@ def predict_job(image, params: PredictParams = PredictParams(), *, model):
         raise InputError("IMAGE holds NaN or infinite values; replace them first (e.g. with "
                          "0 or the background value)")
     ckpt = find_model(model)
+    check_memory(image, ckpt, params)  # before any work: one line when it would not fit
     return (yield from predict_steps(image, ckpt, device=params.device, tile=params.tile,
                                      overlap=params.overlap, batch=params.batch,
                                      probabilities=params.probabilities,
                                      instances=params.instances))
+
+
+#: torch and its CPU kernels, loaded on top of :data:`~..base.memory.BASE`
+TORCH = 300 * 2 ** 20
+
+
+def check_memory(image, ckpt, params: PredictParams = PredictParams()) -> dict:
+    """Estimate the peak memory of :func:`predict_job` from the shapes, on the CPU and (where
+    it runs on one) on the GPU, and refuse with one line when it would not fit.
+
+    The CPU holds the image, its normalised copy, the blended class scores (and the
+    probabilities when asked for), the argmax and, on the CPU, the tiles' activations
+    (``batch`` tiles of ``12 * width`` floats per voxel, the model :mod:`.infer` sizes its
+    tiles with); the GPU holds the weights and the activations.
+
+    Parameters
+    ----------
+    image : SegImage
+        The image to predict.
+    ckpt : Checkpoint
+        The model.
+    params : PredictParams
+        Device, tile, batch, probabilities.
+
+    Returns
+    -------
+    dict
+        ``{"cpu": bytes or None, "gpu": bytes or None, "device": str}`` (None: not checked).
+
+    Raises
+    ------
+    InputError
+        The job would not fit (the line says how much it needs, and suggests a zarr input
+        predicted block by block, a region of interest or downsampling).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segsuite.core.base.image import SegImage
+    >>> need = check_memory(SegImage(np.zeros((64, 64), np.float32)), find_model("nuclei_2d"),
+    ...                     PredictParams(device="cpu"))
+    >>> need["device"], need["cpu"] > 0, need["gpu"]
+    ('cpu', True, None)
+    """
+    import torch
+
+    from ..base.device import resolve_device
+    from ..base.memory import check_fits, check_gpu_fits
+    from .infer import _memory_plan, _tile_shape
+
+    dev = resolve_device(params.device)
+    shape = tuple(int(v) for v in image.shape)
+    vshape = shape[1:] if ckpt.dim == 2 and len(shape) == 3 else shape
+    tshape = _tile_shape(ckpt, vshape, dev, params.tile)
+    per_voxel, budget = _memory_plan(ckpt, dev)
+    tile_voxels = float(np.prod(tshape))
+    batch = params.batch or int(max(1, min(32, budget // (tile_voxels * per_voxel))))
+    activations = batch * tile_voxels * per_voxel
+    if ckpt.scripted is not None:
+        weights = 4.0 * sum(int(p.numel()) for p in ckpt.scripted.parameters())
+    else:
+        weights = 4.0 * sum(int(np.prod(getattr(v, "shape", ()))) for v in
+                            (ckpt.state_dict or {}).values())
+    k = max(2, int(ckpt.n_out or 0), len(ckpt.label_values or ()))
+    n = float(np.prod(shape))
+    per_class = (8.0 + (8.0 if params.probabilities else 0.0)) * k  # scores (+ probabilities)
+    gpu = dev.startswith("cuda")
+    cpu = check_fits("predict", shape, image.array.dtype, image.n_channels,
+                     extra=TORCH + weights + n * per_class + (0 if gpu else activations))
+    need_gpu = None
+    if gpu:
+        need_gpu = weights + activations
+        free = torch.cuda.mem_get_info(torch.device(dev))[0]
+        check_gpu_fits("predict", need_gpu, free)
+    return {"cpu": cpu, "gpu": need_gpu, "device": dev}
 
 
 ARCHS = ("unet", "segnet", "fcn")
