@@ -351,6 +351,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
 _NO_COMP = np.zeros(0, np.int64)
 _NO_SHELL = np.zeros(1, np.int64)
 _NO_SHELL_VOX = np.zeros(0, np.int64)
+_NO_NEAR = np.zeros(0, np.uint8)
 
 #: contract flat components only when their interior holds at least this fraction of the
 #: voxels (finding their shells costs a pass over the others; tests set 0)
@@ -365,9 +366,7 @@ def _flat_components(keys, feats, offs, offsets, pshape, cold: bool):
     (the least its members held), its shell (CSR), the component nodes a warm start must push
     (members that held different keys: some were invalidated), and the interior count. The
     interior voxels' keys are replaced by ``-2 - component``."""
-    from scipy import ndimage as ndi
-
-    from ._flat import (encode_components, flat_interior, flat_interior_box, label_structure,
+    from ._flat import (flat_interior, flat_interior_box, label_runs, near_box, row_neighbours,
                         shells)
 
     nd = len(pshape)
@@ -380,15 +379,15 @@ def _flat_components(keys, feats, offs, offsets, pshape, cold: bool):
         n_interior = flat_interior(keys, feats, offs, 0, keys.size, interior)
     if n_interior == 0 or n_interior < FLAT_MIN_FRACTION * keys.size:
         return None
-    comp = np.empty(keys.size, np.int32 if n_interior < 2**31 - 1 else np.int64)
-    ncomp = ndi.label(interior.reshape(pshape), structure=label_structure(offsets),
-                      output=comp.reshape(pshape))
+    ckey, cmax = label_runs(interior, keys, pshape[-1], *row_neighbours(offsets, pshape))
+    ncomp = ckey.size
+    near = _NO_NEAR
+    if offs.size == 3 ** nd - 1:  # where a shell voxel can be: a cheap dilation first
+        near = np.empty(keys.size, np.uint8)
+        near_box(interior, strides, near)
     del interior
-    ckey = np.full(ncomp, np.iinfo(np.int64).max, np.int64)
-    cmax = np.full(ncomp, np.iinfo(np.int64).min, np.int64)
-    encode_components(keys, comp, ckey, cmax)
-    del comp
-    shell_start, shell_vox = shells(keys, offs, ncomp)
+    shell_start, shell_vox = shells(keys, offs, ncomp, near)
+    del near
     extra = None
     if not cold:
         extra = keys.size + np.flatnonzero(ckey != cmax).astype(np.int64)
@@ -399,14 +398,19 @@ def _expanded(keys: np.ndarray, ckey: np.ndarray) -> np.ndarray:
     """``keys`` with each interior voxel's ``-2 - c`` replaced by its component's key."""
     if not ckey.size:
         return keys
-    out = keys.copy()
+    out = np.ascontiguousarray(keys).copy()
     _expand_into(out, ckey)
     return out
 
 
 def _expand_into(out: np.ndarray, ckey: np.ndarray) -> None:
-    inside = out < -1
-    out[inside] = ckey[-2 - out[inside]]
+    from ._flat import expand
+
+    if out.flags.c_contiguous:
+        expand(out.reshape(-1), ckey)
+    else:  # a window of the refine's keys
+        inside = out < -1
+        out[inside] = ckey[-2 - out[inside]]
 
 
 def window_refine_steps(prep: Prepared, keys: np.ndarray, starts: np.ndarray,
