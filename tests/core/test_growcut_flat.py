@@ -119,9 +119,8 @@ def test_flat_components_are_labelled_as_by_hand(conn, contraction):
     """Three flat slabs along x: 0 | 1 | 0.5 (8 voxels each). Seed 1 in the left slab, seed 2
     in the right one, nothing in the middle slab. The middle slab is entered from the right at
     cost 0.5 and from the left at cost 1: all of it is label 2 at cost 0.5, the left slab
-    label 1 at cost 0, the right slab label 2 at cost 0. A contraction that took the first
-    label to arrive (label 1: it pops first), a wrong key, or skipped a shell fails here; so
-    does one that leaks a flat component's key past its border."""
+    label 1 at cost 0, the right slab label 2 at cost 0. A contraction that gave a component a
+    wrong key or label, skipped its shell, or leaked its key past its border fails here."""
     img = np.zeros((9, 9, 24), np.float32)
     img[..., 8:16] = 1.0
     img[..., 16:] = 0.5
