@@ -7,6 +7,9 @@ seeds, so one Dijkstra-like pass over the voxels gives it exactly. Here:
   offsets (C order) and there is no bounds check in the inner loop;
 - the priority queue is an indexed 4-ary min-heap of packed ``int64`` keys (cost bits, seed flag,
   label; see ``_common``) with decrease-key, so every voxel is in it at most once;
+- without a distance penalty, each flat component (connected voxels of equal features whose
+  whole neighbourhood is equal too) is one node: steps inside it cost nothing, so all its
+  voxels end with one key (see ``_flat``); on a brain MRI the background is one node;
 - the heap, keys and positions live in arrays owned by Python, so the sweep runs in budgets of
   pops and returns: the job yields Progress between budgets (Cancel within a second) and can
   show the labels so far. When the heap is full the kernel returns and Python doubles it.
@@ -221,11 +224,14 @@ def warm_up() -> None:
     """Compile (or load) the kernels now, e.g. in a background thread when a widget opens."""
     from ._common import prepare
 
-    img = np.zeros((3, 3), np.float32)
-    seeds = np.zeros((3, 3), np.int32)
-    seeds[0, 0], seeds[2, 2] = 1, 2
-    for _ in sweep_steps(prepare(img, seeds), None, None):
-        pass
+    # a flat 5x5 image: its inner 3x3 is a flat component (the contraction's kernels: the
+    # separable test for the full neighbourhood, the general one for the face neighbourhood)
+    img = np.zeros((5, 5), np.float32)
+    seeds = np.zeros((5, 5), np.int32)
+    seeds[0, 0], seeds[4, 4] = 1, 2
+    for conn in (8, 4):
+        for _ in sweep_steps(prepare(img, seeds, connectivity=conn), None, None):
+            pass
 
 
 def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np.ndarray],
