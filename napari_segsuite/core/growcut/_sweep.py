@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..base.progress import Progress
-from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels,
+from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels, pack,
                       quantise_steps)
 
 _ARITY = 4
@@ -248,16 +248,11 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     array (or view) of the volume's shape to write the keys into, and return, instead of a new
     one (it may be ``keys0`` itself: that is read before anything is written).
     """
-    from ._common import initial_keys
-
     push_many, sweep = kernels()
     shape = prep.shape
     nd = len(shape)
     pshape = tuple(s + 2 for s in shape)
     cold = keys0 is None
-    if cold:
-        keys0 = initial_keys(prep)
-        starts = prep.seeds > 0
     # padded copies; only the padding is filled (the sweep skips blocked voxels, key -1, before
     # it reads their features, so the padding's features are never read)
     keys = np.empty(pshape, dtype=np.int64)
@@ -268,7 +263,14 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             keys[face] = -1  # -1: blocked (padding, outside the mask)
             feats[face] = 0.0
     inner = tuple(slice(1, -1) for _ in range(nd))
-    keys[inner] = keys0
+    if cold:  # from the seeds (written in place: no volume of initial keys)
+        keys[inner] = UNREACHED
+        start_coords = np.nonzero(prep.seeds)
+        keys[inner][start_coords] = pack(np.zeros(start_coords[0].size, np.int64),
+                                         prep.seeds[start_coords], seed=True)
+    else:
+        keys[inner] = keys0
+        start_coords = np.nonzero(starts)
     free = None
     if prep.mask is not None:
         free = prep.mask | (prep.seeds > 0)
@@ -296,7 +298,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     room = max(offs.size, int(np.diff(shell_start).max(initial=0)))
     # flat indices of the start voxels in the padded volume (without padding the start image)
     start_flat = sum((c.astype(np.int64) + 1) * st
-                     for c, st in zip(np.nonzero(starts), strides)).astype(np.int64)
+                     for c, st in zip(start_coords, strides)).astype(np.int64)
     if extra_starts is not None:
         start_flat = np.concatenate([start_flat, extra_starts])
     cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size, 1 << 20), 2 * room)
