@@ -34,7 +34,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
+    """The parser, with the subcommands ``commands`` (default: all)."""
     parser = _Parser(
         prog="segsuite",
         description="Segment 2D images and 3D volumes: GrowCut, watershed, clustering, U-Net; "
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 done, 2 bad input or usage, 1 internal failure.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in commands:
         try:
             module = importlib.import_module(f"{__name__}.{MODULES.get(name, name)}")
         except ModuleNotFoundError as exc:  # a subcommand not built into this install
@@ -60,7 +61,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..core.base.errors import Cancelled, InputError
 
     atomic.forget()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # a named command needs only its own parser: registering every command imports every
+    # method's parameters (watershed, clustering, corrections, ... and scipy.ndimage)
+    parser = build_parser((argv[0],) if argv and argv[0] in COMMANDS else COMMANDS)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

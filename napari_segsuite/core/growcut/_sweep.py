@@ -7,6 +7,9 @@ seeds, so one Dijkstra-like pass over the voxels gives it exactly. Here:
   offsets (C order) and there is no bounds check in the inner loop;
 - the priority queue is an indexed 4-ary min-heap of packed ``int64`` keys (cost bits, seed flag,
   label; see ``_common``) with decrease-key, so every voxel is in it at most once;
+- without a distance penalty, each flat component (connected voxels of equal features whose
+  whole neighbourhood is equal too) is one node: steps inside it cost nothing, so all its
+  voxels end with one key (see ``_flat``); on a brain MRI the background is one node;
 - the heap, keys and positions live in arrays owned by Python, so the sweep runs in budgets of
   pops and returns: the job yields Progress between budgets (Cancel within a second) and can
   show the labels so far. When the heap is full the kernel returns and Python doubles it.
@@ -25,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..base.progress import Progress
-from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels,
+from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels, pack,
                       quantise_steps)
 
 _ARITY = 4
@@ -34,6 +37,10 @@ _ARITY = 4
 # _sift_up and _sift_down share the hole-moving pattern of every binary/4-ary heap (and of the
 # watershed's, core/watershed/_flood.py); this one is *indexed*: ``pos`` tracks each voxel's
 # slot so a voxel's key can be decreased in place, which the watershed's heaps do not need.
+# _sift_up and _sift_down share the hole-moving pattern of every binary/4-ary heap (and of the
+# watershed's, core/watershed/_flood.py); this one is *indexed*: ``pos`` tracks each node's
+# slot so a node's key can be decreased in place, which the watershed's heaps do not need.
+# Nodes are voxels (padded flat index) and, after them, flat components (see ``_flat``).
 @njit(cache=True, nogil=True, inline="always")
 def _sift_up(hk, hv, pos, i):
     k = hk[i]
@@ -82,14 +89,34 @@ def _sift_down(hk, hv, pos, i, size):
     pos[v] = i
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _decrease(hk, hv, pos, q, nk, size):
+    """Node ``q`` now has key ``nk`` (lower than before): decrease-key in the heap, or push
+    it; returns the heap's new size."""
+    p = pos[q]
+    if p >= 0:
+        hk[p] = nk
+        _sift_up(hk, hv, pos, p)
+        return size
+    hk[size] = nk
+    hv[size] = q
+    pos[q] = size
+    _sift_up(hk, hv, pos, size)
+    return size + 1
+
+
 @njit(cache=True, nogil=True)
-def push_many(keys, hk, hv, pos, size_arr, starts):
+def push_many(keys, ckey, hk, hv, pos, size_arr, starts):
+    """Push the start nodes (padded flat indices; an interior voxel pushes its component)."""
+    npad = keys.shape[0]
     size = size_arr[0]
     for t in range(starts.shape[0]):
         v = starts[t]
+        if v < npad and keys[v] < -1:
+            v = npad - 2 - keys[v]
         if pos[v] >= 0:
             continue
-        hk[size] = keys[v]
+        hk[size] = keys[v] if v < npad else ckey[v - npad]
         hv[size] = v
         pos[v] = size
         size += 1
@@ -98,13 +125,20 @@ def push_many(keys, hk, hv, pos, size_arr, starts):
 
 
 @njit(cache=True, nogil=True)
-def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
-    """Pop up to ``budget`` voxels; returns pops done, or -(pops done) - 1 when the heap
-    needs more room. Blocked voxels (padding, outside the mask) hold key -1, so the one
-    test ``keys[q] <= base`` skips them, and every neighbour already at a cost <= ours,
-    before any intensity is read."""
+def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
+          ckey, shell_start, shell_vox, room):
+    """Pop up to ``budget`` nodes; returns pops done, or -(pops done) - 1 when the heap
+    needs more room (``room``: the most entries one pop can add). Blocked voxels (padding,
+    outside the mask) hold key -1 and interior voxels of flat components ``-2 - component``
+    (see ``_flat``; none when ``ckey`` is empty), so the one test ``keys[q] <= base`` skips
+    them, and every neighbour already at a cost <= ours, before any intensity is read.
+    Nodes ``>= keys.size`` are components (key ``ckey[c]``): popping one offers its key to its
+    shell ``shell_vox[shell_start[c]:shell_start[c + 1]]``; a voxel offers ``(D, 1, L)`` to a
+    component next to it (the step costs 0: components exist only without a distance
+    penalty)."""
     nchan = feats.shape[1]
     nnb = offs.shape[0]
+    npad = keys.shape[0]
     cap = hk.shape[0]
     size = size_arr[0]
     quant = np.float32(QUANT)
@@ -114,7 +148,7 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
     lmask = flag - np.int64(1)
     n = 0
     while size > 0 and n < budget:
-        if size + nnb > cap:
+        if size + room > cap:
             size_arr[0] = size
             return -n - 1
         v = hv[0]
@@ -127,12 +161,25 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
             pos[hv[0]] = 0
             _sift_down(hk, hv, pos, 0, size)
         n += 1
+        if v >= npad:  # a flat component: its shell takes its key (the steps cost 0)
+            c = v - npad
+            for t in range(shell_start[c], shell_start[c + 1]):
+                q = shell_vox[t]
+                if keys[q] > k:
+                    keys[q] = k
+                    size = _decrease(hk, hv, pos, q, k, size)
+            continue
         d = k >> SHIFT
         lab = k & lmask
         base = (d << np.int64(SHIFT)) | flag | lab
         for j in range(nnb):
             q = v + offs[j]
             if keys[q] <= base:
+                if keys[q] < -1:  # interior voxel of a flat component: the step costs 0
+                    cq = npad - 2 - keys[q]
+                    if ckey[cq - npad] > base:
+                        ckey[cq - npad] = base
+                        size = _decrease(hk, hv, pos, cq, base, size)
                 continue
             if nchan == 1:
                 w = abs(feats[v, 0] - feats[q, 0])
@@ -152,16 +199,7 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const):
             nk = (nd << np.int64(SHIFT)) | flag | lab
             if nk < keys[q]:
                 keys[q] = nk
-                p = pos[q]
-                if p >= 0:
-                    hk[p] = nk
-                    _sift_up(hk, hv, pos, p)
-                else:
-                    hk[size] = nk
-                    hv[size] = q
-                    pos[q] = size
-                    size += 1
-                    _sift_up(hk, hv, pos, size - 1)
+                size = _decrease(hk, hv, pos, q, nk, size)
     size_arr[0] = size
     return n
 
@@ -186,11 +224,14 @@ def warm_up() -> None:
     """Compile (or load) the kernels now, e.g. in a background thread when a widget opens."""
     from ._common import prepare
 
-    img = np.zeros((3, 3), np.float32)
-    seeds = np.zeros((3, 3), np.int32)
-    seeds[0, 0], seeds[2, 2] = 1, 2
-    for _ in sweep_steps(prepare(img, seeds), None, None):
-        pass
+    # a flat 5x5 image: its inner 3x3 is a flat component (the contraction's kernels: the
+    # separable test for the full neighbourhood, the general one for the face neighbourhood)
+    img = np.zeros((5, 5), np.float32)
+    seeds = np.zeros((5, 5), np.int32)
+    seeds[0, 0], seeds[4, 4] = 1, 2
+    for conn in (8, 4):
+        for _ in sweep_steps(prepare(img, seeds, connectivity=conn), None, None):
+            pass
 
 
 def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np.ndarray],
@@ -207,15 +248,11 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     array (or view) of the volume's shape to write the keys into, and return, instead of a new
     one (it may be ``keys0`` itself: that is read before anything is written).
     """
-    from ._common import initial_keys
-
     push_many, sweep = kernels()
     shape = prep.shape
     nd = len(shape)
     pshape = tuple(s + 2 for s in shape)
-    if keys0 is None:
-        keys0 = initial_keys(prep)
-        starts = prep.seeds > 0
+    cold = keys0 is None
     # padded copies; only the padding is filled (the sweep skips blocked voxels, key -1, before
     # it reads their features, so the padding's features are never read)
     keys = np.empty(pshape, dtype=np.int64)
@@ -226,7 +263,14 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             keys[face] = -1  # -1: blocked (padding, outside the mask)
             feats[face] = 0.0
     inner = tuple(slice(1, -1) for _ in range(nd))
-    keys[inner] = keys0
+    if cold:  # from the seeds (written in place: no volume of initial keys)
+        keys[inner] = UNREACHED
+        start_coords = np.nonzero(prep.seeds)
+        keys[inner][start_coords] = pack(np.zeros(start_coords[0].size, np.int64),
+                                         prep.seeds[start_coords], seed=True)
+    else:
+        keys[inner] = keys0
+        start_coords = np.nonzero(starts)
     free = None
     if prep.mask is not None:
         free = prep.mask | (prep.seeds > 0)
@@ -239,18 +283,32 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     wconst = quantise_steps(prep.step_cost)
     use_const = bool(np.any(wconst > 0))
 
-    idx_t = np.int32 if keys.size < 2**31 - 1 else np.int64
-    pos = np.full(keys.size, -1, dtype=idx_t)
+    # voxel indices, and components numbered after them (fewer than the voxels)
+    idx_t = np.int32 if 2 * keys.size < 2**31 - 1 else np.int64
+    # flat components (edges of cost 0): one node each, when they are worth it (see _flat)
+    flat = None if use_const else _flat_components(keys, feats, offs, prep.offsets, pshape,
+                                                   cold)
+    if flat is None:
+        ckey, shell_start, shell_vox = _NO_COMP, _NO_SHELL, _NO_SHELL_VOX
+        extra_starts, n_interior = None, 0
+    else:
+        ckey, shell_start, shell_vox, extra_starts, n_interior = flat
+    # heap positions of the nodes: voxels, then components
+    pos = np.full(keys.size + ckey.size, -1, dtype=idx_t)
+    room = max(offs.size, int(np.diff(shell_start).max(initial=0)))
     # flat indices of the start voxels in the padded volume (without padding the start image)
     start_flat = sum((c.astype(np.int64) + 1) * st
-                     for c, st in zip(np.nonzero(starts), strides)).astype(idx_t)
-    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size, 1 << 20))
+                     for c, st in zip(start_coords, strides)).astype(np.int64)
+    if extra_starts is not None:
+        start_flat = np.concatenate([start_flat, extra_starts])
+    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size, 1 << 20), 2 * room)
     hk = np.empty(cap, dtype=np.int64)
     hv = np.empty(cap, dtype=idx_t)
     size = np.zeros(1, dtype=np.int64)
-    push_many(keys, hk, hv, pos, size, start_flat)
+    push_many(keys, ckey, hk, hv, pos, size, start_flat)
 
-    total = int(np.prod(shape)) if free is None else int(free.sum())
+    # progress counts nodes: voxels, a flat component as one
+    total = (int(np.prod(shape)) if free is None else int(free.sum())) - n_interior + ckey.size
     done = 0
     budget = 2048
     yields = 0
@@ -264,12 +322,13 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
         if max_pops is not None:
             budget = min(budget, max_pops - done)
         t0 = time.perf_counter()
-        n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const)
+        n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const,
+                  ckey, shell_start, shell_vox, room)
         if n < 0:
             n = -n - 1
-            grow = max(2 * hk.size, hk.size + 4 * offs.size)
+            grow = max(2 * hk.size, hk.size + 4 * room)
             hk = np.concatenate([hk, np.empty(grow - hk.size, np.int64)])
-            hv = np.concatenate([hv, np.empty(grow - hv.size, idx_t)])
+            hv = np.concatenate([hv, np.empty(grow - hv.size, hv.dtype)])
         done += n
         dt = time.perf_counter() - t0
         if n > 0 and dt > 0:  # aim at ~target_s of work between yields
@@ -280,8 +339,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             yields += 1
             preview = None
             if preview_every and yields % preview_every == 0 and size[0] > 0:
-                preview = decode_labels(np.maximum(keys.reshape(pshape)[inner], 0),
-                                        prep.out_dtype)
+                preview = decode_labels(np.maximum(_expanded(keys.reshape(pshape)[inner], ckey),
+                                                   0), prep.out_dtype)
             yield Progress(min(done, total), total, "growing", preview=preview)
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
@@ -290,9 +349,76 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     else:
         out = into
         out[...] = keys.reshape(pshape)[inner]
+    if ckey.size:
+        _expand_into(out, ckey)
     if free is not None:
         out[~free] = UNREACHED
     return out
+
+
+_NO_COMP = np.zeros(0, np.int64)
+_NO_SHELL = np.zeros(1, np.int64)
+_NO_SHELL_VOX = np.zeros(0, np.int64)
+_NO_NEAR = np.zeros(0, np.uint8)
+
+#: contract flat components only when their interior holds at least this fraction of the
+#: voxels (finding their shells costs a pass over the others; tests set 0)
+FLAT_MIN_FRACTION = 0.05
+
+
+def _flat_components(keys, feats, offs, offsets, pshape, cold: bool):
+    """The flat components of the padded volume (see ``_flat``), or None when their interior
+    is under ``FLAT_MIN_FRACTION`` of the voxels.
+
+    Returns ``(ckey, shell_start, shell_vox, extra_starts, n_interior)``: each component's key
+    (the least its members held), its shell (CSR), the component nodes a warm start must push
+    (members that held different keys: some were invalidated), and the interior count. The
+    interior voxels' keys are replaced by ``-2 - component``."""
+    from ._flat import (flat_interior, flat_interior_box, label_runs, near_box, row_neighbours,
+                        shells)
+
+    nd = len(pshape)
+    interior = np.empty(keys.size, np.uint8)
+    if offs.size == 3 ** nd - 1:  # the full neighbourhood: separable passes
+        strides = np.array([int(np.prod(pshape[i + 1:])) for i in range(nd)], np.int64)
+        n_interior = flat_interior_box(keys, feats, strides, interior,
+                                       np.empty(keys.size, np.uint8))
+    else:
+        n_interior = flat_interior(keys, feats, offs, 0, keys.size, interior)
+    if n_interior == 0 or n_interior < FLAT_MIN_FRACTION * keys.size:
+        return None
+    ckey, cmax = label_runs(interior, keys, pshape[-1], *row_neighbours(offsets, pshape))
+    ncomp = ckey.size
+    near = _NO_NEAR
+    if offs.size == 3 ** nd - 1:  # where a shell voxel can be: a cheap dilation first
+        near = np.empty(keys.size, np.uint8)
+        near_box(interior, strides, near)
+    del interior
+    shell_start, shell_vox = shells(keys, offs, ncomp, near)
+    del near
+    extra = None
+    if not cold:
+        extra = keys.size + np.flatnonzero(ckey != cmax).astype(np.int64)
+    return ckey, shell_start, shell_vox, extra, int(n_interior)
+
+
+def _expanded(keys: np.ndarray, ckey: np.ndarray) -> np.ndarray:
+    """``keys`` with each interior voxel's ``-2 - c`` replaced by its component's key."""
+    if not ckey.size:
+        return keys
+    out = np.ascontiguousarray(keys).copy()
+    _expand_into(out, ckey)
+    return out
+
+
+def _expand_into(out: np.ndarray, ckey: np.ndarray) -> None:
+    from ._flat import expand
+
+    if out.flags.c_contiguous:
+        expand(out.reshape(-1), ckey)
+    else:  # a window of the refine's keys
+        inside = out < -1
+        out[inside] = ckey[-2 - out[inside]]
 
 
 def window_refine_steps(prep: Prepared, keys: np.ndarray, starts: np.ndarray,
