@@ -602,3 +602,34 @@ def test_flood_bad_input_is_a_one_line_input_error():
         flood(img, np.ones((4, 4), np.int32), connectivity=3)
     with pytest.raises(InputError, match="spacing"):
         flood(img, np.ones((4, 4), np.int32), compactness=1.0, spacing=(1.0, -1.0))
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("seed", range(3))
+def test_flood_with_tiny_growing_queue_and_many_buckets_equals_skimage(monkeypatch, nd, seed):
+    """The queue holds only the front (it starts small and grows) and the bucket queue keeps
+    voxel indices alone, giving entries fresh ages when their bucket is loaded: with a queue
+    of 4 entries that must grow many times, and buckets of 4 voxels (so equal values are
+    spread over many loads), the labels are still scikit-image's, on float and quantised
+    images, with and without tied markers."""
+    import functools
+
+    from napari_segsuite.core.watershed import _flood
+    from napari_segsuite.core.watershed._flood import flood
+
+    monkeypatch.setattr(_flood, "_FIRST_CAP", 4)
+    monkeypatch.setattr(_flood, "_bucket_table",
+                        functools.partial(_flood._bucket_table, per_bucket=4))
+    rng = np.random.default_rng(200 + seed)
+    shape = (45, 50) if nd == 2 else (14, 16, 18)
+    smooth = ndi.gaussian_filter(rng.random(shape), 2)
+    for img in (rng.random(shape).astype(np.float32),
+                np.round(smooth * 40).astype(np.float32)):  # plateaus: ties by age
+        for blobs in (False, True):  # single voxels (no tied markers) / boxes (tied keys)
+            mk = _random_markers(rng, shape, int(rng.integers(2, 12)), blobs=blobs)
+            mask = rng.random(shape) > 0.2 if seed == 2 else None
+            for conn in (1, nd):
+                for kw in (dict(), dict(compactness=0.05)):
+                    ref = segmentation.watershed(img, mk, mask=mask, connectivity=conn, **kw)
+                    got = flood(img, mk, mask, connectivity=conn, **kw)
+                    assert np.array_equal(got, ref), (blobs, conn, kw)
