@@ -633,3 +633,50 @@ def test_flood_with_tiny_growing_queue_and_many_buckets_equals_skimage(monkeypat
                     ref = segmentation.watershed(img, mk, mask=mask, connectivity=conn, **kw)
                     got = flood(img, mk, mask, connectivity=conn, **kw)
                     assert np.array_equal(got, ref), (blobs, conn, kw)
+
+
+def _traced_peak(fn, *args, **kwargs):
+    """(result, peak bytes numpy allocated during ``fn``; numba's own allocations are not
+    traced)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        res = fn(*args, **kwargs)
+        return res, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_flood_working_set_is_a_few_bytes_per_voxel():
+    """Issue 14 (peak memory): the plain flood holds int32 padded labels, uint32 padded value
+    codes and an int32 bucket store (about 13 bytes a voxel with the padding) plus the front;
+    it used to hold a uint64 code and four queue arrays of one 8-byte entry per voxel (over 60
+    bytes a voxel). Its allocations are all numpy's, so tracemalloc sees them."""
+    from napari_segsuite.core.watershed._flood import flood
+
+    rng = np.random.default_rng(3)
+    img = ndi.gaussian_filter(rng.random((64, 64, 64)), 2).astype(np.float32)
+    mk = np.zeros(img.shape, np.uint8)
+    mk[16, 16, 16], mk[48, 48, 48], mk[16, 48, 32] = 1, 2, 3
+    flood(img[:8, :8, :8], mk[:8, :8, :8])  # compiled before tracing
+    lab, peak = _traced_peak(flood, img, mk)
+    assert np.array_equal(lab, segmentation.watershed(img, mk))
+    assert peak < 18 * img.size, peak / img.size
+
+
+def test_h_minima_working_set_is_a_few_bytes_per_voxel():
+    """The h-minima sweep's numpy arrays: the sort's int64 indices for a moment and the int32
+    order (12 bytes a voxel at the peak); it used to hold a padded copy of the image, padded
+    index arrays and float64 temporaries besides (over 25). The sweep's own int32 forest and
+    uint8 result (5 bytes a voxel) are numba's allocations, not traced here."""
+    from napari_segsuite.core.watershed._hminima import h_minima_fast
+
+    rng = np.random.default_rng(4)
+    g = ndi.gaussian_filter(rng.random((64, 64, 64)), 1.5).astype(np.float32)
+    h_minima_fast(g[:8, :8, :8], 0.01)
+    got, peak = _traced_peak(h_minima_fast, g, 0.01)
+    assert np.array_equal(got, morphology.h_minima(g, 0.01))
+    assert peak < 14 * g.size, peak / g.size

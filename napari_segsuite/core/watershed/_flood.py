@@ -30,13 +30,22 @@ heap with exactly the same sift rules as scikit-image's (strict comparisons, hol
 What makes it faster: flat arrays instead of an array of pointers to 32-byte items, and in the
 non-compact modes one packed 64-bit key per entry: the 32-bit order-preserving code of the
 float32 value in the high half, the age in the low half (a single integer comparison); the
-label and voxel index share a second 64-bit word. Once no two markers share a key left in the
+label and voxel index share a second 64-bit word (the bucket store below keeps the index
+alone). Once no two markers share a key left in the
 queue (from the start for markers of distinct values), all keys are distinct and any exact
 priority queue gives the same order: the flood then switches to a 4-ary heap plus a FIFO for
 entries clamped to the current level (watershed lines), or (plain mode) to a bucket queue over
 value ranges with a small cache-resident heap for the current bucket. What remains is memory
 bound: the pop order jumps across the volume, each pop reads its neighbours' labels and values. Images are padded by one voxel, so neighbours
 need no bounds checks; the padding and the voxels outside the mask are one sentinel label.
+
+Memory (plain mode, the default): int32 padded labels, uint32 padded value codes (coded in
+place from the float32 values), and the bucket store of int32 voxel indices, one per voxel at
+most: 12 bytes per voxel, plus the queue's front (heap and FIFO start small and grow on demand)
+and the int32 result at the end (when the codes and the store are gone). The caller may hand
+its only reference to the image over (``watershed_steps`` does with the gradient): the flood
+drops its own once the codes exist, before the queue is allocated. Watershed lines add nothing
+but a larger front; compact mode holds float64 padded values instead of the codes.
 
 Compactness distance: scikit-image measures it in voxels; :func:`flood_steps` takes an optional
 ``spacing`` (physical units per axis) and then measures it physically. With no spacing (or a
@@ -482,7 +491,10 @@ def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
     monotone in the code, about ``per_bucket`` floodable voxels per bucket; counts: the
     floodable voxels (and markers) of each bucket. No array of the volume's size."""
     cmin, cmax = (int(v) for v in _code_range(vkey, flat))
-    shift = max(0, (cmax - cmin).bit_length() - 20)  # at most 2^20 prefixes
+    # at most 2^20 prefixes, about 16 voxels per prefix in a smaller volume (the tables cost
+    # 28 bytes a prefix)
+    bits = min(20, max(8, flat.size.bit_length() - 4))
+    shift = max(0, (cmax - cmin).bit_length() - bits)
     hist = np.zeros(((cmax - cmin) >> shift) + 1, dtype=np.int64)
     _code_hist(vkey, flat, np.uint64(cmin), np.uint64(shift), hist)
     before = np.cumsum(hist) - hist
@@ -793,7 +805,7 @@ def _finish(out, inner):
 
 
 #: the first size of the queue's arrays (they grow on demand)
-_FIRST_CAP = 1 << 16
+_FIRST_CAP = 1 << 12
 
 
 def _setup(img, mk, mask, nd, connectivity, compact, spacing):
