@@ -269,7 +269,9 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
 
     Returns
     -------
-    ndarray of int32
+    ndarray
+        The markers themselves when their integer dtype is 32-bit signed or narrower (no copy:
+        a uint8 label file stays 1 byte a voxel), else as int32.
 
     Raises
     ------
@@ -305,6 +307,8 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
         raise InputError(f"{what} are empty: paint at least one marker (label >= 1)")
     if m.max() > np.iinfo(np.int32).max:
         raise InputError(f"{what} have labels above {np.iinfo(np.int32).max}")
+    if m.dtype in (np.int8, np.uint8, np.int16, np.uint16):
+        return m  # the flood reads any of these: no int32 copy of the volume
     return m.astype(np.int32, copy=False)
 
 
