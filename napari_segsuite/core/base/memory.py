@@ -30,7 +30,7 @@ BASE = 300 * 2 ** 20
 #: 63 B/voxel at 256^3 (1.06 GB), see RESULTS.md. The GrowCut sweep holds int64 keys twice
 #: (unpadded and padded), a padded float32 copy of the features, an int32 heap index per voxel
 #: and the heap. The watershed (issue 14's memory work): about 29 B/voxel with h-minima
-#: markers, 18-22 with given markers, the input's 4 included (the flood: int32 padded labels,
+#: markers, 18 with given uint8 markers, the input's 4 included (the flood: int32 padded labels,
 #: uint32 padded value codes, an int32 bucket store; the markers; the h-minima sweep's int32
 #: order and forest): modelled at 40 for one float32 channel.
 MODELS = {
