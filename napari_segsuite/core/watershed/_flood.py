@@ -185,6 +185,18 @@ def _heapify4(hkey, hpay, size):
         _sift_down4(hkey, hpay, size, i, hkey[i], hpay[i])
 
 
+@njit(cache=True, inline="always")
+def _fifo_room(fkey, fpay, head, tail, nnb):
+    """(head, tail) after moving the FIFO's live part to the front when ``nnb`` more entries
+    would not fit after it."""
+    if tail + nnb > fkey.size and head > 0:
+        fkey[:tail - head] = fkey[head:tail]
+        fpay[:tail - head] = fpay[head:tail]
+        tail -= head
+        head = 0
+    return head, tail
+
+
 @njit(cache=True)
 def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_key, max_pops,
                   switch):
@@ -244,16 +256,11 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_ke
             status = _FULL
             state[7] = size + nnb
             break
+        head, tail = _fifo_room(fkey, fpay, head, tail, nnb)
         if tail + nnb > fcap:
-            if head > 0:  # move the FIFO's live part to the front
-                fkey[:tail - head] = fkey[head:tail]
-                fpay[:tail - head] = fpay[head:tail]
-                tail -= head
-                head = 0
-            if tail + nnb > fcap:
-                status = _FULL
-                state[7] = 0
-                break
+            status = _FULL
+            state[7] = 0
+            break
         # pop the smallest entry (of the heap and the FIFO in phase 1)
         if phase == 0:
             key = hkey[0]
@@ -434,16 +441,11 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, spay, bstart, bfi
             status = _FULL
             state[7] = size + nnb
             break
+        head, tail = _fifo_room(fkey, fpay, head, tail, nnb)
         if tail + nnb > fcap:
-            if head > 0:  # move the FIFO's live part to the front
-                fkey[:tail - head] = fkey[head:tail]
-                fpay[:tail - head] = fpay[head:tail]
-                tail -= head
-                head = 0
-            if tail + nnb > fcap:
-                status = _FULL
-                state[7] = 0
-                break
+            status = _FULL
+            state[7] = 0
+            break
         if head < tail and (size == 0 or fkey[head] < hkey[0]):
             key = fkey[head]
             pay = fpay[head]
