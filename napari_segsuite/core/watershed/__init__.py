@@ -269,7 +269,9 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
 
     Returns
     -------
-    ndarray of int32
+    ndarray
+        The markers themselves when their integer dtype is 32-bit signed or narrower (no copy:
+        a uint8 label file stays 1 byte a voxel), else as int32.
 
     Raises
     ------
@@ -305,6 +307,8 @@ def check_markers(markers: Any, shape: Sequence[int], what: str = "markers") -> 
         raise InputError(f"{what} are empty: paint at least one marker (label >= 1)")
     if m.max() > np.iinfo(np.int32).max:
         raise InputError(f"{what} have labels above {np.iinfo(np.int32).max}")
+    if m.dtype in (np.int8, np.uint8, np.int16, np.uint16):
+        return m  # the flood reads any of these: no int32 copy of the volume
     return m.astype(np.int32, copy=False)
 
 
@@ -571,13 +575,14 @@ def h_minima_markers(gradient: np.ndarray, h: Optional[float] = None,
     h = float(h)
     if not np.isfinite(h) or h <= 0:
         raise InputError(f"h (minimum depth of a marker) must be > 0, got {h}")
-    minima = h_minima(g, h).astype(bool)
+    minima = h_minima(g, h)
+    minima = minima.view(bool) if minima.dtype == np.uint8 else minima.astype(bool)  # 0/1
     if mask is not None:
         minima &= mask
     markers, n = ndi.label(minima, structure=ndi.generate_binary_structure(g.ndim, g.ndim))
     if n == 0:
         raise InputError(f"no minimum of the gradient is deeper than h={h:g}; lower h")
-    return markers.astype(np.int32)
+    return markers.astype(np.int32, copy=False)
 
 
 def _ball(radius: float, spacing: Sequence[float]) -> np.ndarray:
@@ -965,10 +970,12 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                                            total=steps, message="markers")
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
-    labels = yield from flood_steps(grad, markers, mask,
-                                    connectivity=parse_connectivity(connectivity, len(shape)),
-                                    compactness=compactness, watershed_line=watershed_line,
-                                    spacing=sp, progress=(2, 3, steps), message=msg)
+    flood = flood_steps(grad, markers, mask,
+                        connectivity=parse_connectivity(connectivity, len(shape)),
+                        compactness=compactness, watershed_line=watershed_line,
+                        spacing=sp, progress=(2, 3, steps), message=msg)
+    del grad  # the flood lets go of the gradient once it holds its value codes: freed then
+    labels = yield from flood
     if merge is not None:
         yield Progress(3, steps, "merging regions")
         labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,

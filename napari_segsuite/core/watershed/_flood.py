@@ -30,13 +30,22 @@ heap with exactly the same sift rules as scikit-image's (strict comparisons, hol
 What makes it faster: flat arrays instead of an array of pointers to 32-byte items, and in the
 non-compact modes one packed 64-bit key per entry: the 32-bit order-preserving code of the
 float32 value in the high half, the age in the low half (a single integer comparison); the
-label and voxel index share a second 64-bit word. Once no two markers share a key left in the
+label and voxel index share a second 64-bit word (the bucket store below keeps the index
+alone). Once no two markers share a key left in the
 queue (from the start for markers of distinct values), all keys are distinct and any exact
 priority queue gives the same order: the flood then switches to a 4-ary heap plus a FIFO for
 entries clamped to the current level (watershed lines), or (plain mode) to a bucket queue over
 value ranges with a small cache-resident heap for the current bucket. What remains is memory
 bound: the pop order jumps across the volume, each pop reads its neighbours' labels and values. Images are padded by one voxel, so neighbours
 need no bounds checks; the padding and the voxels outside the mask are one sentinel label.
+
+Memory (plain mode, the default): int32 padded labels, uint32 padded value codes (coded in
+place from the float32 values), and the bucket store of int32 voxel indices, one per voxel at
+most: 12 bytes per voxel, plus the queue's front (heap and FIFO start small and grow on demand)
+and the int32 result at the end (when the codes and the store are gone). The caller may hand
+its only reference to the image over (``watershed_steps`` does with the gradient): the flood
+drops its own once the codes exist, before the queue is allocated. Watershed lines add nothing
+but a larger front; compact mode holds float64 padded values instead of the codes.
 
 Compactness distance: scikit-image measures it in voxels; :func:`flood_steps` takes an optional
 ``spacing`` (physical units per axis) and then measures it physically. With no spacing (or a
@@ -176,20 +185,33 @@ def _heapify4(hkey, hpay, size):
         _sift_down4(hkey, hpay, size, i, hkey[i], hpay[i])
 
 
+@njit(cache=True, inline="always")
+def _fifo_room(fkey, fpay, head, tail, nnb):
+    """(head, tail) after moving the FIFO's live part to the front when ``nnb`` more entries
+    would not fit after it."""
+    if tail + nnb > fkey.size and head > 0:
+        fkey[:tail - head] = fkey[head:tail]
+        fpay[:tail - head] = fpay[head:tail]
+        tail -= head
+        head = 0
+    return head, tail
+
+
 @njit(cache=True)
 def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_key, max_pops,
                   switch):
     """Plain or watershed-line flood, at most ``max_pops`` pops.
 
-    vkey: uint64 order-preserving code of each padded voxel's value (< 2^32).
+    vkey: uint32 order-preserving code of each padded voxel's value.
     out: int32 padded labels: > 0 labelled, 0 to flood, ``_OUT`` masked out, ``-l`` a marker
         masked out by the line rule.
     hkey / hpay: the heap; key = value code << 32 | age, payload = label << 32 | voxel index
         (the label is only used with watershed lines: in plain mode a voxel is labelled when
         pushed, so its label is read from ``out``).
     fkey / fpay: a FIFO for the fast phase.
-    state: int64 [heap size, last age, pops so far, phase, FIFO head, FIFO tail]; updated on
-        return.
+    state: int64 [heap size, last age, pops so far, phase, FIFO head, FIFO tail, -, heap size
+        needed]; updated on return. The heap and the FIFO start small and grow on demand: on
+        status 2 state[7] is the heap capacity the next pop needs (0: the FIFO is full).
     dup_key: phase 0 (the exact binary heap) lasts while the smallest key is <= dup_key.
 
     Two phases. Phase 0: a binary heap with scikit-image's sift rules, needed while two markers
@@ -232,16 +254,13 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_ke
             tail = 0
         if size - 1 + nnb > cap:
             status = _FULL
+            state[7] = size + nnb
             break
+        head, tail = _fifo_room(fkey, fpay, head, tail, nnb)
         if tail + nnb > fcap:
-            if head > 0:  # move the FIFO's live part to the front
-                fkey[:tail - head] = fkey[head:tail]
-                fpay[:tail - head] = fpay[head:tail]
-                tail -= head
-                head = 0
-            if tail + nnb > fcap:
-                status = _FULL
-                break
+            status = _FULL
+            state[7] = 0
+            break
         # pop the smallest entry (of the heap and the FIFO in phase 1)
         if phase == 0:
             key = hkey[0]
@@ -288,7 +307,7 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_ke
             if out[n] != 0:
                 continue  # labelled or masked out
             age += 1
-            v = vkey[n]
+            v = np.uint64(vkey[n])
             if not wsl:
                 out[n] = lab
             npay = (np.int64(lab) << 32) | n
@@ -322,19 +341,41 @@ def _flood_packed(vkey, offsets, out, hkey, hpay, fkey, fpay, state, wsl, dup_ke
 # entries live in a small 4-ary heap that stays in cache; entries at or below the current level
 # go to the FIFO. In plain mode a voxel is pushed once, into its own value's bucket (an entry
 # for a later bucket is never clamped), so each bucket's slice is sized by a histogram.
+# The store holds voxel indices alone (4 bytes a voxel): an entry's value code is the voxel's
+# own, and its age only orders it after the entries pushed before it. A bucket's slice is in
+# age order (appended in push order; the hand-over below sorts), and when the bucket becomes
+# the current one the heap and the FIFO are empty and every later push is younger: so the
+# entries get fresh ages, in slice order, when they are loaded, and the pops keep their order.
 @njit(cache=True, nogil=True)
-def _bucket_count(vkey, out, ptab, cmin, shift, counts):
+def _code_range(vkey, out):
+    """(smallest, largest) value code of the voxels the flood can reach or starts from."""
+    lo = np.uint64(0xFFFFFFFF)
+    hi = np.uint64(0)
     for i in range(out.size):
         if out[i] >= 0:  # floodable voxels and markers
-            counts[ptab[(vkey[i] - cmin) >> shift]] += 1
+            v = np.uint64(vkey[i])
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+    if lo > hi:
+        lo = hi
+    return lo, hi
 
 
 @njit(cache=True, nogil=True)
-def _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, skey, spay, state):
-    """Hand the (phase 0) heap's entries over: the current bucket's (the smallest key's) stay
-    in the heap, now 4-ary, the others go to the store. (Entries clamped to the level carry the
-    smallest key's value: they stay in the heap, so the store only gets voxels of their own
-    value's bucket, which the histogram counted.)"""
+def _code_hist(vkey, out, cmin, shift, hist):
+    for i in range(out.size):
+        if out[i] >= 0:  # floodable voxels and markers
+            hist[(np.uint64(vkey[i]) - cmin) >> shift] += 1
+
+
+@njit(cache=True, nogil=True)
+def _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, spay, state):
+    """Hand the (phase 0) heap's entries, sorted by key, over: the current bucket's (the
+    smallest key's) stay in the heap, now 4-ary, the others go to the store in key order.
+    (Entries clamped to the level carry the smallest key's value: they stay in the heap, so
+    the store only gets voxels of their own value's bucket, which the histogram counted.)"""
     cur = np.int64(ptab[((hkey[0] >> np.uint64(32)) - cmin) >> shift]) if size > 0 else -1
     w = 0
     for j in range(size):
@@ -346,8 +387,7 @@ def _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, skey, spay, state):
             hpay[w] = pay
             w += 1
         else:
-            skey[bfill[b]] = key
-            spay[bfill[b]] = pay
+            spay[bfill[b]] = pay & 0xFFFFFFFF
             bfill[b] += 1
     _heapify4(hkey, hpay, w)
     state[0] = w
@@ -355,10 +395,11 @@ def _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, skey, spay, state):
 
 
 @njit(cache=True)
-def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, skey, spay, bstart, bfill,
+def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, spay, bstart, bfill,
                    ptab, cmin, shift, state, max_pops):
     """Plain flood, phase 1, at most ``max_pops`` pops. state: [small-heap size, age, pops,
-    -, FIFO head, FIFO tail, current bucket]. Returns 0 (done) or 1 (paused)."""
+    -, FIFO head, FIFO tail, current bucket, heap size needed]. Returns 0 (done), 1 (paused)
+    or 2 (heap or FIFO too small: state[7] is the heap capacity needed, 0 for the FIFO)."""
     size = state[0]
     age = state[1]
     head = state[4]
@@ -366,6 +407,8 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, skey, spay, bstar
     cur = state[6]
     nb = bfill.size
     nnb = offsets.size
+    cap = hkey.size
+    fcap = fkey.size
     pops = 0
     status = _DONE
     while True:
@@ -376,17 +419,33 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, skey, spay, bstar
             head = 0
             tail = 0
             if size == 0:  # next non-empty bucket into the small heap
-                cur += 1
-                while cur < nb and bfill[cur] == bstart[cur]:
-                    cur += 1
-                if cur >= nb:
+                nxt = cur + 1
+                while nxt < nb and bfill[nxt] == bstart[nxt]:
+                    nxt += 1
+                if nxt >= nb:
                     break
+                if bfill[nxt] - bstart[nxt] + nnb > cap:
+                    status = _FULL
+                    state[7] = bfill[nxt] - bstart[nxt] + nnb
+                    break
+                cur = nxt
                 for j in range(bstart[cur], bfill[cur]):
-                    hkey[size] = skey[j]
-                    hpay[size] = spay[j]
+                    n = spay[j]
+                    age += 1  # fresh ages in slice order (see above)
+                    hkey[size] = (np.uint64(vkey[n]) << np.uint64(32)) | np.uint64(age)
+                    hpay[size] = n
                     size += 1
                 bfill[cur] = bstart[cur]
                 _heapify4(hkey, hpay, size)
+        if size + nnb > cap:
+            status = _FULL
+            state[7] = size + nnb
+            break
+        head, tail = _fifo_room(fkey, fpay, head, tail, nnb)
+        if tail + nnb > fcap:
+            status = _FULL
+            state[7] = 0
+            break
         if head < tail and (size == 0 or fkey[head] < hkey[0]):
             key = fkey[head]
             pay = fpay[head]
@@ -407,7 +466,7 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, skey, spay, bstar
                 continue
             age += 1
             out[n] = lab
-            v = vkey[n]
+            v = np.uint64(vkey[n])
             if v <= level:
                 fkey[tail] = (level << np.uint64(32)) | np.uint64(age)
                 fpay[tail] = n
@@ -418,7 +477,6 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, skey, spay, bstar
                 if b == cur:
                     size = _push4(hkey, hpay, size, nkey, n)
                 else:
-                    skey[bfill[b]] = nkey
                     spay[bfill[b]] = n
                     bfill[b] += 1
     state[0] = size
@@ -430,19 +488,22 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, skey, spay, bstar
     return status
 
 
-def _bucket_table(codes: np.ndarray, floodable: np.ndarray, per_bucket: int = 512):
-    """(ptab, cmin, shift, n_buckets): bucket of a value code = ptab[(code - cmin) >> shift],
-    monotone in the code, about ``per_bucket`` floodable voxels per bucket."""
-    c = codes[floodable]
-    if c.size == 0:
-        c = codes.ravel()[:1]
-    cmin, cmax = int(c.min()), int(c.max())
-    shift = max(0, (cmax - cmin).bit_length() - 20)  # at most 2^20 prefixes
-    prefix = ((c - np.uint64(cmin)) >> np.uint64(shift)).astype(np.int64)
-    hist = np.bincount(prefix, minlength=((cmax - cmin) >> shift) + 1)
+def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
+    """(ptab, cmin, shift, counts): bucket of a value code = ptab[(code - cmin) >> shift],
+    monotone in the code, about ``per_bucket`` floodable voxels per bucket; counts: the
+    floodable voxels (and markers) of each bucket. No array of the volume's size."""
+    cmin, cmax = (int(v) for v in _code_range(vkey, flat))
+    # at most 2^20 prefixes, about 16 voxels per prefix in a smaller volume (the tables cost
+    # 28 bytes a prefix)
+    bits = min(20, max(8, flat.size.bit_length() - 4))
+    shift = max(0, (cmax - cmin).bit_length() - bits)
+    hist = np.zeros(((cmax - cmin) >> shift) + 1, dtype=np.int64)
+    _code_hist(vkey, flat, np.uint64(cmin), np.uint64(shift), hist)
     before = np.cumsum(hist) - hist
     ptab = (before // per_bucket).astype(np.int32)  # monotone; a prefix never splits
-    return ptab, np.uint64(cmin), np.uint64(shift), int(ptab[-1]) + 1
+    counts = np.zeros(int(ptab[-1]) + 1, dtype=np.int64)
+    np.add.at(counts, ptab, hist)
+    return ptab, np.uint64(cmin), np.uint64(shift), counts
 
 
 # -- compact mode: float64 priority + age, payload = source marker << 32 | voxel index ---------
@@ -524,6 +585,7 @@ def _flood_compact(img, offsets, strides, spacing, compactness, out, hval, hage,
             break
         if size - 1 + nnb > cap:
             status = _FULL
+            state[7] = size + nnb
             break
         val = hval[0]
         pay = hpay[0]
@@ -574,20 +636,39 @@ def neighbour_offsets(shape: Sequence[int], connectivity: int) -> np.ndarray:
     return (steps @ np.asarray(strides, dtype=np.int64)).astype(np.int64)
 
 
-def _value_codes(image: np.ndarray) -> np.ndarray:
-    """uint32 codes with the same order (and ties) as the image's float64 values."""
+def _value_codes(image: np.ndarray, pad: int = 0) -> np.ndarray:
+    """uint32 codes with the same order (and ties) as the image's float64 values, of the image
+    padded by ``pad`` voxels on every side (the padding's code is arbitrary). A float32 image is
+    coded in place in the result: no temporary of the image's size."""
     x = np.asarray(image)
+    inner = (slice(pad, x.shape[ax] + pad) for ax in range(x.ndim))
+    codes = np.zeros(tuple(n + 2 * pad for n in x.shape), dtype=np.uint32)
     if x.dtype != np.float32:
         x64 = np.asarray(x, dtype=np.float64)
         x32 = x64.astype(np.float32)
         if not np.array_equal(x32.astype(np.float64), x64):
             # values float32 cannot hold: their ranks (same order, same ties)
-            return np.unique(x64, return_inverse=True)[1].reshape(x.shape).astype(np.uint32)
+            codes[tuple(inner)] = np.unique(x64, return_inverse=True)[1].reshape(x.shape)
+            return codes
         x = x32
-    x = x + np.float32(0.0)  # -0.0 -> +0.0 (they compare equal)
-    bits = x.view(np.uint32)
-    # IEEE order: flip all bits of negatives, set the sign bit of positives
-    return np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
+        del x64, x32
+    codes[tuple(inner)] = np.ascontiguousarray(x).view(np.uint32)
+    _order_codes(codes.reshape(-1))
+    return codes
+
+
+@njit(cache=True, nogil=True)
+def _order_codes(bits):
+    """float32 bit patterns -> codes in IEEE order, in place: -0.0 as +0.0 (they compare
+    equal); negatives get all bits flipped, positives the sign bit set."""
+    for i in range(bits.size):
+        b = bits[i]
+        if b == np.uint32(0x80000000):
+            b = np.uint32(0)
+        if b >> np.uint32(31):
+            bits[i] = ~b
+        else:
+            bits[i] = b | np.uint32(0x80000000)
 
 
 def _fallback_needed(image: np.ndarray, n_nb: int, pushes_once: bool) -> Optional[str]:
@@ -643,8 +724,13 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         yield Progress(stop, total, message)
         return lab.astype(np.int32, copy=False)
 
-    st = yield from in_background(_setup, img, mk, mask, nd, connectivity, compact, wsl,
-                                  spacing, compactness, done=start, total=total,
+    # the padded labels and value codes first; then the inputs are let go (a caller that hands
+    # over its only reference, as watershed_steps does with the gradient, frees them before the
+    # queue is allocated: the flood then holds about 12 bytes per voxel plus the front)
+    st = yield from in_background(_setup, img, mk, mask, nd, connectivity, compact, spacing,
+                                  done=start, total=total, message=message)
+    del image, img, markers, mk, mask
+    st = yield from in_background(_setup_queue, st, wsl, done=start, total=total,
                                   message=message)
     out, inner, flat, offsets, n_work, state = (st[k] for k in (
         "out", "inner", "flat", "offsets", "n_work", "state"))
@@ -653,6 +739,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
     vkey, hkey, fkey, fpay, buckets, dup_key = (st[k] for k in (
         "vkey", "hkey", "fkey", "fpay", "buckets", "dup_key"))
     del st
+    nnb = offsets.size
     max_pops = 1 << 16
     yield Progress(start, total, message)
     while True:
@@ -670,86 +757,113 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         if status == _DONE:
             break
         if status == _SWITCH:
-            buckets = yield from in_background(_start_buckets, vkey, flat, inner, out.shape,
-                                               hkey, hpay, state, total=total,
+            buckets = yield from in_background(_start_buckets, vkey, flat, hkey, hpay, state,
+                                               total=total,
                                                done=start + (stop - start) * min(
                                                    1.0, float(state[2]) / max(n_work, 1)),
                                                message=message)
             continue
-        if status == _FULL:
-            grow = max(len(hpay), 1024)
-            hpay = np.concatenate([hpay, np.empty(grow, dtype=hpay.dtype)])
+        if status == _FULL:  # the heap or the FIFO grows (they hold the front, not the volume)
+            need = int(state[7])
             if compact:
-                hval = np.concatenate([hval, np.empty(grow, dtype=hval.dtype)])
-                hage = np.concatenate([hage, np.empty(grow, dtype=hage.dtype)])
-            else:
-                hkey = np.concatenate([hkey, np.empty(grow, dtype=hkey.dtype)])
-                fkey = np.concatenate([fkey, np.empty(grow, dtype=fkey.dtype)])
-                fpay = np.concatenate([fpay, np.empty(grow, dtype=fpay.dtype)])
+                if need > hval.size:
+                    hval, hage, hpay = (_grown(a, need) for a in (hval, hage, hpay))
+            elif need > hkey.size:
+                hkey, hpay = _grown(hkey, need), _grown(hpay, need)
+            elif int(state[5] - state[4]) + nnb > fkey.size:
+                fkey, fpay = _grown(fkey, 0), _grown(fpay, 0)
             continue
         # aim at chunk_seconds per chunk (the pop rate varies with the front's size)
         rate = max_pops / max(dt, 1e-6)
         max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 1 << 26))
         frac = min(1.0, float(state[2]) / max(n_work, 1))
         yield Progress(start + (stop - start) * frac, total, message)
+    del vkey, hkey, hpay, fkey, fpay, buckets, fimg, hval, hage, flat
     res = yield from in_background(_finish, out, inner, done=stop, total=total, message=message)
     yield Progress(stop, total, message)
     return res
 
 
+def _grown(a: np.ndarray, need: int) -> np.ndarray:
+    """``a`` copied into an array of at least ``need`` and twice its size."""
+    new = np.empty(max(2 * a.size, need, 1024), dtype=a.dtype)
+    new[:a.size] = a
+    return new
+
+
+@njit(cache=True, nogil=True)
+def _unmask_lines(flat):
+    """In place: line voxels and masked-out voxels -> 0; markers masked by the line rule get
+    their label back."""
+    for i in range(flat.size):
+        v = flat[i]
+        if v < 0:
+            flat[i] = 0 if v == -2147483648 else -v
+
+
 def _finish(out, inner):
-    res = out[inner]
-    # line voxels and masked-out voxels -> 0; markers masked by the line rule keep their label
-    return np.where(res < 0, np.where(res == _OUT, 0, -res), res).astype(np.int32, copy=False)
+    _unmask_lines(out.reshape(-1))
+    return np.ascontiguousarray(out[inner])
 
 
-def _setup(img, mk, mask, nd, connectivity, compact, wsl, spacing, compactness):
-    """The flood's state (padded labels, value codes, the seeded queue): one long step without
-    yields, run off the job's thread (:func:`..progress.in_background`) so Cancel answers."""
+#: the first size of the queue's arrays (they grow on demand)
+_FIRST_CAP = 1 << 12
+
+
+def _setup(img, mk, mask, nd, connectivity, compact, spacing):
+    """The flood's padded labels and values: one long step without yields, run off the job's
+    thread (:func:`..progress.in_background`) so Cancel answers."""
     if mk.size and mk.min() < 0:
         raise InputError("markers must not be negative (0 = unlabelled)")
     # padded labels: markers inside the mask; the padding and the outside of the mask masked out
-    out = np.pad(mk.astype(np.int32, copy=False), 1, constant_values=0)
+    out = np.zeros(tuple(n + 2 for n in mk.shape), dtype=np.int32)
     inner = (slice(1, -1),) * nd
+    out[inner] = mk
     if mask is not None:
         out[inner][~mask] = _OUT
-    edge = np.ones(out.shape, dtype=bool)
-    edge[inner] = False
-    out[edge] = _OUT
-    flat = out.ravel()
-    offsets = neighbour_offsets(out.shape, connectivity)
-    seeds = np.flatnonzero(flat > 0)  # skimage's marker order: raveled, C
-    n_work = int(np.count_nonzero(flat == 0)) + seeds.size  # pops in plain mode
-
-    # heap: plain mode pushes every voxel once at most; the other modes grow on demand
-    cap = max(n_work, 1024)
-    fimg = hval = hage = sp = strides = vkey = hkey = fkey = fpay = buckets = None
-    dup_key = np.uint64(0)
-    state = np.zeros(7, dtype=np.int64)
+    for ax in range(nd):  # the padding
+        for end in (0, -1):
+            face = [slice(None)] * nd
+            face[ax] = end
+            out[tuple(face)] = _OUT
+    flat = out.reshape(-1)
+    fimg = sp = strides = vkey = None
     if compact:
-        fimg = np.pad(img.astype(np.float64, copy=False), 1).ravel()
-        hval = np.empty(cap, dtype=np.float64)
-        hage = np.empty(cap, dtype=np.int64)
-        hpay = np.empty(cap, dtype=np.int64)
+        fimg = np.pad(img.astype(np.float64, copy=False), 1).reshape(-1)
         sp = np.ones(nd) if spacing is None else np.asarray(spacing, dtype=np.float64)
         if sp.shape != (nd,) or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
             raise InputError(f"spacing must be {nd} positive numbers, got {spacing}")
         strides = np.asarray(out.strides, dtype=np.int64) // out.itemsize
-        _seed_compact(hval, hage, hpay, fimg, seeds.astype(np.int64), state)
     else:
-        codes = np.zeros(out.shape, dtype=np.uint64)
-        codes[inner] = _value_codes(img)
-        vkey = codes.ravel()
-        del codes
+        vkey = _value_codes(img, pad=1).reshape(-1)
+    return dict(out=out, inner=inner, flat=flat, offsets=neighbour_offsets(out.shape, connectivity),
+                fimg=fimg, sp=sp, strides=strides, vkey=vkey)
+
+
+def _setup_queue(st, wsl):
+    """The seeded queue (heap, FIFO; the bucket queue in plain mode), added to ``st``."""
+    flat, vkey, nnb = st["flat"], st["vkey"], st["offsets"].size
+    seeds = np.flatnonzero(flat > 0)  # skimage's marker order: raveled, C
+    n_work = int(np.count_nonzero(flat == 0)) + seeds.size  # pops in plain mode
+    # the queue holds the front: it starts small and grows on demand
+    cap = max(_FIRST_CAP, 2 * seeds.size + nnb)
+    hval = hage = hpay = hkey = fkey = fpay = buckets = None
+    dup_key = np.uint64(0)
+    state = np.zeros(8, dtype=np.int64)
+    if st["fimg"] is not None:
+        hval = np.empty(cap, dtype=np.float64)
+        hage = np.empty(cap, dtype=np.int64)
+        hpay = np.empty(cap, dtype=np.int64)
+        _seed_compact(hval, hage, hpay, st["fimg"], seeds.astype(np.int64), state)
+    else:
         hkey = np.empty(cap, dtype=np.uint64)
         hpay = np.empty(cap, dtype=np.int64)
-        fkey = np.empty(cap, dtype=np.uint64)
-        fpay = np.empty(cap, dtype=np.int64)
+        fkey = np.empty(_FIRST_CAP, dtype=np.uint64)
+        fpay = np.empty(_FIRST_CAP, dtype=np.int64)
         _seed_packed(hkey, hpay, vkey, flat, seeds.astype(np.int64), state)
         # the exact binary heap is needed while two markers share a key (see _flood_packed)
         mkeys = np.sort(vkey[seeds])
         dups = mkeys[1:][mkeys[1:] == mkeys[:-1]]
-        buckets = None
         if dups.size:
             dup_key = np.uint64(int(dups[-1]) << 32)
         else:
@@ -758,28 +872,26 @@ def _setup(img, mk, mask, nd, connectivity, compact, wsl, spacing, compactness):
                 state[3] = 1  # no ties: the fast phase from the start
                 _heapify4(hkey, hpay, int(state[0]))
         if not wsl and state[3] == 0 and not dups.size:
-            buckets = _start_buckets(vkey, flat, inner, out.shape, hkey, hpay, state)
+            buckets = _start_buckets(vkey, flat, hkey, hpay, state)
     state[1] = 1  # the first push gets age 2, as in scikit-image (only the order matters)
+    st.update(n_work=n_work, state=state, hval=hval, hage=hage, hpay=hpay, hkey=hkey,
+              fkey=fkey, fpay=fpay, buckets=buckets, dup_key=dup_key)
+    return st
 
-    return dict(out=out, inner=inner, flat=flat, offsets=offsets, n_work=n_work, state=state,
-                fimg=fimg, hval=hval, hage=hage, hpay=hpay, sp=sp, strides=strides, vkey=vkey,
-                hkey=hkey, fkey=fkey, fpay=fpay, buckets=buckets, dup_key=dup_key)
 
-
-def _start_buckets(vkey, flat, inner, shape, hkey, hpay, state):
+def _start_buckets(vkey, flat, hkey, hpay, state):
     """Set up the bucket queue (plain mode, phase 1) from the heap's current entries."""
-    codes = vkey.reshape(shape)[inner]
-    floodable = flat.reshape(shape)[inner] >= 0
-    ptab, cmin, shift, nb = _bucket_table(codes, floodable)
-    counts = np.zeros(nb, dtype=np.int64)
-    _bucket_count(vkey, flat, ptab, cmin, shift, counts)
-    bstart = np.zeros(nb + 1, dtype=np.int64)
+    ptab, cmin, shift, counts = _bucket_table(vkey, flat)
+    bstart = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=bstart[1:])
     bfill = bstart[:-1].copy()
-    skey = np.empty(int(bstart[-1]), dtype=np.uint64)
-    spay = np.empty(int(bstart[-1]), dtype=np.int64)
-    _bucket_fill(hkey, hpay, int(state[0]), ptab, cmin, shift, bfill, skey, spay, state)
-    return skey, spay, bstart, bfill, ptab, cmin, shift
+    spay = np.empty(int(bstart[-1]), dtype=np.int32)  # voxel indices only (< 2^31)
+    size = int(state[0])
+    order = np.argsort(hkey[:size])  # the store's slices must be in key order (see above)
+    hkey[:size] = hkey[:size][order]
+    hpay[:size] = hpay[:size][order]
+    _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, spay, state)
+    return spay, bstart, bfill, ptab, cmin, shift
 
 
 @njit(cache=True, nogil=True)
@@ -789,7 +901,7 @@ def _seed_packed(hkey, hpay, vkey, out, seeds, state):
     size = 0
     for i in range(seeds.size):
         s = seeds[i]
-        size = _push_packed(hkey, hpay, size, vkey[s] << np.uint64(32),
+        size = _push_packed(hkey, hpay, size, np.uint64(vkey[s]) << np.uint64(32),
                             (np.int64(out[s]) << 32) | s)
     state[0] = size
 
