@@ -49,6 +49,8 @@ def test_every_parameter_of_every_job_has_a_help_text():
     for cls in classes:
         for i in describe(cls):
             assert i.help.strip(), f"{cls.__name__}.{i.name} has no help text"
+            # argparse formats help texts with %: a bare one breaks `segsuite CMD --help`
+            assert "%" not in i.help, f"{cls.__name__}.{i.name}: write 'per cent', not %"
 
 
 @pytest.mark.parametrize("cls", _params_classes(), ids=lambda c: c.__name__)
