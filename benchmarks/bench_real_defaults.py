@@ -12,6 +12,16 @@
 2. Automatic markers + flood on the skull-stripped MNI ICBM152 T1 (nilearn's, 1 mm), K = 3:
    white- and grey-matter Dice after mapping each region to its majority tissue, against
    scikit-learn's K-means (K = 3) of the brain voxels' intensities mapped the same way.
+3. Spectral clustering against K-means on MNI T1 axial slices 70, 80, ..., 120 (and 95), K = 3
+   inside the brain, the defaults (``C.cluster(t1, "spectral", 3, mask=t1 != 0)``): white- and
+   grey-matter Dice after the majority mapping, the smallest cluster as a fraction of the brain,
+   islands; and the cut alone (every voxel to the nearest cut cluster's mean, the method before
+   the K-means refinement) for comparison.
+4. The real Sentinel-2 scene (xarray-spatial's, 4 bands at 10 m), K = 3, 4, 5: inertia of our
+   K-means and spectral clustering over scikit-learn's KMeans(n_init=4) on every pixel's scaled
+   features (no land-cover truth ships with it), smallest cluster, islands.
+
+``--only-cluster`` runs 3 and 4 only.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_watershed import best_of  # noqa: E402
@@ -38,12 +48,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-mni", action="store_true")
+    ap.add_argument("--only-cluster", action="store_true", help="only the clustering rows (3, 4)")
     args = ap.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
           f"{platform.python_version()}, numpy {np.__version__}")
     W.warm_up()
     rows = []
-    if real.skip_reason("dsb_nuclei") is None:
+    if args.only_cluster:
+        pass
+    elif real.skip_reason("dsb_nuclei") is None:
         case = real.dsb_nuclei()
         img, gt = case.images["nuclei"], case.labels["labels"].array
         cases = [("scikit-image recipe (sigma 1, Otsu, peaks 5 px apart)",
@@ -59,7 +72,7 @@ def main() -> None:
                          f"({int(gt.max())} nuclei)"))
     else:
         print("skipped nuclei:", real.skip_reason("dsb_nuclei"))
-    if not args.skip_mni and real.skip_reason("mni152") is None:
+    if not args.skip_mni and not args.only_cluster and real.skip_reason("mni152") is None:
         from sklearn.cluster import KMeans
 
         case = real.mni152()
@@ -83,11 +96,85 @@ def main() -> None:
             rows.append((f"MNI T1 197x233x189: {name}", t,
                          f"WM Dice {majority_dice(lab, truth, 3):.3f}, GM Dice "
                          f"{majority_dice(lab, truth, 2):.3f}, regions {len(np.unique(lab))}"))
+    if not args.skip_mni and real.skip_reason("mni152") is None:
+        rows += spectral_rows(args.repeats)
+    if real.skip_reason("sentinel2") is None:
+        rows += sentinel2_rows(args.repeats)
+    else:
+        print("skipped sentinel2:", real.skip_reason("sentinel2"))
     print()
     print("| case | time (s) | quality |")
     print("|---|---|---|")
     for name, t, q in rows:
         print(f"| {name} | {t:.2f} | {q} |")
+
+
+def _cut_alone(t1, mask):
+    """The spectral method before the K-means refinement: every voxel to the nearest cut
+    cluster's (voxel-weighted) mean."""
+    from napari_segsuite.core import cluster as C
+    from napari_segsuite.core.base.progress import run
+
+    feats = C.Features(t1, None, None, mask, 0.0, 0)
+    sp = run(C.slic_steps(t1, C.DEFAULT_SEGMENTS, mask=mask))
+    ids, means, counts = C.region_means(sp, feats)
+    cl = C.spectral_on_regions(sp, ids, means, 3, 0, counts)
+    cen = np.stack([np.average(means[cl == c], axis=0, weights=counts[cl == c])
+                    for c in range(3) if np.any(cl == c)])
+    return run(C._assign_steps(feats, cen, C._order_by_first_feature(cen), "cut"))
+
+
+def spectral_rows(repeats):
+    from napari_segsuite.core import cluster as C
+
+    case = real.mni152()
+    rows = []
+    for z in (70, 80, 90, 95, 100, 110, 120):
+        t1 = np.ascontiguousarray(case.images["t1"].array[z])
+        truth = np.ascontiguousarray(case.labels["labels"].array[z])
+        mask = t1 != 0
+        out = {}
+        for name, fn in (("K-means", lambda: C.cluster(t1, "kmeans", 3, mask=mask)),
+                         ("spectral", lambda: C.cluster(t1, "spectral", 3, mask=mask)),
+                         ("spectral, the cut alone (before)", lambda: _cut_alone(t1, mask))):
+            t, lab = best_of(fn, repeats)
+            out[name] = majority_dice(lab, truth, 3)
+            small = np.bincount(lab[mask])[1:].min() / mask.sum()
+            delta = "" if name == "K-means" else f" ({out[name] - out['K-means']:+.3f} vs K-means)"
+            rows.append((f"MNI T1 axial slice {z}, K=3: {name}", t,
+                         f"WM Dice {out[name]:.3f}{delta}, GM Dice "
+                         f"{majority_dice(lab, truth, 2):.3f}, smallest cluster {small:.1%}, "
+                         f"islands {len(C.island_clusters(lab))}"))
+    return rows
+
+
+def sentinel2_rows(repeats):
+    from sklearn.cluster import KMeans
+
+    from napari_segsuite.core import cluster as C
+
+    a = real.sentinel2().images["sentinel2"].array
+    feats = C.Features(a, -1)
+    x = feats.get(np.arange(feats.n))
+
+    def inertia(lab):
+        f = lab.ravel()
+        return sum(float(((x[f == c] - x[f == c].mean(0)) ** 2).sum()) for c in np.unique(f))
+
+    rows = []
+    for k in (3, 4, 5):
+        t, ref = best_of(lambda: KMeans(k, n_init=4, random_state=0).fit(x), repeats)
+        rows.append((f"Sentinel-2 200x300x4, K={k}: scikit-learn KMeans(n_init=4), every pixel",
+                     t, f"inertia {ref.inertia_:.2f}"))
+        for name, fn in (("ours, K-means", lambda: C.cluster(a, "kmeans", k, channel_axis=-1)),
+                         ("ours, spectral", lambda: C.cluster(a, "spectral", k,
+                                                              channel_axis=-1))):
+            t, lab = best_of(fn, repeats)
+            small = np.bincount(lab.ravel())[1:].min() / lab.size
+            rows.append((f"Sentinel-2 200x300x4, K={k}: {name}", t,
+                         f"inertia / scikit-learn's {inertia(lab) / ref.inertia_:.4f}, "
+                         f"smallest cluster {small:.1%}, islands {len(C.island_clusters(lab))}"))
+    return rows
 
 
 if __name__ == "__main__":

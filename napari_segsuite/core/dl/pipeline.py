@@ -243,7 +243,8 @@ class TrainParams:
     dim: int = param(2, "2: train on 2D images / slices of a volume (slices with no label "
                         "painted are skipped); 3: on whole volumes", label="Dimension",
                      choices=(2, 3))
-    epochs: int = param(30, "epochs", minimum=1, maximum=10000)
+    epochs: int = param(30, "epochs (default 30: a 2D U-Net on 70 slices of 200x230 trains in about "
+                                 "5 min on 2 CPU cores; --patience stops earlier)", minimum=1, maximum=10000)
     width: int = param(16, "channels of the first level (doubled per level)", minimum=1,
                        maximum=128)
     patch: Optional[int] = param(None, "patch size", minimum=1, maximum=1024,

@@ -41,10 +41,12 @@ class GrowCutParams:
     """
 
     connectivity: Union[int, str] = param(
-        26, "neighbourhood: " + neighbours.HELP, label="Neighbourhood", choices=neighbours.CHOICES)
+        26, "neighbourhood: " + neighbours.HELP + "; default full (26): as ITK FastGrowCut "
+        "(3D Slicer's Grow from seeds), same labels up to ties", label="Neighbourhood", choices=neighbours.CHOICES)
     distance_penalty: float = param(
         0.0, "extra cost per step length (in units of the smallest spacing, per robust "
-             "intensity range); > 0 prefers physically nearer seeds, 0 = classic GrowCut",
+             "intensity range); > 0 prefers physically nearer seeds; default 0 = classic GrowCut "
+             "(ITK FastGrowCut's results)",
         minimum=0.0, maximum=1e6, step=0.001)
     device: str = param("auto", "auto: CUDA when torch sees a GPU, else the CPU",
                         choices=("auto", "cpu", "cuda"))
