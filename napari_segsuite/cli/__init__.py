@@ -13,6 +13,7 @@ Exit status: 0 done; 2 bad input or usage (one ``error:`` line on stderr, no tra
 from __future__ import annotations
 
 import argparse
+import re
 import importlib
 import os
 import sys
@@ -52,7 +53,17 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    for command in sub.choices.values():
+        _escape_percent(command)
     return parser
+
+
+def _escape_percent(parser: argparse.ArgumentParser) -> None:
+    """Help texts come from the parameter declarations, written as prose ("1% of the voxels");
+    argparse formats them with ``%``: a lone ``%`` would crash ``--help``."""
+    for action in parser._actions:
+        if action.help and "%" in action.help:
+            action.help = re.sub(r"%(?!\()", "%%", action.help)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

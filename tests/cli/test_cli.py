@@ -152,3 +152,25 @@ def test_device_auto_without_an_nvidia_driver_does_not_import_torch():
             "print(resolve_device('auto'), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["cpu", "False"], out.stderr
+
+
+def test_a_percent_sign_in_a_help_text_does_not_break_help(monkeypatch, capsys):
+    """Help texts are prose from the parameter declarations; argparse formats them with %, so
+    a lone "%" used to crash `segsuite COMMAND --help`."""
+    import napari_segsuite.cli as cli
+    from napari_segsuite.core.base import params
+    from napari_segsuite.core.cluster.pipeline import ClusterParams
+
+    real = params.info
+
+    def info(cls, name):
+        i = real(cls, name)
+        if cls is ClusterParams and name == "k":
+            i = type(i)(**{**i.__dict__, "help": i.help + " (under 1% of the voxels)"})
+        return i
+
+    monkeypatch.setattr(params, "info", info)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["cluster", "--help"])
+    assert exc.value.code == 0
+    assert "under 1% of the voxels" in capsys.readouterr().out
