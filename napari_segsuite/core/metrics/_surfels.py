@@ -333,3 +333,14 @@ def surfels(mask: np.ndarray, spacing: Sequence[float]):
     pts = np.stack(idx, axis=1).astype(np.float64) * np.asarray(spacing, dtype=np.float64)
     areas = area_table(tuple(float(s) for s in spacing))[code[idx]]
     return pts, areas
+
+
+def surfel_grid(mask: np.ndarray, spacing: Sequence[float]):
+    """``(where, areas)``: the boolean grid of the cubes holding a surface element (shape
+    ``mask.shape + 1`` per axis, as :func:`neighbour_codes`) and the area (3D) or length (2D) of
+    each, in raster order."""
+    code = neighbour_codes(mask)
+    full = (1 << (1 << mask.ndim)) - 1
+    where = (code != 0) & (code != full)
+    areas = area_table(tuple(float(s) for s in spacing))[code[where]]
+    return where, areas
