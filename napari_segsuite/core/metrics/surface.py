@@ -155,13 +155,12 @@ def surfel_figures(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
     {'nsd': 0.5, 'dm_hd95': 1.0, 'dm_assd': 0.5}
     """
     from ._surfels import surfel_grid
-    from .distances import _choose, _nearest_distances
+    from .distances import _nearest_distances
 
     sa, wa = surfel_grid(a, spacing)
     sb, wb = surfel_grid(b, spacing)
-    method = _choose(len(wa) + len(wb), sa.size, "auto")
-    d_ab, = _nearest_distances(sb, (sa,), spacing, method)
-    d_ba, = _nearest_distances(sa, (sb,), spacing, method)
+    d_ab, = _nearest_distances(sb, (sa,), spacing)
+    d_ba, = _nearest_distances(sa, (sb,), spacing)
     total = wa.sum() + wb.sum()
     nsd = (wa[d_ab <= tolerance].sum() + wb[d_ba <= tolerance].sum()) / total
     hd95 = max(_area_percentile(d_ab, wa, 95), _area_percentile(d_ba, wb, 95))
