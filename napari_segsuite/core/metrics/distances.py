@@ -67,6 +67,66 @@ def _bbox(mask: np.ndarray) -> Optional[Tuple[slice, ...]]:
     return objs[0] if objs else None
 
 
+@njit(cache=True, nogil=True)
+def _boxes_kernel(img, top, box):
+    n0, n1, n2 = img.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                v = img[i, j, k]
+                if v <= 0 or v > top:
+                    continue
+                v -= 1
+                if box[v, 0] < 0:
+                    box[v, 0] = i
+                    box[v, 2] = j
+                    box[v, 4] = k
+                box[v, 1] = i
+                if j < box[v, 2]:
+                    box[v, 2] = j
+                if j > box[v, 3]:
+                    box[v, 3] = j
+                if k < box[v, 4]:
+                    box[v, 4] = k
+                if k > box[v, 5]:
+                    box[v, 5] = k
+
+
+def label_boxes(image: np.ndarray, top: int) -> list:
+    """The bounding box of each label ``1..top`` of an integer image (2D or 3D) as a tuple of
+    slices, None for a label absent: ``scipy.ndimage.find_objects(image, max_label=top)`` in one
+    compiled pass (several times faster on large images).
+
+    Parameters
+    ----------
+    image : numpy.ndarray of int
+        The label image.
+    top : int
+        The largest label wanted.
+
+    Returns
+    -------
+    list of (tuple of slice or None)
+        ``top`` entries.
+
+    Examples
+    --------
+    >>> label_boxes(np.array([[0, 2, 2], [0, 0, 2]]), 2)
+    [None, (slice(0, 2, None), slice(1, 3, None))]
+    """
+    img = np.asarray(image)
+    nd = img.ndim
+    if nd not in (2, 3) or img.dtype.kind not in "iu" or top <= 0:
+        from scipy import ndimage as ndi
+
+        return list(ndi.find_objects(img, max_label=top)) if top > 0 else []
+    box = np.full((top, 6), -1, np.int64)
+    _boxes_kernel(img.reshape((1,) * (3 - nd) + img.shape), top, box)
+    return [None if b[0] < 0 else tuple(slice(int(b[2 * a]), int(b[2 * a + 1]) + 1)
+                                         for a in range(3 - nd, 3))
+            for b in box]
+
+
 def _union_crop(a: Optional[Tuple[slice, ...]], b: Optional[Tuple[slice, ...]],
                 shape: Sequence[int], margin: int = 1) -> Tuple[slice, ...]:
     return tuple(slice(max(0, min(sa.start, sb.start) - margin),
