@@ -100,17 +100,6 @@ def neighbour_codes(mask: np.ndarray) -> np.ndarray:
     return code
 
 
-def surfels(mask: np.ndarray, spacing: Sequence[float]):
-    """``(points, areas)``: the physical position (cube index times spacing; the same frame for
-    any two masks of one shape) and the area (3D) or length (2D) of every surface element."""
-    code = neighbour_codes(mask)
-    full = (1 << (1 << mask.ndim)) - 1
-    idx = np.nonzero((code != 0) & (code != full))
-    pts = np.stack(idx, axis=1).astype(np.float64) * np.asarray(spacing, dtype=np.float64)
-    areas = area_table(tuple(float(s) for s in spacing))[code[idx]]
-    return pts, areas
-
-
 def surfel_grid(mask: np.ndarray, spacing: Sequence[float]):
     """``(where, areas)``: the boolean grid of the cubes holding a surface element (shape
     ``mask.shape + 1`` per axis, as :func:`neighbour_codes`) and the area (3D) or length (2D) of
