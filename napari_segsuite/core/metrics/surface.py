@@ -29,7 +29,8 @@ Definitions (``a`` = PRED's mask of the label, ``b`` = GT's; distances in physic
   the image counting as outside) and at least its voxel boundary.
 - ``cldice`` (Shit et al. 2021): ``2 Tprec Tsens / (Tprec + Tsens)`` with ``Tprec`` the fraction
   of PRED's skeleton inside GT and ``Tsens`` the fraction of GT's skeleton inside PRED; skeletons
-  by scikit-image's ``skeletonize`` (Zhang in 2D, Lee in 3D; topological, spacing plays no role).
+  as scikit-image's ``skeletonize`` makes them (Zhang in 2D; Lee in 3D, by our voxel-identical
+  numba version, :mod:`._thinning`; topological, spacing plays no role).
 
 Empty masks (the label absent from PRED and/or GT): the three distances are NaN; ``nsd`` is 1
 when both are empty (as Metrics Reloaded sets it), 0 when one is; ``boundary_iou`` and ``cldice``
