@@ -81,6 +81,18 @@ def _envelope(f, w, d, v, z):
 
 
 @njit(cache=True, nogil=True)
+def _lines(plane, w, f, d, v, z):
+    """:func:`_envelope` along each line (last axis) of the 2D view ``plane``, in place."""
+    n1, n2 = plane.shape
+    for j in range(n1):
+        for k in range(n2):
+            f[k] = plane[j, k]
+        _envelope(f[:n2], w, d, v, z)
+        for k in range(n2):
+            plane[j, k] = d[k]
+
+
+@njit(cache=True, nogil=True)
 def _other_axes(out, w1, w2):
     n0, n1, n2 = out.shape
     m = max(n1, n2)
@@ -89,18 +101,8 @@ def _other_axes(out, w1, w2):
     v = np.empty(m, np.int64)
     z = np.empty(m + 1)
     for i in range(n0):
-        for k in range(n2):
-            for j in range(n1):
-                f[j] = out[i, j, k]
-            _envelope(f[:n1], w1, d, v, z)
-            for j in range(n1):
-                out[i, j, k] = d[j]
-        for j in range(n1):
-            for k in range(n2):
-                f[k] = out[i, j, k]
-            _envelope(f[:n2], w2, d, v, z)
-            for k in range(n2):
-                out[i, j, k] = d[k]
+        _lines(out[i].T, w1, f, d, v, z)  # along axis 1
+        _lines(out[i], w2, f, d, v, z)  # along axis 2
 
 
 def squared_edt(features: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
