@@ -14,7 +14,7 @@ from ..base.progress import Progress, run
 from ._inputs import _check
 from .confusion import (_label_union, _pair_counts, binary_mode, cohen_kappa, count_steps,
                         mean_pixel_accuracy, overlap_from_confusion, pixel_accuracy)
-from .distances import _union_crop
+from .distances import _union_crop, label_boxes
 from .surface import DEFAULT_TOLERANCE, check_options
 
 
@@ -46,9 +46,9 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     >>> run(compare_steps(np.array([[0, 1]]), np.array([[0, 1]]), distances=False))["labels"]
     [1]
     """
-    from scipy import ndimage as ndi
+    from concurrent.futures import ThreadPoolExecutor
 
-    from .surface import empty_figures, label_figures_steps
+    from .surface import _skeletons, empty_figures, label_figures_steps
 
     tolerance, hd95 = check_options(tolerance, hd95)
     yield Progress(0, None, "reading labels")
@@ -70,21 +70,40 @@ def compare_steps(pred: Any, gt: Any, spacing: Optional[Sequence[float]] = None,
     if distances and report:
         lab_p, lab_g = counted.pred_image, counted.gt_image
         top = max([counted.value_of(v) for v in report], default=0)
-        p_obj = ndi.find_objects(lab_p, max_label=top) if top > 0 else []
-        g_obj = ndi.find_objects(lab_g, max_label=top) if top > 0 else []
-        for k, v in enumerate(report):
-            yield Progress(k, len(report), f"surface distances, label {v}")
+        p_obj = label_boxes(lab_p, top)
+        g_obj = label_boxes(lab_g, top)
+
+        def masks(v):
+            """The label's masks on the union of its boxes (+1), or None when one is empty."""
             i = counted.value_of(v)
             bp = p_obj[i - 1] if 0 < i <= len(p_obj) else None
             bg = g_obj[i - 1] if 0 < i <= len(g_obj) else None
             if bp is None or bg is None:
                 per_label[str(v)].update(empty_figures(bp is None, bg is None))
-                continue
+                return None
             crop = _union_crop(bp, bg, lab_p.shape)
-            figs = yield from label_figures_steps(lab_p[crop] == i, lab_g[crop] == i, spacing,
-                                                  tolerance, hd95,
-                                                  message=f"surface figures, label {v}")
-            per_label[str(v)].update(figs)
+            return lab_p[crop] == i, lab_g[crop] == i
+
+        # clDice's skeletons are thinned on a second thread (the kernels release the GIL), one
+        # label ahead of the distances computed here
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            ahead = masks(report[0])
+            ahead = (ahead, pool.submit(_skeletons, *ahead) if ahead else None)
+            for k, v in enumerate(report):
+                yield Progress(k, len(report), f"surface distances, label {v}")
+                (ab, skel), ahead = ahead, None
+                if k + 1 < len(report):
+                    nxt = masks(report[k + 1])
+                    ahead = (nxt, pool.submit(_skeletons, *nxt) if nxt else None)
+                if ab is None:
+                    continue
+                figs = yield from label_figures_steps(ab[0], ab[1], spacing, tolerance, hd95,
+                                                      message=f"surface figures, label {v}",
+                                                      skeletons=skel)
+                per_label[str(v)].update(figs)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         yield Progress(len(report), len(report), "surface figures done")
     return result
 

@@ -8,6 +8,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from numba import njit
+
 from ..base.errors import InputError
 from ..base.progress import Progress, run
 from ._inputs import _unpack
@@ -65,6 +67,66 @@ def _bbox(mask: np.ndarray) -> Optional[Tuple[slice, ...]]:
     return objs[0] if objs else None
 
 
+@njit(cache=True, nogil=True)
+def _boxes_kernel(img, top, box):
+    n0, n1, n2 = img.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                v = img[i, j, k]
+                if v <= 0 or v > top:
+                    continue
+                v -= 1
+                if box[v, 0] < 0:
+                    box[v, 0] = i
+                    box[v, 2] = j
+                    box[v, 4] = k
+                box[v, 1] = i
+                if j < box[v, 2]:
+                    box[v, 2] = j
+                if j > box[v, 3]:
+                    box[v, 3] = j
+                if k < box[v, 4]:
+                    box[v, 4] = k
+                if k > box[v, 5]:
+                    box[v, 5] = k
+
+
+def label_boxes(image: np.ndarray, top: int) -> list:
+    """The bounding box of each label ``1..top`` of an integer image (2D or 3D) as a tuple of
+    slices, None for a label absent: ``scipy.ndimage.find_objects(image, max_label=top)`` in one
+    compiled pass (several times faster on large images).
+
+    Parameters
+    ----------
+    image : numpy.ndarray of int
+        The label image.
+    top : int
+        The largest label wanted.
+
+    Returns
+    -------
+    list of (tuple of slice or None)
+        ``top`` entries.
+
+    Examples
+    --------
+    >>> label_boxes(np.array([[0, 2, 2], [0, 0, 2]]), 2)
+    [None, (slice(0, 2, None), slice(1, 3, None))]
+    """
+    img = np.asarray(image)
+    nd = img.ndim
+    if nd not in (2, 3) or img.dtype.kind not in "iu" or top <= 0:
+        from scipy import ndimage as ndi
+
+        return list(ndi.find_objects(img, max_label=top)) if top > 0 else []
+    box = np.full((top, 6), -1, np.int64)
+    _boxes_kernel(img.reshape((1,) * (3 - nd) + img.shape), top, box)
+    return [None if b[0] < 0 else tuple(slice(int(b[2 * a]), int(b[2 * a + 1]) + 1)
+                                         for a in range(3 - nd, 3))
+            for b in box]
+
+
 def _union_crop(a: Optional[Tuple[slice, ...]], b: Optional[Tuple[slice, ...]],
                 shape: Sequence[int], margin: int = 1) -> Tuple[slice, ...]:
     return tuple(slice(max(0, min(sa.start, sb.start) - margin),
@@ -72,8 +134,95 @@ def _union_crop(a: Optional[Tuple[slice, ...]], b: Optional[Tuple[slice, ...]],
                  for sa, sb, n in zip(a, b, shape))
 
 
-#: The k-d tree path is used when (query points * this) < voxels in the crop.
-_KDTREE_FACTOR = 8
+#: For the points the window search leaves, a k-d tree is used when (points * this) < voxels
+#: in the crop, else our distance transform (a few tens of nanoseconds a voxel, against about a
+#: microsecond a k-d tree query).
+_KDTREE_FACTOR = 24
+
+#: About how many offsets the window of the exact local search holds.
+_WINDOW_POINTS = 250
+
+
+@njit(cache=True, nogil=True)
+def _window_search(dst, qidx, offs, dist, out):
+    """For each flat index in ``qidx``: the distance of the first offset (nearest first) at
+    which ``dst`` is set, or -1 when none in the window is."""
+    left = 0
+    for t in range(qidx.size):
+        i = qidx[t]
+        res = -1.0
+        for k in range(offs.size):
+            if dst[i + offs[k]]:
+                res = dist[k]
+                break
+        out[t] = res
+        if res < 0:
+            left += 1
+    return left
+
+
+def _window(spacing: Sequence[float]):
+    """The offsets (as index tuples) of the voxels within a physical radius chosen to hold
+    about ``_WINDOW_POINTS`` of them, nearest first, their distances, and the radius."""
+    sp = np.asarray(spacing, dtype=np.float64)
+    unit = 4.0 / 3.0 * np.pi if sp.size == 3 else np.pi if sp.size == 2 else 2.0
+    radius = float((_WINDOW_POINTS * np.prod(sp) / unit) ** (1.0 / sp.size))
+    reach = np.floor(radius / sp).astype(np.int64)
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in reach], indexing="ij")
+    offs = np.stack([g.ravel() for g in grids], axis=1)
+    dist = np.sqrt(((offs * sp) ** 2).sum(axis=1))
+    keep = dist <= radius
+    order = np.argsort(dist[keep], kind="stable")
+    return offs[keep][order], dist[keep][order], reach
+
+
+def _nearest_distances(dst: np.ndarray, queries: Sequence[np.ndarray], spacing: Sequence[float],
+                       method: str = "auto") -> list:
+    """For each boolean mask in ``queries``: the physical distance from each of its voxels (raster
+    order) to the nearest voxel of ``dst`` (non-empty).
+
+    ``"auto"``: first an exact local search, the voxels of a ball around each point visited
+    nearest first (:func:`_window_search`): the first one set in ``dst`` is the nearest of all,
+    since every voxel outside the ball is farther than any inside; the points with none in
+    their ball then go to a k-d tree of ``dst``'s voxels (``"kdtree"``) or our distance
+    transform of ``dst`` (``"edt"``, :mod:`._edt`), whichever is cheaper for their number.
+    All give the same numbers up to rounding.
+    """
+    sp = np.asarray(spacing, dtype=np.float64)
+    if method == "auto":
+        offs, dist, reach = _window(sp)
+        pad = [(int(k), int(k)) for k in reach]
+        padded = np.pad(dst, pad)
+        flat_offs = offs @ (np.array(padded.strides, np.int64) // padded.itemsize)
+        qidx = [np.flatnonzero(np.pad(q, pad)) for q in queries]
+        outs = [np.empty(len(qi)) for qi in qidx]
+        left = 0
+        for qi, out in zip(qidx, outs):
+            left += _window_search(padded.reshape(-1), qi, flat_offs, dist, out)
+        if left == 0:
+            return outs
+        todo = [out < 0 for out in outs]
+        coords = [tuple(c - k for c, k in zip(np.unravel_index(qi[td], padded.shape), reach))
+                  for qi, td in zip(qidx, todo)]
+        method = "kdtree" if left * _KDTREE_FACTOR < dst.size else "edt"
+    else:
+        coords = [np.nonzero(q) for q in queries]
+        outs = [np.empty(len(c[0])) for c in coords]
+        todo = [np.ones(len(c[0]), bool) for c in coords]
+    if method == "kdtree":
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(np.argwhere(dst) * sp, balanced_tree=False, compact_nodes=False)
+        for c, out, td in zip(coords, outs, todo):
+            if len(c[0]):
+                out[td] = tree.query(np.stack(c, axis=1) * sp, workers=-1)[0]
+        return outs
+    from ._edt import squared_edt
+
+    d2 = squared_edt(dst, sp)
+    for c, out, td in zip(coords, outs, todo):
+        out[td] = np.sqrt(d2[c])
+    return outs
 
 
 def _distances_cropped(a: np.ndarray, b: np.ndarray, spacing: Sequence[float],
@@ -100,47 +249,17 @@ def _boundary_distances_steps(a: np.ndarray, b: np.ndarray, spacing: Sequence[fl
     ``b``'s boundary and back, and the voxel-set Hausdorff distance, for two non-empty boolean
     masks (already cropped with a background margin or at the array border).
 
-    Two exact methods, chosen by cost: ``"edt"`` computes the distance maps of both boundaries
-    over the crop (scipy's ``distance_transform_edt`` with ``sampling=spacing``); ``"kdtree"``
-    queries nearest boundary voxels (in physical coordinates) with scipy's ``cKDTree`` only at
-    the voxels that matter, which is much faster when the surfaces are small next to the crop
-    (large, well-overlapping objects). Both give the same numbers up to rounding.
+    The distances by :func:`_nearest_distances` (``method``: ``"auto"``, ``"edt"`` or
+    ``"kdtree"``, exact all three). Outside a mask, the nearest mask voxel always lies on its
+    face-connected boundary, so the same distances also give the voxel-set Hausdorff
+    distance.
     """
-    from scipy import ndimage as ndi
-
     ba, bb = boundary(a), boundary(b)
     only_a = a & ~b
     only_b = b & ~a
-    if method == "auto":
-        n_query = int(ba.sum()) + int(bb.sum()) + int(only_a.sum()) + int(only_b.sum())
-        method = "kdtree" if n_query * _KDTREE_FACTOR < a.size else "edt"
-    if method == "kdtree":
-        from scipy.spatial import cKDTree
-
-        sp = np.asarray(spacing, dtype=np.float64)
-        pa = np.argwhere(ba) * sp
-        pb = np.argwhere(bb) * sp
-        ta = cKDTree(pa, balanced_tree=False, compact_nodes=False)
-        tb = cKDTree(pb, balanced_tree=False, compact_nodes=False)
-        d_ab = tb.query(pa, workers=-1)[0]
-        yield Progress(None, None, message)
-        d_ba = ta.query(pb, workers=-1)[0]
-        yield Progress(None, None, message)
-        qa = np.argwhere(only_a) * sp
-        qb = np.argwhere(only_b) * sp
-        h_ab = tb.query(qa, workers=-1)[0] if len(qa) else np.zeros(0)
-        h_ba = ta.query(qb, workers=-1)[0] if len(qb) else np.zeros(0)
-    else:
-        # Distance from every voxel to the nearest boundary voxel of the other mask. Outside a
-        # mask, the nearest mask voxel always lies on its face-connected boundary, so the same
-        # map also gives the voxel-set distance needed for the Hausdorff distance.
-        da = ndi.distance_transform_edt(~ba, sampling=spacing)
-        yield Progress(None, None, message)  # a chance to cancel between the two maps
-        db = ndi.distance_transform_edt(~bb, sampling=spacing)
-        d_ab = db[ba]  # PRED boundary -> GT boundary
-        d_ba = da[bb]
-        h_ab = db[only_a]
-        h_ba = da[only_b]
+    d_ab, h_ab = _nearest_distances(bb, (ba, only_a), spacing, method)  # PRED -> GT boundary
+    yield Progress(None, None, message)  # a chance to cancel between the two
+    d_ba, h_ba = _nearest_distances(ba, (bb, only_b), spacing, method)
     hd = max(float(h_ab.max()) if h_ab.size else 0.0, float(h_ba.max()) if h_ba.size else 0.0)
     return d_ab, d_ba, hd
 
