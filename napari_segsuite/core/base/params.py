@@ -28,7 +28,8 @@ from typing import Any, Optional, Sequence, Tuple
 def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optional[str] = None,
           choices: Optional[Sequence[Any]] = None, minimum: Optional[float] = None,
           maximum: Optional[float] = None, step: Optional[float] = None,
-          advanced: bool = False, none_text: Optional[str] = None) -> Any:
+          advanced: bool = False, none_text: Optional[str] = None,
+          widget_default: Any = None) -> Any:
     """A dataclass field carrying what the CLI and the widgets show for it.
 
     Parameters
@@ -49,6 +50,11 @@ def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optiona
         Folded away under "Advanced" in the widget.
     none_text
         How ``None`` is shown (special value text of a spin box); default "auto".
+    widget_default
+        For a field whose ``default`` is None only because the CLI flag is off unless given (an
+        operation's amount, e.g. ``segsuite correct --margin MM``): the value the widget's
+        control starts from and resets to; that control then has no "off" value (the widget's
+        button is the choice). None: the control shows ``default``.
 
     Returns
     -------
@@ -71,7 +77,8 @@ def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optiona
     """
     meta = dict(help=help, label=label, flag=flag,
                 choices=tuple(choices) if choices is not None else None, minimum=minimum,
-                maximum=maximum, step=step, advanced=advanced, none_text=none_text)
+                maximum=maximum, step=step, advanced=advanced, none_text=none_text,
+                widget_default=widget_default)
     return dataclasses.field(default=default, metadata={"segsuite": meta})
 
 
@@ -104,6 +111,7 @@ class ParamInfo:
     step: Optional[float]
     advanced: bool
     none_text: str
+    widget_default: Any = None
 
     @property
     def optional(self) -> bool:
@@ -143,7 +151,8 @@ def describe(params_cls) -> Tuple[ParamInfo, ...]:
                              flag=meta["flag"] or "--" + f.name.replace("_", "-"),
                              choices=meta["choices"], minimum=meta["minimum"],
                              maximum=meta["maximum"], step=meta["step"],
-                             advanced=meta["advanced"], none_text=meta["none_text"] or "auto"))
+                             advanced=meta["advanced"], none_text=meta["none_text"] or "auto",
+                             widget_default=meta.get("widget_default")))
     return tuple(out)
 
 

@@ -37,7 +37,9 @@ class CorrectParams:
     """One correction (see :func:`correct_job`): exactly one operation field set.
 
     Each field is one CLI flag / widget control (see the ``param`` declarations below): the
-    operation fields (:data:`OPERATIONS`) and their options.
+    operation fields (:data:`OPERATIONS`) and their options. An operation's amount defaults to
+    None (not chosen) for the CLI; its ``widget_default`` is what the widget's control starts
+    from (the widget's button chooses the operation).
 
     Examples
     --------
@@ -53,31 +55,33 @@ class CorrectParams:
         False, "fill each label's enclosed holes (in 3D, or per slice with --per-slice)")
     remove_islands: Optional[float] = param(
         None, "islands (connected pieces of a label) smaller than MIN_VOXELS become 0",
-        label="Smaller than", minimum=0, none_text="off")
+        label="Smaller than", minimum=0, step=1.0, none_text="off", widget_default=10.0)
     keep_largest: bool = param(False, "keep only each label's largest island")
     split_islands: bool = param(
         False, "one label per island: the largest keeps the label, the others get new labels "
                "above the largest present")
     margin: Optional[float] = param(
         None, "grow each label by MM (every background voxel within MM, centre to centre); a "
-              "negative MM shrinks it", none_text="off")
+              "negative MM shrinks it", step=0.5, none_text="off", widget_default=1.0)
     hollow: Optional[float] = param(
         None, "keep a shell of thickness MM (> 0) inside each label's surface", minimum=0,
-        label="Shell", none_text="off")
+        step=0.5, label="Shell", none_text="off", widget_default=1.0)
     smooth: Optional[str] = param(
         None, "smooth with a kernel of --radius MM (joint: all labels together, no gaps or "
-              "overlaps)", choices=("median", "opening", "closing", "joint"), none_text="off")
+              "overlaps)", choices=("median", "opening", "closing", "joint"), label="Smoothing",
+        none_text="off", widget_default="median")
     axis: Optional[int] = param(
         None, "--fill-between-slices: the slice axis, 0, 1 or 2 in numpy order (default 0: z of "
-              "a volume)", minimum=0, maximum=2, none_text="0")
+              "a volume)", minimum=0, maximum=2, none_text="0", widget_default=0)
     per_slice: Optional[int] = param(
         None, "--fill-holes: fill in 2D, slice by slice along axis A", minimum=0, maximum=2,
         label="Holes", none_text="in 3D (whole)")
     radius: Optional[float] = param(
-        None, "--smooth: the kernel's radius in physical units", minimum=0, none_text="none")
+        None, "--smooth: the kernel's radius in physical units", minimum=0, step=0.5,
+        none_text="none", widget_default=1.0)
     island_unit: str = param(
         "voxels", "--remove-islands: its size in voxels, or a physical volume (e.g. mm^3)",
-        choices=("voxels", "volume"))
+        choices=("voxels", "volume"), label="Size in")
     label: Optional[Tuple[int, ...]] = param(
         None, "act only on these labels (default: every label, each on its own)",
         label="Labels", none_text="every label")
