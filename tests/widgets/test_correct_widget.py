@@ -623,7 +623,7 @@ def test_watershed_rerun_from_edited_markers_keeps_edits(make_napari_viewer, syn
     markers[30, 28] = 2
     markers[30, 52] = 3
     mlayer = viewer.add_labels(markers, name="markers", scale=SCALE2)
-    w.source.setCurrentIndex(w.source.findData("paint"))
+    w.source.setCurrentIndex(w.source.findData("given"))
     w.markers.set_layer(mlayer)
     _click(qtbot, w.flood_button)
     first = w.result_layer
