@@ -796,3 +796,28 @@ def test_reset_puts_every_option_back_and_forgets_them(make_napari_viewer, qtbot
     again = CorrectWidget(viewer)
     qtbot.addWidget(again)
     assert {name: again.value(name) for name in CHANGED} == defaults
+
+
+def test_a_job_error_names_the_controls_here_and_the_flags_on_the_command_line(
+        make_napari_viewer, qtbot, monkeypatch, cli, tmp_path):
+    """core.correct.check_params is written once (a ParamError): ``segsuite correct`` names the
+    flags, the widget's notification the controls' labels."""
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.io import write_image
+
+    shown = _errors(monkeypatch)
+    data, scale = _labels(2)
+    write_image(tmp_path / "lab.nii.gz", SegImage(data, spacing=scale))
+    res = cli("correct", tmp_path / "lab.nii.gz", "-o", tmp_path / "o.nii.gz", "--hollow", "0")
+    assert res.code == 2 and res.err.strip() == "error: --hollow must be > 0, got 0"
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(data.copy(), scale=scale)
+    w = CorrectWidget(viewer)
+    qtbot.addWidget(w)
+    _set(w, hollow=0.0)
+    _click(qtbot, w.hollow_button)
+    _set(w, hollow=1.0, labels_edit="2", locked_edit="2")
+    _click(qtbot, w.margin_button)
+    assert shown == ["'Shell' must be > 0, got 0",
+                     "label 2 is both acted on ('Labels') and locked ('Locked')"]
+    np.testing.assert_array_equal(layer.data, data)

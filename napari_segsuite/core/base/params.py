@@ -3,7 +3,8 @@
 Each method's pipeline takes a small frozen dataclass whose fields are declared with
 :func:`param`. The command line (``cli._common.add_param``: flag, default, help) and the widgets
 (``widgets._params.ParamForm``: control, tooltip, remembered value, "Advanced" fold) both read
-them from here, so the two cannot disagree.
+them from here, so the two cannot disagree. A job's check of them raises :class:`ParamError`,
+whose message names each field by its flag on the command line and by its label in a widget.
 
 Examples
 --------
@@ -23,6 +24,8 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
+
+from .errors import InputError
 
 
 def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optional[str] = None,
@@ -195,3 +198,49 @@ def defaults(params_cls) -> dict:
     {'k': 3, 'sigma': None}
     """
     return {i.name: i.default for i in describe(params_cls)}
+
+
+class ParamError(InputError):
+    """An :class:`InputError` about declared parameters, worded right for both front ends.
+
+    The message is a template naming fields as ``{field}``; ``str()`` (what the CLI prints after
+    ``error:``) writes each as its flag, :meth:`for_widget` (what a widget's notification shows)
+    as its label in quotes, so a job's check is written once and reads right in both places.
+    Other ``{key}`` values come as keyword arguments.
+
+    Parameters
+    ----------
+    params_cls
+        The parameter dataclass whose fields the template names.
+    template
+        The one-line message, e.g. ``"{k} must be at least 2, got {got}"``.
+    **values
+        The other placeholders' values.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from typing import Optional
+    >>> @dataclass(frozen=True)
+    ... class P:
+    ...     k: Optional[int] = param(None, "number of classes", label="K classes")
+    >>> err = ParamError(P, "{k} must be at least 2, got {got}", got=1)
+    >>> str(err)
+    '--k must be at least 2, got 1'
+    >>> err.for_widget()
+    "'K classes' must be at least 2, got 1"
+    >>> isinstance(err, InputError)
+    True
+    """
+
+    def __init__(self, params_cls, template: str, **values: Any) -> None:
+        self.params_cls, self.template, self.values = params_cls, template, values
+        super().__init__(self._render(lambda i: i.flag))
+
+    def _render(self, name_of) -> str:
+        names = {i.name: name_of(i) for i in describe(self.params_cls)}
+        return self.template.format(**{**names, **self.values})
+
+    def for_widget(self) -> str:
+        """The message naming each field by its widget label (in quotes)."""
+        return self._render(lambda i: f"'{i.label}'")

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..base import neighbours
 from ..base.errors import InputError
-from ..base.params import info, param
+from ..base.params import ParamError, param
 
 __all__ = ["CorrectParams", "OPERATIONS", "check_params", "correct_job", "correct", "merge_at",
            "split_at", "cut_along"]
@@ -95,16 +95,22 @@ class CorrectParams:
     @property
     def operation(self) -> str:
         """The one operation set (an InputError when none or several are)."""
-        ops = [op for op in OPERATIONS if getattr(self, op) not in (None, False)]
+        # set: a value, or True; not None / False (an amount of 0 is set: ``0 == False``)
+        ops = [op for op in OPERATIONS if getattr(self, op) is not None
+               and getattr(self, op) is not False]
         if len(ops) != 1:
-            flags = ", ".join(info(CorrectParams, op).flag for op in OPERATIONS)
-            raise InputError(f"give exactly one operation ({flags}), got "
-                             f"{', '.join(info(CorrectParams, o).flag for o in ops) or 'none'}")
+            raise _error("give exactly one operation (" + ", ".join(_names(OPERATIONS))
+                         + "), got " + (", ".join(_names(ops)) or "none"))
         return ops[0]
 
 
-def _flag(name: str) -> str:
-    return info(CorrectParams, name).flag
+def _names(fields) -> list:
+    return ["{" + name + "}" for name in fields]
+
+
+def _error(template: str, **values) -> ParamError:
+    """The InputError of a check: the CLI names the flags, the widget its controls."""
+    return ParamError(CorrectParams, template, **values)
 
 
 def check_params(params: CorrectParams) -> str:
@@ -135,7 +141,7 @@ def check_params(params: CorrectParams) -> str:
     >>> check_params(CorrectParams(keep_largest=True, radius=2.0))
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: --radius only applies with --smooth
+    napari_segsuite.core.base.params.ParamError: --radius only applies with --smooth
     """
     if not isinstance(params, CorrectParams):
         raise InputError("params must be a CorrectParams")
@@ -143,17 +149,17 @@ def check_params(params: CorrectParams) -> str:
     for option, needs in (("axis", "fill_between_slices"), ("per_slice", "fill_holes"),
                           ("radius", "smooth")):
         if getattr(params, option) is not None and op != needs:
-            raise InputError(f"{_flag(option)} only applies with {_flag(needs)}")
+            raise _error("{%s} only applies with {%s}" % (option, needs))
     if op == "smooth" and params.radius is None:
-        raise InputError(f"{_flag('smooth')} needs {_flag('radius')} MM")
+        raise _error("{smooth} needs {radius} MM")
     if params.hollow is not None and params.hollow <= 0:
-        raise InputError(f"{_flag('hollow')} must be > 0, got {params.hollow:g}")
+        raise _error("{hollow} must be > 0, got {got:g}", got=params.hollow)
     if params.radius is not None and params.radius <= 0:
-        raise InputError(f"{_flag('radius')} must be > 0, got {params.radius:g}")
+        raise _error("{radius} must be > 0, got {got:g}", got=params.radius)
     both = set(params.lock) & set(params.label or ())
     if both:
-        raise InputError(f"label {sorted(both)[0]} is both acted on ({_flag('label')}) and "
-                         f"locked ({_flag('lock')})")
+        raise _error("label {n} is both acted on ({label}) and locked ({lock})",
+                     n=sorted(both)[0])
     return op
 
 
@@ -196,7 +202,7 @@ def correct_job(labels, params: CorrectParams, *, spacing=None, image=None, edit
     >>> run(correct_job(lab, CorrectParams(margin=1, hollow=1)))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: give exactly one operation (...), got --margin, --hollow
+    napari_segsuite.core.base.params.ParamError: give exactly one operation (...), got --margin, --hollow
     """
     from . import Protection, fill_between_slices_steps
 
