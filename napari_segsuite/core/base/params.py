@@ -220,11 +220,10 @@ class ParamError(InputError):
     Examples
     --------
     >>> from dataclasses import dataclass
-    >>> from typing import Optional
     >>> @dataclass(frozen=True)
-    ... class P:
-    ...     k: Optional[int] = param(None, "number of classes", label="K classes")
-    >>> err = ParamError(P, "{k} must be at least 2, got {got}", got=1)
+    ... class Classes:
+    ...     k: int = param(3, "number of classes", label="K classes")
+    >>> err = ParamError(Classes, "{k} must be at least 2, got {got}", got=1)
     >>> str(err)
     '--k must be at least 2, got 1'
     >>> err.for_widget()
