@@ -3,7 +3,8 @@
 - :func:`add_output_args`: ``-o/--output OUT``, ``--force``, ``--quiet``.
 - :func:`add_device_arg`: ``--device auto|cpu|cuda``.
 - :func:`add_connectivity_arg`: ``--connectivity face|edge|full`` (or 4/6/8/18/26).
-- :func:`read_input`: read IMAGE/SEEDS/... with a one-line error naming the argument.
+- :func:`read_input`: read IMAGE/SEEDS/... with a one-line error naming the argument;
+  :func:`require`: the arguments a listing flag (``--list``) leaves optional to argparse.
 - :func:`require_finite`: NaN/infinite voxels in an image are an input error.
 - :func:`check_output` before the work (so a bad OUT fails fast), :func:`write_output` after it
   (atomic: temporary file + rename; existing OUT only with ``--force``).
@@ -141,6 +142,14 @@ def label_list(text: str) -> list:
         return int_list(text, 1)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def require(args: argparse.Namespace, **needs: str) -> None:
+    """Arguments a listing flag (``--list``, ``--list-models``) makes optional for argparse:
+    the first one missing is an InputError saying how to give it (``needs``: name -> how)."""
+    for name, how in needs.items():
+        if not getattr(args, name):
+            raise InputError(f"give {how}")
 
 
 def read_input(path: str, what: str = "IMAGE", lazy: bool = False):

@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.base.errors import InputError
-    from ._common import check_output, resolve_device, run_job, write_output
+    from ._common import check_output, require, resolve_device, run_job, write_output
     from ._common import read_channels as _read_channels
 
     if args.list_models:
@@ -47,12 +47,8 @@ def run(args: argparse.Namespace) -> int:
         for name, path in bundled_models().items():
             print(f"{name}  {load_model(path).describe()}")
         return 0
-    if not args.image:
-        raise InputError("give an IMAGE to segment")
-    if not args.model:
-        raise InputError("give the model with --model MODEL")
-    if not args.output:
-        raise InputError("give the output file with -o OUT")
+    require(args, image="an IMAGE to segment", model="the model with --model MODEL",
+            output="the output file with -o OUT")
     out = check_output(args.output, args.force)
     prob_out = check_output(args.probabilities, args.force) if args.probabilities else None
     if prob_out is not None and prob_out.resolve() == out.resolve():

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.base.errors import InputError
     from ..io import check_writable, write_image
+    from ._common import require
     from ..samples import SAMPLES, get_sample
 
     if args.list:
@@ -37,10 +38,8 @@ def run(args: argparse.Namespace) -> int:
         for name, sample in SAMPLES.items():
             print(f"{name:<{width}}  {sample.description}")
         return 0
-    if not args.name:
-        raise InputError("give a sample NAME (see 'segsuite sample --list')")
-    if not args.output:
-        raise InputError("give an output folder with -o DIR")
+    require(args, name="a sample NAME (see 'segsuite sample --list')",
+            output="an output folder with -o DIR")
     sample = get_sample(args.name)
     out = Path(args.output)
     if out.exists() and not out.is_dir():

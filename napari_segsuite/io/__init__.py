@@ -14,7 +14,6 @@ channels last. Multichannel SegImages are written as vector images.
 from __future__ import annotations
 
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Union
@@ -340,45 +339,46 @@ def write_image(path: PathLike, image: SegImage, force: bool = False) -> Path:
     p = check_writable(path, force)
     ext = extension(p)
     folder = p.parent
-    # Write under the final name inside a hidden temporary folder next to the target, then move
-    # the file(s) into place, the header last (.mhd writes a .raw/.zraw beside it).
-    tmpdir = atomic.temp_dir(folder, str(p))
+    # Write under the final name inside a hidden temporary folder next to the target
+    # (atomic.staged: removed with what is left in it), then move the file(s) into place, the
+    # header last (.mhd writes a .raw/.zraw beside it).
     published = []
-    try:
-        # the extension in lower case (ITK's NIfTI writer refuses '.NII.GZ'); the rename
-        # below gives the file the name asked for
-        tmp = tmpdir / (stem(p) + ext)
-        if ext == ".npy":
-            with open(tmp, "wb") as fh:
-                np.save(fh, image.array, allow_pickle=False)
-        elif _geotiff(ext, image):  # CRS, transform and nodata kept (rasterio)
-            from .geo import write_geotiff
+    with atomic.staged(p) as staged:
+        tmpdir = staged.parent
+        try:
+            # the extension in lower case (ITK's NIfTI writer refuses '.NII.GZ'); the rename
+            # below gives the file the name asked for
+            tmp = tmpdir / (stem(p) + ext)
+            if ext == ".npy":
+                with open(tmp, "wb") as fh:
+                    np.save(fh, image.array, allow_pickle=False)
+            elif _geotiff(ext, image):  # CRS, transform and nodata kept (rasterio)
+                from .geo import write_geotiff
 
-            write_geotiff(tmp, image)
-        else:
-            import SimpleITK as sitk
+                write_geotiff(tmp, image)
+            else:
+                import SimpleITK as sitk
 
-            img = to_sitk(image)
-            try:
-                with _itk_warnings_off():  # a short write is found below, said in one line
-                    sitk.WriteImage(img, str(tmp), useCompression=ext in (
-                        ".nrrd", ".mha", ".mhd", ".tif", ".tiff"))
-            except RuntimeError as exc:
-                raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
-        for f in tmpdir.iterdir():
-            atomic.fsync(f)
-        _verify_written(tmp, image, p)
-        for extra in sorted(tmpdir.iterdir()):
-            if extra.name != tmp.name:
-                published.append(atomic.publish(extra, folder / extra.name, force))
-        atomic.publish(tmp, p, force)
-        published.clear()
-    except OSError as exc:  # disk full, permissions changed under us, ...
-        raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
-    finally:
-        for f in published:  # the header could not be published: take its data file back
-            atomic.unpublish(f)
-        shutil.rmtree(tmpdir, ignore_errors=True)
+                img = to_sitk(image)
+                try:
+                    with _itk_warnings_off():  # a short write is found below, said in one line
+                        sitk.WriteImage(img, str(tmp), useCompression=ext in (
+                            ".nrrd", ".mha", ".mhd", ".tif", ".tiff"))
+                except RuntimeError as exc:
+                    raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
+            for f in tmpdir.iterdir():
+                atomic.fsync(f)
+            _verify_written(tmp, image, p)
+            for extra in sorted(tmpdir.iterdir()):
+                if extra.name != tmp.name:
+                    published.append(atomic.publish(extra, folder / extra.name, force))
+            atomic.publish(tmp, p, force)
+            published.clear()
+        except OSError as exc:  # disk full, permissions changed under us, ...
+            raise InputError(f"{p}: cannot write it ({_one_line(exc)})") from None
+        finally:
+            for f in published:  # the header could not be published: take its data file back
+                atomic.unpublish(f)
     return p
 
 

@@ -199,3 +199,23 @@ def seed_label_names(names: Dict[int, str], background_value: int) -> Dict[int, 
     out = dict(names)
     out[int(background_value)] = "background"
     return out
+
+
+def axial_slice(z_mm: float, spacing: Sequence[float], shape: Sequence[int]) -> int:
+    """The index of the axial slice ``z_mm`` from the volume's centre (axis 0, spacing in mm)."""
+    return int(round(z_mm / spacing[0] + (shape[0] - 1) / 2.0))
+
+
+def labels_and_seeds(labels: np.ndarray, names: Dict[int, str], background_value: int,
+                     slices: Sequence[int], rng: np.random.Generator, geom: dict,
+                     stroke_length: Tuple[float, float]):
+    """A phantom's ground truth and its seed strokes (three per slice of ``slices``, every
+    label and the background seed ``background_value``): ``(labels, label_names)`` of its
+    :class:`SampleData`, ``{"labels": ..., "seeds": ...}`` each, with the geometry ``geom``."""
+    seeds = make_seeds(labels, slices, rng, background_value, strokes_per_slice=3,
+                       stroke_length=stroke_length, values=sorted(names))
+    seed_names = seed_label_names(names, background_value)
+    gt = SegImage(labels, name="labels", metadata={"label_names": dict(names)}, **geom)
+    sd = SegImage(seeds, name="seeds", metadata={"label_names": seed_names,
+                                                 "background_label": background_value}, **geom)
+    return {"labels": gt, "seeds": sd}, {"labels": dict(names), "seeds": seed_names}

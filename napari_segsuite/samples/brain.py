@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.base.image import SegImage
-from ._util import (SampleData, coords, grid_shape, make_rng, make_seeds, seed_label_names,
+from ._util import (SampleData, axial_slice, coords, grid_shape, labels_and_seeds, make_rng,
                     smooth_noise)
 
 BASE_SHAPE = (96, 120, 100)
@@ -238,21 +238,15 @@ def make_brain(seed: int = 0, scale: float = 1.0) -> SampleData:
                   for k, v in images.items()}
 
     # -- seeds: three axial slices through and around the tumour ------------------------------
-    zt = int(round(tc[0] / spacing[0] + (shape[0] - 1) / 2.0))
+    zt = axial_slice(tc[0], spacing, shape)
     dz = int(round(14.0 / spacing[0]))
     slices = [s for s in (zt - dz, zt, zt + dz) if 0 < s < shape[0] - 1]
     k = max(1.0, float(scale))
-    seeds = make_seeds(labels, slices, rng, BACKGROUND_SEED, strokes_per_slice=3,
-                       stroke_length=(8.0 * k, 18.0 * k), values=sorted(LABEL_NAMES))
-    seed_names = seed_label_names(LABEL_NAMES, BACKGROUND_SEED)
-    gt = SegImage(labels, name="labels", metadata={"label_names": dict(LABEL_NAMES)}, **geom)
-    sd = SegImage(seeds, name="seeds", metadata={"label_names": seed_names,
-                                                 "background_label": BACKGROUND_SEED}, **geom)
+    labs, names = labels_and_seeds(labels, LABEL_NAMES, BACKGROUND_SEED, slices, rng, geom,
+                                   stroke_length=(8.0 * k, 18.0 * k))
     desc = (f"Brain MRI phantom {shape[0]}x{shape[1]}x{shape[2]} (z,y,x) at "
             f"{spacing[0]:.2f}x{spacing[1]:.2f}x{spacing[2]:.2f} mm, seed {seed}: T1, T2, FLAIR "
             f"(a.u.), tumour in the {'left' if side > 0 else 'right'} hemisphere; labels "
             + ", ".join(f"{k} {v}" for k, v in LABEL_NAMES.items())
             + f"; seeds use {BACKGROUND_SEED} for background")
-    return SampleData(images=seg_images, labels={"labels": gt, "seeds": sd},
-                      label_names={"labels": dict(LABEL_NAMES), "seeds": seed_names},
-                      description=desc)
+    return SampleData(images=seg_images, labels=labs, label_names=names, description=desc)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.base.image import SegImage
-from ._util import (SampleData, coords, grid_shape, make_rng, make_seeds, seed_label_names,
+from ._util import (SampleData, axial_slice, coords, grid_shape, labels_and_seeds, make_rng,
                     smooth_noise)
 
 BASE_SHAPE = (60, 160, 160)
@@ -307,19 +307,13 @@ def make_ct(seed: int = 0, scale: float = 1.0) -> SampleData:
     geom = {"spacing": spacing, "origin": (0.0, 0.0, 0.0)}
     img = SegImage(hu, name="ct", metadata={"modality": "CT", "units": "HU"}, **geom)
     # seeds: four axial slices (kidneys, liver dome, heart, upper chest with the trachea)
-    zi = lambda zmm: int(round(zmm / spacing[0] + (shape[0] - 1) / 2.0))  # noqa: E731
-    slices = sorted({min(max(zi(v), 1), shape[0] - 2) for v in (-100.0, -25.0, 35.0, 80.0)})
+    slices = sorted({min(max(axial_slice(v, spacing, shape), 1), shape[0] - 2)
+                     for v in (-100.0, -25.0, 35.0, 80.0)})
     k = max(1.0, float(scale))
-    seeds = make_seeds(labels, slices, rng, BACKGROUND_SEED, strokes_per_slice=3,
-                       stroke_length=(8.0 * k, 20.0 * k), values=sorted(LABEL_NAMES))
-    seed_names = seed_label_names(LABEL_NAMES, BACKGROUND_SEED)
-    gt = SegImage(labels, name="labels", metadata={"label_names": dict(LABEL_NAMES)}, **geom)
-    sd = SegImage(seeds, name="seeds", metadata={"label_names": seed_names,
-                                                 "background_label": BACKGROUND_SEED}, **geom)
+    labs, names = labels_and_seeds(labels, LABEL_NAMES, BACKGROUND_SEED, slices, rng, geom,
+                                   stroke_length=(8.0 * k, 20.0 * k))
     desc = (f"CT phantom {shape[0]}x{shape[1]}x{shape[2]} (z,y,x) at "
             f"{spacing[0]:.2f}x{spacing[1]:.2f}x{spacing[2]:.2f} mm, seed {seed}, int16 HU; labels "
             + ", ".join(f"{k} {v}" for k, v in LABEL_NAMES.items())
             + f"; seeds use {BACKGROUND_SEED} for background")
-    return SampleData(images={"ct": img}, labels={"labels": gt, "seeds": sd},
-                      label_names={"labels": dict(LABEL_NAMES), "seeds": seed_names},
-                      description=desc)
+    return SampleData(images={"ct": img}, labels=labs, label_names=names, description=desc)

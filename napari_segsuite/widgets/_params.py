@@ -14,11 +14,17 @@ the widget shows the same defaults, limits and help as ``segsuite --help``:
 - values are remembered between sessions in ``QSettings("napari-segsuite", "widgets")`` (INI
   format) under ``<settings_key>/<field>``; "Reset to defaults" restores and forgets them; a
   stored value that no longer fits the declaration falls back to the default with one warning.
+- a field declared with ``widget_default`` (an operation's amount whose CLI default None means
+  "not chosen") shows and resets to that value and has no "off" value;
+- several forms may show different fields of one dataclass under one ``settings_key`` (e.g. one
+  per tab, ``show_reset=False`` and one "Reset to defaults" of the widget calling each
+  :meth:`ParamForm.reset`); ``choice_texts`` gives a combo's items readable texts.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import logging
 import math
@@ -86,6 +92,14 @@ def tooltip(i: ParamInfo) -> str:
     return f"{i.help} (default: {shown})"
 
 
+def _for_widget(i: ParamInfo) -> ParamInfo:
+    """The declaration as the form shows it: a ``widget_default`` replaces the default None and
+    the control gets no "off" value."""
+    if i.widget_default is None:
+        return i
+    return dataclasses.replace(i, default=i.widget_default, type=i.base_type)
+
+
 class _AutoStep:
     """Spin box mixin: one step up from the special "auto" value (None) lands on ``first``
     (the declared minimum, else 0), not next to the far-away sentinel."""
@@ -120,6 +134,11 @@ class ParamForm(QWidget):
         The fields to show, in this order (default: every declared field, in declaration order).
     settings_key
         Where the values are remembered (``QSettings`` group), e.g. ``"watershed"``.
+    choice_texts
+        ``{field: {choice: text}}``: what a combo shows for some choices (default: the value).
+    show_reset
+        Show the form's own "Reset to defaults" button (False where the widget has one for
+        several forms).
     parent
         The parent widget.
 
@@ -130,7 +149,8 @@ class ParamForm(QWidget):
     changed = Signal(str)
 
     def __init__(self, params_cls, names: Optional[Sequence[str]] = None, *,
-                 settings_key: str, parent: Optional[QWidget] = None) -> None:
+                 settings_key: str, choice_texts: Optional[Dict[str, Dict[Any, str]]] = None,
+                 show_reset: bool = True, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         if not settings_key:
             raise ValueError("ParamForm needs a settings_key (where its values are remembered)")
@@ -143,7 +163,8 @@ class ParamForm(QWidget):
         if unknown:
             raise KeyError(f"{params_cls.__name__} has no parameter {unknown[0]!r}")
         self.names = tuple(names)
-        self._info: Dict[str, ParamInfo] = {n: infos[n] for n in self.names}
+        self._info: Dict[str, ParamInfo] = {n: _for_widget(infos[n]) for n in self.names}
+        self._choice_texts = dict(choice_texts or {})
         self._controls: Dict[str, QWidget] = {}
         self._labels: Dict[str, QLabel] = {}
         self._hidden: set = set()
@@ -168,6 +189,7 @@ class ParamForm(QWidget):
         self.reset_button.setToolTip("put every option of this form back to its default and "
                                      "forget the remembered values")
         self.reset_button.clicked.connect(self.reset)
+        self.reset_button.setVisible(show_reset)
 
         for name in self.names:
             i = self._info[name]
@@ -206,8 +228,9 @@ class ParamForm(QWidget):
             w = QComboBox()
             if i.optional and None not in i.choices:
                 w.addItem(i.none_text, None)
+            texts = self._choice_texts.get(i.name, {})
             for c in i.choices:
-                w.addItem(i.none_text if c is None else str(c), c)
+                w.addItem(texts.get(c, i.none_text if c is None else str(c)), c)
             return w
         if tp is bool:
             w = QCheckBox()  # only the box: a click beside it (on nothing) does not toggle it

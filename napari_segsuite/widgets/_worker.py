@@ -28,6 +28,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..core.base.errors import Cancelled, InputError
+from ..core.base.params import ParamError
 from ..core.base.progress import Progress, run
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,13 @@ def warm_up_in_background(name: str, work: Callable[[], Any]) -> None:
 
 
 def notify_error(exc: BaseException, title: str = "") -> None:
-    """Show an error as a napari notification: one line, no traceback for input errors."""
+    """Show an error as a napari notification: one line, no traceback for input errors (a
+    :class:`~napari_segsuite.core.base.params.ParamError` names the parameters by their labels)."""
     from napari.utils.notifications import show_error
 
-    if isinstance(exc, InputError):
-        show_error(" ".join(str(exc).split()))
+    if isinstance(exc, InputError):  # a ParamError names the controls, not the CLI flags
+        text = exc.for_widget() if isinstance(exc, ParamError) else str(exc)
+        show_error(" ".join(text.split()))
     elif isinstance(exc, MemoryError):
         show_error(f"{title or 'The job'} ran out of memory; try a region of interest or a "
                    "smaller image")

@@ -6,6 +6,14 @@ undo step: Ctrl+Z takes it back, redo re-applies). Distances are physical: the s
 layer's scale. Protection (locked labels, an editable area, "overwrite other labels") is passed to
 every operation. Filling between slices guided by an image runs through the JobPanel (progress,
 Cancel leaves the layer as it was).
+
+The tools' options are :class:`._params.ParamForm` s over the job's declarations
+(:class:`~napari_segsuite.core.correct.pipeline.CorrectParams`: one form per tab, see
+:data:`FORMS`): their defaults, limits and help are the CLI's, an operation's amount starts
+from its ``widget_default``, and they are remembered between sessions ("Reset to defaults"
+forgets them). The labels acted on, the locks (the layer's own), the editable area and the
+label numbers of the Logical and Instances tools are choices about the layer at hand, not
+remembered: a remembered "only label 2" would silently narrow every tool in the next session.
 """
 
 from __future__ import annotations
@@ -13,16 +21,17 @@ from __future__ import annotations
 from typing import Callable, List, Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                            QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget,
-                            QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+                            QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.base.errors import InputError
 from ..core.base.neighbours import LABELS
+from ..core.base.params import info
+from ..core.correct.pipeline import CorrectParams
 from ._edits import apply_undoable, locked_labels, set_locked
 from ._layers import LayerPicker, check_same_grid, disconnect_when_gone, layer_data
+from ._params import ParamForm
 from ._worker import JobPanel, notify_error
-from .watershed import _spin
 
 #: canvas clicks each click tool needs (None: any number, until Cut)
 CLICK_TOOLS = {"merge": 2, "seeds": 2, "line": None}
@@ -53,12 +62,6 @@ def parse_labels(text: str) -> Optional[List[int]]:
     return sorted(set(out))
 
 
-def _mm(lo: float, hi: float, value: float, tip: str) -> QDoubleSpinBox:
-    s = _spin(lo, hi, value, 0.5, 3, tip)
-    s.setSuffix(" mm")
-    return s
-
-
 def _ispin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     s = QSpinBox()
     s.setRange(lo, hi)
@@ -67,14 +70,15 @@ def _ispin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     return s
 
 
-def _axis_combo(tip: str, with_none: Optional[str] = None) -> QComboBox:
-    c = QComboBox()
-    if with_none:
-        c.addItem(with_none, None)
-    for a in range(3):
-        c.addItem(f"axis {a}", a)
-    c.setToolTip(tip)
-    return c
+#: the CorrectParams fields of each form (settings "correct/<field>"), by tab
+FORMS = {
+    "protection": ("overwrite",),
+    "slices": ("axis",),
+    "islands": ("remove_islands", "island_unit", "per_slice", "connectivity"),
+    "distances": ("margin", "hollow", "smooth", "radius"),
+}
+#: what the combos show for some choices
+CHOICE_TEXTS = {"connectivity": dict(LABELS), "island_unit": {"volume": "physical volume"}}
 
 
 class CorrectWidget(QWidget):
@@ -98,10 +102,7 @@ class CorrectWidget(QWidget):
         self.target.setToolTip("the labels layer to correct")
         self.labels_edit = QLineEdit()
         self.labels_edit.setPlaceholderText("all labels")
-        self.labels_edit.setToolTip("labels to act on, e.g. 1,3-5 (empty: every label)")
-        self.connectivity = QComboBox()
-        for name in ("face", "edge", "full"):  # the one convention (core.base.neighbours)
-            self.connectivity.addItem(LABELS[name], name)
+        self.labels_edit.setToolTip(info(CorrectParams, "label").help + ", e.g. 1,3-5")
         # protection
         self.locked_edit = QLineEdit()
         self.locked_edit.setPlaceholderText("none")
@@ -113,37 +114,39 @@ class CorrectWidget(QWidget):
                                  "(or equals the label on the right)")
         self.editable_label = _ispin(0, 2**31 - 1, 0, "only where the area layer holds this "
                                                       "label (0: any non-zero)")
-        self.overwrite = QCheckBox("overwrite other labels")
-        self.overwrite.setToolTip("off: a tool writes only into background (0) and into the "
-                                  "labels it acts on; on: it may overwrite other unlocked labels")
+        # the job's options (core.correct.CorrectParams): one form per tab, defaults, limits,
+        # tooltips and remembered values from the declarations; one Reset for all of them
+        self.forms = {key: ParamForm(CorrectParams, names, settings_key="correct",
+                                     choice_texts=CHOICE_TEXTS, show_reset=False)
+                      for key, names in FORMS.items()}
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.setObjectName("reset")
+        self.reset_button.setToolTip("put every option of this widget back to its default and "
+                                     "forget the remembered values")
+        self.overwrite = self.control("overwrite")
+        self.connectivity = self.control("connectivity")
         # slices
-        self.fill_axis = _axis_combo("the axis across which slices are filled")
+        self.fill_axis = self.control("axis")
         self.fill_image = LayerPicker(napari_viewer, ("image",), allow_none=True,
                                       none_text="(shape only)")
         self.fill_image.setToolTip("guide the fill by this image (annotated slices become seeds "
                                    "and grow along the image); none: shape interpolation")
         self.fill_button = QPushButton("Fill between slices")
         # islands and holes
-        self.min_size = _spin(0.0, 1e12, 10.0, 1.0, 3, "islands smaller than this are removed")
-        self.min_unit = QComboBox()
-        self.min_unit.addItem("voxels", "voxels")
-        self.min_unit.addItem("physical (mm³)", "volume")
+        self.min_size = self.control("remove_islands")
+        self.min_unit = self.control("island_unit")
         self.remove_islands_button = QPushButton("Remove small islands")
         self.keep_largest_button = QPushButton("Keep largest")
         self.split_islands_button = QPushButton("Split islands")
-        self.holes_axis = _axis_combo("fill holes in 3D or slice by slice", "in 3D (whole)")
+        self.holes_axis = self.control("per_slice")
         self.fill_holes_button = QPushButton("Fill holes")
         # distances
-        self.margin_mm = _mm(-1e6, 1e6, 1.0, "grow (> 0) or shrink (< 0) by this distance in "
-                             "physical units (the layer's scale)")
+        self.margin_mm = self.control("margin")
         self.margin_button = QPushButton("Margin")
-        self.hollow_mm = _mm(0.0, 1e6, 1.0, "shell thickness, physical units")
+        self.hollow_mm = self.control("hollow")
         self.hollow_button = QPushButton("Hollow")
-        self.smooth_method = QComboBox()
-        for m in ("median", "opening", "closing", "joint"):
-            self.smooth_method.addItem(m, m)
-        self.smooth_method.setToolTip("joint: every label together, no gaps or overlaps")
-        self.smooth_mm = _mm(0.0, 1e6, 1.0, "kernel radius, physical units")
+        self.smooth_method = self.control("smooth")
+        self.smooth_mm = self.control("radius")
         self.smooth_button = QPushButton("Smooth")
         # logical
         self.logic_op = QComboBox()
@@ -183,34 +186,28 @@ class CorrectWidget(QWidget):
         form = QFormLayout()
         form.addRow("Layer", self.target)
         form.addRow("Labels", self.labels_edit)
-        form.addRow("Connectivity", self.connectivity)
         form.addRow("Locked", self.locked_edit)
         area = QHBoxLayout()
         area.addWidget(self.editable, 1)
         area.addWidget(self.editable_label)
         form.addRow("Editable area", area)
-        form.addRow(self.overwrite)
 
         tabs = QTabWidget()
-        tabs.addTab(self._page([("Axis", self.fill_axis), ("Guide image", self.fill_image)],
+        tabs.addTab(self._page(self.forms["slices"], [("Guide image", self.fill_image)],
                                [[self.fill_button]]), "Slices")
-        min_row = QHBoxLayout()
-        min_row.addWidget(self.min_size, 1)
-        min_row.addWidget(self.min_unit)
-        tabs.addTab(self._page([("Smaller than", min_row), ("Holes", self.holes_axis)],
+        tabs.addTab(self._page(self.forms["islands"], [],
                                [[self.remove_islands_button, self.keep_largest_button],
                                 [self.split_islands_button, self.fill_holes_button]]), "Islands")
-        tabs.addTab(self._page([("Margin", self.margin_mm), ("Shell", self.hollow_mm),
-                                ("Smoothing", self.smooth_method), ("Radius", self.smooth_mm)],
+        tabs.addTab(self._page(self.forms["distances"], [],
                                [[self.margin_button, self.hollow_button, self.smooth_button]]),
                     "Margin")
-        tabs.addTab(self._page([("Operation", self.logic_op), ("Label A", self.logic_a),
-                                ("B from", self.logic_other), ("Label B", self.logic_b)],
+        tabs.addTab(self._page(None, [("Operation", self.logic_op), ("Label A", self.logic_a),
+                                      ("B from", self.logic_other), ("Label B", self.logic_b)],
                                [[self.logic_button]]), "Logical")
         del_row = QHBoxLayout()
         del_row.addWidget(self.delete_label, 1)
         del_row.addWidget(self.delete_button)
-        tabs.addTab(self._page([("Split guide", self.seeds_image), ("Delete", del_row)],
+        tabs.addTab(self._page(None, [("Split guide", self.seeds_image), ("Delete", del_row)],
                                [[self.merge_button, self.seeds_button],
                                 [self.line_button, self.cut_button],
                                 [self.relabel_button]]), "Instances")
@@ -218,9 +215,14 @@ class CorrectWidget(QWidget):
         history = QHBoxLayout()
         history.addWidget(self.undo_button)
         history.addWidget(self.redo_button)
+        reset_row = QHBoxLayout()
+        reset_row.addStretch(1)
+        reset_row.addWidget(self.reset_button)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.forms["protection"])
         lay.addWidget(tabs)
+        lay.addLayout(reset_row)
         lay.addLayout(history)
         lay.addWidget(self.info)
         lay.addWidget(self.panel)
@@ -230,6 +232,7 @@ class CorrectWidget(QWidget):
         self._click_tool: Optional[str] = None
         self._line_layer = None
         self._follow_selection()
+        self.reset_button.clicked.connect(self.reset)
         self.fill_button.clicked.connect(self.fill_between_slices)
         self.remove_islands_button.clicked.connect(self.remove_islands)
         self.keep_largest_button.clicked.connect(self.keep_largest)
@@ -259,7 +262,7 @@ class CorrectWidget(QWidget):
         offer_restore(napari_viewer)  # an earlier session crashed: offer its layers
 
     @staticmethod
-    def _page(rows, button_rows) -> QWidget:
+    def _page(params: Optional[ParamForm], rows, button_rows) -> QWidget:
         page = QWidget()
         form = QFormLayout()
         for text, w in rows:
@@ -269,10 +272,37 @@ class CorrectWidget(QWidget):
             for c, b in enumerate(buttons):
                 grid.addWidget(b, r, c)
         v = QVBoxLayout(page)
+        if params is not None:
+            v.addWidget(params)
         v.addLayout(form)
         v.addLayout(grid)
         v.addStretch(1)
         return page
+
+    # -- the options (CorrectParams fields) -------------------------------------------------------
+    def _form_of(self, name: str) -> ParamForm:
+        for form in self.forms.values():
+            if name in form.names:
+                return form
+        raise KeyError(f"the Correct widget has no option {name!r}")
+
+    def control(self, name: str) -> QWidget:
+        """The control of the CorrectParams field ``name``."""
+        return self._form_of(name).control(name)
+
+    def value(self, name: str):
+        """The value of the CorrectParams field ``name`` shown in its control."""
+        return self._form_of(name).value(name)
+
+    def set_value(self, name: str, value) -> None:
+        """Show ``value`` in the control of field ``name`` (remembered, as a user's change)."""
+        self._form_of(name).set_value(name, value)
+
+    def reset(self) -> None:
+        """Every option back to its declared default; the remembered values are forgotten
+        (the layer, labels, locks and editable area are not options: they stay)."""
+        for form in self.forms.values():
+            form.reset()
 
     # -- viewer plumbing ------------------------------------------------------------------------
     def _follow_selection(self) -> None:
@@ -334,7 +364,7 @@ class CorrectWidget(QWidget):
 
         self._store_locks(strict=True)
         return Protection(locked=locked_labels(layer), editable=self._editable(layer, data),
-                          overwrite=self.overwrite.isChecked())
+                          overwrite=self.value("overwrite"))
 
     def _editable(self, layer, data: np.ndarray) -> Optional[np.ndarray]:
         """The editable area as a boolean mask (None: everywhere)."""
@@ -350,14 +380,13 @@ class CorrectWidget(QWidget):
         return (mask == n) if n else (mask != 0)
 
     def _params(self, protect, **operation):
-        """The controls (labels, locks, overwrite, connectivity) and one operation as the
-        job's parameters (core.correct.CorrectParams)."""
-        from ..core.correct import CorrectParams
-
+        """The controls (labels, locks, overwrite, connectivity) and one operation with the
+        options of its tool (fields of the forms) as the job's parameters (CorrectParams)."""
         labels = self._labels()
+        options = {name: self.value(name) for name in operation.pop("options", ())}
         return CorrectParams(label=None if labels is None else tuple(labels),
                              lock=tuple(sorted(protect.locked)), overwrite=protect.overwrite,
-                             connectivity=self.connectivity.currentData(), **operation)
+                             connectivity=self.value("connectivity"), **options, **operation)
 
     def _operation(self, title: str, **operation) -> None:
         """A quick operation of ``segsuite correct`` (the same job, core.correct.correct), one
@@ -416,8 +445,7 @@ class CorrectWidget(QWidget):
             data = np.array(layer.data, copy=True)
             image = self._image_for(self.fill_image, layer, data)
             protect = self._protection(layer, data)
-            params = self._params(protect, fill_between_slices=True,
-                                  axis=self.fill_axis.currentData())
+            params = self._params(protect, fill_between_slices=True, options=("axis",))
             C.check_params(params)
             job = C.correct_job(data, params, spacing=self._spacing(layer), image=image,
                                 editable=protect.editable)
@@ -441,8 +469,7 @@ class CorrectWidget(QWidget):
         self.info.setText(f"Fill between slices: {n} voxels changed")
 
     def remove_islands(self) -> None:
-        self._operation("Remove islands", remove_islands=self.min_size.value(),
-                        island_unit=self.min_unit.currentData())
+        self._operation("Remove islands", options=("remove_islands", "island_unit"))
 
     def keep_largest(self) -> None:
         self._operation("Keep largest", keep_largest=True)
@@ -451,17 +478,16 @@ class CorrectWidget(QWidget):
         self._operation("Split islands", split_islands=True)
 
     def fill_holes(self) -> None:
-        self._operation("Fill holes", fill_holes=True, per_slice=self.holes_axis.currentData())
+        self._operation("Fill holes", fill_holes=True, options=("per_slice",))
 
     def margin(self) -> None:
-        self._operation("Margin", margin=self.margin_mm.value())
+        self._operation("Margin", options=("margin",))
 
     def hollow(self) -> None:
-        self._operation("Hollow", hollow=self.hollow_mm.value())
+        self._operation("Hollow", options=("hollow",))
 
     def smooth(self) -> None:
-        self._operation("Smooth", smooth=self.smooth_method.currentData(),
-                        radius=self.smooth_mm.value())
+        self._operation("Smooth", options=("smooth", "radius"))
 
     def logical(self) -> None:
         from ..core import correct as C

@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QPushButton, QVBoxLayout,
-                            QWidget)
+from qtpy.QtWidgets import QFormLayout, QPushButton, QVBoxLayout, QWidget
 
 from ..core.base.errors import InputError
-from ..core.base.params import info
 from ..core.watershed.pipeline import APPLIES, WatershedParams
 from ._edits import carry_state, keep_edits, user_edits
 from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_layers,
@@ -24,30 +22,18 @@ from ._layers import (LayerPicker, MultiLayerPicker, add_result, channels_from_l
 from ._params import ParamForm
 from ._worker import JobPanel, notify_error, warm_up_in_background
 
-#: marker sources: (label shown, the combo's key, WatershedParams.source)
-SOURCES = (
-    ("Painted labels layer", "paint", "given"),
-    ("Auto: entropy classes (K)", "entropy", "entropy"),
-    ("Auto: h-minima of the gradient", "h-minima", "h-minima"),
-    ("Instances: distance-transform peaks", "distance", "instances"),
-)
-_SOURCE = {key: source for _, key, source in SOURCES}
+#: what the "Markers from" combo shows for each WatershedParams.source
+SOURCE_TEXTS = {
+    "given": "Painted labels layer",
+    "entropy": "Auto: entropy classes (K)",
+    "h-minima": "Auto: h-minima of the gradient",
+    "instances": "Instances: distance-transform peaks",
+}
 
-#: the parameter controls, in this order (every WatershedParams field but the source)
-PARAMS = ("gradient", "multiband", "sigma", "n_labels", "h", "min_distance", "threshold_method",
-          "background", "dark_objects", "threshold", "min_size", "compactness", "merge",
-          "watershed_line")
-
-
-def _spin(lo, hi, value, step, decimals=2, tip=""):
-    """A QDoubleSpinBox (widgets.correct builds its controls with it)."""
-    s = QDoubleSpinBox()
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    s.setToolTip(tip)
-    return s
+#: the parameter controls, in this order (every WatershedParams field)
+PARAMS = ("source", "gradient", "multiband", "sigma", "n_labels", "h", "min_distance",
+          "threshold_method", "background", "dark_objects", "threshold", "min_size",
+          "compactness", "merge", "watershed_line")
 
 
 class WatershedWidget(QWidget):
@@ -69,13 +55,9 @@ class WatershedWidget(QWidget):
         self.images = MultiLayerPicker(napari_viewer, ("image",), tick_channels=True)
         self.images.setToolTip("image layer(s); several layers (contrasts, bands) are used "
                                "together as channels (multi-band gradient)")
-        self.source = QComboBox()
-        for text, key, _ in SOURCES:
-            self.source.addItem(text, key)
-        self.source.setCurrentIndex(self.source.findData("h-minima"))
-        self.source.setToolTip(info(WatershedParams, "source").help)
-        self.form = ParamForm(WatershedParams, PARAMS, settings_key="watershed")
-        for name in PARAMS:  # widget.sigma, widget.n_labels, ...: the form's controls
+        self.form = ParamForm(WatershedParams, PARAMS, settings_key="watershed",
+                              choice_texts={"source": SOURCE_TEXTS})
+        for name in PARAMS:  # widget.source, widget.sigma, ...: the form's controls
             setattr(self, name, self.form.control(name))
         self.markers = LayerPicker(napari_viewer, ("labels",), allow_none=True,
                                    none_text="(find automatically)", prefer="seed|marker")
@@ -92,7 +74,6 @@ class WatershedWidget(QWidget):
 
         top = QFormLayout()
         top.addRow("Image(s)", self.images)
-        top.addRow("Markers from", self.source)
         bottom = QFormLayout()
         bottom.addRow(self.find_button)
         bottom.addRow("Markers layer", self.markers)
@@ -117,7 +98,7 @@ class WatershedWidget(QWidget):
 
     # -- helpers --------------------------------------------------------------------------------
     def _source(self) -> str:
-        return _SOURCE[self.source.currentData()]
+        return self.form.value("source")
 
     def _update_enabled(self, *_a) -> None:
         """Show only the options the chosen source uses (pipeline.APPLIES)."""
@@ -130,8 +111,7 @@ class WatershedWidget(QWidget):
         self.find_button.setEnabled(source != "given")
 
     def _lockable(self):
-        return [self.images, self.find_button, self.flood_button, self.source, self.markers,
-                self.form]
+        return [self.images, self.find_button, self.flood_button, self.markers, self.form]
 
     def _inputs(self):
         """(image layer, image, params, mask or None) from the controls."""
@@ -141,7 +121,7 @@ class WatershedWidget(QWidget):
         if not layers:
             raise InputError("choose at least one image layer")
         like, image = layers[0], channels_from_layers(layers)
-        params = self.form.params(source=self._source())
+        params = self.form.params()
         mask = None
         roi_layer = self.mask.layer()
         if roi_layer is not None and self.mask.isEnabled():

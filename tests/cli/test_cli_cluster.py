@@ -37,7 +37,7 @@ def test_each_method_keeps_geometry(cli, tmp_path, bands, method, extra):
 @pytest.mark.parametrize("argv,msg", [
     (["--method", "kmeans", "--k", "1"], "--k must be at least 2"),
     (["--method", "slic", "--segments", "0"], "--segments must be at least 1"),
-    (["--method", "kmeans"], "needs --k"),
+    (["--method", "kmeans"], "error: --method kmeans needs the number of clusters K (--k)"),
     (["--method", "dbscan", "--k", "3"], "invalid choice"),
 ])
 def test_bad_parameters_exit_2(cli, tmp_path, bands, argv, msg):

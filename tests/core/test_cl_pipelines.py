@@ -60,7 +60,7 @@ def test_invalid_pixels_are_left_out_and_other_nan_refused():
 
 def test_k_is_needed_except_for_superpixels():
     img = _two_halves()
-    with pytest.raises(InputError, match="needs --k"):
+    with pytest.raises(InputError, match=r"needs the number of clusters K \(--k\)"):
         run(cluster_job(img, ClusterParams(method="kmeans")))
     sp = run(cluster_job(img, ClusterParams(method="slic", segments=6)))
     assert sp.array.max() > 2  # superpixel ids, not K classes

@@ -211,6 +211,23 @@ def test_predict_dask_without_model_statistics_uses_the_images(rng):
     assert np.array_equal(labels, whole)
 
 
+def test_predict_dask_without_label_values_has_the_one_label_dtype(rng):
+    """A model listing no label values (a user's TorchScript model) gives classes 0..K-1 in
+    the one label dtype (uint8 here), lazily as well as whole (it was int64 in predict_dask)."""
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.dl.infer import predict_dask
+
+    ck = _ckpt(2)
+    ck.label_values = []
+    img = rng.normal(size=(30, 40)).astype(np.float32)
+    whole = predict(img, ck, tile=16, device="cpu").labels.array
+    lazy = predict_dask(da.from_array(img, chunks=(16, 20)), ck, tile=16, device="cpu")
+    assert lazy.dtype == whole.dtype == np.uint8
+    labels = lazy.compute()
+    assert labels.dtype == np.uint8 and np.array_equal(labels, whole)
+    assert set(np.unique(labels)) <= {0, 1, 2}
+
+
 def test_predict_dask_runs_in_other_processes(rng):
     """The lazy graph pickles (model weights included) and runs on worker processes, as on a
     distributed cluster."""

@@ -76,7 +76,11 @@ def _errors(monkeypatch):
 
 # Each tool: (name, set up the widget, the button, the core call it must equal)
 def _set(widget, **values):
+    """Set controls: an option by its CorrectParams field name, else the widget's attribute."""
     for name, value in values.items():
+        if name in C.CorrectParams.__dataclass_fields__:
+            widget.set_value(name, value)
+            continue
         w = getattr(widget, name)
         if hasattr(w, "setValue"):
             w.setValue(value)
@@ -86,30 +90,30 @@ def _set(widget, **values):
             w.setCurrentIndex(w.findData(value))
 
 
-DEFAULTS = dict(labels_edit="", connectivity="face", holes_axis=None, min_unit="voxels")
+DEFAULTS = dict(labels_edit="", connectivity="face", per_slice=None, island_unit="voxels")
 
 TOOLS = [
-    ("remove islands", dict(min_size=10), "remove_islands_button",
+    ("remove islands", dict(remove_islands=10.0), "remove_islands_button",
      lambda d, sp: C.remove_islands(d, 10)),
-    ("remove islands mm3", dict(min_size=3.0, min_unit="volume"), "remove_islands_button",
+    ("remove islands mm3", dict(remove_islands=3.0, island_unit="volume"), "remove_islands_button",
      lambda d, sp: C.remove_islands(d, min_volume=3.0, spacing=sp)),
     ("keep largest", dict(connectivity="full"), "keep_largest_button",
      lambda d, sp: C.keep_largest(d, connectivity="full")),
     ("split islands", {}, "split_islands_button", lambda d, sp: C.split_islands(d)),
     ("fill holes", {}, "fill_holes_button", lambda d, sp: C.fill_holes(d)),
-    ("fill holes per slice", dict(holes_axis=0), "fill_holes_button",
+    ("fill holes per slice", dict(per_slice=0), "fill_holes_button",
      lambda d, sp: C.fill_holes(d, per_slice_axis=0)),
-    ("grow 1 mm", dict(margin_mm=1.0), "margin_button", lambda d, sp: C.margin(d, 1.0, spacing=sp)),
-    ("shrink label 2", dict(margin_mm=-1.0, labels_edit="2"), "margin_button",
+    ("grow 1 mm", dict(margin=1.0), "margin_button", lambda d, sp: C.margin(d, 1.0, spacing=sp)),
+    ("shrink label 2", dict(margin=-1.0, labels_edit="2"), "margin_button",
      lambda d, sp: C.margin(d, -1.0, spacing=sp, labels=[2])),
-    ("hollow", dict(hollow_mm=1.0), "hollow_button", lambda d, sp: C.hollow(d, 1.0, spacing=sp)),
-    ("median", dict(smooth_method="median", smooth_mm=1.0), "smooth_button",
+    ("hollow", dict(hollow=1.0), "hollow_button", lambda d, sp: C.hollow(d, 1.0, spacing=sp)),
+    ("median", dict(smooth="median", radius=1.0), "smooth_button",
      lambda d, sp: C.smooth(d, "median", 1.0, spacing=sp)),
-    ("opening", dict(smooth_method="opening", smooth_mm=1.0), "smooth_button",
+    ("opening", dict(smooth="opening", radius=1.0), "smooth_button",
      lambda d, sp: C.smooth(d, "opening", 1.0, spacing=sp)),
-    ("closing", dict(smooth_method="closing", smooth_mm=1.0), "smooth_button",
+    ("closing", dict(smooth="closing", radius=1.0), "smooth_button",
      lambda d, sp: C.smooth(d, "closing", 1.0, spacing=sp)),
-    ("joint", dict(smooth_method="joint", smooth_mm=1.0), "smooth_button",
+    ("joint", dict(smooth="joint", radius=1.0), "smooth_button",
      lambda d, sp: C.smooth(d, "joint", 1.0, spacing=sp)),
     ("union 3|4", dict(logic_op="union", logic_a=3, logic_b=4), "logic_button",
      lambda d, sp: C.logical(d, "union", 3, 4)),
@@ -150,7 +154,7 @@ def test_each_tool_is_one_undo_step(setup):
 def test_several_steps_deep_and_ctrl_z_in_the_viewer(setup):
     viewer, w, layer, qtbot = setup
     states = [np.array(layer.data)]
-    _set(w, margin_mm=1.0)
+    _set(w, margin=1.0)
     _click(qtbot, w.margin_button)
     states.append(np.array(layer.data))
     _set(w, delete_label=2)
@@ -358,14 +362,14 @@ def test_editable_area_and_overwrite(setup):
     area_layer = viewer.add_labels(area, name="area", scale=layer.scale)
     w.target.set_layer(layer)
     w.editable.set_layer(area_layer)
-    _set(w, margin_mm=1.5)
+    _set(w, margin=1.5)
     _click(qtbot, w.margin_button)
     changed = layer.data != before
     assert changed.any() and not changed[..., 25:].any()
     layer.undo()
     # without overwrite a grown label takes only background; with it, it may take label 4
     w.editable.set_layer(None)
-    _set(w, labels_edit="3", margin_mm=2.0)
+    _set(w, labels_edit="3", margin=2.0)
     _click(qtbot, w.margin_button)
     assert np.array_equal(layer.data == 4, before == 4)
     layer.undo()
@@ -378,7 +382,7 @@ def test_bad_input_is_one_line_and_the_layer_is_unchanged(setup, monkeypatch):
     viewer, w, layer, qtbot = setup
     shown = _errors(monkeypatch)
     before = np.array(layer.data)
-    _set(w, labels_edit="9", margin_mm=1.0)
+    _set(w, labels_edit="9", margin=1.0)
     _click(qtbot, w.margin_button)
     _set(w, labels_edit="x")
     _click(qtbot, w.keep_largest_button)
@@ -390,7 +394,7 @@ def test_bad_input_is_one_line_and_the_layer_is_unchanged(setup, monkeypatch):
     w.fill_image.set_layer(img)
     _click(qtbot, w.fill_button)
     w.fill_image.set_layer(None)
-    _set(w, locked_edit="1,a", margin_mm=1.0)
+    _set(w, locked_edit="1,a", margin=1.0)
     _click(qtbot, w.margin_button)  # a bad lock list stops the tool
     _set(w, locked_edit="")
     small = viewer.add_image(np.zeros((5,) * layer.ndim, np.float32), name="small",
@@ -619,7 +623,7 @@ def test_watershed_rerun_from_edited_markers_keeps_edits(make_napari_viewer, syn
     markers[30, 28] = 2
     markers[30, 52] = 3
     mlayer = viewer.add_labels(markers, name="markers", scale=SCALE2)
-    w.source.setCurrentIndex(w.source.findData("paint"))
+    w.source.setCurrentIndex(w.source.findData("given"))
     w.markers.set_layer(mlayer)
     _click(qtbot, w.flood_button)
     first = w.result_layer
@@ -693,14 +697,13 @@ def test_recovery_sessions_are_napari_free(tmp_path):
 
 CLI_CASES = [
     (["--margin", "2", "--label", "2", "--lock", "1"],
-     dict(labels="2", locked="1"), lambda w: (w.margin_mm.setValue(2.0), w.margin_button)),
+     dict(labels="2", locked="1"), lambda w: (w.set_value("margin", 2.0), w.margin_button)),
     (["--remove-islands", "5", "--connectivity", "full"], dict(connectivity="full"),
-     lambda w: (w.min_size.setValue(5), w.remove_islands_button)),
+     lambda w: (w.set_value("remove_islands", 5.0), w.remove_islands_button)),
     (["--fill-holes", "--per-slice", "1"], {},
-     lambda w: (w.holes_axis.setCurrentIndex(w.holes_axis.findData(1)), w.fill_holes_button)),
+     lambda w: (w.set_value("per_slice", 1), w.fill_holes_button)),
     (["--smooth", "closing", "--radius", "1.5", "--overwrite"], dict(overwrite=True),
-     lambda w: (w.smooth_method.setCurrentIndex(w.smooth_method.findData("closing")),
-                w.smooth_mm.setValue(1.5), w.smooth_button)),
+     lambda w: (w.set_value("smooth", "closing"), w.set_value("radius", 1.5), w.smooth_button)),
     (["--fill-between-slices", "--axis", "0"], {}, lambda w: (w.fill_button,)),
 ]
 
@@ -733,3 +736,88 @@ def test_a_tool_equals_segsuite_correct(make_napari_viewer, sync_jobs, qtbot, cl
     w.connectivity.setCurrentIndex(w.connectivity.findData(controls.get("connectivity", "face")))
     _click(qtbot, tool(w)[-1])
     np.testing.assert_array_equal(np.asarray(layer.data), expected)
+
+
+# -- the options: ParamForms over CorrectParams, remembered between sessions ------------------------
+CHANGED = dict(remove_islands=25.0, island_unit="volume", per_slice=2, connectivity="full",
+               margin=-2.5, hollow=3.0, smooth="closing", radius=2.0, axis=1, overwrite=True)
+
+
+def test_the_options_start_from_the_declarations(make_napari_viewer):
+    from napari_segsuite.core.base.params import info
+
+    w = CorrectWidget(make_napari_viewer())
+    for name in CHANGED:
+        i = info(C.CorrectParams, name)
+        expected = i.default if i.widget_default is None else i.widget_default
+        assert w.value(name) == expected, name
+        assert w.control(name).toolTip() == i.help, name
+    # an operation's amount starts from a value, never from "off" (the button chooses it)
+    assert (w.value("remove_islands"), w.value("margin"), w.value("radius")) == (10.0, 1.0, 1.0)
+
+
+def test_options_are_remembered_when_the_widget_is_rebuilt(make_napari_viewer, qtbot,
+                                                           sync_jobs):
+    """Values changed in the controls come back in a new widget (a new session reads the same
+    QSettings), and the tools use them: Margin runs with the remembered -2.5."""
+    viewer = make_napari_viewer()
+    data, scale = _labels(2)
+    layer = viewer.add_labels(data.copy(), scale=scale)
+    w = CorrectWidget(viewer)
+    qtbot.addWidget(w)
+    w.margin_mm.setValue(-2.5)              # as the user types it
+    for name, value in CHANGED.items():
+        w.set_value(name, value)
+    w.close()
+    again = CorrectWidget(viewer)
+    qtbot.addWidget(again)
+    assert {name: again.value(name) for name in CHANGED} == CHANGED
+    again.set_value("overwrite", False)
+    _click(qtbot, again.margin_button)
+    np.testing.assert_array_equal(layer.data, C.margin(data, -2.5, spacing=scale))
+
+
+def test_reset_puts_every_option_back_and_forgets_them(make_napari_viewer, qtbot):
+    from napari_segsuite.widgets._params import settings
+
+    viewer = make_napari_viewer()
+    w = CorrectWidget(viewer)
+    qtbot.addWidget(w)
+    defaults = {name: w.value(name) for name in CHANGED}
+    for name, value in CHANGED.items():
+        w.set_value(name, value)
+    w.labels_edit.setText("2")
+    assert settings().value("correct/margin") is not None
+    _click(qtbot, w.reset_button)
+    assert {name: w.value(name) for name in CHANGED} == defaults
+    assert w.labels_edit.text() == "2"          # a selection, not an option: kept
+    store = settings()
+    assert not [k for k in store.allKeys() if k.startswith("correct/")]
+    again = CorrectWidget(viewer)
+    qtbot.addWidget(again)
+    assert {name: again.value(name) for name in CHANGED} == defaults
+
+
+def test_a_job_error_names_the_controls_here_and_the_flags_on_the_command_line(
+        make_napari_viewer, qtbot, monkeypatch, cli, tmp_path):
+    """core.correct.check_params is written once (a ParamError): ``segsuite correct`` names the
+    flags, the widget's notification the controls' labels."""
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.io import write_image
+
+    shown = _errors(monkeypatch)
+    data, scale = _labels(2)
+    write_image(tmp_path / "lab.nii.gz", SegImage(data, spacing=scale))
+    res = cli("correct", tmp_path / "lab.nii.gz", "-o", tmp_path / "o.nii.gz", "--hollow", "0")
+    assert res.code == 2 and res.err.strip() == "error: --hollow must be > 0, got 0"
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(data.copy(), scale=scale)
+    w = CorrectWidget(viewer)
+    qtbot.addWidget(w)
+    _set(w, hollow=0.0)
+    _click(qtbot, w.hollow_button)
+    _set(w, hollow=1.0, labels_edit="2", locked_edit="2")
+    _click(qtbot, w.margin_button)
+    assert shown == ["'Shell' must be > 0, got 0",
+                     "label 2 is both acted on ('Labels') and locked ('Locked')"]
+    np.testing.assert_array_equal(layer.data, data)

@@ -30,13 +30,13 @@ def setup(make_napari_viewer, sync_jobs):
     return viewer, widget, layer, a, b
 
 
-def _select(widget, key):
-    widget.source.setCurrentIndex(widget.source.findData(key))
+def _select(widget, source):
+    widget.source.setCurrentIndex(widget.source.findData(source))
 
 
 def test_docks_and_finds_markers_in_a_new_editable_layer(setup):
     viewer, widget, layer, a, b = setup
-    _select(widget, "distance")
+    _select(widget, "instances")
     widget.min_distance.setValue(2.0)   # physical units (pixels are 0.5 x 0.25)
     widget.sigma.setValue(0.5)
     n = len(viewer.layers)
@@ -77,7 +77,7 @@ def test_flood_uses_the_edited_markers_layer(setup):
 
 def test_flood_restricted_to_a_mask_layer(setup):
     viewer, widget, layer, a, b = setup
-    _select(widget, "paint")
+    _select(widget, "given")
     seeds = np.zeros(a.shape, np.uint8)
     seeds[0:3, :] = 7
     seeds[30, 28] = 3
@@ -99,7 +99,7 @@ def test_flood_restricted_to_a_mask_layer(setup):
 
 def test_flood_without_markers_shows_the_automatic_markers(setup):
     viewer, widget, layer, a, b = setup
-    _select(widget, "distance")
+    _select(widget, "instances")
     widget.min_distance.setValue(2.0)
     widget.markers.setCurrentIndex(0)  # (find automatically)
     widget.flood_button.click()
@@ -111,7 +111,7 @@ def test_flood_without_markers_shows_the_automatic_markers(setup):
 
 def test_paint_mode_without_markers_is_a_one_line_error(setup):
     viewer, widget, layer, a, b = setup
-    _select(widget, "paint")
+    _select(widget, "given")
     widget.markers.setCurrentIndex(0)
     widget.flood_button.click()
     assert len(viewer.layers) == 1
@@ -156,7 +156,7 @@ def test_flood_in_a_worker_thread(make_napari_viewer, qtbot):
     a, b = _discs()
     layer = viewer.add_image(((a | b) * 100.0).astype(np.float32), name="cells", scale=SCALE)
     widget = WatershedWidget(viewer)
-    _select(widget, "distance")
+    _select(widget, "instances")
     widget.min_distance.setValue(2.0)
     with qtbot.waitSignal(widget.panel.finished, timeout=60000) as blocker:
         widget.flood_button.click()
@@ -177,8 +177,8 @@ def _run_both(cli, viewer, widget, tmp_path, image, key, values, flags, layers=(
     out = tmp_path / f"cli_{len(viewer.layers)}.nii.gz"
     res = cli("watershed", image, "-o", out, "--quiet", *flags)
     assert res.code == 0, res
+    widget.form.reset()  # every option at its default (the source too), then this case's
     _select(widget, key)
-    widget.form.reset()
     for name, value in values.items():
         widget.form.set_value(name, value)
     by_name = {lay.name: lay for lay in viewer.layers}
@@ -247,15 +247,15 @@ def test_the_widget_gives_the_cli_result_for_the_same_parameters(ws_viewer, cli,
     _open(viewer, tmp_path / "mask.nii.gz", "mask")
     widget.images.set_layers([viewer.layers["nuclei"]])
     cases = [
-        ("distance", {}, ["--instances"], ()),
-        ("distance", {"sigma": 0.0, "threshold_method": "otsu", "min_size": 0,
+        ("instances", {}, ["--instances"], ()),
+        ("instances", {"sigma": 0.0, "threshold_method": "otsu", "min_size": 0,
                       "compactness": 0.01},
          ["--instances", "--sigma", "0", "--threshold-method", "otsu", "--min-size", "0",
           "--compactness", "0.01"], ()),
         ("h-minima", {"sigma": 1.0, "merge": 400.0},
          ["--sigma", "1", "--merge", "400"], ()),
         ("entropy", {"n_labels": 2}, ["--auto-markers", "--n-labels", "2"], ()),
-        ("paint", {"watershed_line": True, "gradient": "morphological"},
+        ("given", {"watershed_line": True, "gradient": "morphological"},
          ["--markers", tmp_path / "seeds.nii.gz", "--mask", tmp_path / "mask.nii.gz",
           "--watershed-line", "--gradient", "morphological"], ("seeds", "mask")),
     ]
@@ -275,8 +275,8 @@ def test_a_one_slice_volume_gives_the_cli_result_in_the_widget(ws_viewer, cli, t
     _open(viewer, tmp_path / "seeds.nii.gz", "seeds")
     _open(viewer, tmp_path / "mask.nii.gz", "mask")
     widget.images.set_layers([viewer.layers["slice"]])
-    for key, flags, layers in (("distance", ["--instances"], ()),
-                               ("paint", ["--markers", tmp_path / "seeds.nii.gz", "--mask",
+    for key, flags, layers in (("instances", ["--instances"], ()),
+                               ("given", ["--markers", tmp_path / "seeds.nii.gz", "--mask",
                                           tmp_path / "mask.nii.gz"], ("seeds", "mask"))):
         got, want = _run_both(cli, viewer, widget, tmp_path, image, key, {}, flags, layers)
         assert got.shape == want.shape == (1, 128, 160)
@@ -284,3 +284,31 @@ def test_a_one_slice_volume_gives_the_cli_result_in_the_widget(ws_viewer, cli, t
         assert want.max() >= 2
     # the markers the widget found are on the volume's grid too
     assert viewer.layers["slice markers"].data.shape == (1, 128, 160)
+
+
+def test_markers_from_is_a_remembered_form_field(make_napari_viewer, qtbot):
+    """"Markers from" is WatershedParams.source in the ParamForm: declared default, readable
+    texts, remembered in a rebuilt widget (hiding the other sources' options), Reset forgets it."""
+    from qtpy.QtCore import Qt
+
+    from napari_segsuite.core.watershed.pipeline import WatershedParams
+
+    viewer = make_napari_viewer()
+    w = WatershedWidget(viewer)
+    qtbot.addWidget(w)
+    assert w.source is w.form.control("source")
+    assert w.form.value("source") == WatershedParams().source == "h-minima"
+    assert w.source.currentText() == "Auto: h-minima of the gradient"
+    _select(w, "instances")
+    w.close()
+    again = WatershedWidget(viewer)
+    qtbot.addWidget(again)
+    assert again.form.value("source") == "instances"
+    assert again.form.params().source == "instances"
+    assert not again.h.isVisibleTo(again) and again.min_distance.isVisibleTo(again)
+    qtbot.mouseClick(again.form.reset_button, Qt.LeftButton)
+    assert again.form.value("source") == "h-minima"
+    assert again.h.isVisibleTo(again) and not again.min_distance.isVisibleTo(again)
+    third = WatershedWidget(viewer)
+    qtbot.addWidget(third)
+    assert third.form.value("source") == "h-minima"

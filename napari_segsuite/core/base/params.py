@@ -3,7 +3,8 @@
 Each method's pipeline takes a small frozen dataclass whose fields are declared with
 :func:`param`. The command line (``cli._common.add_param``: flag, default, help) and the widgets
 (``widgets._params.ParamForm``: control, tooltip, remembered value, "Advanced" fold) both read
-them from here, so the two cannot disagree.
+them from here, so the two cannot disagree. A job's check of them raises :class:`ParamError`,
+whose message names each field by its flag on the command line and by its label in a widget.
 
 Examples
 --------
@@ -24,11 +25,14 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
 
+from .errors import InputError
+
 
 def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optional[str] = None,
           choices: Optional[Sequence[Any]] = None, minimum: Optional[float] = None,
           maximum: Optional[float] = None, step: Optional[float] = None,
-          advanced: bool = False, none_text: Optional[str] = None) -> Any:
+          advanced: bool = False, none_text: Optional[str] = None,
+          widget_default: Any = None) -> Any:
     """A dataclass field carrying what the CLI and the widgets show for it.
 
     Parameters
@@ -49,6 +53,11 @@ def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optiona
         Folded away under "Advanced" in the widget.
     none_text
         How ``None`` is shown (special value text of a spin box); default "auto".
+    widget_default
+        For a field whose ``default`` is None only because the CLI flag is off unless given (an
+        operation's amount, e.g. ``segsuite correct --margin MM``): the value the widget's
+        control starts from and resets to; that control then has no "off" value (the widget's
+        button is the choice). None: the control shows ``default``.
 
     Returns
     -------
@@ -71,7 +80,8 @@ def param(default: Any, help: str, *, label: Optional[str] = None, flag: Optiona
     """
     meta = dict(help=help, label=label, flag=flag,
                 choices=tuple(choices) if choices is not None else None, minimum=minimum,
-                maximum=maximum, step=step, advanced=advanced, none_text=none_text)
+                maximum=maximum, step=step, advanced=advanced, none_text=none_text,
+                widget_default=widget_default)
     return dataclasses.field(default=default, metadata={"segsuite": meta})
 
 
@@ -104,6 +114,7 @@ class ParamInfo:
     step: Optional[float]
     advanced: bool
     none_text: str
+    widget_default: Any = None
 
     @property
     def optional(self) -> bool:
@@ -143,7 +154,8 @@ def describe(params_cls) -> Tuple[ParamInfo, ...]:
                              flag=meta["flag"] or "--" + f.name.replace("_", "-"),
                              choices=meta["choices"], minimum=meta["minimum"],
                              maximum=meta["maximum"], step=meta["step"],
-                             advanced=meta["advanced"], none_text=meta["none_text"] or "auto"))
+                             advanced=meta["advanced"], none_text=meta["none_text"] or "auto",
+                             widget_default=meta.get("widget_default")))
     return tuple(out)
 
 
@@ -186,3 +198,48 @@ def defaults(params_cls) -> dict:
     {'k': 3, 'sigma': None}
     """
     return {i.name: i.default for i in describe(params_cls)}
+
+
+class ParamError(InputError):
+    """An :class:`InputError` about declared parameters, worded right for both front ends.
+
+    The message is a template naming fields as ``{field}``; ``str()`` (what the CLI prints after
+    ``error:``) writes each as its flag, :meth:`for_widget` (what a widget's notification shows)
+    as its label in quotes, so a job's check is written once and reads right in both places.
+    Other ``{key}`` values come as keyword arguments.
+
+    Parameters
+    ----------
+    params_cls
+        The parameter dataclass whose fields the template names.
+    template
+        The one-line message, e.g. ``"{k} must be at least 2, got {got}"``.
+    **values
+        The other placeholders' values.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Classes:
+    ...     k: int = param(3, "number of classes", label="K classes")
+    >>> err = ParamError(Classes, "{k} must be at least 2, got {got}", got=1)
+    >>> str(err)
+    '--k must be at least 2, got 1'
+    >>> err.for_widget()
+    "'K classes' must be at least 2, got 1"
+    >>> isinstance(err, InputError)
+    True
+    """
+
+    def __init__(self, params_cls, template: str, **values: Any) -> None:
+        self.params_cls, self.template, self.values = params_cls, template, values
+        super().__init__(self._render(lambda i: i.flag))
+
+    def _render(self, name_of) -> str:
+        names = {i.name: name_of(i) for i in describe(self.params_cls)}
+        return self.template.format(**{**names, **self.values})
+
+    def for_widget(self) -> str:
+        """The message naming each field by its widget label (in quotes)."""
+        return self._render(lambda i: f"'{i.label}'")

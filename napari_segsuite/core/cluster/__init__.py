@@ -29,12 +29,14 @@ Design:
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..base.channels import channels_last as _channels_last, percentile_range, scale_percentiles
 from ..base.errors import InputError
+from ..base.labels import as_labels, label_dtype
 from ..base.progress import Progress, run
 from .pipeline import (DEFAULT_SAMPLE, DEFAULT_SEGMENTS, ClusterParams,  # noqa: F401
                        cluster_job, k_sweep_job)
@@ -663,6 +665,18 @@ def warn_degenerate(image, k: int, channel_axis=None, mask=None) -> None:
                       "classes will be empty or split equal values", InputWarning, stacklevel=3)
 
 
+def _in_label_dtype(steps):
+    """A job returning labels -> the same job returning them in the one label dtype (uint8,
+    uint16 or uint32: ``core.base.labels.as_labels``)."""
+
+    @functools.wraps(steps)
+    def job(*args, **kwargs):
+        return as_labels((yield from steps(*args, **kwargs)))
+
+    return job
+
+
+@_in_label_dtype
 def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optional[int] = None,
                   **kw):
     """The dispatcher the CLI and widget use (job).
@@ -675,7 +689,8 @@ def cluster_steps(image, method: str, k: Optional[int] = None, n_segments: Optio
     Returns
     -------
     generator
-        Yields :class:`Progress`; returns int32 labels.
+        Yields :class:`Progress`; returns the labels in the one label dtype (uint8, uint16 or
+        uint32, as every method's result: ``core.base.labels``).
 
     Examples
     --------
@@ -860,8 +875,8 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
 
     The fit runs on a random sample of voxels gathered from the array; every block is then
     assigned to the nearest centre with ``map_blocks``, so the returned *lazy* dask array of
-    int32 labels (1..K, darkest first) can be computed or stored chunk by chunk (e.g. to zarr)
-    on any scheduler. ``mask`` (boolean, numpy or dask, the image's spatial shape): only voxels
+    labels (1..K, darkest first; the one label dtype, uint8 up to K = 255) can be computed or
+    stored chunk by chunk (e.g. to zarr) on any scheduler. ``mask`` (boolean, numpy or dask, the image's spatial shape): only voxels
     where it is True are sampled and labelled; the others get 0 (a scene's clouds, fill).
 
     Examples
@@ -909,17 +924,18 @@ def cluster_dask(image, k: int, method: str = "kmeans", *, channel_axis=None, sp
     k = _check_k(k, len(x))
     centres = (fit_kmeans(x, k, random_state).cluster_centers_ if method == "kmeans"
                else x[fit_kmedoids(x, k, random_state)])
-    rank = _order_by_first_feature(centres)
+    out_dtype = label_dtype(k)  # the one label dtype rule (core.base.labels)
+    rank = _order_by_first_feature(centres).astype(out_dtype)
 
     def assign(block, keep=None):
         f = (block.reshape(-1, block.shape[-1]).astype(np.float32) - lo) / scale
         out = rank[nearest(f, centres)].reshape(block.shape[:-1])
-        return out if keep is None else np.where(keep[..., 0], out, 0).astype(np.int32)
+        return out if keep is None else np.where(keep[..., 0], out, 0).astype(out_dtype)
 
     if mask is None:
-        return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=np.int32)
+        return arr.map_blocks(assign, drop_axis=arr.ndim - 1, dtype=out_dtype)
     keep = mask.rechunk(arr.chunks[:-1])[..., None]
-    return da.map_blocks(assign, arr, keep, drop_axis=arr.ndim - 1, dtype=np.int32)
+    return da.map_blocks(assign, arr, keep, drop_axis=arr.ndim - 1, dtype=out_dtype)
 
 
 def warm_up() -> None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..base.errors import InputError
 from ..base.labels import label_dtype
-from ..base.params import param
+from ..base.params import ParamError, param
 from ..base.progress import Progress
 
 METHODS = ("kmeans", "kmedoids", "slic", "spectral")
@@ -84,12 +84,13 @@ class ClusterParams:
 
 
 def check_params(params: ClusterParams) -> None:
-    """InputError (naming the CLI flag) for a parameter out of range or missing.
+    """InputError (a :class:`~..base.params.ParamError`: the CLI names the flag, a widget the
+    control) for a parameter out of range or missing.
 
     Raises
     ------
-    InputError
-        The first bad parameter, named by its command-line flag.
+    ParamError
+        The first bad parameter.
 
     Examples
     --------
@@ -97,22 +98,25 @@ def check_params(params: ClusterParams) -> None:
     >>> check_params(ClusterParams(method="spectral"))
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: --method spectral needs --k N ...
+    napari_segsuite.core.base.params.ParamError: --method spectral needs the number of clusters K (--k)
     """
+    def bad(template: str, **values):
+        return ParamError(ClusterParams, template, **values)
+
     if params.method not in METHODS:
         raise InputError(f"unknown method {params.method!r}; choose from {', '.join(METHODS)}")
     if params.k is not None and params.k < 2:
-        raise InputError(f"--k must be at least 2, got {params.k}")
+        raise bad("{k} must be at least 2, got {got}", got=params.k)
     if params.segments is not None and params.segments < 1:
-        raise InputError(f"--segments must be at least 1, got {params.segments}")
+        raise bad("{segments} must be at least 1, got {got}", got=params.segments)
     if params.method in ("kmeans", "kmedoids", "spectral") and params.k is None:
-        raise InputError(f"--method {params.method} needs --k N (the number of clusters K)")
+        raise bad("{method} {m} needs the number of clusters K ({k})", m=params.method)
     if not params.compactness > 0:
-        raise InputError(f"--compactness must be positive, got {params.compactness}")
+        raise bad("{compactness} must be positive, got {got}", got=params.compactness)
     if not (params.spatial_weight >= 0 and math.isfinite(params.spatial_weight)):
-        raise InputError(f"--spatial-weight must be a number >= 0, got {params.spatial_weight}")
+        raise bad("{spatial_weight} must be a number >= 0, got {got}", got=params.spatial_weight)
     if params.sample is not None and params.sample < 1:
-        raise InputError(f"--sample must be at least 1, got {params.sample}")
+        raise bad("{sample} must be at least 1, got {got}", got=params.sample)
 
 
 def cluster_job(image, params: ClusterParams = ClusterParams(), *, mask=None, invalid=None):

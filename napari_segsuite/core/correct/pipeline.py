@@ -22,7 +22,7 @@ import numpy as np
 
 from ..base import neighbours
 from ..base.errors import InputError
-from ..base.params import info, param
+from ..base.params import ParamError, param
 
 __all__ = ["CorrectParams", "OPERATIONS", "check_params", "correct_job", "correct", "merge_at",
            "split_at", "cut_along"]
@@ -37,7 +37,9 @@ class CorrectParams:
     """One correction (see :func:`correct_job`): exactly one operation field set.
 
     Each field is one CLI flag / widget control (see the ``param`` declarations below): the
-    operation fields (:data:`OPERATIONS`) and their options.
+    operation fields (:data:`OPERATIONS`) and their options. An operation's amount defaults to
+    None (not chosen) for the CLI; its ``widget_default`` is what the widget's control starts
+    from (the widget's button chooses the operation).
 
     Examples
     --------
@@ -53,31 +55,33 @@ class CorrectParams:
         False, "fill each label's enclosed holes (in 3D, or per slice with --per-slice)")
     remove_islands: Optional[float] = param(
         None, "islands (connected pieces of a label) smaller than MIN_VOXELS become 0",
-        label="Smaller than", minimum=0, none_text="off")
+        label="Smaller than", minimum=0, step=1.0, none_text="off", widget_default=10.0)
     keep_largest: bool = param(False, "keep only each label's largest island")
     split_islands: bool = param(
         False, "one label per island: the largest keeps the label, the others get new labels "
                "above the largest present")
     margin: Optional[float] = param(
         None, "grow each label by MM (every background voxel within MM, centre to centre); a "
-              "negative MM shrinks it", none_text="off")
+              "negative MM shrinks it", step=0.5, none_text="off", widget_default=1.0)
     hollow: Optional[float] = param(
         None, "keep a shell of thickness MM (> 0) inside each label's surface", minimum=0,
-        label="Shell", none_text="off")
+        step=0.5, label="Shell", none_text="off", widget_default=1.0)
     smooth: Optional[str] = param(
         None, "smooth with a kernel of --radius MM (joint: all labels together, no gaps or "
-              "overlaps)", choices=("median", "opening", "closing", "joint"), none_text="off")
+              "overlaps)", choices=("median", "opening", "closing", "joint"), label="Smoothing",
+        none_text="off", widget_default="median")
     axis: Optional[int] = param(
         None, "--fill-between-slices: the slice axis, 0, 1 or 2 in numpy order (default 0: z of "
-              "a volume)", minimum=0, maximum=2, none_text="0")
+              "a volume)", minimum=0, maximum=2, none_text="0", widget_default=0)
     per_slice: Optional[int] = param(
         None, "--fill-holes: fill in 2D, slice by slice along axis A", minimum=0, maximum=2,
         label="Holes", none_text="in 3D (whole)")
     radius: Optional[float] = param(
-        None, "--smooth: the kernel's radius in physical units", minimum=0, none_text="none")
+        None, "--smooth: the kernel's radius in physical units", minimum=0, step=0.5,
+        none_text="none", widget_default=1.0)
     island_unit: str = param(
         "voxels", "--remove-islands: its size in voxels, or a physical volume (e.g. mm^3)",
-        choices=("voxels", "volume"))
+        choices=("voxels", "volume"), label="Size in")
     label: Optional[Tuple[int, ...]] = param(
         None, "act only on these labels (default: every label, each on its own)",
         label="Labels", none_text="every label")
@@ -91,16 +95,22 @@ class CorrectParams:
     @property
     def operation(self) -> str:
         """The one operation set (an InputError when none or several are)."""
-        ops = [op for op in OPERATIONS if getattr(self, op) not in (None, False)]
+        # set: a value, or True; not None / False (an amount of 0 is set: ``0 == False``)
+        ops = [op for op in OPERATIONS if getattr(self, op) is not None
+               and getattr(self, op) is not False]
         if len(ops) != 1:
-            flags = ", ".join(info(CorrectParams, op).flag for op in OPERATIONS)
-            raise InputError(f"give exactly one operation ({flags}), got "
-                             f"{', '.join(info(CorrectParams, o).flag for o in ops) or 'none'}")
+            raise _error("give exactly one operation (" + ", ".join(_names(OPERATIONS))
+                         + "), got " + (", ".join(_names(ops)) or "none"))
         return ops[0]
 
 
-def _flag(name: str) -> str:
-    return info(CorrectParams, name).flag
+def _names(fields) -> list:
+    return ["{" + name + "}" for name in fields]
+
+
+def _error(template: str, **values) -> ParamError:
+    """The InputError of a check: the CLI names the flags, the widget its controls."""
+    return ParamError(CorrectParams, template, **values)
 
 
 def check_params(params: CorrectParams) -> str:
@@ -131,7 +141,7 @@ def check_params(params: CorrectParams) -> str:
     >>> check_params(CorrectParams(keep_largest=True, radius=2.0))
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: --radius only applies with --smooth
+    napari_segsuite.core.base.params.ParamError: --radius only applies with --smooth
     """
     if not isinstance(params, CorrectParams):
         raise InputError("params must be a CorrectParams")
@@ -139,17 +149,17 @@ def check_params(params: CorrectParams) -> str:
     for option, needs in (("axis", "fill_between_slices"), ("per_slice", "fill_holes"),
                           ("radius", "smooth")):
         if getattr(params, option) is not None and op != needs:
-            raise InputError(f"{_flag(option)} only applies with {_flag(needs)}")
+            raise _error("{%s} only applies with {%s}" % (option, needs))
     if op == "smooth" and params.radius is None:
-        raise InputError(f"{_flag('smooth')} needs {_flag('radius')} MM")
+        raise _error("{smooth} needs {radius} MM")
     if params.hollow is not None and params.hollow <= 0:
-        raise InputError(f"{_flag('hollow')} must be > 0, got {params.hollow:g}")
+        raise _error("{hollow} must be > 0, got {got:g}", got=params.hollow)
     if params.radius is not None and params.radius <= 0:
-        raise InputError(f"{_flag('radius')} must be > 0, got {params.radius:g}")
+        raise _error("{radius} must be > 0, got {got:g}", got=params.radius)
     both = set(params.lock) & set(params.label or ())
     if both:
-        raise InputError(f"label {sorted(both)[0]} is both acted on ({_flag('label')}) and "
-                         f"locked ({_flag('lock')})")
+        raise _error("label {n} is both acted on ({label}) and locked ({lock})",
+                     n=sorted(both)[0])
     return op
 
 
@@ -192,7 +202,7 @@ def correct_job(labels, params: CorrectParams, *, spacing=None, image=None, edit
     >>> run(correct_job(lab, CorrectParams(margin=1, hollow=1)))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    napari_segsuite.core.base.errors.InputError: give exactly one operation (...), got --margin, --hollow
+    napari_segsuite.core.base.params.ParamError: give exactly one operation (...), got --margin, --hollow
     """
     from . import Protection, fill_between_slices_steps
 

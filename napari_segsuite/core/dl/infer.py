@@ -382,6 +382,16 @@ def _tile_probs(net, tiles, dev: str, use_amp: bool, wt) -> np.ndarray:
     return (pr * wt).cpu().numpy()
 
 
+def _n_classes(ckpt, n_channels: int, tile: Sequence[int], dev: str) -> int:
+    """The classes K a model gives (>= 2, as :func:`_tile_probs`): one tile of zeros through it
+    (a TorchScript model of the user's lists neither label values nor outputs)."""
+    import torch
+
+    with torch_threads(None), torch.inference_mode():
+        out = ckpt.build().to(dev)(torch.zeros((1, n_channels, *tile), device=dev))
+    return max(2, int(out.shape[1])) if out.ndim >= 2 else 2
+
+
 def predict(image, model, **kwargs) -> Prediction:
     """Plain-function form of :func:`predict_steps`.
 
@@ -595,7 +605,9 @@ def predict_dask(image, model, *, device: str = "auto",
                             for ax, c in enumerate(arr.chunks[:nd])) + (arr.chunks[nd],))
     halo = da.overlap.overlap(arr, depth=depth, boundary="none")
     values = list(ckpt.label_values) if ckpt.label_values else None
-    out_dtype = label_dtype(int(max(values))) if values else np.int64
+    if values is None:  # a model listing no label values (TorchScript): 0..K-1, K its classes
+        values = list(range(_n_classes(ckpt, nc, tshape[1:] if slicewise else tshape, dev)))
+    out_dtype = label_dtype(int(max(values)))  # the one rule, as predict_steps
     chunks = arr.chunks[:nd]
 
     # CUDA out of memory in a block: that block again on the CPU, and every later block of

@@ -258,6 +258,24 @@ class UNet(SegModel):
 
 
 # ------------------------------------------------------------------------------------------------
+#: convolutions per VGG16 stage (the last repeated for deeper encoders)
+VGG_CONVS = (2, 2, 3, 3, 3)
+
+
+def _vgg_encoder(dim: int, in_channels: int, depth: int, width: int):
+    """The VGG16-style encoder of SegNet and FCN-8s: stage i has ``width * min(2**i, 8)``
+    channels and :data:`VGG_CONVS` convolutions. Returns (the stages as an ``nn.ModuleList``,
+    their channels, their convolutions)."""
+    chans = [int(width) * min(2 ** i, 8) for i in range(depth)]
+    nconv = [VGG_CONVS[min(i, len(VGG_CONVS) - 1)] for i in range(depth)]
+    enc = nn.ModuleList()
+    cin = in_channels
+    for c, n in zip(chans, nconv):
+        enc.append(ConvBlock(dim, cin, c, n))
+        cin = c
+    return enc, chans, nconv
+
+
 class SegNet(SegModel):
     """SegNet, 2D or 3D: VGG16-style encoder (convolutions per stage: 2, 2, 3, 3, 3, ...),
     decoder unpooling with the encoder's max-pooling switches.
@@ -275,7 +293,7 @@ class SegNet(SegModel):
     """
 
     arch = "segnet"
-    CONVS = (2, 2, 3, 3, 3)
+    CONVS = VGG_CONVS
 
     def __init__(self, dim: int = 2, in_channels: int = 1, n_out: int = 2, depth: int = 4,
                  width: int = 16, upsample: str = "unpool") -> None:
@@ -288,13 +306,7 @@ class SegNet(SegModel):
         self.settings = dict(depth=int(depth), width=int(width), upsample=upsample)
         Conv, _, _, Pool, Unpool = _nn(dim)
         self.depth, self.upsample_mode = int(depth), upsample
-        chans = [int(width) * min(2 ** i, 8) for i in range(depth)]
-        nconv = [self.CONVS[min(i, len(self.CONVS) - 1)] for i in range(depth)]
-        self.enc = nn.ModuleList()
-        cin = in_channels
-        for c, n in zip(chans, nconv):
-            self.enc.append(ConvBlock(dim, cin, c, n))
-            cin = c
+        self.enc, chans, nconv = _vgg_encoder(dim, in_channels, depth, width)
         self.pool = Pool(2, stride=2, return_indices=True)
         self.unpool = Unpool(2, stride=2)
         self.dec = nn.ModuleList()
@@ -370,13 +382,7 @@ class FCN8s(SegModel):
         self.settings = dict(depth=int(depth), width=int(width))
         Conv, ConvT, _, Pool, _ = _nn(dim)
         self.depth = int(depth)
-        chans = [int(width) * min(2 ** i, 8) for i in range(depth)]
-        nconv = [SegNet.CONVS[min(i, len(SegNet.CONVS) - 1)] for i in range(depth)]
-        self.enc = nn.ModuleList()
-        cin = in_channels
-        for c, n in zip(chans, nconv):
-            self.enc.append(ConvBlock(dim, cin, c, n))
-            cin = c
+        self.enc, chans, _ = _vgg_encoder(dim, in_channels, depth, width)
         self.pool = Pool(2)
         fc = 16 * int(width)
         self.classifier = nn.Sequential(

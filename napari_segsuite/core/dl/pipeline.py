@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 
 from ..base.errors import InputError
-from ..base.params import param
+from ..base.params import ParamError, param
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -301,7 +301,7 @@ def train_config(params: TrainParams):
     {'upsample': 'bilinear'}
     >>> train_config(TrainParams(arch="fcn", valid=True))  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    InputError: --valid applies to --arch unet only
+    ParamError: --valid applies to --arch unet only
     """
     from .train import TrainConfig
 
@@ -309,12 +309,13 @@ def train_config(params: TrainParams):
     if params.upsample:
         ok = UPSAMPLE[params.arch]
         if params.upsample not in ok:
-            raise InputError(f"--upsample {params.upsample} does not apply to --arch "
-                             f"{params.arch}" + (f"; choose {' or '.join(ok)}" if ok else ""))
+            raise ParamError(TrainParams, "{upsample} {u} does not apply to {arch} {a}{choose}",
+                             u=params.upsample, a=params.arch,
+                             choose=f"; choose {' or '.join(ok)}" if ok else "")
         settings["upsample"] = params.upsample
     if params.valid:
         if params.arch != "unet":
-            raise InputError("--valid applies to --arch unet only")
+            raise ParamError(TrainParams, "{valid} applies to {arch} unet only")
         settings["padding"] = "valid"
     return TrainConfig(arch=params.arch, dim=params.dim, epochs=params.epochs,
                        patch=params.patch, batch=params.batch, lr=params.lr, loss=params.loss,

@@ -272,7 +272,8 @@ class GrowCutState:
 class GrowCutResult:
     """GrowCut's output.
 
-    labels: the seeds' label values (0 where no seed can reach: outside the mask).
+    labels: the seeds' label values (0 where no seed can reach: outside the mask), in the one
+        label dtype (uint8, uint16 or uint32, the smallest that holds them).
     strength: GrowCut strength in [0, 1], ``exp(-cost)``; 1 on the seeds.
     cost: the path cost (sum of normalised intensity differences + distance penalty).
     (``cost`` and ``strength`` are decoded from the state on first access: a volume of float32
@@ -309,10 +310,13 @@ class GrowCutResult:
 def result_from_keys(keys: np.ndarray, prep: Prepared, *, engine: str, device: str,
                      iterations: int = 0, refined: bool = False,
                      converged: bool = True) -> GrowCutResult:
-    """The result of an engine's final ``keys``: labels decoded in the seeds' dtype, the state
-    kept for a refine; ``engine``/``device``/``iterations`` say what ran, ``refined`` whether a
-    previous state was reused, ``converged`` whether the fixed point was reached."""
-    labels = decode_labels(keys, prep.out_dtype)
+    """The result of an engine's final ``keys``: labels in the one label dtype (uint8, uint16
+    or uint32: ``core.base.labels.as_labels``), the state kept for a refine;
+    ``engine``/``device``/``iterations`` say what ran, ``refined`` whether a previous state was
+    reused, ``converged`` whether the fixed point was reached."""
+    from ..base.labels import as_labels
+
+    labels = as_labels(decode_labels(keys, prep.out_dtype))  # the one label dtype rule
     # prep.seeds is prepare()'s own copy of the caller's seeds: the state can keep it
     state = GrowCutState(keys=keys, seeds=prep.seeds, signature=prep.signature(),
                          engine=engine)

@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List
 
-from ..base.errors import InputError
-from ..base.params import param
+from ..base.params import ParamError, param
 from ..base.progress import Progress
 from . import INDICES
 
@@ -53,8 +52,8 @@ def index_keys(text: str) -> List[str]:
     keys = [k.strip().lower() for k in str(text).split(",") if k.strip()]
     bad = [k for k in keys if k not in INDICES]
     if not keys or bad:
-        raise InputError(f"--index: unknown index {', '.join(bad) or repr(text)}; choose "
-                         f"from {', '.join(INDICES)}")
+        raise ParamError(IndexParams, "{index}: unknown index {bad}; choose from {known}",
+                         bad=", ".join(bad) or repr(text), known=", ".join(INDICES))
     return keys
 
 

@@ -41,6 +41,7 @@ import numpy as np
 from ..base.channels import channels_last, scale_percentiles
 from ..base.errors import InputError
 from ..base.image import SegImage
+from ..base.labels import as_labels
 from ..base.neighbours import parse_connectivity
 from ..base.progress import Progress, in_background, run
 
@@ -910,7 +911,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                     compactness: float = 0.0, watershed_line: bool = False,
                     merge: Optional[float] = None, mask: Optional[np.ndarray] = None,
                     connectivity="face", return_markers: bool = False):
-    """Job: marker-controlled watershed of the image's gradient magnitude -> int32 labels.
+    """Job: marker-controlled watershed of the image's gradient magnitude -> labels.
 
     markers: a label image of the spatial shape (the user's, or one from
         :func:`find_markers`); None: h-minima markers of the gradient (``h``).
@@ -935,7 +936,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     Returns
     -------
     generator
-        Yields :class:`Progress`; returns int32 labels (or ``(labels, markers)``).
+        Yields :class:`Progress`; returns the labels in the one label dtype (uint8, uint16 or
+        uint32: ``core.base.labels.as_labels``), or ``(labels, markers)`` (the markers int32).
 
     Examples
     --------
@@ -946,7 +948,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     >>> m = np.zeros((8, 8), np.int32)
     >>> m[0, 0], m[0, 7] = 1, 2
     >>> run(watershed_steps(img, m))[0]
-    array([1, 1, 1, 1, 2, 2, 2, 2], dtype=int32)
+    array([1, 1, 1, 1, 2, 2, 2, 2], dtype=uint8)
     """
     from ._flood import flood_steps
 
@@ -981,6 +983,7 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
         labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,
                                           done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
+    labels = as_labels(labels)  # the one label dtype rule (core.base.labels)
     return (labels, markers) if return_markers else labels
 
 
@@ -995,7 +998,7 @@ def segment_watershed(image: Any, markers: Any = None, **kwargs) -> np.ndarray:
     >>> m = np.zeros((8, 8), np.int32)
     >>> m[0, 0], m[0, 7] = 1, 2
     >>> segment_watershed(img, m)[0]
-    array([1, 1, 1, 1, 2, 2, 2, 2], dtype=int32)
+    array([1, 1, 1, 1, 2, 2, 2, 2], dtype=uint8)
     """
     return run(watershed_steps(image, markers, **kwargs))
 
@@ -1025,7 +1028,8 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     Returns
     -------
     generator
-        Yields :class:`Progress`; returns int32 labels 1..N (or ``(labels, markers)``).
+        Yields :class:`Progress`; returns labels 1..N in the one label dtype (uint8, uint16 or
+        uint32), or ``(labels, markers)`` (the markers int32).
 
     Examples
     --------
@@ -1067,6 +1071,7 @@ def instances_steps(image: Any = None, *, mask: Optional[np.ndarray] = None,
     labels = yield from in_background(_finish_instances, labels, fg, watershed_line, min_size,
                                       sp, done=2, total=3, message="renumbering")
     yield Progress(3, 3, f"{int(labels.max())} objects")
+    labels = as_labels(labels)  # the one label dtype rule (core.base.labels)
     return (labels, auto) if return_markers else labels
 
 
