@@ -52,7 +52,7 @@ class CorrectParams:
         False, "fill the slices between annotated slices along --axis (shape interpolation; "
                "with --image: grown along the image); annotated slices never change")
     fill_holes: bool = param(
-        False, "fill each label's enclosed holes (in 3D, or per slice with --per-slice)")
+        False, "fill each label's enclosed holes (in 3D, or slice by slice along an axis)")
     remove_islands: Optional[float] = param(
         None, "islands (connected pieces of a label) smaller than MIN_VOXELS become 0",
         label="Smaller than", minimum=0, step=1.0, none_text="off", widget_default=10.0)
@@ -67,20 +67,20 @@ class CorrectParams:
         None, "keep a shell of thickness MM (> 0) inside each label's surface", minimum=0,
         step=0.5, label="Shell", none_text="off", widget_default=1.0)
     smooth: Optional[str] = param(
-        None, "smooth with a kernel of --radius MM (joint: all labels together, no gaps or "
-              "overlaps)", choices=("median", "opening", "closing", "joint"), label="Smoothing",
+        None, "smooth with a kernel of the given radius (joint: all labels together, no gaps "
+              "or overlaps)", choices=("median", "opening", "closing", "joint"), label="Smoothing",
         none_text="off", widget_default="median")
     axis: Optional[int] = param(
-        None, "--fill-between-slices: the slice axis, 0, 1 or 2 in numpy order (default 0: z of "
+        None, "fill between slices: the slice axis, 0, 1 or 2 in numpy order (default 0: z of "
               "a volume)", minimum=0, maximum=2, none_text="0", widget_default=0)
     per_slice: Optional[int] = param(
-        None, "--fill-holes: fill in 2D, slice by slice along axis A", minimum=0, maximum=2,
+        None, "fill holes in 2D, slice by slice along this axis", minimum=0, maximum=2,
         label="Holes", none_text="in 3D (whole)")
     radius: Optional[float] = param(
-        None, "--smooth: the kernel's radius in physical units", minimum=0, step=0.5,
+        None, "smoothing: the kernel's radius in physical units (mm)", minimum=0, step=0.5,
         none_text="none", widget_default=1.0)
     island_unit: str = param(
-        "voxels", "--remove-islands: its size in voxels, or a physical volume (e.g. mm^3)",
+        "voxels", "remove islands: the size in voxels, or a physical volume (e.g. mm^3)",
         choices=("voxels", "volume"), label="Size in")
     label: Optional[Tuple[int, ...]] = param(
         None, "act only on these labels (default: every label, each on its own)",
