@@ -751,7 +751,7 @@ def test_the_options_start_from_the_declarations(make_napari_viewer):
         i = info(C.CorrectParams, name)
         expected = i.default if i.widget_default is None else i.widget_default
         assert w.value(name) == expected, name
-        assert w.control(name).toolTip() == i.help, name
+        assert w.control(name).toolTip().startswith(i.help), name  # + " (default: ...)"
     # an operation's amount starts from a value, never from "off" (the button chooses it)
     assert (w.value("remove_islands"), w.value("margin"), w.value("radius")) == (10.0, 1.0, 1.0)
 

@@ -344,7 +344,8 @@ def correct_dask(lab, params, *, spacing=None, chunks="auto"):
     True
     """
     from . import Protection
-    from .pipeline import check_params, info, CorrectParams
+    from ..base.params import info
+    from .pipeline import check_params, CorrectParams
 
     op = check_params(params)
     p = params
