@@ -138,8 +138,17 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
         return SegImage(arr, name=label)
     if ext in (".tif", ".tiff") and geo.is_geotiff(p):  # CRS and geotransform kept (rasterio)
         return geo.read_geotiff(p, label, lazy=lazy)
-    if lazy and ext in (".tif", ".tiff"):
-        return _lazy.read_tiff_lazy(p, label)
+    if ext in (".tif", ".tiff"):
+        # tifffile reads every TIFF, lazily or not: one rule for axes and calibration (ITK
+        # added an alpha channel to, or scrambled, a stack stored as separate planes, and
+        # ignored Fiji's calibration)
+        why = file_incomplete(p)
+        if why:
+            raise InputError(f"{p}: incomplete {ext} file ({why})")
+        out = _lazy.read_tiff_lazy(p, label, lazy=lazy)
+        if not lazy:
+            _check_real(out.array, p)
+        return out
     import SimpleITK as sitk
 
     why, nans = _scan_nifti(p) if ext in (".nii", ".nii.gz") else (file_incomplete(p), None)

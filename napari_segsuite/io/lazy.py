@@ -170,11 +170,16 @@ def _tiff_spacing(tif, ndim: int):
         page = tif.pages.first
         tags = page.tags
         ij = tif.imagej_metadata or {}
+        # ImageJ/Fiji calibration: pixels per `unit` (kept in metadata); otherwise ITK's rule
+        # (what the file readers of this package used before): inch and centimetre resolutions
+        # in mm, a resolution without a unit says nothing about the spacing
+        res_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+        per = 1.0 if ij.get("unit") else {2: 25.4, 3: 10.0}.get(res_unit)
         for axis, tag in ((-1, "XResolution"), (-2, "YResolution")):
-            if tag in tags:
+            if per and tag in tags:
                 num, den = tags[tag].value
-                if num and den and num != den:
-                    sp[axis] = den / num
+                if num and den:
+                    sp[axis] = float(f"{per * den / num:.7g}")  # float32 rationals
         if ndim == 3 and ij.get("spacing"):
             sp[0] = float(ij["spacing"])
         unit = ij.get("unit")
@@ -183,12 +188,11 @@ def _tiff_spacing(tif, ndim: int):
     return sp, unit
 
 
-def read_tiff_lazy(path: PathLike, name: Optional[str] = None) -> SegImage:
-    """A (large) TIFF as a lazy SegImage, read page by page / tile by tile (tifffile)."""
-    import dask.array as da
+def read_tiff_lazy(path: PathLike, name: Optional[str] = None, lazy: bool = True) -> SegImage:
+    """A (large) TIFF as a lazy SegImage, read page by page / tile by tile (tifffile); with
+    ``lazy=False`` the same image (axes, calibration) read into memory."""
     import tifffile
 
-    zarr = _zarr()
     p = Path(path)
     label = name or p.stem
     try:
@@ -196,8 +200,13 @@ def read_tiff_lazy(path: PathLike, name: Optional[str] = None) -> SegImage:
             series = tif.series[0]
             shape, axes = series.shape, series.axes
             spacing, unit = _tiff_spacing(tif, 3 if len(shape) >= 3 else 2)
-        store = tifffile.imread(str(p), aszarr=True)
-        arr = da.from_zarr(zarr.open(store, mode="r"))
+            if not lazy:
+                arr = series.asarray()
+        if lazy:
+            import dask.array as da
+
+            store = tifffile.imread(str(p), aszarr=True)
+            arr = da.from_zarr(_zarr().open(store, mode="r"))
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{p}: cannot read it as TIFF ({_one_line(exc)})") from None
     multichannel = axes[-1:] in ("S", "C") and arr.ndim >= 3

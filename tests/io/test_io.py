@@ -285,3 +285,64 @@ def test_cli_warns_when_the_output_format_drops_geometry(cli, tmp_path):
         assert r.code == 0, r.err
         warn = [x for x in r.err.splitlines() if x.startswith("warning:")]
         assert bool(warn) == warned and (not warn or "origin" in warn[0]), r.err
+
+
+# --- TIFF: one reader for memory and lazy reading (tifffile) ----------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 20), (4, 24, 20), (5, 24, 20), (24, 20, 3), (24, 20)])
+def test_tiff_reads_the_same_in_memory_and_lazily(tmp_path, shape):
+    """A (3, H, W) or (4, H, W) stack, which tifffile stores as separate sample planes, came
+    back from ITK as (H, W, 4) with an invented alpha channel (or scrambled values); the lazy
+    reader said (3, H, W). Both now give the file's array unchanged."""
+    import tifffile
+
+    data = np.random.default_rng(1).integers(0, 200, shape).astype(np.uint8)
+    p = tmp_path / "s.tif"
+    tifffile.imwrite(p, data)
+    mem, lazy = read_image(p), read_image(p, lazy=True)
+    np.testing.assert_array_equal(mem.array, data)
+    np.testing.assert_array_equal(np.asarray(lazy.array), data)
+    assert mem.multichannel == lazy.multichannel == (shape[-1] == 3 and len(shape) == 3
+                                                      and shape[0] > 4)
+    assert mem.spacing == lazy.spacing
+
+
+def test_tiff_fiji_calibration_is_read_in_memory(tmp_path):
+    """ITK ignored ImageJ/Fiji's calibration (spacing 1, 1, 1); tifffile's reading keeps it."""
+    import tifffile
+
+    data = np.zeros((4, 16, 12), np.uint16)
+    p = tmp_path / "fiji.tif"
+    tifffile.imwrite(p, data, imagej=True, resolution=(1 / 0.25, 1 / 0.25),
+                     metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"})
+    img = read_image(p)
+    assert img.spacing == pytest.approx((2.0, 0.25, 0.25))
+    assert img.metadata.get("unit") == "um"
+
+
+@pytest.mark.parametrize("unit,factor", [("INCH", 25.4), ("CENTIMETER", 10.0), ("NONE", None)])
+def test_tiff_resolution_units_as_itk_reads_them(tmp_path, unit, factor):
+    """The lazy reader took pixels per inch for pixels per mm (spacing 1/25.4 of the truth for
+    a TIFF this package wrote). Inch and centimetre resolutions are in mm now, as ITK reads
+    them; a resolution without a unit says nothing (spacing 1)."""
+    import SimpleITK as sitk
+    import tifffile
+
+    p = tmp_path / "r.tif"
+    tifffile.imwrite(p, np.zeros((3, 10, 8), np.uint8), resolution=(2.0, 4.0),
+                     resolutionunit=unit)
+    want = (1.0, 1.0) if factor is None else (factor / 4.0, factor / 2.0)
+    assert tuple(sitk.ReadImage(str(p)).GetSpacing())[:2][::-1] == pytest.approx(want)
+    for lazy in (False, True):
+        assert read_image(p, lazy=lazy).spacing[-2:] == pytest.approx(want)
+
+
+def test_tiff_written_here_keeps_its_in_plane_spacing_on_both_paths(tmp_path):
+    img = SegImage(np.arange(3 * 10 * 8, dtype=np.uint8).reshape(3, 10, 8),
+                   spacing=(1.0, 0.5, 0.7))
+    p = write_image(tmp_path / "w.tif", img)
+    for lazy in (False, True):
+        back = read_image(p, lazy=lazy)
+        assert back.spacing == (1.0, 0.5, 0.7)
+        np.testing.assert_array_equal(np.asarray(back.array), img.array)
