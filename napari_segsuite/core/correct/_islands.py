@@ -19,6 +19,9 @@ def components(arr: np.ndarray, acting: List[int], connectivity: str
     Returns (comp, sizes, value): ``comp`` numbers the components 1..n (0 elsewhere), ``sizes[i]``
     and ``value[i]`` are component i's voxel count and label (index 0 unused).
     """
+    fast = _components_fast(arr, acting, connectivity)
+    if fast is not None:
+        return fast
     from skimage.measure import label as sk_label
 
     work = arr
@@ -33,6 +36,30 @@ def components(arr: np.ndarray, acting: List[int], connectivity: str
     value = np.zeros(sizes.size, np.int64)
     value[flat] = work.ravel()
     return comp, sizes, value
+
+
+def _components_fast(arr, acting, connectivity):
+    """:func:`components` by one union-find pass in numba (the same numbering as scikit-image:
+    raster order of each component's first voxel); None when a value is outside the look-up
+    table's range."""
+    from ..base.neighbours import offsets
+    from . import _kernels as K
+
+    if arr.size == 0 or arr.dtype == np.uint64:
+        return None
+    if acting is not None and acting and not K.lut_ok((min(acting), max(acting))):
+        return None
+    a = K.as3(arr)
+    rank = parse_connectivity(connectivity, arr.ndim)
+    offs = np.asarray(offsets(arr.ndim, rank), np.int64)
+    back = K.offsets3(offs[[tuple(o) < (0,) * arr.ndim for o in offs]])
+    idx = K.stack_dtype(a.size)
+    parent = np.empty(a.size, idx)
+    comp = np.empty(a.size, idx)
+    act = K.lut(acting or ()) if acting is not None else np.zeros(1, np.bool_)
+    sizes, value = K.components_kernel(a, act, acting is not None, back, parent, comp)
+    sizes[0] = a.size - int(sizes[1:].sum())
+    return comp.reshape(arr.shape), sizes, value
 
 
 def remove_small(arr, acting, connectivity, min_voxels: float) -> np.ndarray:
@@ -118,16 +145,28 @@ def fill_holes(arr, acting, connectivity, per_slice_axis: Optional[int]) -> np.n
     st = structure(connectivity, nd)
     for _, lab, box in boxes:
         mask = arr[box] == lab
-        if per_slice_axis is None:
-            holes = _holes(mask, st)
-        else:
-            holes = np.zeros_like(mask)
-            for k in range(mask.shape[per_slice_axis]):
-                sl = [slice(None)] * mask.ndim
-                sl[per_slice_axis] = k
-                sl = tuple(sl)
-                holes[sl] = _holes(mask[sl], st)
+        holes = _holes_fast(mask, st, per_slice_axis)
         if holes.any():
             view = out[box]
             view[holes] = lab
     return out
+
+
+def _holes_fast(mask, st, per_slice_axis):
+    """:func:`_holes` of the whole mask, or of each of its slices along ``per_slice_axis``
+    (the slices' own borders), by one flood from the border in numba."""
+    from . import _kernels as K
+
+    ndim = mask.ndim
+    offs = np.argwhere(st) - 1
+    offs = offs[np.any(offs != 0, axis=1)]
+    border = [True] * ndim
+    if per_slice_axis is not None:
+        offs = np.insert(offs, per_slice_axis, 0, axis=1)
+        border[per_slice_axis] = False
+    if ndim == 2:
+        border = [False] + border
+    m = K.as3(mask)
+    stack = np.empty(m.size, K.stack_dtype(m.size))
+    holes = K.enclosed_kernel(m, K.offsets3(offs), np.array(border), stack)
+    return holes.view(bool).reshape(mask.shape)
