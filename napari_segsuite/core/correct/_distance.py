@@ -19,6 +19,7 @@ from typing import Sequence, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
+from . import _kernels
 from ._common import bbox
 
 #: relative slack on "distance <= r" for the float32 rounding of the distance transform
@@ -64,7 +65,15 @@ def _outside_distance(arr, acting, pad, spacing):
 
 def grow(arr, acting, r: float, spacing) -> np.ndarray:
     """Every voxel not of an acting label within distance <= r of one gets the nearest acting
-    label (ties: the lowest label)."""
+    label (ties: the acting voxel at the first offset of :func:`_offsets_by_length`)."""
+    fast = _fast_ball(arr, acting, r, spacing)
+    if fast is not None:
+        a, act, offs, out = fast
+        p, d, f, lo, hi = _kernels.pad(a, offs, "edge")
+        res = p.copy()
+        _kernels.grow_pad(p, act, d, f, lo, hi, res)
+        _kernels.as3(out)[...] = _kernels.crop(res, lo, hi)
+        return out
     out = arr.copy()
     seeds = np.isin(arr, acting)
     pad = _pad(_reach(r, spacing))
@@ -103,6 +112,81 @@ def grow(arr, acting, r: float, spacing) -> np.ndarray:
     return out
 
 
+#: the most ball offsets for the numba kernels (they visit every boundary voxel once per offset;
+#: beyond this the distance transforms are faster: radius ~4.5 voxels in 3D)
+_BALL_MAX = 400
+
+
+def _fast_ball(arr, acting, r, spacing):
+    """(3D labels, acting look-up table, ball offsets, a copy of arr to write into) for the
+    numba kernels, or None when they do not apply (a large ball, values out of range)."""
+    if arr.size == 0 or arr.dtype == np.uint64 or not acting or \
+            not _kernels.lut_ok((min(acting), max(acting))):
+        return None
+    offs = _kernels.ball(r, spacing)
+    if len(offs) > _BALL_MAX:
+        return None
+    return _kernels.as3(arr), _kernels.lut(acting), offs, arr.copy()
+
+
+def _near_outside(arr, acting, r, spacing):
+    """(copy of arr, acting voxels within r of a voxel of another value, acting voxels) by
+    the numba kernel, or None (see :func:`_fast_ball`)."""
+    fast = _fast_ball(arr, acting, r, spacing)
+    if fast is None:
+        return None
+    a, act, offs, out = fast
+    mark = _near_other(a, act, offs)
+    return out, mark.view(bool).reshape(arr.shape), act[a].reshape(arr.shape)
+
+
+def _near_other(a, act, offs):
+    """uint8 mask of the acting voxels within the ball of a voxel of another value."""
+    p, d, f, lo, hi = _kernels.pad(a, offs, "edge")
+    mark = np.zeros(p.shape, np.uint8)
+    _kernels.near_other_pad(p, act, d, f, lo, hi, mark)
+    return np.ascontiguousarray(_kernels.crop(mark, lo, hi))
+
+
+def _dilate(mask, offs):
+    """uint8 dilation of a 0/1 uint8 3D mask by the ball (outside the array: nothing)."""
+    p, d, f, lo, hi = _kernels.pad(mask, offs, "constant")
+    out = np.zeros(p.shape, np.uint8)
+    _kernels.dilate_pad(p, d, f, lo, hi, out)
+    return np.ascontiguousarray(_kernels.crop(out, lo, hi))
+
+
+def _open_close_fast(arr, acting, r, spacing, opening):
+    """:func:`open_close` by the numba kernels (None: see :func:`_fast_ball`): opening keeps
+    the acting voxels within r of a core voxel (one farther than r from every voxel of another
+    value); closing adds to each label the voxels farther than r from every voxel outside its
+    dilation by r."""
+    fast = _fast_ball(arr, acting, r, spacing)
+    if fast is None:
+        return None
+    a, act, offs, out = fast
+    if opening:
+        mark = _near_other(a, act, offs)
+        inside = act[a]
+        core = (inside & (mark == 0)).view(np.uint8)
+        near = _dilate(core, offs)
+        out[(inside & (near == 0)).reshape(arr.shape)] = 0
+        return out
+    reach = _reach(r, spacing)
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=_pad(reach, reach))
+        if box is None:
+            continue
+        mask = np.ascontiguousarray(m[box])
+        m3 = _kernels.as3(mask)
+        grown = _dilate(m3, offs)
+        near = _dilate(1 - grown, offs)
+        closed = ((grown != 0) & (near == 0)).reshape(mask.shape)
+        out[box][closed & ~mask] = lab
+    return out
+
+
 def _offsets_by_length(r, spacing):
     """Voxel offsets of physical length in (0, r], shortest first (ties: lexicographic)."""
     reach = _reach(r, spacing)
@@ -116,6 +200,11 @@ def _offsets_by_length(r, spacing):
 
 def shrink(arr, acting, r: float, spacing) -> np.ndarray:
     """Each acting label keeps the voxels farther than r from the nearest voxel outside it."""
+    fast = _near_outside(arr, acting, r, spacing)
+    if fast is not None:
+        out, mark, _ = fast
+        out[mark] = 0
+        return out
     out = arr.copy()
     box, d = _outside_distance(arr, acting, _pad(_reach(r, spacing)), spacing)
     if box is None:
@@ -128,6 +217,11 @@ def shrink(arr, acting, r: float, spacing) -> np.ndarray:
 def hollow(arr, acting, t: float, spacing) -> np.ndarray:
     """Each acting label keeps the voxels within distance <= t of the nearest voxel outside
     it (the label minus its shrink by t)."""
+    fast = _near_outside(arr, acting, t, spacing)
+    if fast is not None:
+        out, mark, act = fast
+        out[act & ~mark] = 0
+        return out
     out = arr.copy()
     box, d = _outside_distance(arr, acting, _pad(_reach(t, spacing)), spacing)
     if box is None:
@@ -139,6 +233,9 @@ def hollow(arr, acting, t: float, spacing) -> np.ndarray:
 
 def open_close(arr, acting, r: float, spacing, opening: bool) -> np.ndarray:
     """Morphological opening / closing of each acting label by the ball of radius r."""
+    fast = _open_close_fast(arr, acting, r, spacing, opening)
+    if fast is not None:
+        return fast
     out = arr.copy()
     reach = _reach(r, spacing)
     lim = r * (1 + _EPS)
@@ -174,6 +271,20 @@ def median(arr, acting, r: float, spacing) -> np.ndarray:
     half = tuple(int(round(r / s)) for s in spacing)
     size = tuple(2 * h + 1 for h in half)
     out = arr.copy()
+    if int(np.prod(size)) < 2 ** 31:
+        h3 = (0,) * (3 - len(half)) + half
+        for lab in acting:
+            m = arr == lab
+            box = bbox(m, pad=tuple(h + 1 for h in half))
+            if box is None:
+                continue
+            mask = m[box]
+            count = _kernels.box_count_kernel(_kernels.as3(mask), *h3).reshape(mask.shape)
+            res = count > int(np.prod(size)) // 2   # count > size / 2, size odd
+            view = out[box]
+            view[mask & ~res] = 0
+            view[res & ~mask] = lab
+        return out
     pad = tuple(h + 1 for h in half)
     for lab in acting:
         m = arr == lab

@@ -39,9 +39,9 @@ def components(arr: np.ndarray, acting: List[int], connectivity: str
 
 
 def _components_fast(arr, acting, connectivity):
-    """:func:`components` by one union-find pass in numba (the same numbering as scikit-image:
-    raster order of each component's first voxel); None when a value is outside the look-up
-    table's range."""
+    """:func:`components` by union-find over runs along the last axis in numba (the same
+    numbering as scikit-image: raster order of each component's first voxel); None when a
+    value is outside the look-up table's range."""
     from ..base.neighbours import offsets
     from . import _kernels as K
 
@@ -52,12 +52,11 @@ def _components_fast(arr, acting, connectivity):
     a = K.as3(arr)
     rank = parse_connectivity(connectivity, arr.ndim)
     offs = np.asarray(offsets(arr.ndim, rank), np.int64)
-    back = K.offsets3(offs[[tuple(o) < (0,) * arr.ndim for o in offs]])
-    idx = K.stack_dtype(a.size)
-    parent = np.empty(a.size, idx)
-    comp = np.empty(a.size, idx)
+    back = K.offsets3(offs)
     act = K.lut(acting or ()) if acting is not None else np.zeros(1, np.bool_)
-    sizes, value = K.components_kernel(a, act, acting is not None, back, parent, comp)
+    runs = K.runs_kernel(a, act, acting is not None, K.row_steps(back))
+    comp = np.zeros(a.size, K.stack_dtype(a.size))
+    sizes, value = K.runs_components(*runs, a.shape[2], comp)
     sizes[0] = a.size - int(sizes[1:].sum())
     return comp.reshape(arr.shape), sizes, value
 
@@ -154,7 +153,7 @@ def fill_holes(arr, acting, connectivity, per_slice_axis: Optional[int]) -> np.n
 
 def _holes_fast(mask, st, per_slice_axis):
     """:func:`_holes` of the whole mask, or of each of its slices along ``per_slice_axis``
-    (the slices' own borders), by one flood from the border in numba."""
+    (the slices' own borders), by union-find over runs in numba."""
     from . import _kernels as K
 
     ndim = mask.ndim
@@ -167,6 +166,21 @@ def _holes_fast(mask, st, per_slice_axis):
     if ndim == 2:
         border = [False] + border
     m = K.as3(mask)
-    stack = np.empty(m.size, K.stack_dtype(m.size))
-    holes = K.enclosed_kernel(m, K.offsets3(offs), np.array(border), stack)
-    return holes.view(bool).reshape(mask.shape)
+    border = np.array(border)
+    if per_slice_axis is not None:
+        # runs go along the last axis: move the slice axis first (it then has no steps)
+        axis = per_slice_axis + 3 - ndim
+        m = np.ascontiguousarray(np.moveaxis(m, axis, 0))
+        order = [axis] + [i for i in range(3) if i != axis]
+        offs = np.ascontiguousarray(K.offsets3(offs)[:, order])
+        border = border[order]
+    else:
+        offs = K.offsets3(offs)
+    runs = K.runs_kernel(1 - m, np.zeros(1, np.bool_), False, K.row_steps(offs))
+    out = np.zeros(m.size, np.uint8)
+    K.runs_enclosed(runs[0], runs[1], runs[2], runs[4], np.array(m.shape, np.int64), border,
+                    out)
+    out = out.reshape(m.shape)
+    if per_slice_axis is not None:
+        out = np.moveaxis(out, 0, axis)
+    return out.view(bool).reshape(mask.shape)

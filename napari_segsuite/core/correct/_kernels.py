@@ -20,7 +20,7 @@ import math
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..base.kernels import find_root
 
@@ -415,3 +415,236 @@ def box_count_kernel(mask, h0, h1, h2):
             for x in range(nx):
                 s0[z, y, x] = s0[z - 1, y, x] + s1[hi, y, x] - s1[lo, y, x]
     return s0
+
+
+# --------------------------------------------------------------------------- runs (components)
+
+def row_steps(offs3: np.ndarray) -> np.ndarray:
+    """(M, 3) rows (dz, dy, e) of the backward row steps of a neighbourhood (K, 3): the rows
+    before a voxel's own in raster order that hold a neighbour, with e = 1 when the diagonal
+    x steps are neighbours too (e = 0: only the voxel straight above/below)."""
+    rows = {}
+    for dz, dy, dx in np.asarray(offs3).tolist():
+        if dz < 0 or (dz == 0 and dy < 0):
+            rows[(dz, dy)] = max(rows.get((dz, dy), 0), abs(dx))
+    return np.array([(dz, dy, e) for (dz, dy), e in sorted(rows.items())],
+                    np.int64).reshape(-1, 3)
+
+
+@njit(cache=True, nogil=True)
+def runs_kernel(a, act, use_act, steps):
+    """Connected components of equal non-zero values (acted-on values when ``use_act``) by
+    runs along the last axis: returns (start, end, row, value, root) per run, runs in raster
+    order, ``root`` the index of the first run of its component (so components in raster order
+    of their first voxel). ``steps``: :func:`row_steps` of the neighbourhood."""
+    nz, ny, nx = a.shape
+    n_runs = 0
+    for z in range(nz):
+        for y in range(ny):
+            x = 0
+            while x < nx:
+                v = a[z, y, x]
+                e = x + 1
+                while e < nx and a[z, y, e] == v:
+                    e += 1
+                if v != 0 and (not use_act or _in(act, np.int64(v))):
+                    n_runs += 1
+                x = e
+    start = np.empty(n_runs, np.int64)
+    end = np.empty(n_runs, np.int64)
+    row = np.empty(n_runs, np.int64)
+    value = np.empty(n_runs, np.int64)
+    row_ptr = np.zeros(nz * ny + 1, np.int64)
+    n = 0
+    for z in range(nz):
+        for y in range(ny):
+            x = 0
+            while x < nx:
+                v = a[z, y, x]
+                e = x + 1
+                while e < nx and a[z, y, e] == v:
+                    e += 1
+                if v != 0 and (not use_act or _in(act, np.int64(v))):
+                    start[n] = x
+                    end[n] = e
+                    row[n] = z * ny + y
+                    value[n] = v
+                    n += 1
+                x = e
+            row_ptr[z * ny + y + 1] = n
+    parent = np.arange(n_runs)
+    for z in range(nz):
+        for y in range(ny):
+            r = z * ny + y
+            i0 = row_ptr[r]
+            i1 = row_ptr[r + 1]
+            if i0 == i1:
+                continue
+            for s in range(steps.shape[0]):
+                zz = z + steps[s, 0]
+                yy = y + steps[s, 1]
+                ex = steps[s, 2]
+                if zz < 0 or yy < 0 or yy >= ny:
+                    continue
+                rr = zz * ny + yy
+                j = row_ptr[rr]
+                j1 = row_ptr[rr + 1]
+                for i in range(i0, i1):
+                    while j < j1 and end[j] + ex <= start[i]:
+                        j += 1
+                    k = j
+                    while k < j1 and start[k] < end[i] + ex:
+                        if value[k] == value[i]:
+                            ri = find_root(parent, i)
+                            rk = find_root(parent, k)
+                            if ri < rk:
+                                parent[rk] = ri
+                            elif rk < ri:
+                                parent[ri] = rk
+                        k += 1
+    for i in range(n_runs):
+        parent[i] = find_root(parent, i)
+    return start, end, row, value, parent
+
+
+@njit(cache=True, nogil=True)
+def runs_components(start, end, row, value, root, nx, comp):
+    """Component ids 1..n (raster order) written per voxel into ``comp`` (flat, zeroed);
+    returns (sizes, values) indexed by id."""
+    n_runs = start.size
+    ids = np.zeros(n_runs, np.int64)
+    n = 0
+    for i in range(n_runs):
+        if root[i] == i:
+            n += 1
+            ids[i] = n
+        else:
+            ids[i] = ids[root[i]]
+    sizes = np.zeros(n + 1, np.int64)
+    values = np.zeros(n + 1, np.int64)
+    for i in range(n_runs):
+        c = ids[i]
+        values[c] = value[i]
+        sizes[c] += end[i] - start[i]
+        base = row[i] * nx
+        for x in range(start[i], end[i]):
+            comp[base + x] = c
+    return sizes, values
+
+
+@njit(cache=True, nogil=True)
+def runs_enclosed(start, end, row, root, shape, border, out):
+    """out (flat uint8, zeroed) = 1 on the runs of components that touch no face of the array
+    along the axes where ``border`` is True."""
+    nz, ny, nx = shape[0], shape[1], shape[2]
+    n_runs = start.size
+    touch = np.zeros(n_runs, np.bool_)
+    for i in range(n_runs):
+        y = row[i] % ny
+        z = row[i] // ny
+        if (border[2] and (start[i] == 0 or end[i] == nx)) or \
+                (border[1] and (y == 0 or y == ny - 1)) or \
+                (border[0] and (z == 0 or z == nz - 1)):
+            touch[root[i]] = True
+    for i in range(n_runs):
+        if not touch[root[i]]:
+            base = row[i] * nx
+            for x in range(start[i], end[i]):
+                out[base + x] = 1
+
+
+# --------------------------------------------------------------------------- padded ball kernels
+# The arrays are padded by the ball's reach (at least 1) on every side so that no index is
+# checked: ``d`` holds the ball's offsets as flat steps, ``f`` the six face steps, ``lo``/``hi``
+# the padded array's interior (the original voxels).
+
+@njit(cache=True, nogil=True, parallel=True)
+def grow_pad(a, act, d, f, lo, hi, out):
+    """:func:`grow_kernel` on padded arrays, by gathering: each non-acted-on voxel takes the
+    value at the first offset (src = dst + offset) whose voxel is acted on."""
+    nz, ny, nx = a.shape
+    flat = a.reshape(-1)
+    o = out.reshape(-1)
+    k_n = d.size
+    for z in prange(lo[0], hi[0]):
+        for y in range(lo[1], hi[1]):
+            base = (z * ny + y) * nx
+            for x in range(lo[2], hi[2]):
+                t = base + x
+                if _in(act, np.int64(flat[t])):
+                    continue
+                for k in range(k_n):
+                    w = flat[t + d[k]]
+                    if _in(act, np.int64(w)):
+                        o[t] = w
+                        break
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def near_other_pad(a, act, d, f, lo, hi, mark):
+    """:func:`near_other_kernel` on padded arrays (edge-replicated padding: a padded voxel is
+    never closer than the array voxel it copies)."""
+    nz, ny, nx = a.shape
+    flat = a.reshape(-1)
+    m = mark.reshape(-1)
+    k_n = d.size
+    for z in prange(lo[0], hi[0]):
+        for y in range(lo[1], hi[1]):
+            base = (z * ny + y) * nx
+            for x in range(lo[2], hi[2]):
+                q = base + x
+                v = flat[q]
+                touch = False
+                for g in range(6):
+                    w = flat[q + f[g]]
+                    if w != v and _in(act, np.int64(w)):
+                        touch = True
+                        break
+                if not touch:
+                    continue
+                for k in range(k_n):
+                    w = flat[q + d[k]]
+                    if w != v and _in(act, np.int64(w)):
+                        m[q + d[k]] = 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dilate_pad(mask, d, f, lo, hi, out):
+    """:func:`dilate_kernel` on zero-padded arrays."""
+    nz, ny, nx = mask.shape
+    flat = mask.reshape(-1)
+    o = out.reshape(-1)
+    k_n = d.size
+    for z in prange(lo[0], hi[0]):
+        for y in range(lo[1], hi[1]):
+            base = (z * ny + y) * nx
+            for x in range(lo[2], hi[2]):
+                q = base + x
+                if flat[q] == 0:
+                    continue
+                o[q] = 1
+                edge = False
+                for g in range(6):
+                    if flat[q + f[g]] == 0:
+                        edge = True
+                        break
+                if not edge:
+                    continue
+                for k in range(k_n):
+                    o[q + d[k]] = 1
+
+
+def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
+    """(padded array, flat ball steps, flat face steps, lo, hi) for the padded kernels:
+    ``a3`` padded by the ball's reach (at least 1) per axis, edge-replicated (``mode="edge"``)
+    or with zeros (``"constant"``)."""
+    w = np.maximum(np.abs(offs).max(0) if len(offs) else 0, 1).astype(np.int64)
+    p = np.pad(a3, [(int(k), int(k)) for k in w], mode=mode)
+    strides = np.array([p.shape[1] * p.shape[2], p.shape[2], 1], np.int64)
+    return (p, np.ascontiguousarray(offs @ strides), np.ascontiguousarray(_FACES @ strides),
+            w, w + np.array(a3.shape, np.int64))
+
+
+def crop(p: np.ndarray, lo, hi) -> np.ndarray:
+    """The original voxels of a padded array."""
+    return p[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
