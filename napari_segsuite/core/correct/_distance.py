@@ -66,14 +66,9 @@ def _outside_distance(arr, acting, pad, spacing):
 def grow(arr, acting, r: float, spacing) -> np.ndarray:
     """Every voxel not of an acting label within distance <= r of one gets the nearest acting
     label (ties: the acting voxel at the first offset of :func:`_offsets_by_length`)."""
-    fast = _fast_ball(arr, acting, r, spacing)
+    fast = _grow_fast(arr, acting, r, spacing)
     if fast is not None:
-        a, act, offs, out = fast
-        p, d, f, lo, hi = _kernels.pad(a, offs, "edge")
-        res = p.copy()
-        _kernels.grow_pad(p, act, d, f, lo, hi, res)
-        _kernels.as3(out)[...] = _kernels.crop(res, lo, hi)
-        return out
+        return fast
     out = arr.copy()
     seeds = np.isin(arr, acting)
     pad = _pad(_reach(r, spacing))
@@ -112,64 +107,86 @@ def grow(arr, acting, r: float, spacing) -> np.ndarray:
     return out
 
 
-#: the most ball offsets for the numba kernels (they visit every boundary voxel once per offset;
-#: beyond this the distance transforms are faster: radius ~4.5 voxels in 3D)
-_BALL_MAX = 400
+#: use the numba kernels where they apply (False: the distance transforms alone; the tests
+#: compare the two)
+_FAST = True
 
 
-def _fast_ball(arr, acting, r, spacing):
-    """(3D labels, acting look-up table, ball offsets, a copy of arr to write into) for the
-    numba kernels, or None when they do not apply (a large ball, values out of range)."""
-    if arr.size == 0 or arr.dtype == np.uint64 or not acting or \
-            not _kernels.lut_ok((min(acting), max(acting))):
+def _fast(arr, acting, r, spacing):
+    """(3D labels, acting look-up table) for the numba kernels, or None when they do not apply
+    (values out of the tables' range, a reach beyond int16)."""
+    if not _FAST or arr.size == 0 or arr.dtype == np.uint64 or not acting or \
+            not _kernels.lut_ok((min(acting), max(acting))) or max(_reach(r, spacing)) > 30000:
         return None
+    return _kernels.as3(arr), _kernels.lut(acting)
+
+
+def _within(a, act, r, spacing):
+    """uint8 mask: 1 on the voxels of ``a`` (3D) whose value is in ``act`` and that have a
+    voxel of another value within distance r (the ball's test, separable kernel)."""
+    sp = (1.0,) * (3 - len(spacing)) + tuple(float(s) for s in spacing)
+    reach = (0,) * (3 - len(spacing)) + _reach(r, spacing)
+    sz2, sy2, sx2 = (_kernels.squares(k, s) for k, s in zip(reach, sp))
+    mark = np.zeros(a.shape, np.uint8)
+    _kernels.within_kernel(a, act, sx2, sy2, sz2, (r * (1 + _EPS)) ** 2, mark)
+    return mark
+
+
+_ZERO = np.array([True, False])   # look-up table of the value 0 alone (binary masks)
+
+
+def _dilate(mask, r, spacing):
+    """uint8 dilation of a 0/1 uint8 3D mask by the ball of radius r (in the array)."""
+    return mask | _within(mask, _ZERO, r, spacing)
+
+
+def _grow_fast(arr, acting, r, spacing):
+    """:func:`grow` by the numba kernels, or None (see :func:`_fast`)."""
+    fast = _fast(arr, acting, r, spacing)
+    if fast is None:
+        return None
+    a, act = fast
+    out = arr.copy()
+    seeds = _kernels.member(a, act).view(np.uint8)
+    shell = _within(seeds, _ZERO, r, spacing)
+    if len(acting) == 1:
+        out[shell.view(bool).reshape(arr.shape)] = acting[0]
+        return out
     offs = _kernels.ball(r, spacing)
     if len(offs) > _BALL_MAX:
         return None
-    return _kernels.as3(arr), _kernels.lut(acting), offs, arr.copy()
+    p, d, _, lo, hi = _kernels.pad(a, offs, "edge")
+    res = p.copy()
+    _kernels.first_hit_kernel(p, act, _kernels.pad(shell, offs, "constant")[0], d, lo, hi, res)
+    _kernels.as3(out)[...] = _kernels.crop(res, lo, hi)
+    return out
 
 
 def _near_outside(arr, acting, r, spacing):
     """(copy of arr, acting voxels within r of a voxel of another value, acting voxels) by
-    the numba kernel, or None (see :func:`_fast_ball`)."""
-    fast = _fast_ball(arr, acting, r, spacing)
+    the numba kernel, or None (see :func:`_fast`)."""
+    fast = _fast(arr, acting, r, spacing)
     if fast is None:
         return None
-    a, act, offs, out = fast
-    mark = _near_other(a, act, offs)
-    return out, mark.view(bool).reshape(arr.shape), act[a].reshape(arr.shape)
-
-
-def _near_other(a, act, offs):
-    """uint8 mask of the acting voxels within the ball of a voxel of another value."""
-    p, d, f, lo, hi = _kernels.pad(a, offs, "edge")
-    mark = np.zeros(p.shape, np.uint8)
-    _kernels.near_other_pad(p, act, d, f, lo, hi, mark)
-    return np.ascontiguousarray(_kernels.crop(mark, lo, hi))
-
-
-def _dilate(mask, offs):
-    """uint8 dilation of a 0/1 uint8 3D mask by the ball (outside the array: nothing)."""
-    p, d, f, lo, hi = _kernels.pad(mask, offs, "constant")
-    out = np.zeros(p.shape, np.uint8)
-    _kernels.dilate_pad(p, d, f, lo, hi, out)
-    return np.ascontiguousarray(_kernels.crop(out, lo, hi))
+    a, act = fast
+    mark = _within(a, act, r, spacing)
+    return arr.copy(), mark.view(bool).reshape(arr.shape), _kernels.member(a, act).reshape(arr.shape)
 
 
 def _open_close_fast(arr, acting, r, spacing, opening):
-    """:func:`open_close` by the numba kernels (None: see :func:`_fast_ball`): opening keeps
+    """:func:`open_close` by the numba kernels (None: see :func:`_fast`): opening keeps
     the acting voxels within r of a core voxel (one farther than r from every voxel of another
     value); closing adds to each label the voxels farther than r from every voxel outside its
     dilation by r."""
-    fast = _fast_ball(arr, acting, r, spacing)
+    fast = _fast(arr, acting, r, spacing)
     if fast is None:
         return None
-    a, act, offs, out = fast
+    a, act = fast
+    out = arr.copy()
     if opening:
-        mark = _near_other(a, act, offs)
-        inside = act[a]
-        core = (inside & (mark == 0)).view(np.uint8)
-        near = _dilate(core, offs)
+        inside = _kernels.member(a, act)
+        core = (inside & (_within(a, act, r, spacing) == 0)).view(np.uint8)
+        near = _dilate(core, r, spacing)
         out[(inside & (near == 0)).reshape(arr.shape)] = 0
         return out
     reach = _reach(r, spacing)
@@ -179,12 +196,16 @@ def _open_close_fast(arr, acting, r, spacing, opening):
         if box is None:
             continue
         mask = np.ascontiguousarray(m[box])
-        m3 = _kernels.as3(mask)
-        grown = _dilate(m3, offs)
-        near = _dilate(1 - grown, offs)
-        closed = ((grown != 0) & (near == 0)).reshape(mask.shape)
-        out[box][closed & ~mask] = lab
+        grown = _dilate(_kernels.as3(mask), r, spacing)
+        # grown voxels with a non-grown voxel within r are eroded away
+        closed = ((grown != 0) & (_within(grown, np.array([False, True]), r, spacing) == 0))
+        out[box][closed.reshape(mask.shape) & ~mask] = lab
     return out
+
+
+#: the most ball offsets for growing several labels at once (each voxel of the grown shell
+#: looks for its nearest label offset by offset: radius ~4.5 voxels in 3D)
+_BALL_MAX = 400
 
 
 def _offsets_by_length(r, spacing):

@@ -648,3 +648,111 @@ def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
 def crop(p: np.ndarray, lo, hi) -> np.ndarray:
     """The original voxels of a padded array."""
     return p[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+
+
+# --------------------------------------------------------------------------- separable ball test
+# "Is a voxel of another value within r?" by the separable (Saito-Toriwaki) decomposition of
+# the squared Euclidean distance, truncated to the ball's reach: the nearest other value along
+# the row (x), then the minimum over the column (y) of (dy sy)^2 + that, then over z. Exactly
+# the ball's test (the same offsets, squared lengths <= (r (1 + EPS))^2), in time linear in the
+# reach instead of the ball's volume.
+
+def squares(reach: int, s: float) -> np.ndarray:
+    """(k s)^2 for k = 0..reach, then inf (beyond the reach)."""
+    return np.append((np.arange(reach + 1) * float(s)) ** 2, np.inf)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def within_kernel(a, act, sx2, sy2, sz2, thr, out):
+    """out[t] = 1 for every voxel t whose value is in ``act`` and that has a voxel of another
+    value (in the array) at squared physical distance <= thr; ``s?2`` from :func:`squares`."""
+    nz, ny, nx = a.shape
+    rx = sx2.size - 2
+    ry = sy2.size - 2
+    rz = sz2.size - 2
+    kx = np.empty(a.shape, np.int16)
+    for z in prange(nz):
+        for y in range(ny):
+            x = 0
+            while x < nx:
+                v = a[z, y, x]
+                e = x + 1
+                while e < nx and a[z, y, e] == v:
+                    e += 1
+                for i in range(x, e):
+                    k = rx + 1
+                    if x > 0:
+                        k = i - x + 1
+                    if e < nx and e - i < k:
+                        k = e - i
+                    kx[z, y, i] = min(k, rx + 1)
+                x = e
+    gy = np.empty(a.shape, np.float64)
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = a[z, y, x]
+                best = sx2[kx[z, y, x]]
+                for dy in range(1, ry + 1):
+                    if best <= sy2[dy]:
+                        break
+                    for yy in (y - dy, y + dy):
+                        if yy < 0 or yy >= ny:
+                            continue
+                        c = sy2[dy] if a[z, yy, x] != v else sy2[dy] + sx2[kx[z, yy, x]]
+                        if c < best:
+                            best = c
+                gy[z, y, x] = best
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = a[z, y, x]
+                if not _in(act, np.int64(v)):
+                    continue
+                hit = gy[z, y, x] <= thr
+                dz = 1
+                while not hit and dz <= rz and sz2[dz] <= thr:
+                    for zz in (z - dz, z + dz):
+                        if zz < 0 or zz >= nz:
+                            continue
+                        c = sz2[dz] if a[zz, y, x] != v else sz2[dz] + gy[zz, y, x]
+                        if c <= thr:
+                            hit = True
+                    dz += 1
+                if hit:
+                    out[z, y, x] = 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def first_hit_kernel(a, act, shell, d, lo, hi, out):
+    """Each padded voxel of ``shell`` takes the value at its first offset (flat steps ``d``,
+    src = dst + offset) whose voxel is acted on (``a`` edge-padded, ``out`` a copy of it)."""
+    nz, ny, nx = a.shape
+    flat = a.reshape(-1)
+    sh = shell.reshape(-1)
+    o = out.reshape(-1)
+    for z in prange(lo[0], hi[0]):
+        for y in range(lo[1], hi[1]):
+            base = (z * ny + y) * nx
+            for x in range(lo[2], hi[2]):
+                t = base + x
+                if sh[t] == 0:
+                    continue
+                for k in range(d.size):
+                    w = flat[t + d[k]]
+                    if _in(act, np.int64(w)):
+                        o[t] = w
+                        break
+
+
+@njit(cache=True, nogil=True)
+def _member(flat, table, out):
+    for i in range(flat.size):
+        out[i] = _in(table, np.int64(flat[i]))
+
+
+def member(a: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Boolean array: ``table[value]`` per voxel (False beyond the table)."""
+    out = np.empty(a.shape, np.bool_)
+    _member(np.ascontiguousarray(a).reshape(-1), table, out.reshape(-1))
+    return out
