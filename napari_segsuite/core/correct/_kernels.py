@@ -152,7 +152,7 @@ def protect_kernel(before, after, locked, acting, editable, use_editable, overwr
 
 @njit(cache=True, nogil=True)
 def map_kernel(flat, table, out):
-    """out[i] = table[flat[i]]."""
+    """out[i] = table[flat[i]] (every value must index the table)."""
     for i in range(flat.size):
         out[i] = table[flat[i]]
 
@@ -161,7 +161,7 @@ def map_kernel(flat, table, out):
 def where_kernel(flat, table, value, out):
     """out[i] = value where table[flat[i]] (out holds the rest already)."""
     for i in range(flat.size):
-        if table[flat[i]]:
+        if _in(table, np.int64(flat[i])):
             out[i] = value
 
 
