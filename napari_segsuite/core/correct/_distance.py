@@ -327,6 +327,9 @@ def joint(arr, acting, r: float, spacing) -> np.ndarray:
     the other labels together), so neighbours keep no gaps or overlaps between them."""
     sigma = tuple(r / s for s in spacing)
     pad = tuple(int(math.ceil(4 * sg)) + 1 for sg in sigma)
+    if _FAST and acting and arr.dtype != np.uint64 and \
+            _kernels.lut_ok((min(acting), max(acting))):
+        return _joint_fast(arr, acting, sigma, pad)
     total = np.zeros(arr.shape, np.float32)
     best = np.zeros(arr.shape, np.float32)
     best_lab = np.zeros(arr.shape, np.int64)
@@ -351,4 +354,39 @@ def joint(arr, acting, r: float, spacing) -> np.ndarray:
     out[win] = best_lab[win].astype(arr.dtype)
     lost = ~win & np.isin(arr, acting)
     out[lost] = 0
+    return out
+
+
+def _gaussian(mask, sigma):
+    """scipy.ndimage.gaussian_filter(mask.astype(float32), sigma, mode="nearest") to the bit,
+    by the numba kernel (both threads)."""
+    from scipy.ndimage._filters import _gaussian_kernel1d
+
+    a = _kernels.as3(mask.astype(np.float32))
+    b = np.empty_like(a)
+    for ax, sg in enumerate(sigma):
+        w = np.ascontiguousarray(_gaussian_kernel1d(sg, 0, int(4.0 * float(sg) + 0.5))[::-1])
+        _kernels.gauss_axis(a, w, ax + 3 - len(sigma), b)
+        a, b = b, a
+    return a
+
+
+def _joint_fast(arr, acting, sigma, pad):
+    """:func:`joint` with the Gaussians and the bookkeeping in numba (the same result)."""
+    a3 = _kernels.as3(arr)
+    total = np.zeros(a3.shape, np.float32)
+    best = np.zeros(a3.shape, np.float32)
+    best_lab = np.zeros(a3.shape, arr.dtype if arr.dtype != bool else np.uint8)
+    lead = (slice(None),) * (3 - arr.ndim)
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=pad)
+        if box is None:
+            continue
+        box3 = lead + box
+        _kernels.joint_add(_gaussian(m[box], sigma), total[box3], best[box3], best_lab[box3],
+                           lab)
+    out = arr.copy()
+    _kernels.joint_finish(a3.reshape(-1), _kernels.lut(acting), total.reshape(-1),
+                          best.reshape(-1), best_lab.reshape(-1), _kernels.as3(out).reshape(-1))
     return out

@@ -762,3 +762,83 @@ def member(a: np.ndarray, table: np.ndarray) -> np.ndarray:
     out = np.empty(a.shape, np.bool_)
     _member(np.ascontiguousarray(a).reshape(-1), table, out.reshape(-1))
     return out
+
+
+# --------------------------------------------------------------------------- joint smoothing
+
+@njit(cache=True, nogil=True, parallel=True)
+def gauss_axis(src, w, axis, dst):
+    """scipy.ndimage.correlate1d(src, w, axis, mode="nearest") for a symmetric float64 kernel
+    ``w`` and float32 arrays, with scipy's arithmetic (double sums in its order, then float32),
+    so that the result is the same to the bit."""
+    nz, ny, nx = src.shape
+    r = (w.size - 1) // 2
+    if axis == 2:
+        for z in prange(nz):
+            line = np.empty(nx + 2 * r, np.float64)
+            acc = np.empty(nx, np.float64)
+            for y in range(ny):
+                for i in range(nx + 2 * r):
+                    line[i] = src[z, y, min(max(i - r, 0), nx - 1)]
+                # the same sum per voxel as scipy's, taken tap by tap along the row
+                for x in range(nx):
+                    acc[x] = line[x + r] * w[r]
+                for j in range(r, 0, -1):
+                    for x in range(nx):
+                        acc[x] += (line[x + r - j] + line[x + r + j]) * w[r - j]
+                for x in range(nx):
+                    dst[z, y, x] = acc[x]
+    elif axis == 1:
+        for z in prange(nz):
+            acc = np.empty(nx, np.float64)
+            for y in range(ny):
+                for x in range(nx):
+                    acc[x] = np.float64(src[z, y, x]) * w[r]
+                for j in range(r, 0, -1):
+                    lo = max(y - j, 0)
+                    hi = min(y + j, ny - 1)
+                    for x in range(nx):
+                        acc[x] += (np.float64(src[z, lo, x]) +
+                                   np.float64(src[z, hi, x])) * w[r - j]
+                for x in range(nx):
+                    dst[z, y, x] = acc[x]
+    else:
+        for z in prange(nz):
+            acc = np.empty(nx, np.float64)
+            for y in range(ny):
+                for x in range(nx):
+                    acc[x] = np.float64(src[z, y, x]) * w[r]
+                for j in range(r, 0, -1):
+                    lo = max(z - j, 0)
+                    hi = min(z + j, nz - 1)
+                    for x in range(nx):
+                        acc[x] += (np.float64(src[lo, y, x]) +
+                                   np.float64(src[hi, y, x])) * w[r - j]
+                for x in range(nx):
+                    dst[z, y, x] = acc[x]
+
+
+@njit(cache=True, nogil=True)
+def joint_add(sm, total, best, best_lab, lab):
+    """total += sm; where sm > best: best = sm, best_lab = lab (boxes of the whole arrays)."""
+    nz, ny, nx = sm.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = sm[z, y, x]
+                total[z, y, x] += v
+                if v > best[z, y, x]:
+                    best[z, y, x] = v
+                    best_lab[z, y, x] = lab
+
+
+@njit(cache=True, nogil=True)
+def joint_finish(a, act, total, best, best_lab, out):
+    """Voxels where the strongest label beats the rest (1 - total) take it; voxels of an
+    acted-on label where the rest wins become 0 (flat arrays)."""
+    one = np.float32(1.0)
+    for i in range(a.size):
+        if best[i] > one - total[i]:
+            out[i] = best_lab[i]
+        elif _in(act, np.int64(a[i])):
+            out[i] = 0
