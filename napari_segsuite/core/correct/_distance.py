@@ -170,7 +170,8 @@ def _near_outside(arr, acting, r, spacing):
         return None
     a, act = fast
     mark = _within(a, act, r, spacing)
-    return arr.copy(), mark.view(bool).reshape(arr.shape), _kernels.member(a, act).reshape(arr.shape)
+    inside = _kernels.member(a, act).reshape(arr.shape)
+    return arr.copy(), mark.view(bool).reshape(arr.shape), inside
 
 
 def _open_close_fast(arr, acting, r, spacing, opening):

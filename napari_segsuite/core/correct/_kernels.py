@@ -8,10 +8,9 @@ offsets are all 0), C-contiguous. Label membership ("is this value acted on / lo
 boolean look-up table indexed by the value: the kernels run when every value involved lies in
 ``[0, LUT_MAX)``, which :func:`lut_ok` tells; otherwise callers use their numpy path.
 
-Distances: a ball of radius r in physical units is the list of voxel offsets of length
-``<= r (1 + 1e-6)`` (:func:`ball`). The nearest voxel of a set S to a voxel outside S is always a
-voxel of S with a face neighbour outside S (one step from it towards the outside voxel would be
-closer), so the morphology kernels scatter the ball from those boundary voxels only.
+Distances: a ball of radius r in physical units holds the voxel offsets of length
+``<= r (1 + 1e-6)`` (:func:`ball`); "is a voxel of another value in the ball?" is answered by a
+separable pass per axis (:func:`within_kernel`) whose cost grows with r, not r^3.
 """
 
 from __future__ import annotations
@@ -165,214 +164,7 @@ def where_kernel(flat, table, value, out):
             out[i] = value
 
 
-# --------------------------------------------------------------------------- components
-
-@njit(cache=True, nogil=True)
-def components_kernel(a, act, use_act, back, parent, comp):
-    """Connected components of equal non-zero values (of acted-on values when ``use_act``),
-    neighbours given by the backward offsets ``back`` (K, 3). Fills ``comp`` (flat, 0 outside)
-    with ids 1..n in raster order of each component's first voxel; returns (sizes, values)
-    indexed by id (index 0 unused)."""
-    nz, ny, nx = a.shape
-    flat = a.reshape(-1)
-    k_n = back.shape[0]
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                i = (z * ny + y) * nx + x
-                parent[i] = i
-                v = a[z, y, x]
-                if v == 0 or (use_act and not _in(act, np.int64(v))):
-                    continue
-                for k in range(k_n):
-                    zz = z + back[k, 0]
-                    yy = y + back[k, 1]
-                    xx = x + back[k, 2]
-                    if zz < 0 or yy < 0 or xx < 0 or yy >= ny or xx >= nx:
-                        continue
-                    if a[zz, yy, xx] != v:
-                        continue
-                    j = (zz * ny + yy) * nx + xx
-                    ri = find_root(parent, i)
-                    rj = find_root(parent, j)
-                    if ri < rj:
-                        parent[rj] = ri
-                    elif rj < ri:
-                        parent[ri] = rj
-    # roots are the smallest index of their component: its first voxel in raster order
-    n = 0
-    for i in range(flat.size):
-        v = flat[i]
-        if v == 0 or (use_act and not _in(act, np.int64(v))):
-            continue
-        if parent[i] == i:
-            n += 1
-    sizes = np.zeros(n + 1, np.int64)
-    values = np.zeros(n + 1, np.int64)
-    m = 0
-    for i in range(flat.size):
-        v = flat[i]
-        if v == 0 or (use_act and not _in(act, np.int64(v))):
-            comp[i] = 0
-            continue
-        r = find_root(parent, i)
-        if r == i:
-            m += 1
-            comp[i] = m
-            values[m] = v
-        else:
-            comp[i] = comp[r]
-        sizes[comp[i]] += 1
-    return sizes, values
-
-
-@njit(cache=True, nogil=True)
-def enclosed_kernel(mask, offs, border, stack):
-    """The voxels of ``mask == 0`` not connected (by ``offs``) to a voxel on the array's faces
-    along the axes where ``border`` is True: 1 there, 0 elsewhere (uint8, mask's shape)."""
-    nz, ny, nx = mask.shape
-    seen = np.zeros(mask.shape, np.uint8)
-    top = 0
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                if mask[z, y, x] != 0:
-                    continue
-                if (border[0] and (z == 0 or z == nz - 1)) or \
-                        (border[1] and (y == 0 or y == ny - 1)) or \
-                        (border[2] and (x == 0 or x == nx - 1)):
-                    seen[z, y, x] = 1
-                    stack[top] = (z * ny + y) * nx + x
-                    top += 1
-    k_n = offs.shape[0]
-    while top > 0:
-        top -= 1
-        i = stack[top]
-        x = i % nx
-        y = (i // nx) % ny
-        z = i // (nx * ny)
-        for k in range(k_n):
-            zz = z + offs[k, 0]
-            yy = y + offs[k, 1]
-            xx = x + offs[k, 2]
-            if zz < 0 or yy < 0 or xx < 0 or zz >= nz or yy >= ny or xx >= nx:
-                continue
-            if mask[zz, yy, xx] == 0 and seen[zz, yy, xx] == 0:
-                seen[zz, yy, xx] = 1
-                stack[top] = (zz * ny + yy) * nx + xx
-                top += 1
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                seen[z, y, x] = 1 if (mask[z, y, x] == 0 and seen[z, y, x] == 0) else 0
-    return seen
-
-
-# --------------------------------------------------------------------------- ball morphology
-
-@njit(cache=True, nogil=True)
-def _on_face(a, z, y, x, table, use_table, v):
-    """True when voxel (z, y, x) has a face neighbour outside its set: with ``use_table``
-    the set is the values of ``table``, else the value ``v``."""
-    nz, ny, nx = a.shape
-    for f in range(6):
-        zz = z + _FACES[f, 0]
-        yy = y + _FACES[f, 1]
-        xx = x + _FACES[f, 2]
-        if zz < 0 or yy < 0 or xx < 0 or zz >= nz or yy >= ny or xx >= nx:
-            continue
-        w = np.int64(a[zz, yy, xx])
-        if use_table:
-            if not _in(table, w):
-                return True
-        elif w != v:
-            return True
-    return False
-
-
-@njit(cache=True, nogil=True)
-def grow_kernel(a, act, offs, out):
-    """Margin: every voxel of ``a`` whose value is not acted on, within the ball ``offs``
-    (sorted shortest first) of an acted-on voxel, takes the value of the acted-on voxel at the
-    first offset (src = dst + offset) in that order (written into ``out``, a copy of ``a``)."""
-    nz, ny, nx = a.shape
-    k_n = offs.shape[0]
-    rank = np.full(a.shape, k_n, np.int32)
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                v = np.int64(a[z, y, x])
-                if not _in(act, v) or not _on_face(a, z, y, x, act, True, v):
-                    continue
-                for k in range(k_n):
-                    tz = z - offs[k, 0]
-                    ty = y - offs[k, 1]
-                    tx = x - offs[k, 2]
-                    if tz < 0 or ty < 0 or tx < 0 or tz >= nz or ty >= ny or tx >= nx:
-                        continue
-                    if k < rank[tz, ty, tx] and not _in(act, np.int64(a[tz, ty, tx])):
-                        rank[tz, ty, tx] = k
-                        out[tz, ty, tx] = a[z, y, x]
-
-
-@njit(cache=True, nogil=True)
-def near_other_kernel(a, act, offs, mark):
-    """mark = 1 on every acted-on voxel within the ball ``offs`` of a voxel of another value
-    (its distance to the nearest voxel outside its label is <= r)."""
-    nz, ny, nx = a.shape
-    k_n = offs.shape[0]
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                v = np.int64(a[z, y, x])
-                # a voxel of another value next to an acted-on voxel
-                touch = False
-                for f in range(6):
-                    zz = z + _FACES[f, 0]
-                    yy = y + _FACES[f, 1]
-                    xx = x + _FACES[f, 2]
-                    if zz < 0 or yy < 0 or xx < 0 or zz >= nz or yy >= ny or xx >= nx:
-                        continue
-                    w = np.int64(a[zz, yy, xx])
-                    if w != v and _in(act, w):
-                        touch = True
-                        break
-                if not touch:
-                    continue
-                for k in range(k_n):
-                    tz = z + offs[k, 0]
-                    ty = y + offs[k, 1]
-                    tx = x + offs[k, 2]
-                    if tz < 0 or ty < 0 or tx < 0 or tz >= nz or ty >= ny or tx >= nx:
-                        continue
-                    w = np.int64(a[tz, ty, tx])
-                    if w != v and _in(act, w):
-                        mark[tz, ty, tx] = 1
-
-
-@njit(cache=True, nogil=True)
-def dilate_kernel(mask, offs, out):
-    """out |= the dilation of ``mask != 0`` by the ball ``offs`` (out starts as a copy of the
-    mask or zeros; only the ball's voxels are added)."""
-    nz, ny, nx = mask.shape
-    k_n = offs.shape[0]
-    one = np.zeros(1, np.bool_)
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                if mask[z, y, x] == 0:
-                    continue
-                out[z, y, x] = 1
-                if not _on_face(mask, z, y, x, one, False, np.int64(mask[z, y, x])):
-                    continue
-                for k in range(k_n):
-                    tz = z + offs[k, 0]
-                    ty = y + offs[k, 1]
-                    tx = x + offs[k, 2]
-                    if tz < 0 or ty < 0 or tx < 0 or tz >= nz or ty >= ny or tx >= nx:
-                        continue
-                    out[tz, ty, tx] = 1
-
+# --------------------------------------------------------------------------- median
 
 @njit(cache=True, nogil=True)
 def box_count_kernel(mask, h0, h1, h2):
@@ -557,103 +349,6 @@ def runs_enclosed(start, end, row, root, shape, border, out):
                 out[base + x] = 1
 
 
-# --------------------------------------------------------------------------- padded ball kernels
-# The arrays are padded by the ball's reach (at least 1) on every side so that no index is
-# checked: ``d`` holds the ball's offsets as flat steps, ``f`` the six face steps, ``lo``/``hi``
-# the padded array's interior (the original voxels).
-
-@njit(cache=True, nogil=True, parallel=True)
-def grow_pad(a, act, d, f, lo, hi, out):
-    """:func:`grow_kernel` on padded arrays, by gathering: each non-acted-on voxel takes the
-    value at the first offset (src = dst + offset) whose voxel is acted on."""
-    nz, ny, nx = a.shape
-    flat = a.reshape(-1)
-    o = out.reshape(-1)
-    k_n = d.size
-    for z in prange(lo[0], hi[0]):
-        for y in range(lo[1], hi[1]):
-            base = (z * ny + y) * nx
-            for x in range(lo[2], hi[2]):
-                t = base + x
-                if _in(act, np.int64(flat[t])):
-                    continue
-                for k in range(k_n):
-                    w = flat[t + d[k]]
-                    if _in(act, np.int64(w)):
-                        o[t] = w
-                        break
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def near_other_pad(a, act, d, f, lo, hi, mark):
-    """:func:`near_other_kernel` on padded arrays (edge-replicated padding: a padded voxel is
-    never closer than the array voxel it copies)."""
-    nz, ny, nx = a.shape
-    flat = a.reshape(-1)
-    m = mark.reshape(-1)
-    k_n = d.size
-    for z in prange(lo[0], hi[0]):
-        for y in range(lo[1], hi[1]):
-            base = (z * ny + y) * nx
-            for x in range(lo[2], hi[2]):
-                q = base + x
-                v = flat[q]
-                touch = False
-                for g in range(6):
-                    w = flat[q + f[g]]
-                    if w != v and _in(act, np.int64(w)):
-                        touch = True
-                        break
-                if not touch:
-                    continue
-                for k in range(k_n):
-                    w = flat[q + d[k]]
-                    if w != v and _in(act, np.int64(w)):
-                        m[q + d[k]] = 1
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def dilate_pad(mask, d, f, lo, hi, out):
-    """:func:`dilate_kernel` on zero-padded arrays."""
-    nz, ny, nx = mask.shape
-    flat = mask.reshape(-1)
-    o = out.reshape(-1)
-    k_n = d.size
-    for z in prange(lo[0], hi[0]):
-        for y in range(lo[1], hi[1]):
-            base = (z * ny + y) * nx
-            for x in range(lo[2], hi[2]):
-                q = base + x
-                if flat[q] == 0:
-                    continue
-                o[q] = 1
-                edge = False
-                for g in range(6):
-                    if flat[q + f[g]] == 0:
-                        edge = True
-                        break
-                if not edge:
-                    continue
-                for k in range(k_n):
-                    o[q + d[k]] = 1
-
-
-def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
-    """(padded array, flat ball steps, flat face steps, lo, hi) for the padded kernels:
-    ``a3`` padded by the ball's reach (at least 1) per axis, edge-replicated (``mode="edge"``)
-    or with zeros (``"constant"``)."""
-    w = np.maximum(np.abs(offs).max(0) if len(offs) else 0, 1).astype(np.int64)
-    p = np.pad(a3, [(int(k), int(k)) for k in w], mode=mode)
-    strides = np.array([p.shape[1] * p.shape[2], p.shape[2], 1], np.int64)
-    return (p, np.ascontiguousarray(offs @ strides), np.ascontiguousarray(_FACES @ strides),
-            w, w + np.array(a3.shape, np.int64))
-
-
-def crop(p: np.ndarray, lo, hi) -> np.ndarray:
-    """The original voxels of a padded array."""
-    return p[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-
-
 # --------------------------------------------------------------------------- separable ball test
 # "Is a voxel of another value within r?" by the separable (Saito-Toriwaki) decomposition of
 # the squared Euclidean distance, truncated to the ball's reach: the nearest other value along
@@ -667,18 +362,22 @@ def squares(reach: int, s: float) -> np.ndarray:
     return np.append((np.arange(reach + 1) * float(s)) ** 2, np.inf).astype(np.float32)
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def within_kernel(a, act, sx2, sy2, sz2, thr, out):
     """out[t] = 1 for every voxel t whose value is in ``act`` and that has a voxel of another
-    value (in the array) at squared physical distance <= thr; ``s?2`` from :func:`squares`.
-    (The inner loops run along x without branches, so that they vectorise.)"""
+    value (in the array) at squared physical distance <= thr; ``s?2`` from :func:`squares`."""
+    wx = np.empty(a.shape, np.float32)
+    _row_pass(a, sx2, wx)
+    gy = np.empty(a.shape, np.float32)
+    _fold_pass(a, wx, sy2, 1, gy)
+    _fold_pass(a, gy, sz2, 0, wx)
+    _mark_pass(a, act, wx, thr, out)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _row_pass(a, sx2, wx):
+    """wx: squared distance to the nearest other value along the row (inf beyond the reach)."""
     nz, ny, nx = a.shape
     rx = sx2.size - 2
-    ry = sy2.size - 2
-    rz = sz2.size - 2
-    zero = np.float32(0)
-    # wx: squared distance to the nearest other value along the row (inf beyond the reach)
-    wx = np.empty(a.shape, np.float32)
     for z in prange(nz):
         for y in range(ny):
             x = 0
@@ -695,38 +394,60 @@ def within_kernel(a, act, sx2, sy2, sz2, thr, out):
                         k = e - i
                     wx[z, y, i] = sx2[min(k, rx + 1)]
                 x = e
-    # gy: the same over the column's rows within the reach
-    gy = np.empty(a.shape, np.float32)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _fold_pass(a, src, s2, axis, dst):
+    """dst = the minimum over the rows (axis 1) or planes (axis 0) within the reach of
+    (d s)^2 + src there (0 where the value differs: that voxel itself is the nearest). The
+    inner loops run along x without branches, so that they vectorise."""
+    nz, ny, nx = a.shape
+    r = s2.size - 2
+    zero = np.float32(0)
     for z in prange(nz):
         for y in range(ny):
             for x in range(nx):
-                gy[z, y, x] = wx[z, y, x]
-            for dy in range(1, ry + 1):
-                c0 = sy2[dy]
+                dst[z, y, x] = src[z, y, x]
+            for d in range(1, r + 1):
+                c0 = s2[d]
                 for side in range(2):
-                    yy = y - dy if side == 0 else y + dy
-                    if yy < 0 or yy >= ny:
+                    zz, yy = z, y
+                    if axis == 0:
+                        zz = z - d if side == 0 else z + d
+                    else:
+                        yy = y - d if side == 0 else y + d
+                    if zz < 0 or zz >= nz or yy < 0 or yy >= ny:
                         continue
                     for x in range(nx):
-                        c = c0 + (wx[z, yy, x] if a[z, yy, x] == a[z, y, x] else zero)
-                        gy[z, y, x] = min(gy[z, y, x], c)
-    # over the planes within the reach (wx is reused for the minimum)
+                        c = c0 + (src[zz, yy, x] if a[zz, yy, x] == a[z, y, x] else zero)
+                        dst[z, y, x] = min(dst[z, y, x], c)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _mark_pass(a, act, dist, thr, out):
+    nz, ny, nx = a.shape
     for z in prange(nz):
         for y in range(ny):
             for x in range(nx):
-                wx[z, y, x] = gy[z, y, x]
-            for dz in range(1, rz + 1):
-                c0 = sz2[dz]
-                for side in range(2):
-                    zz = z - dz if side == 0 else z + dz
-                    if zz < 0 or zz >= nz:
-                        continue
-                    for x in range(nx):
-                        c = c0 + (gy[zz, y, x] if a[zz, y, x] == a[z, y, x] else zero)
-                        wx[z, y, x] = min(wx[z, y, x], c)
-            for x in range(nx):
-                if wx[z, y, x] <= thr and _in(act, np.int64(a[z, y, x])):
+                if dist[z, y, x] <= thr and _in(act, np.int64(a[z, y, x])):
                     out[z, y, x] = 1
+
+
+def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
+    """(padded array, flat ball steps, flat face steps, lo, hi) for :func:`first_hit_kernel`:
+    ``a3`` padded by the ball's reach (at least 1) per axis, edge-replicated (``mode="edge"``:
+    a padded voxel is never nearer than the array voxel it copies) or with zeros
+    (``"constant"``); ``lo``/``hi`` bound the original voxels."""
+    w = np.maximum(np.abs(offs).max(0) if len(offs) else 0, 1).astype(np.int64)
+    p = np.pad(a3, [(int(k), int(k)) for k in w], mode=mode)
+    strides = np.array([p.shape[1] * p.shape[2], p.shape[2], 1], np.int64)
+    return (p, np.ascontiguousarray(offs @ strides), np.ascontiguousarray(_FACES @ strides),
+            w, w + np.array(a3.shape, np.int64))
+
+
+def crop(p: np.ndarray, lo, hi) -> np.ndarray:
+    """The original voxels of a padded array."""
+    return p[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -788,20 +509,6 @@ def gauss_axis(src, w, axis, dst):
                         acc[x] += (line[x + r - j] + line[x + r + j]) * w[r - j]
                 for x in range(nx):
                     dst[z, y, x] = acc[x]
-    elif axis == 1:
-        for z in prange(nz):
-            acc = np.empty(nx, np.float64)
-            for y in range(ny):
-                for x in range(nx):
-                    acc[x] = np.float64(src[z, y, x]) * w[r]
-                for j in range(r, 0, -1):
-                    lo = max(y - j, 0)
-                    hi = min(y + j, ny - 1)
-                    for x in range(nx):
-                        acc[x] += (np.float64(src[z, lo, x]) +
-                                   np.float64(src[z, hi, x])) * w[r - j]
-                for x in range(nx):
-                    dst[z, y, x] = acc[x]
     else:
         for z in prange(nz):
             acc = np.empty(nx, np.float64)
@@ -809,11 +516,15 @@ def gauss_axis(src, w, axis, dst):
                 for x in range(nx):
                     acc[x] = np.float64(src[z, y, x]) * w[r]
                 for j in range(r, 0, -1):
-                    lo = max(z - j, 0)
-                    hi = min(z + j, nz - 1)
+                    # the two voxels j before and after along the axis (edges replicated)
+                    z0, y0, z1, y1 = z, y, z, y
+                    if axis == 0:
+                        z0, z1 = max(z - j, 0), min(z + j, nz - 1)
+                    else:
+                        y0, y1 = max(y - j, 0), min(y + j, ny - 1)
                     for x in range(nx):
-                        acc[x] += (np.float64(src[lo, y, x]) +
-                                   np.float64(src[hi, y, x])) * w[r - j]
+                        acc[x] += (np.float64(src[z0, y0, x]) +
+                                   np.float64(src[z1, y1, x])) * w[r - j]
                 for x in range(nx):
                     dst[z, y, x] = acc[x]
 
