@@ -411,7 +411,7 @@ def _fold_pass(a, src, s2, axis, dst):
             for d in range(1, r + 1):
                 c0 = s2[d]
                 for side in range(2):
-                    zz, yy = z, y
+                    zz, yy = np.int64(z), np.int64(y)
                     if axis == 0:
                         zz = z - d if side == 0 else z + d
                     else:
@@ -517,7 +517,8 @@ def gauss_axis(src, w, axis, dst):
                     acc[x] = np.float64(src[z, y, x]) * w[r]
                 for j in range(r, 0, -1):
                     # the two voxels j before and after along the axis (edges replicated)
-                    z0, y0, z1, y1 = z, y, z, y
+                    z0, y0 = np.int64(z), np.int64(y)
+                    z1, y1 = z0, y0
                     if axis == 0:
                         z0, z1 = max(z - j, 0), min(z + j, nz - 1)
                     else:
