@@ -636,7 +636,7 @@ def merge_labels(lab, keep: int, others: Sequence[int], *,
     if not others:
         raise InputError("give at least one other label to merge into the kept one")
     out = arr.copy()
-    out[np.isin(arr, others)] = keep
+    _instances.replace(arr, others, keep, out)
     return _finish(arr, out, prot, [keep] + others, joint=True)
 
 

@@ -48,12 +48,13 @@ def present_labels(arr: np.ndarray) -> List[int]:
     """The non-zero values in the array, sorted."""
     if arr.dtype == bool:
         return [1] if arr.any() else []
-    # bincount is far faster than unique for small non-negative labels
-    lo = int(arr.min()) if arr.size else 0
-    hi = int(arr.max()) if arr.size else 0
-    if lo >= 0 and hi < 1 << 20:
-        counts = np.bincount(arr.ravel(), minlength=1)
-        return [int(v) for v in np.flatnonzero(counts) if v != 0]
+    if arr.size == 0:
+        return []
+    from ._kernels import lut_ok, present, value_range
+
+    lo, hi = value_range(arr)   # one pass each, no int64 copy (numba)
+    if lut_ok((lo, hi)):
+        return [int(v) for v in np.flatnonzero(present(arr, hi)) if v != 0]
     return [int(v) for v in np.unique(arr) if v != 0]
 
 

@@ -19,6 +19,7 @@ from typing import Sequence, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
+from . import _kernels
 from ._common import bbox
 
 #: relative slack on "distance <= r" for the float32 rounding of the distance transform
@@ -64,7 +65,10 @@ def _outside_distance(arr, acting, pad, spacing):
 
 def grow(arr, acting, r: float, spacing) -> np.ndarray:
     """Every voxel not of an acting label within distance <= r of one gets the nearest acting
-    label (ties: the lowest label)."""
+    label (ties: the acting voxel at the first offset of :func:`_offsets_by_length`)."""
+    fast = _grow_fast(arr, acting, r, spacing)
+    if fast is not None:
+        return fast
     out = arr.copy()
     seeds = np.isin(arr, acting)
     pad = _pad(_reach(r, spacing))
@@ -103,6 +107,108 @@ def grow(arr, acting, r: float, spacing) -> np.ndarray:
     return out
 
 
+#: use the numba kernels where they apply (False: the distance transforms alone; the tests
+#: compare the two)
+_FAST = True
+
+
+def _fast(arr, acting, r, spacing):
+    """(3D labels, acting look-up table) for the numba kernels, or None when they do not apply
+    (values out of the tables' range, a reach beyond int16)."""
+    if not _FAST or arr.size == 0 or arr.dtype == np.uint64 or not acting or \
+            not _kernels.lut_ok((min(acting), max(acting))) or max(_reach(r, spacing)) > 30000:
+        return None
+    return _kernels.as3(arr), _kernels.lut(acting)
+
+
+def _within(a, act, r, spacing):
+    """uint8 mask: 1 on the voxels of ``a`` (3D) whose value is in ``act`` and that have a
+    voxel of another value within distance r (the ball's test, separable kernel)."""
+    sp = (1.0,) * (3 - len(spacing)) + tuple(float(s) for s in spacing)
+    reach = (0,) * (3 - len(spacing)) + _reach(r, spacing)
+    sz2, sy2, sx2 = (_kernels.squares(k, s) for k, s in zip(reach, sp))
+    mark = np.zeros(a.shape, np.uint8)
+    _kernels.within_kernel(a, act, sx2, sy2, sz2, (r * (1 + _EPS)) ** 2, mark)
+    return mark
+
+
+_ZERO = np.array([True, False])   # look-up table of the value 0 alone (binary masks)
+
+
+def _dilate(mask, r, spacing):
+    """uint8 dilation of a 0/1 uint8 3D mask by the ball of radius r (in the array)."""
+    return mask | _within(mask, _ZERO, r, spacing)
+
+
+def _grow_fast(arr, acting, r, spacing):
+    """:func:`grow` by the numba kernels, or None (see :func:`_fast`)."""
+    fast = _fast(arr, acting, r, spacing)
+    if fast is None:
+        return None
+    a, act = fast
+    out = arr.copy()
+    seeds = _kernels.member(a, act).view(np.uint8)
+    shell = _within(seeds, _ZERO, r, spacing)
+    if len(acting) == 1:
+        out[shell.view(bool).reshape(arr.shape)] = acting[0]
+        return out
+    offs = _kernels.ball(r, spacing)
+    if len(offs) > _BALL_MAX:
+        return None
+    p, d, _, lo, hi = _kernels.pad(a, offs, "edge")
+    res = p.copy()
+    _kernels.first_hit_kernel(p, act, _kernels.pad(shell, offs, "constant")[0], d, lo, hi, res)
+    _kernels.as3(out)[...] = _kernels.crop(res, lo, hi)
+    return out
+
+
+def _near_outside(arr, acting, r, spacing):
+    """(copy of arr, acting voxels within r of a voxel of another value, acting voxels) by
+    the numba kernel, or None (see :func:`_fast`)."""
+    fast = _fast(arr, acting, r, spacing)
+    if fast is None:
+        return None
+    a, act = fast
+    mark = _within(a, act, r, spacing)
+    inside = _kernels.member(a, act).reshape(arr.shape)
+    return arr.copy(), mark.view(bool).reshape(arr.shape), inside
+
+
+def _open_close_fast(arr, acting, r, spacing, opening):
+    """:func:`open_close` by the numba kernels (None: see :func:`_fast`): opening keeps
+    the acting voxels within r of a core voxel (one farther than r from every voxel of another
+    value); closing adds to each label the voxels farther than r from every voxel outside its
+    dilation by r."""
+    fast = _fast(arr, acting, r, spacing)
+    if fast is None:
+        return None
+    a, act = fast
+    out = arr.copy()
+    if opening:
+        inside = _kernels.member(a, act)
+        core = (inside & (_within(a, act, r, spacing) == 0)).view(np.uint8)
+        near = _dilate(core, r, spacing)
+        out[(inside & (near == 0)).reshape(arr.shape)] = 0
+        return out
+    reach = _reach(r, spacing)
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=_pad(reach, reach))
+        if box is None:
+            continue
+        mask = np.ascontiguousarray(m[box])
+        grown = _dilate(_kernels.as3(mask), r, spacing)
+        # grown voxels with a non-grown voxel within r are eroded away
+        closed = ((grown != 0) & (_within(grown, np.array([False, True]), r, spacing) == 0))
+        out[box][closed.reshape(mask.shape) & ~mask] = lab
+    return out
+
+
+#: the most ball offsets for growing several labels at once (each voxel of the grown shell
+#: looks for its nearest label offset by offset: radius ~4.5 voxels in 3D)
+_BALL_MAX = 400
+
+
 def _offsets_by_length(r, spacing):
     """Voxel offsets of physical length in (0, r], shortest first (ties: lexicographic)."""
     reach = _reach(r, spacing)
@@ -116,6 +222,11 @@ def _offsets_by_length(r, spacing):
 
 def shrink(arr, acting, r: float, spacing) -> np.ndarray:
     """Each acting label keeps the voxels farther than r from the nearest voxel outside it."""
+    fast = _near_outside(arr, acting, r, spacing)
+    if fast is not None:
+        out, mark, _ = fast
+        out[mark] = 0
+        return out
     out = arr.copy()
     box, d = _outside_distance(arr, acting, _pad(_reach(r, spacing)), spacing)
     if box is None:
@@ -128,6 +239,11 @@ def shrink(arr, acting, r: float, spacing) -> np.ndarray:
 def hollow(arr, acting, t: float, spacing) -> np.ndarray:
     """Each acting label keeps the voxels within distance <= t of the nearest voxel outside
     it (the label minus its shrink by t)."""
+    fast = _near_outside(arr, acting, t, spacing)
+    if fast is not None:
+        out, mark, act = fast
+        out[act & ~mark] = 0
+        return out
     out = arr.copy()
     box, d = _outside_distance(arr, acting, _pad(_reach(t, spacing)), spacing)
     if box is None:
@@ -139,6 +255,9 @@ def hollow(arr, acting, t: float, spacing) -> np.ndarray:
 
 def open_close(arr, acting, r: float, spacing, opening: bool) -> np.ndarray:
     """Morphological opening / closing of each acting label by the ball of radius r."""
+    fast = _open_close_fast(arr, acting, r, spacing, opening)
+    if fast is not None:
+        return fast
     out = arr.copy()
     reach = _reach(r, spacing)
     lim = r * (1 + _EPS)
@@ -174,6 +293,20 @@ def median(arr, acting, r: float, spacing) -> np.ndarray:
     half = tuple(int(round(r / s)) for s in spacing)
     size = tuple(2 * h + 1 for h in half)
     out = arr.copy()
+    if int(np.prod(size)) < 2 ** 31:
+        h3 = (0,) * (3 - len(half)) + half
+        for lab in acting:
+            m = arr == lab
+            box = bbox(m, pad=tuple(h + 1 for h in half))
+            if box is None:
+                continue
+            mask = m[box]
+            count = _kernels.box_count_kernel(_kernels.as3(mask), *h3).reshape(mask.shape)
+            res = count > int(np.prod(size)) // 2   # count > size / 2, size odd
+            view = out[box]
+            view[mask & ~res] = 0
+            view[res & ~mask] = lab
+        return out
     pad = tuple(h + 1 for h in half)
     for lab in acting:
         m = arr == lab
@@ -195,6 +328,9 @@ def joint(arr, acting, r: float, spacing) -> np.ndarray:
     the other labels together), so neighbours keep no gaps or overlaps between them."""
     sigma = tuple(r / s for s in spacing)
     pad = tuple(int(math.ceil(4 * sg)) + 1 for sg in sigma)
+    if _FAST and acting and arr.dtype != np.uint64 and \
+            _kernels.lut_ok((min(acting), max(acting))):
+        return _joint_fast(arr, acting, sigma, pad)
     total = np.zeros(arr.shape, np.float32)
     best = np.zeros(arr.shape, np.float32)
     best_lab = np.zeros(arr.shape, np.int64)
@@ -219,4 +355,39 @@ def joint(arr, acting, r: float, spacing) -> np.ndarray:
     out[win] = best_lab[win].astype(arr.dtype)
     lost = ~win & np.isin(arr, acting)
     out[lost] = 0
+    return out
+
+
+def _gaussian(mask, sigma):
+    """scipy.ndimage.gaussian_filter(mask.astype(float32), sigma, mode="nearest") to the bit,
+    by the numba kernel (both threads)."""
+    from scipy.ndimage._filters import _gaussian_kernel1d
+
+    a = _kernels.as3(mask.astype(np.float32))
+    b = np.empty_like(a)
+    for ax, sg in enumerate(sigma):
+        w = np.ascontiguousarray(_gaussian_kernel1d(sg, 0, int(4.0 * float(sg) + 0.5))[::-1])
+        _kernels.gauss_axis(a, w, ax + 3 - len(sigma), b)
+        a, b = b, a
+    return a
+
+
+def _joint_fast(arr, acting, sigma, pad):
+    """:func:`joint` with the Gaussians and the bookkeeping in numba (the same result)."""
+    a3 = _kernels.as3(arr)
+    total = np.zeros(a3.shape, np.float32)
+    best = np.zeros(a3.shape, np.float32)
+    best_lab = np.zeros(a3.shape, arr.dtype if arr.dtype != bool else np.uint8)
+    lead = (slice(None),) * (3 - arr.ndim)
+    for lab in acting:
+        m = arr == lab
+        box = bbox(m, pad=pad)
+        if box is None:
+            continue
+        box3 = lead + box
+        _kernels.joint_add(_gaussian(m[box], sigma), total[box3], best[box3], best_lab[box3],
+                           lab)
+    out = arr.copy()
+    _kernels.joint_finish(a3.reshape(-1), _kernels.lut(acting), total.reshape(-1),
+                          best.reshape(-1), best_lab.reshape(-1), _kernels.as3(out).reshape(-1))
     return out

@@ -29,6 +29,19 @@ def logical(arr, op, a, region_b) -> np.ndarray:
     return out
 
 
+def replace(arr, values, new, out) -> None:
+    """out[arr in values] = new (out: a copy of arr)."""
+    from . import _kernels as K
+
+    vals = [int(v) for v in values]
+    if arr.dtype != bool and vals and K.lut_ok((min(vals), max(vals))) and \
+            out.flags.c_contiguous:
+        K.where_kernel(K.as3(arr).reshape(-1), K.lut(vals), out.dtype.type(new),
+                       out.reshape(-1))
+    else:
+        out[np.isin(arr, vals)] = new
+
+
 def _points(points, arr, what="points"):
     try:
         pts = np.asarray(points, dtype=float)
@@ -130,7 +143,10 @@ def split_by_seeds(arr, label, points, image, spacing) -> np.ndarray:
 
 
 def relabel(arr, locked) -> np.ndarray:
-    vals = [int(v) for v in np.unique(arr) if v != 0]
+    from . import _kernels as K
+    from ._common import present_labels
+
+    vals = present_labels(arr)
     free = [v for v in vals if v not in locked]
     taken = set(v for v in vals if v in locked)
     mapping = {}
@@ -145,6 +161,11 @@ def relabel(arr, locked) -> np.ndarray:
         return out
     src = np.array(list(mapping), np.int64)
     dst = np.array([mapping[v] for v in src], np.int64)
+    if arr.dtype != bool and K.lut_ok((vals[0], vals[-1])):
+        table = np.arange(vals[-1] + 1, dtype=np.int64)
+        table[src] = dst
+        K.map_kernel(K.as3(arr).reshape(-1), table.astype(arr.dtype), out.reshape(-1))
+        return out
     sel = np.isin(arr, src)
     out[sel] = dst[np.searchsorted(src, arr[sel])].astype(arr.dtype)
     return out

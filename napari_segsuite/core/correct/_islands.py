@@ -19,6 +19,9 @@ def components(arr: np.ndarray, acting: List[int], connectivity: str
     Returns (comp, sizes, value): ``comp`` numbers the components 1..n (0 elsewhere), ``sizes[i]``
     and ``value[i]`` are component i's voxel count and label (index 0 unused).
     """
+    fast = _components_fast(arr, acting, connectivity)
+    if fast is not None:
+        return fast
     from skimage.measure import label as sk_label
 
     work = arr
@@ -33,6 +36,29 @@ def components(arr: np.ndarray, acting: List[int], connectivity: str
     value = np.zeros(sizes.size, np.int64)
     value[flat] = work.ravel()
     return comp, sizes, value
+
+
+def _components_fast(arr, acting, connectivity):
+    """:func:`components` by union-find over runs along the last axis in numba (the same
+    numbering as scikit-image: raster order of each component's first voxel); None when a
+    value is outside the look-up table's range."""
+    from ..base.neighbours import offsets
+    from . import _kernels as K
+
+    if arr.size == 0 or arr.dtype == np.uint64:
+        return None
+    if acting is not None and acting and not K.lut_ok((min(acting), max(acting))):
+        return None
+    a = K.as3(arr)
+    rank = parse_connectivity(connectivity, arr.ndim)
+    offs = np.asarray(offsets(arr.ndim, rank), np.int64)
+    back = K.offsets3(offs)
+    act = K.lut(acting or ()) if acting is not None else np.zeros(1, np.bool_)
+    runs = K.runs_kernel(a, act, acting is not None, K.row_steps(back))
+    comp = np.zeros(a.size, K.stack_dtype(a.size))
+    sizes, value = K.runs_components(*runs, a.shape[2], comp)
+    sizes[0] = a.size - int(sizes[1:].sum())
+    return comp.reshape(arr.shape), sizes, value
 
 
 def remove_small(arr, acting, connectivity, min_voxels: float) -> np.ndarray:
@@ -118,16 +144,43 @@ def fill_holes(arr, acting, connectivity, per_slice_axis: Optional[int]) -> np.n
     st = structure(connectivity, nd)
     for _, lab, box in boxes:
         mask = arr[box] == lab
-        if per_slice_axis is None:
-            holes = _holes(mask, st)
-        else:
-            holes = np.zeros_like(mask)
-            for k in range(mask.shape[per_slice_axis]):
-                sl = [slice(None)] * mask.ndim
-                sl[per_slice_axis] = k
-                sl = tuple(sl)
-                holes[sl] = _holes(mask[sl], st)
+        holes = _holes_fast(mask, st, per_slice_axis)
         if holes.any():
             view = out[box]
             view[holes] = lab
     return out
+
+
+def _holes_fast(mask, st, per_slice_axis):
+    """:func:`_holes` of the whole mask, or of each of its slices along ``per_slice_axis``
+    (the slices' own borders), by union-find over runs in numba."""
+    from . import _kernels as K
+
+    ndim = mask.ndim
+    offs = np.argwhere(st) - 1
+    offs = offs[np.any(offs != 0, axis=1)]
+    border = [True] * ndim
+    if per_slice_axis is not None:
+        offs = np.insert(offs, per_slice_axis, 0, axis=1)
+        border[per_slice_axis] = False
+    if ndim == 2:
+        border = [False] + border
+    m = K.as3(mask)
+    border = np.array(border)
+    if per_slice_axis is not None:
+        # runs go along the last axis: move the slice axis first (it then has no steps)
+        axis = per_slice_axis + 3 - ndim
+        m = np.ascontiguousarray(np.moveaxis(m, axis, 0))
+        order = [axis] + [i for i in range(3) if i != axis]
+        offs = np.ascontiguousarray(K.offsets3(offs)[:, order])
+        border = border[order]
+    else:
+        offs = K.offsets3(offs)
+    runs = K.runs_kernel(1 - m, np.zeros(1, np.bool_), False, K.row_steps(offs))
+    out = np.zeros(m.size, np.uint8)
+    K.runs_enclosed(runs[0], runs[1], runs[2], runs[4], np.array(m.shape, np.int64), border,
+                    out)
+    out = out.reshape(m.shape)
+    if per_slice_axis is not None:
+        out = np.moveaxis(out, 0, axis)
+    return out.view(bool).reshape(mask.shape)

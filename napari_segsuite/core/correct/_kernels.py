@@ -1,0 +1,556 @@
+"""numba kernels of the correction operations (issue 13's speed goal: 256^3 in well under a
+second on the CPU).
+
+Each kernel computes exactly what the reference formulation in its caller defines (the scipy /
+``edt`` / scikit-image code it replaces is kept there as the fallback and as the test
+reference). Arrays are handled as 3D (a 2D array gets a leading axis of length 1, whose
+offsets are all 0), C-contiguous. Label membership ("is this value acted on / locked") is a
+boolean look-up table indexed by the value: the kernels run when every value involved lies in
+``[0, LUT_MAX)``, which :func:`lut_ok` tells; otherwise callers use their numpy path.
+
+Distances: a ball of radius r in physical units holds the voxel offsets of length
+``<= r (1 + 1e-6)`` (:func:`ball`); "is a voxel of another value in the ball?" is answered by a
+separable pass per axis (:func:`within_kernel`) whose cost grows with r, not r^3.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from numba import njit, prange
+
+from ..base.kernels import find_root
+
+#: the largest label value (exclusive) a look-up table is built for
+LUT_MAX = 1 << 24
+
+#: relative slack on "distance <= r" (the same as the distance transforms' callers use)
+EPS = 1e-6
+
+_FACES = np.array([[-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 1, 0], [0, 0, -1], [0, 0, 1]],
+                  np.int64)
+
+
+# --------------------------------------------------------------------------- helpers (python)
+
+def as3(arr: np.ndarray) -> np.ndarray:
+    """A C-contiguous 3D view (or copy) of a 2D/3D array; bool is viewed as uint8."""
+    a = np.ascontiguousarray(arr)
+    if a.dtype == bool:
+        a = a.view(np.uint8)
+    return a.reshape((1,) + a.shape) if a.ndim == 2 else a
+
+
+def offsets3(offs: np.ndarray) -> np.ndarray:
+    """(K, ndim) offsets as (K, 3) int64 (a leading 0 column for 2D)."""
+    offs = np.asarray(offs, np.int64).reshape(-1, offs.shape[-1] if offs.size else 1)
+    if offs.shape[1] == 2:
+        offs = np.concatenate([np.zeros((offs.shape[0], 1), np.int64), offs], 1)
+    return np.ascontiguousarray(offs)
+
+
+def value_range(arr: np.ndarray) -> Tuple[int, int]:
+    """(min, max) of a non-empty integer or bool array in one pass."""
+    lo, hi = _minmax(as3(arr).reshape(-1))
+    return int(lo), int(hi)
+
+
+def lut_ok(*ranges) -> bool:
+    """True when every (min, max) range lies in [0, LUT_MAX)."""
+    return all(lo >= 0 and hi < LUT_MAX for lo, hi in ranges)
+
+
+def lut(values: Sequence[int], size: Optional[int] = None) -> np.ndarray:
+    """Boolean table: ``t[v]`` is True for v in ``values`` (values must be in [0, LUT_MAX))."""
+    vals = np.asarray(sorted({int(v) for v in values}), np.int64)
+    n = int(vals.max()) + 1 if vals.size else 1
+    t = np.zeros(max(n, size or 0), np.bool_)
+    t[vals] = True
+    return t
+
+
+def present(arr: np.ndarray, hi: int) -> np.ndarray:
+    """Boolean table of the values present in ``arr`` (values in [0, hi])."""
+    return _presence(as3(arr).reshape(-1), hi + 1)
+
+
+def ball(r: float, spacing: Sequence[float]) -> np.ndarray:
+    """(K, 3) voxel offsets of physical length in (0, r (1 + EPS)], shortest first (ties:
+    lexicographic), with the spacing per axis (numpy order, 2 or 3 axes)."""
+    reach = [int(math.floor(r / s + 1e-9)) for s in spacing]
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in reach], indexing="ij")
+    offs = np.stack([g.ravel() for g in grids], 1)
+    length = np.sqrt(((offs * np.asarray(spacing, float)) ** 2).sum(1))
+    keep = (length > 0) & (length <= r * (1 + EPS))
+    offs, length = offs[keep], length[keep]
+    return offsets3(offs[np.lexsort(tuple(offs.T[::-1]) + (length,))])
+
+
+def stack_dtype(n: int):
+    return np.int32 if n < 2 ** 31 - 1 else np.int64
+
+
+# --------------------------------------------------------------------------- scans
+
+@njit(cache=True, nogil=True)
+def _minmax(flat):
+    lo = flat[0]
+    hi = flat[0]
+    for i in range(1, flat.size):
+        v = flat[i]
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _presence(flat, n):
+    seen = np.zeros(n, np.bool_)
+    for i in range(flat.size):
+        seen[flat[i]] = True
+    return seen
+
+
+@njit(cache=True, nogil=True)
+def _in(table, v):
+    # written without a short-circuit "and": that compiles to unpredictable branches (~20x
+    # slower on a label map)
+    if v < 0 or v >= table.size:
+        return False
+    return table[v]
+
+
+@njit(cache=True, nogil=True)
+def protect_kernel(before, after, locked, acting, editable, use_editable, overwrite, joint,
+                   top):
+    """Take back to ``before`` every change of ``after`` the protection forbids (in place):
+    the rule of :func:`..correct._protect.apply_protection`, voxel by voxel."""
+    n_locked = locked.size
+    for i in range(before.size):
+        b = np.int64(before[i])
+        a = np.int64(after[i])
+        if b == a:
+            continue
+        ok = True
+        if n_locked and (_in(locked, b) or _in(locked, a)):
+            ok = False
+        elif use_editable and not editable[i]:
+            ok = False
+        elif not overwrite and b != 0:
+            ok = False
+            if _in(acting, b):
+                if a == 0 or a > top or (joint and _in(acting, a)):
+                    ok = True
+        if not ok:
+            after[i] = before[i]
+
+
+@njit(cache=True, nogil=True)
+def map_kernel(flat, table, out):
+    """out[i] = table[flat[i]] (every value must index the table)."""
+    for i in range(flat.size):
+        out[i] = table[flat[i]]
+
+
+@njit(cache=True, nogil=True)
+def where_kernel(flat, table, value, out):
+    """out[i] = value where table[flat[i]] (out holds the rest already)."""
+    for i in range(flat.size):
+        if _in(table, np.int64(flat[i])):
+            out[i] = value
+
+
+# --------------------------------------------------------------------------- median
+
+@njit(cache=True, nogil=True)
+def box_count_kernel(mask, h0, h1, h2):
+    """Number of ``mask`` voxels in the box of half-sizes (h0, h1, h2) around every voxel,
+    edges replicated (scipy.ndimage's mode "nearest"), as int32."""
+    nz, ny, nx = mask.shape
+    s2 = np.empty(mask.shape, np.int32)
+    for z in range(nz):
+        for y in range(ny):
+            acc = 0
+            for j in range(-h2, h2 + 1):
+                acc += np.int32(mask[z, y, min(max(j, 0), nx - 1)])
+            s2[z, y, 0] = acc
+            for x in range(1, nx):
+                acc += np.int32(mask[z, y, min(x + h2, nx - 1)])
+                acc -= np.int32(mask[z, y, max(x - h2 - 1, 0)])
+                s2[z, y, x] = acc
+    s1 = np.empty(mask.shape, np.int32)
+    for z in range(nz):
+        for x in range(nx):
+            s1[z, 0, x] = 0
+        for j in range(-h1, h1 + 1):
+            jj = min(max(j, 0), ny - 1)
+            for x in range(nx):
+                s1[z, 0, x] += s2[z, jj, x]
+        for y in range(1, ny):
+            hi = min(y + h1, ny - 1)
+            lo = max(y - h1 - 1, 0)
+            for x in range(nx):
+                s1[z, y, x] = s1[z, y - 1, x] + s2[z, hi, x] - s2[z, lo, x]
+    s0 = s2  # reuse
+    for y in range(ny):
+        for x in range(nx):
+            s0[0, y, x] = 0
+    for j in range(-h0, h0 + 1):
+        jj = min(max(j, 0), nz - 1)
+        for y in range(ny):
+            for x in range(nx):
+                s0[0, y, x] += s1[jj, y, x]
+    for z in range(1, nz):
+        hi = min(z + h0, nz - 1)
+        lo = max(z - h0 - 1, 0)
+        for y in range(ny):
+            for x in range(nx):
+                s0[z, y, x] = s0[z - 1, y, x] + s1[hi, y, x] - s1[lo, y, x]
+    return s0
+
+
+# --------------------------------------------------------------------------- runs (components)
+
+def row_steps(offs3: np.ndarray) -> np.ndarray:
+    """(M, 3) rows (dz, dy, e) of the backward row steps of a neighbourhood (K, 3): the rows
+    before a voxel's own in raster order that hold a neighbour, with e = 1 when the diagonal
+    x steps are neighbours too (e = 0: only the voxel straight above/below)."""
+    rows = {}
+    for dz, dy, dx in np.asarray(offs3).tolist():
+        if dz < 0 or (dz == 0 and dy < 0):
+            rows[(dz, dy)] = max(rows.get((dz, dy), 0), abs(dx))
+    return np.array([(dz, dy, e) for (dz, dy), e in sorted(rows.items())],
+                    np.int64).reshape(-1, 3)
+
+
+@njit(cache=True, nogil=True)
+def runs_kernel(a, act, use_act, steps):
+    """Connected components of equal non-zero values (acted-on values when ``use_act``) by
+    runs along the last axis: returns (start, end, row, value, root) per run, runs in raster
+    order, ``root`` the index of the first run of its component (so components in raster order
+    of their first voxel). ``steps``: :func:`row_steps` of the neighbourhood."""
+    nz, ny, nx = a.shape
+    n_runs = 0
+    for z in range(nz):
+        for y in range(ny):
+            x = 0
+            while x < nx:
+                v = a[z, y, x]
+                e = x + 1
+                while e < nx and a[z, y, e] == v:
+                    e += 1
+                if v != 0 and (not use_act or _in(act, np.int64(v))):
+                    n_runs += 1
+                x = e
+    start = np.empty(n_runs, np.int64)
+    end = np.empty(n_runs, np.int64)
+    row = np.empty(n_runs, np.int64)
+    value = np.empty(n_runs, np.int64)
+    row_ptr = np.zeros(nz * ny + 1, np.int64)
+    n = 0
+    for z in range(nz):
+        for y in range(ny):
+            x = 0
+            while x < nx:
+                v = a[z, y, x]
+                e = x + 1
+                while e < nx and a[z, y, e] == v:
+                    e += 1
+                if v != 0 and (not use_act or _in(act, np.int64(v))):
+                    start[n] = x
+                    end[n] = e
+                    row[n] = z * ny + y
+                    value[n] = v
+                    n += 1
+                x = e
+            row_ptr[z * ny + y + 1] = n
+    parent = np.arange(n_runs)
+    for z in range(nz):
+        for y in range(ny):
+            r = z * ny + y
+            i0 = row_ptr[r]
+            i1 = row_ptr[r + 1]
+            if i0 == i1:
+                continue
+            for s in range(steps.shape[0]):
+                zz = z + steps[s, 0]
+                yy = y + steps[s, 1]
+                ex = steps[s, 2]
+                if zz < 0 or yy < 0 or yy >= ny:
+                    continue
+                rr = zz * ny + yy
+                j = row_ptr[rr]
+                j1 = row_ptr[rr + 1]
+                for i in range(i0, i1):
+                    while j < j1 and end[j] + ex <= start[i]:
+                        j += 1
+                    k = j
+                    while k < j1 and start[k] < end[i] + ex:
+                        if value[k] == value[i]:
+                            ri = find_root(parent, i)
+                            rk = find_root(parent, k)
+                            if ri < rk:
+                                parent[rk] = ri
+                            elif rk < ri:
+                                parent[ri] = rk
+                        k += 1
+    for i in range(n_runs):
+        parent[i] = find_root(parent, i)
+    return start, end, row, value, parent
+
+
+@njit(cache=True, nogil=True)
+def runs_components(start, end, row, value, root, nx, comp):
+    """Component ids 1..n (raster order) written per voxel into ``comp`` (flat, zeroed);
+    returns (sizes, values) indexed by id."""
+    n_runs = start.size
+    ids = np.zeros(n_runs, np.int64)
+    n = 0
+    for i in range(n_runs):
+        if root[i] == i:
+            n += 1
+            ids[i] = n
+        else:
+            ids[i] = ids[root[i]]
+    sizes = np.zeros(n + 1, np.int64)
+    values = np.zeros(n + 1, np.int64)
+    for i in range(n_runs):
+        c = ids[i]
+        values[c] = value[i]
+        sizes[c] += end[i] - start[i]
+        base = row[i] * nx
+        for x in range(start[i], end[i]):
+            comp[base + x] = c
+    return sizes, values
+
+
+@njit(cache=True, nogil=True)
+def runs_enclosed(start, end, row, root, shape, border, out):
+    """out (flat uint8, zeroed) = 1 on the runs of components that touch no face of the array
+    along the axes where ``border`` is True."""
+    nz, ny, nx = shape[0], shape[1], shape[2]
+    n_runs = start.size
+    touch = np.zeros(n_runs, np.bool_)
+    for i in range(n_runs):
+        y = row[i] % ny
+        z = row[i] // ny
+        if (border[2] and (start[i] == 0 or end[i] == nx)) or \
+                (border[1] and (y == 0 or y == ny - 1)) or \
+                (border[0] and (z == 0 or z == nz - 1)):
+            touch[root[i]] = True
+    for i in range(n_runs):
+        if not touch[root[i]]:
+            base = row[i] * nx
+            for x in range(start[i], end[i]):
+                out[base + x] = 1
+
+
+# --------------------------------------------------------------------------- separable ball test
+# "Is a voxel of another value within r?" by the separable (Saito-Toriwaki) decomposition of
+# the squared Euclidean distance, truncated to the ball's reach: the nearest other value along
+# the row (x), then the minimum over the column (y) of (dy sy)^2 + that, then over z. Exactly
+# the ball's test (the same offsets, squared lengths <= (r (1 + EPS))^2), in time linear in the
+# reach instead of the ball's volume.
+
+def squares(reach: int, s: float) -> np.ndarray:
+    """(k s)^2 for k = 0..reach, then inf (beyond the reach), float32 (its rounding, ~1e-7,
+    is far inside the test's slack EPS)."""
+    return np.append((np.arange(reach + 1) * float(s)) ** 2, np.inf).astype(np.float32)
+
+
+def within_kernel(a, act, sx2, sy2, sz2, thr, out):
+    """out[t] = 1 for every voxel t whose value is in ``act`` and that has a voxel of another
+    value (in the array) at squared physical distance <= thr; ``s?2`` from :func:`squares`."""
+    wx = np.empty(a.shape, np.float32)
+    _row_pass(a, sx2, wx)
+    gy = np.empty(a.shape, np.float32)
+    _fold_pass(a, wx, sy2, 1, gy)
+    _fold_pass(a, gy, sz2, 0, wx)
+    _mark_pass(a, act, wx, thr, out)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _row_pass(a, sx2, wx):
+    """wx: squared distance to the nearest other value along the row (inf beyond the reach)."""
+    nz, ny, nx = a.shape
+    rx = sx2.size - 2
+    for z in prange(nz):
+        for y in range(ny):
+            x = 0
+            while x < nx:
+                v = a[z, y, x]
+                e = x + 1
+                while e < nx and a[z, y, e] == v:
+                    e += 1
+                for i in range(x, e):
+                    k = rx + 1
+                    if x > 0:
+                        k = i - x + 1
+                    if e < nx and e - i < k:
+                        k = e - i
+                    wx[z, y, i] = sx2[min(k, rx + 1)]
+                x = e
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _fold_pass(a, src, s2, axis, dst):
+    """dst = the minimum over the rows (axis 1) or planes (axis 0) within the reach of
+    (d s)^2 + src there (0 where the value differs: that voxel itself is the nearest). The
+    inner loops run along x without branches, so that they vectorise."""
+    nz, ny, nx = a.shape
+    r = s2.size - 2
+    zero = np.float32(0)
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                dst[z, y, x] = src[z, y, x]
+            for d in range(1, r + 1):
+                c0 = s2[d]
+                for side in range(2):
+                    zz, yy = np.int64(z), np.int64(y)
+                    if axis == 0:
+                        zz = z - d if side == 0 else z + d
+                    else:
+                        yy = y - d if side == 0 else y + d
+                    if zz < 0 or zz >= nz or yy < 0 or yy >= ny:
+                        continue
+                    for x in range(nx):
+                        c = c0 + (src[zz, yy, x] if a[zz, yy, x] == a[z, y, x] else zero)
+                        dst[z, y, x] = min(dst[z, y, x], c)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _mark_pass(a, act, dist, thr, out):
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if dist[z, y, x] <= thr and _in(act, np.int64(a[z, y, x])):
+                    out[z, y, x] = 1
+
+
+def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
+    """(padded array, flat ball steps, flat face steps, lo, hi) for :func:`first_hit_kernel`:
+    ``a3`` padded by the ball's reach (at least 1) per axis, edge-replicated (``mode="edge"``:
+    a padded voxel is never nearer than the array voxel it copies) or with zeros
+    (``"constant"``); ``lo``/``hi`` bound the original voxels."""
+    w = np.maximum(np.abs(offs).max(0) if len(offs) else 0, 1).astype(np.int64)
+    p = np.pad(a3, [(int(k), int(k)) for k in w], mode=mode)
+    strides = np.array([p.shape[1] * p.shape[2], p.shape[2], 1], np.int64)
+    return (p, np.ascontiguousarray(offs @ strides), np.ascontiguousarray(_FACES @ strides),
+            w, w + np.array(a3.shape, np.int64))
+
+
+def crop(p: np.ndarray, lo, hi) -> np.ndarray:
+    """The original voxels of a padded array."""
+    return p[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def first_hit_kernel(a, act, shell, d, lo, hi, out):
+    """Each padded voxel of ``shell`` takes the value at its first offset (flat steps ``d``,
+    src = dst + offset) whose voxel is acted on (``a`` edge-padded, ``out`` a copy of it)."""
+    nz, ny, nx = a.shape
+    flat = a.reshape(-1)
+    sh = shell.reshape(-1)
+    o = out.reshape(-1)
+    for z in prange(lo[0], hi[0]):
+        for y in range(lo[1], hi[1]):
+            base = (z * ny + y) * nx
+            for x in range(lo[2], hi[2]):
+                t = base + x
+                if sh[t] == 0:
+                    continue
+                for k in range(d.size):
+                    w = flat[t + d[k]]
+                    if _in(act, np.int64(w)):
+                        o[t] = w
+                        break
+
+
+@njit(cache=True, nogil=True)
+def _member(flat, table, out):
+    for i in range(flat.size):
+        out[i] = _in(table, np.int64(flat[i]))
+
+
+def member(a: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Boolean array: ``table[value]`` per voxel (False beyond the table)."""
+    out = np.empty(a.shape, np.bool_)
+    _member(np.ascontiguousarray(a).reshape(-1), table, out.reshape(-1))
+    return out
+
+
+# --------------------------------------------------------------------------- joint smoothing
+
+@njit(cache=True, nogil=True, parallel=True)
+def gauss_axis(src, w, axis, dst):
+    """scipy.ndimage.correlate1d(src, w, axis, mode="nearest") for a symmetric float64 kernel
+    ``w`` and float32 arrays, with scipy's arithmetic (double sums in its order, then float32),
+    so that the result is the same to the bit."""
+    nz, ny, nx = src.shape
+    r = (w.size - 1) // 2
+    if axis == 2:
+        for z in prange(nz):
+            line = np.empty(nx + 2 * r, np.float64)
+            acc = np.empty(nx, np.float64)
+            for y in range(ny):
+                for i in range(nx + 2 * r):
+                    line[i] = src[z, y, min(max(i - r, 0), nx - 1)]
+                # the same sum per voxel as scipy's, taken tap by tap along the row
+                for x in range(nx):
+                    acc[x] = line[x + r] * w[r]
+                for j in range(r, 0, -1):
+                    for x in range(nx):
+                        acc[x] += (line[x + r - j] + line[x + r + j]) * w[r - j]
+                for x in range(nx):
+                    dst[z, y, x] = acc[x]
+    else:
+        for z in prange(nz):
+            acc = np.empty(nx, np.float64)
+            for y in range(ny):
+                for x in range(nx):
+                    acc[x] = np.float64(src[z, y, x]) * w[r]
+                for j in range(r, 0, -1):
+                    # the two voxels j before and after along the axis (edges replicated)
+                    z0, y0 = np.int64(z), np.int64(y)
+                    z1, y1 = z0, y0
+                    if axis == 0:
+                        z0, z1 = max(z - j, 0), min(z + j, nz - 1)
+                    else:
+                        y0, y1 = max(y - j, 0), min(y + j, ny - 1)
+                    for x in range(nx):
+                        acc[x] += (np.float64(src[z0, y0, x]) +
+                                   np.float64(src[z1, y1, x])) * w[r - j]
+                for x in range(nx):
+                    dst[z, y, x] = acc[x]
+
+
+@njit(cache=True, nogil=True)
+def joint_add(sm, total, best, best_lab, lab):
+    """total += sm; where sm > best: best = sm, best_lab = lab (boxes of the whole arrays)."""
+    nz, ny, nx = sm.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = sm[z, y, x]
+                total[z, y, x] += v
+                if v > best[z, y, x]:
+                    best[z, y, x] = v
+                    best_lab[z, y, x] = lab
+
+
+@njit(cache=True, nogil=True)
+def joint_finish(a, act, total, best, best_lab, out):
+    """Voxels where the strongest label beats the rest (1 - total) take it; voxels of an
+    acted-on label where the rest wins become 0 (flat arrays)."""
+    one = np.float32(1.0)
+    for i in range(a.size):
+        if best[i] > one - total[i]:
+            out[i] = best_lab[i]
+        elif _in(act, np.int64(a[i])):
+            out[i] = 0
