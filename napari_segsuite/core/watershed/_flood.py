@@ -733,6 +733,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
     # image is let go (a caller that hands over its only references, as watershed_steps does
     # with the gradient and the markers it found, frees each before the next array of the
     # volume's size is allocated: the flood then holds about 12 bytes per voxel plus the front)
+    _trim_heap()  # what earlier steps (the h-minima sweep's smaller arrays) freed
     st = yield from in_background(_setup, mk, mask, nd, connectivity, compact, spacing,
                                   done=start, total=total, message=message)
     del markers, mk, mask
@@ -771,6 +772,11 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
                                                done=start + (stop - start) * min(
                                                    1.0, float(state[2]) / max(n_work, 1)),
                                                message=message)
+            # the heap now holds the current bucket only: give back what held the front
+            cap = max(_FIRST_CAP, 2 * int(state[0]) + nnb)
+            if cap < hkey.size:
+                hkey, hpay = hkey[:cap].copy(), hpay[:cap].copy()
+                _trim_heap()
             continue
         if status == _FULL:  # the heap or the FIFO grows (they hold the front, not the volume)
             need = int(state[7])
@@ -814,6 +820,18 @@ def _unmask_lines(flat):
 def _finish(out, inner):
     _unmask_lines(out.reshape(-1))
     return np.ascontiguousarray(out[inner])
+
+
+def _trim_heap() -> None:
+    """Return freed memory to the system (glibc's ``malloc_trim``; nothing elsewhere): arrays
+    under glibc's mmap threshold (32 MB at most) freed by an earlier step otherwise stay in
+    the process's resident set."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 #: the first size of the queue's arrays (they grow on demand)
@@ -911,11 +929,29 @@ def _start_buckets(vkey, flat, hkey, hpay, state):
     bfill = bstart[:-1].copy()
     spay = np.empty(int(bstart[-1]), dtype=np.int32)  # voxel indices only (< 2^31)
     size = int(state[0])
-    order = np.argsort(hkey[:size])  # the store's slices must be in key order (see above)
-    hkey[:size] = hkey[:size][order]
-    hpay[:size] = hpay[:size][order]
+    # the store's slices must be in key order (see above): the heap sorted in place (its keys
+    # are distinct by now), no argsort and copies of a front that can hold half the volume
+    _sort_heap(hkey, hpay, size)
     _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, spay, state)
     return spay, bstart, bfill, ptab, cmin, shift
+
+
+@njit(cache=True, nogil=True)
+def _sort_heap(hkey, hpay, size):
+    """The entries of a binary min-heap (``_push_packed`` / ``_pop_packed``) in increasing key
+    order, in place (heapsort: each root moved behind the shrinking heap, then reversed)."""
+    for end in range(size - 1, 0, -1):
+        key = hkey[0]
+        pay = hpay[0]
+        _pop_packed(hkey, hpay, end + 1)  # the heap now fills [0, end)
+        hkey[end] = key
+        hpay[end] = pay
+    i, j = 0, size - 1
+    while i < j:
+        hkey[i], hkey[j] = hkey[j], hkey[i]
+        hpay[i], hpay[j] = hpay[j], hpay[i]
+        i += 1
+        j -= 1
 
 
 @njit(cache=True, nogil=True)
