@@ -29,13 +29,14 @@ BASE = 300 * 2 ** 20
 #: input itself. Measured peaks (CLI, /usr/bin/time -v, float32 input, one channel): GrowCut
 #: 63 B/voxel at 256^3 (1.06 GB), see RESULTS.md. The GrowCut sweep holds int64 keys twice
 #: (unpadded and padded), a padded float32 copy of the features, an int32 heap index per voxel
-#: and the heap. The watershed (issue 14's memory work): about 29 B/voxel with h-minima
-#: markers, 18 with given uint8 markers, the input's 4 included (the flood: int32 padded labels,
-#: uint32 padded value codes, an int32 bucket store; the markers; the h-minima sweep's int32
-#: order and forest): modelled at 40 for one float32 channel.
+#: and the heap. The watershed (issue 14's memory work, second round): 21.8 B/voxel with
+#: h-minima markers, 17.3 with given uint8 markers at 256^3, the input's 4 included (the flood:
+#: int32 padded labels, uint32 padded value codes, an int32 bucket store, and the front: with
+#: markers of equal value, a binary heap of 12-byte entries until they are flooded; the
+#: h-minima sweep: int32 order and forest): modelled at 32 for one float32 channel.
 MODELS = {
     "growcut": (56.0, 8.0),
-    "watershed": (28.0, 8.0),
+    "watershed": (24.0, 4.0),
     "instances": (72.0, 8.0),
     # clustering in memory (tracemalloc / ru_maxrss, 128^3 float32, K=3): K-means 116 B/voxel,
     # K-medoids 140, SLIC 261 (96^3); spectral clusters SLIC superpixels
@@ -101,8 +102,8 @@ def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1
 
     Examples
     --------
-    >>> estimate("watershed", (100, 100))  # BASE + 10^4 * (28 + 8 + 4)
-    314972800
+    >>> estimate("watershed", (100, 100))  # BASE + 10^4 * (24 + 4 + 4)
+    314892800
     >>> estimate("correct.margin", (100, 100), np.uint8)  # BASE + 10^4 * (32 + 1)
     314902800
     >>> estimate("cluster", (100, 100)) is None
@@ -175,7 +176,7 @@ def check_fits(job: str, shape: Sequence[int], dtype=np.float32, channels: int =
     Examples
     --------
     >>> check_fits("watershed", (100, 100), free=2 ** 40)
-    314972800
+    314892800
     >>> check_fits("watershed", (100, 100), free=2 ** 20)
     Traceback (most recent call last):
     ...

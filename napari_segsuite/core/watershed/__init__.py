@@ -967,24 +967,46 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     grad = yield from gradient_steps(chans, method=gradient, sigma=sigma, spacing=sp,
                                      channel_axis=-1, multiband=multiband)
     yield Progress(1, steps, "markers")
-    if markers is None:
+    found = markers is None
+    where = None  # the h-minima markers' voxels, one bit each, while the flood runs
+    if found:
         markers = yield from in_background(h_minima_markers, grad, h, mask=mask, done=1,
                                            total=steps, message="markers")
+        if return_markers:
+            where = np.packbits(markers.reshape(-1) != 0)
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
     flood = flood_steps(grad, markers, mask,
                         connectivity=parse_connectivity(connectivity, len(shape)),
                         compactness=compactness, watershed_line=watershed_line,
                         spacing=sp, progress=(2, 3, steps), message=msg)
-    del grad  # the flood lets go of the gradient once it holds its value codes: freed then
+    if found:
+        del markers  # the flood lets go of the markers it was given once it holds its labels
+    del grad  # and of the gradient once it holds its value codes: each freed then
     labels = yield from flood
+    # the markers found are the labels at their voxels (they lie inside the mask, and a marker
+    # keeps its label, also next to a watershed line): made again after the flood, before a
+    # merge renumbers, else after the labels' dtype changed (fewer arrays alive at once)
+    if where is not None and merge is not None:
+        markers = _markers_at(labels, where)
     if merge is not None:
         yield Progress(3, steps, "merging regions")
         labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,
                                           done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
     labels = as_labels(labels)  # the one label dtype rule (core.base.labels)
+    if where is not None and merge is None:
+        markers = _markers_at(labels, where)
     return (labels, markers) if return_markers else labels
+
+
+def _markers_at(labels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """int32 markers: ``labels`` at the voxels whose bit is set in ``where`` (``np.packbits``
+    of the raveled markers != 0), 0 elsewhere."""
+    markers = np.zeros(labels.shape, dtype=np.int32)
+    at = np.unpackbits(where, count=labels.size).view(bool).reshape(labels.shape)
+    np.copyto(markers, labels, where=at, casting="unsafe")  # labels < 2^31: markers' values
+    return markers
 
 
 def segment_watershed(image: Any, markers: Any = None, **kwargs) -> np.ndarray:

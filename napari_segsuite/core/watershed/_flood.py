@@ -43,9 +43,11 @@ Memory (plain mode, the default): int32 padded labels, uint32 padded value codes
 place from the float32 values), and the bucket store of int32 voxel indices, one per voxel at
 most: 12 bytes per voxel, plus the queue's front (heap and FIFO start small and grow on demand)
 and the int32 result at the end (when the codes and the store are gone). The caller may hand
-its only reference to the image over (``watershed_steps`` does with the gradient): the flood
-drops its own once the codes exist, before the queue is allocated. Watershed lines add nothing
-but a larger front; compact mode holds float64 padded values instead of the codes.
+its only references to the markers and the image over (``watershed_steps`` does with the
+gradient and the h-minima markers): the flood drops the markers once the padded labels exist,
+before the codes are made, and the image once the codes exist, before the queue is allocated.
+Watershed lines add nothing but a larger front; compact mode holds float64 padded values
+instead of the codes.
 
 Compactness distance: scikit-image measures it in voxels; :func:`flood_steps` takes an optional
 ``spacing`` (physical units per axis) and then measures it physically. With no spacing (or a
@@ -499,8 +501,11 @@ def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
     shift = max(0, (cmax - cmin).bit_length() - bits)
     hist = np.zeros(((cmax - cmin) >> shift) + 1, dtype=np.int64)
     _code_hist(vkey, flat, np.uint64(cmin), np.uint64(shift), hist)
-    before = np.cumsum(hist) - hist
-    ptab = (before // per_bucket).astype(np.int32)  # monotone; a prefix never splits
+    before = np.cumsum(hist)  # the voxels before each prefix, in place (2^20 prefixes at
+    before -= hist             # most: each temporary table is 8 MB)
+    before //= per_bucket
+    ptab = before.astype(np.int32)  # monotone; a prefix never splits
+    del before
     counts = np.zeros(int(ptab[-1]) + 1, dtype=np.int64)
     np.add.at(counts, ptab, hist)
     return ptab, np.uint64(cmin), np.uint64(shift), counts
@@ -724,12 +729,17 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         yield Progress(stop, total, message)
         return lab.astype(np.int32, copy=False)
 
-    # the padded labels and value codes first; then the inputs are let go (a caller that hands
-    # over its only reference, as watershed_steps does with the gradient, frees them before the
-    # queue is allocated: the flood then holds about 12 bytes per voxel plus the front)
-    st = yield from in_background(_setup, img, mk, mask, nd, connectivity, compact, spacing,
+    # the padded labels first, then the markers are let go; the value codes next, then the
+    # image is let go (a caller that hands over its only references, as watershed_steps does
+    # with the gradient and the markers it found, frees each before the next array of the
+    # volume's size is allocated: the flood then holds about 12 bytes per voxel plus the front)
+    _trim_heap()  # what earlier steps (the h-minima sweep's smaller arrays) freed
+    st = yield from in_background(_setup, mk, mask, nd, connectivity, compact, spacing,
                                   done=start, total=total, message=message)
-    del image, img, markers, mk, mask
+    del markers, mk, mask
+    st = yield from in_background(_setup_values, st, img, compact, done=start, total=total,
+                                  message=message)
+    del image, img
     st = yield from in_background(_setup_queue, st, wsl, done=start, total=total,
                                   message=message)
     out, inner, flat, offsets, n_work, state = (st[k] for k in (
@@ -762,6 +772,11 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
                                                done=start + (stop - start) * min(
                                                    1.0, float(state[2]) / max(n_work, 1)),
                                                message=message)
+            # the heap now holds the current bucket only: give back what held the front
+            cap = max(_FIRST_CAP, 2 * int(state[0]) + nnb)
+            if cap < hkey.size:
+                hkey, hpay = hkey[:cap].copy(), hpay[:cap].copy()
+                _trim_heap()
             continue
         if status == _FULL:  # the heap or the FIFO grows (they hold the front, not the volume)
             need = int(state[7])
@@ -785,8 +800,9 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
 
 
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
-    """``a`` copied into an array of at least ``need`` and twice its size."""
-    new = np.empty(max(2 * a.size, need, 1024), dtype=a.dtype)
+    """``a`` copied into an array of at least ``need`` and 1.5 times its size (the old and the
+    new array are alive together for a moment: 2.5 times the old one, not 3)."""
+    new = np.empty(max(a.size + a.size // 2, need, 1024), dtype=a.dtype)
     new[:a.size] = a
     return new
 
@@ -806,13 +822,25 @@ def _finish(out, inner):
     return np.ascontiguousarray(out[inner])
 
 
+def _trim_heap() -> None:
+    """Return freed memory to the system (glibc's ``malloc_trim``; nothing elsewhere): arrays
+    under glibc's mmap threshold (32 MB at most) freed by an earlier step otherwise stay in
+    the process's resident set."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 #: the first size of the queue's arrays (they grow on demand)
 _FIRST_CAP = 1 << 12
 
 
-def _setup(img, mk, mask, nd, connectivity, compact, spacing):
-    """The flood's padded labels and values: one long step without yields, run off the job's
-    thread (:func:`..progress.in_background`) so Cancel answers."""
+def _setup(mk, mask, nd, connectivity, compact, spacing):
+    """The flood's padded labels: one long step without yields, run off the job's thread
+    (:func:`..progress.in_background`) so Cancel answers."""
     if mk.size and mk.min() < 0:
         raise InputError("markers must not be negative (0 = unlabelled)")
     # padded labels: markers inside the mask; the padding and the outside of the mask masked out
@@ -827,17 +855,27 @@ def _setup(img, mk, mask, nd, connectivity, compact, spacing):
             face[ax] = end
             out[tuple(face)] = _OUT
     flat = out.reshape(-1)
-    fimg = sp = strides = vkey = None
+    sp = strides = None
     if compact:
-        fimg = np.pad(img.astype(np.float64, copy=False), 1).reshape(-1)
         sp = np.ones(nd) if spacing is None else np.asarray(spacing, dtype=np.float64)
         if sp.shape != (nd,) or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
             raise InputError(f"spacing must be {nd} positive numbers, got {spacing}")
         strides = np.asarray(out.strides, dtype=np.int64) // out.itemsize
+    return dict(out=out, inner=inner, flat=flat, offsets=neighbour_offsets(out.shape, connectivity),
+                sp=sp, strides=strides)
+
+
+def _setup_values(st, img, compact):
+    """The padded values (compact mode: float64) or value codes, added to ``st``."""
+    fimg = vkey = None
+    if compact:
+        fimg = np.zeros(tuple(n + 2 for n in img.shape))  # padded with 0, as np.pad
+        fimg[(slice(1, -1),) * img.ndim] = img  # no float64 copy beside the padded one
+        fimg = fimg.reshape(-1)
     else:
         vkey = _value_codes(img, pad=1).reshape(-1)
-    return dict(out=out, inner=inner, flat=flat, offsets=neighbour_offsets(out.shape, connectivity),
-                fimg=fimg, sp=sp, strides=strides, vkey=vkey)
+    st.update(fimg=fimg, vkey=vkey)
+    return st
 
 
 def _setup_queue(st, wsl):
@@ -856,10 +894,14 @@ def _setup_queue(st, wsl):
         hpay = np.empty(cap, dtype=np.int64)
         _seed_compact(hval, hage, hpay, st["fimg"], seeds.astype(np.int64), state)
     else:
+        # payloads: label << 32 | voxel index with watershed lines; plain mode reads the label
+        # from ``out``, so the voxel index alone (int32: the kernels' int64 payloads keep their
+        # low half) makes the queue's entries 12 bytes instead of 16
+        pay = np.int64 if wsl else np.int32
         hkey = np.empty(cap, dtype=np.uint64)
-        hpay = np.empty(cap, dtype=np.int64)
+        hpay = np.empty(cap, dtype=pay)
         fkey = np.empty(_FIRST_CAP, dtype=np.uint64)
-        fpay = np.empty(_FIRST_CAP, dtype=np.int64)
+        fpay = np.empty(_FIRST_CAP, dtype=pay)
         _seed_packed(hkey, hpay, vkey, flat, seeds.astype(np.int64), state)
         # the exact binary heap is needed while two markers share a key (see _flood_packed)
         mkeys = np.sort(vkey[seeds])
@@ -887,11 +929,29 @@ def _start_buckets(vkey, flat, hkey, hpay, state):
     bfill = bstart[:-1].copy()
     spay = np.empty(int(bstart[-1]), dtype=np.int32)  # voxel indices only (< 2^31)
     size = int(state[0])
-    order = np.argsort(hkey[:size])  # the store's slices must be in key order (see above)
-    hkey[:size] = hkey[:size][order]
-    hpay[:size] = hpay[:size][order]
+    # the store's slices must be in key order (see above): the heap sorted in place (its keys
+    # are distinct by now), no argsort and copies of a front that can hold half the volume
+    _sort_heap(hkey, hpay, size)
     _bucket_fill(hkey, hpay, size, ptab, cmin, shift, bfill, spay, state)
     return spay, bstart, bfill, ptab, cmin, shift
+
+
+@njit(cache=True, nogil=True)
+def _sort_heap(hkey, hpay, size):
+    """The entries of a binary min-heap (``_push_packed`` / ``_pop_packed``) in increasing key
+    order, in place (heapsort: each root moved behind the shrinking heap, then reversed)."""
+    for end in range(size - 1, 0, -1):
+        key = hkey[0]
+        pay = hpay[0]
+        _pop_packed(hkey, hpay, end + 1)  # the heap now fills [0, end)
+        hkey[end] = key
+        hpay[end] = pay
+    i, j = 0, size - 1
+    while i < j:
+        hkey[i], hkey[j] = hkey[j], hkey[i]
+        hpay[i], hpay[j] = hpay[j], hpay[i]
+        i += 1
+        j -= 1
 
 
 @njit(cache=True, nogil=True)

@@ -13,8 +13,9 @@ and the query checks its component's minimum. Only voxels without a darker neigh
 in the result, so only they are queried, and the sweep stops after the last of them.
 O(N log N) for the sort, near-linear after it (union by rank, path compression). Ties may be
 visited in any order: every voxel below a query's threshold is added before the query.
-Memory: about 14 bytes per voxel at the peak beside the image (int32 order and forest,
-the sort's int64 indices for a moment; scikit-image's h_minima: about 97).
+Memory: 9 bytes per voxel beside the image (the int32 order, sorted in place by
+:func:`_sorted_order` with no int64 indices, the int32 forest and the uint8 result; the
+queries are found without a minimum-filtered copy; scikit-image's h_minima: about 97).
 
 Connectivity: full (8 in 2D, 26 in 3D), as scikit-image's default footprint for h_minima.
 scikit-image's float tolerance is reproduced (a voxel darker by less than two float resolutions,
@@ -46,33 +47,135 @@ def _pad(u, ps0, ps1, oz, ny, nx):
     return (t // ny + oz) * ps0 + (t % ny + 1) * ps1 + u % nx + 1
 
 
+@njit(cache=True, inline="always")
+def _code(b):
+    """The order-preserving uint32 code of float32 bits ``b`` (-0.0 as +0.0)."""
+    if b == np.uint32(0x80000000):
+        b = np.uint32(0)
+    if b >> np.uint32(31):
+        return ~b
+    return b | np.uint32(0x80000000)
+
+
 @njit(cache=True, nogil=True)
-def _queries(order, f, low, res):
-    """The voxels, in ``order``, with no neighbour darker by the tolerance (``low``: the 3^n
-    minimum filter): only they can be in the h-minima."""
+def _insertion(order, bits, lo, hi):
+    for i in range(lo + 1, hi):
+        v = order[i]
+        c = _code(bits[v])
+        j = i - 1
+        while j >= lo and _code(bits[order[j]]) > c:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = v
+
+
+@njit(cache=True, nogil=True)
+def _flag(order, bits, lo, hi, shift, ends):
+    """American flag sort (in place) of ``order[lo:hi]`` by the byte of the codes at ``shift``;
+    ``ends[k]``: the end of byte k's part afterwards."""
+    count = np.zeros(256, dtype=np.int64)
+    for i in range(lo, hi):
+        count[(_code(bits[order[i]]) >> np.uint32(shift)) & np.uint32(255)] += 1
+    nxt = np.empty(256, dtype=np.int64)
+    s = lo
+    for k in range(256):
+        nxt[k] = s
+        s += count[k]
+        ends[k] = s
+    for k in range(256):
+        while nxt[k] < ends[k]:
+            v = order[nxt[k]]
+            d = np.int64((_code(bits[v]) >> np.uint32(shift)) & np.uint32(255))
+            while d != k:  # carry v to its part, take the one it displaces
+                t = order[nxt[d]]
+                order[nxt[d]] = v
+                nxt[d] += 1
+                v = t
+                d = np.int64((_code(bits[v]) >> np.uint32(shift)) & np.uint32(255))
+            order[nxt[k]] = v
+            nxt[k] += 1
+
+
+@njit(cache=True, nogil=True)
+def _sorted_order(bits):
+    """int32 flat indices of a float32 image (``bits``: its uint32 view) in increasing value
+    order, ties in any order, with no array beside the result (``np.argsort`` holds int64
+    indices: twice the result): a counting sort on the codes' top 16 bits straight into the
+    result, then each part sorted in place by the next bytes (American flag sort; small parts
+    by insertion)."""
+    n = bits.size
+    start = np.zeros(65537, dtype=np.int64)
+    for i in range(n):
+        start[(_code(bits[i]) >> np.uint32(16)) + 1] += 1
+    for k in range(65536):
+        start[k + 1] += start[k]
+    pos = start[:-1].copy()
+    order = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        d = _code(bits[i]) >> np.uint32(16)
+        order[pos[d]] = i
+        pos[d] += 1
+    ends1 = np.empty(256, dtype=np.int64)
+    ends2 = np.empty(256, dtype=np.int64)
+    for k in range(65536):
+        lo, hi = start[k], start[k + 1]
+        if hi - lo <= 32:
+            _insertion(order, bits, lo, hi)
+            continue
+        _flag(order, bits, lo, hi, 8, ends1)
+        a = lo
+        for j in range(256):
+            b = ends1[j]
+            if b - a <= 32:
+                _insertion(order, bits, a, b)
+            else:
+                _flag(order, bits, a, b, 0, ends2)  # the last byte: equal codes after it
+            a = b
+    return order
+
+
+@njit(cache=True, nogil=True)
+def _queries(order, f, shape, res, flag):
+    """The voxels, in ``order``, with no neighbour darker by the tolerance (the minimum of the
+    3^n window, clamped at the border as scipy's ``minimum_filter(size=3, mode="nearest")``):
+    only they can be in the h-minima. ``shape``: (nz, ny, nx), nz = 1 for an image; ``flag``:
+    a uint8 array of the image's size, used in raster order (cache-friendly), left zeroed."""
+    nz, ny, nx = shape[0], shape[1], shape[2]
     n = 0
-    for i in range(order.size):
-        m = np.float64(low[order[i]])
-        if m + res * abs(m) >= f[order[i]]:
-            n += 1
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                u = (z * ny + y) * nx + x
+                m = f[u]
+                for zz in range(max(z - 1, 0), min(z + 2, nz)):
+                    for yy in range(max(y - 1, 0), min(y + 2, ny)):
+                        base = (zz * ny + yy) * nx
+                        for xx in range(max(x - 1, 0), min(x + 2, nx)):
+                            v = f[base + xx]
+                            if v < m:
+                                m = v
+                m64 = np.float64(m)
+                if m64 + res * abs(m64) >= f[u]:
+                    flag[u] = 1
+                    n += 1
     q = np.empty(n, dtype=np.int32)
     n = 0
     for i in range(order.size):
-        m = np.float64(low[order[i]])
-        if m + res * abs(m) >= f[order[i]]:
-            q[n] = order[i]
+        u = order[i]
+        if flag[u]:
+            q[n] = u
             n += 1
+            flag[u] = 0
     return q
 
 
 @njit(cache=True, nogil=True)
-def _sweep(f, order, queries, npad, ps0, ps1, oz, ny, nx, flat_offsets, h, res):
+def _sweep(f, order, queries, npad, ps0, ps1, oz, ny, nx, flat_offsets, h, res, out):
     # f, order, queries: the image and its voxels, unpadded; the forest ``parent`` lives on the
     # padded grid (border voxels are never added, so neighbours need no bounds checks). Each
     # root is its component's darkest voxel (union by minimum, path compression): the
     # component's minimum is its root's value, and no other array of the volume's size.
     parent = np.full(npad, -1, dtype=np.int32)  # -1: not added
-    out = np.zeros(f.size, dtype=np.uint8)
     m_q = order.size
     i = 0
     for j in range(queries.size):
@@ -107,8 +210,6 @@ def _sweep(f, order, queries, npad, ps0, ps1, oz, ny, nx, flat_offsets, h, res):
 
 def h_minima_fast(image: np.ndarray, h: float) -> np.ndarray:
     """uint8 mask of the h-minima of a float image (as ``skimage.morphology.h_minima``)."""
-    from scipy import ndimage as ndi
-
     img = np.asarray(image)
     if not np.issubdtype(img.dtype, np.floating) or img.dtype not in (np.float32, np.float64) \
             or int(np.prod(np.array(img.shape, dtype=np.int64) + 2)) >= 2 ** 31 - 1:
@@ -119,15 +220,18 @@ def h_minima_fast(image: np.ndarray, h: float) -> np.ndarray:
     img = np.ascontiguousarray(img)
     f = img.reshape(-1)
     # the voxels in increasing value order (ties in any order), as int32 flat indices
-    order = np.argsort(f, kind="quicksort").astype(np.int32)
+    if img.dtype == np.float32:
+        order = _sorted_order(f.view(np.uint32))
+    else:
+        order = np.argsort(f, kind="quicksort").astype(np.int32)
     # only voxels with no darker neighbour can be in the h-minima: query those alone (the
     # sweep still adds every voxel below each query's threshold)
     # res: scikit-image's tolerance, a voxel darker by less than 2 float resolutions (relative)
     # is not darker
     res = 2.0 * float(np.finfo(img.dtype).resolution)
-    lowest = ndi.minimum_filter(img, size=3, mode="nearest")
-    queries = _queries(order, f, lowest.reshape(-1), res)
-    del lowest
+    shape3 = np.array((1,) * (3 - nd) + img.shape, dtype=np.int64)
+    out = np.zeros(f.size, dtype=np.uint8)  # the result; first the query flags
+    queries = _queries(order, f, shape3, res, out)
     pshape = tuple(n + 2 for n in img.shape)
     npad = int(np.prod(pshape))
     if nd == 3:
@@ -138,5 +242,6 @@ def h_minima_fast(image: np.ndarray, h: float) -> np.ndarray:
     flat_offsets = np.array([int(np.dot(np.array(o) - 1, strides))
                              for o in np.ndindex(*(3,) * nd) if any(v != 1 for v in o)],
                             dtype=np.int64)
-    out = _sweep(f, order, queries, npad, ps0, ps1, oz, ny, nx, flat_offsets, float(h), res)
+    out = _sweep(f, order, queries, npad, ps0, ps1, oz, ny, nx, flat_offsets, float(h), res,
+                 out)
     return out.reshape(img.shape)

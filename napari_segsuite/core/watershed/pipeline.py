@@ -359,7 +359,8 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
             if p.merge is not None:
                 labels = relabel_sequential(labels)[0]
     top = int(labels.max()) if labels.size else 0
-    labels = labels.astype(label_dtype(top)).reshape(image.shape)  # the one rule (core.base)
+    labels = labels.astype(label_dtype(top), copy=False).reshape(image.shape)  # the one rule
+    # (core.base.labels); no copy when watershed_steps gave that dtype already
     name = "instances" if instances else "watershed"
     out = image.like(labels, name=f"{image.name} {name}")
     if found is not None:
