@@ -114,10 +114,7 @@ def run(args: argparse.Namespace) -> int:
         from ..core.base.memory import check_fits
         from ..core.correct._dask import BLOCKWISE
 
-        # joint smoothing block by block differed from the in-memory result in some runs
-        # (2026-12-02, not yet diagnosed): it runs in memory after the memory check
-        joint = op == "smooth" and params.smooth == "joint"
-        blockwise = op in BLOCKWISE and not joint and (zarr_out or _is_zarr_name(args.labels) or
+        blockwise = op in BLOCKWISE and (zarr_out or _is_zarr_name(args.labels) or
                                          _does_not_fit(op, lab_img))
         if blockwise:
             return _run_blockwise(args, params, lab_img, zarr_out)
@@ -253,7 +250,6 @@ def _write_zarr_labels(args, result) -> None:
     from pathlib import Path
 
     import dask.array as da
-    import numpy as np
 
     from ..core.base.labels import label_dtype
     from ..io.lazy import write_zarr
@@ -279,7 +275,3 @@ def _write_zarr_labels(args, result) -> None:
         shutil.rmtree(stage, ignore_errors=True)
     if not args.quiet:
         print(f"wrote {p}", file=sys.stderr)
-    if not np.allclose(np.asarray(result.direction, float).reshape(result.ndim, result.ndim),
-                       np.eye(result.ndim)):
-        print(f"warning: {p.name} cannot store the image's direction; write .nii.gz, .nrrd or "
-              ".mha to keep it", file=sys.stderr)

@@ -6,13 +6,15 @@
   :class:`~napari_segsuite.core.base.image.SegImage` whose array is a ``dask.array`` of the finest
   level. The NGFF ``coordinateTransformations`` give the geometry: ``scale`` -> spacing,
   ``translation`` -> origin (the multiscale's own transformations applied after the dataset's,
-  as the specification says). A ``channel`` axis goes last (a multichannel image); a ``time``
+  as the specification says); NGFF has no direction, so the direction comes from our own
+  attribute ``segsuite_geometry`` (written by :func:`write_zarr`; identity when absent). A ``channel`` axis goes last (a multichannel image); a ``time``
   axis of length 1 is dropped. The coarser levels are kept in ``metadata["multiscale"]``
   (finest first) for napari's multiscale image layer.
 - :func:`read_tiff_lazy`: a TIFF through tifffile's zarr store, page/tile by page/tile; the
   in-plane pixel size from its resolution tags, the slice spacing from ImageJ's ``spacing``.
 - :func:`write_zarr`: a SegImage written block by block into a new OME-Zarr (one level),
-  atomically (a hidden folder renamed into place).
+  atomically (a hidden folder renamed into place); its spacing, origin and direction are also
+  kept in the attribute ``segsuite_geometry``, so the geometry survives every write and read.
 
 The NGFF metadata is read here (a few lines of JSON) rather than with ``ome-zarr``, to keep the
 dependencies to ``zarr`` itself.
@@ -33,6 +35,11 @@ from ..core.base.image import SegImage
 PathLike = Union[str, os.PathLike]
 
 _ZARR_FILES = (".zarray", ".zgroup", ".zattrs", "zarr.json")
+
+#: our own zarr attribute: {"spacing", "origin", "direction"} (numpy order; direction as
+#: :class:`~napari_segsuite.core.base.image.SegImage` holds it), since NGFF's
+#: coordinateTransformations carry no direction
+GEOMETRY_ATTR = "segsuite_geometry"
 
 
 def is_zarr(path: PathLike) -> bool:
@@ -102,10 +109,23 @@ def _plain(arr, label: str, da) -> SegImage:
     attrs = dict(getattr(arr, "attrs", {}) or {})
     data = da.from_zarr(arr)
     nd = data.ndim
-    spacing = attrs.get("spacing")
-    origin = attrs.get("origin")
+    geo = attrs.get(GEOMETRY_ATTR) or {}
+    spacing = attrs.get("spacing") or geo.get("spacing")
+    origin = attrs.get("origin") or geo.get("origin")
     return SegImage(data, spacing=spacing if spacing and len(spacing) == nd else None,
-                    origin=origin if origin and len(origin) == nd else None, name=label)
+                    origin=origin if origin and len(origin) == nd else None,
+                    direction=_direction(attrs, nd), name=label)
+
+
+def _direction(attrs: dict, nd: int):
+    """The direction of our ``segsuite_geometry`` attribute (or a plain ``direction``) when it
+    has ``nd * nd`` values; None (identity) otherwise."""
+    d = (attrs.get(GEOMETRY_ATTR) or {}).get("direction") or attrs.get("direction")
+    try:
+        d = [float(v) for v in np.ravel(d)] if d is not None else None
+    except (TypeError, ValueError):
+        return None
+    return d if d is not None and len(d) == nd * nd and np.isfinite(d).all() else None
 
 
 def _ome(group, ms: dict, p: Path, label: str, da) -> SegImage:
@@ -158,6 +178,7 @@ def _ome(group, ms: dict, p: Path, label: str, da) -> SegImage:
         if len(names) == levels[0].shape[-1] and all(names):
             meta["channel_names"] = names
     return SegImage(levels[0], spacing=scale[space], origin=trans[space],
+                    direction=_direction(dict(group.attrs), len(space)),
                     multichannel=bool(chan),
                     name=label, metadata=meta)
 
@@ -220,8 +241,42 @@ def read_tiff_lazy(path: PathLike, name: Optional[str] = None, lazy: bool = True
 def write_zarr(path: PathLike, image: SegImage, force: bool = False,
                chunks: Optional[tuple] = None) -> Path:
     """Write ``image`` as a one-level OME-Zarr (NGFF 0.4), block by block (a dask array is
-    never held whole), into a hidden folder renamed into place; spacing and origin go into its
-    coordinateTransformations."""
+    never held whole), into a hidden folder renamed into place.
+
+    Spacing and origin go into its coordinateTransformations; spacing, origin and direction into
+    the attribute ``segsuite_geometry`` (NGFF has no direction), which :func:`read_zarr` reads
+    back. The zarr's chunks are the dask array's largest chunk per axis (or ``chunks``) and the
+    array is rechunked to that regular grid first, so no two blocks ever write into the same
+    zarr chunk (blocks are written in parallel without a lock: irregular blocks, such as
+    ``map_overlap`` gives when it merges chunks smaller than its depth, would otherwise race on
+    a shared chunk and lose voxels).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.zarr`` folder to create.
+    image : SegImage
+        The image (its array numpy or dask).
+    force : bool
+        Replace an existing folder.
+    chunks : tuple of int, optional
+        The zarr's chunk shape.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> img = SegImage(np.arange(24, dtype=np.uint8).reshape(2, 3, 4), spacing=(2, 1, 1),
+    ...                direction=(0, 1, 0, 1, 0, 0, 0, 0, 1))
+    >>> p = write_zarr(Path(tempfile.mkdtemp()) / "a.zarr", img, chunks=(1, 2, 2))
+    >>> back = read_zarr(p)
+    >>> back.spacing, back.direction[:3], bool((back.array.compute() == img.array).all())
+    ((2.0, 1.0, 1.0), (0.0, 1.0, 0.0), True)
+    """
     import dask.array as da
 
     zarr = _zarr()
@@ -238,6 +293,9 @@ def write_zarr(path: PathLike, image: SegImage, force: bool = False,
         arr, chunks=chunks or tuple(min(s, 128) for s in arr.shape))
     if chunks is not None:
         data = data.rechunk(chunks)
+    chunk = tuple(max(max(c), 1) if c else 1 for c in data.chunks)
+    if any(len(set(c[:-1])) > 1 or (c and c[-1] > c[0]) for c in data.chunks):
+        data = data.rechunk(chunk)  # a regular grid: every block is one zarr chunk
     names = "zyx"[3 - nd:] + ("c" if image.multichannel else "")
     axes = [{"name": a, "type": "space"} for a in names[:nd]]
     if image.multichannel:
@@ -248,7 +306,6 @@ def write_zarr(path: PathLike, image: SegImage, force: bool = False,
             {"type": "scale", "scale": list(map(float, image.spacing)) + extra},
             {"type": "translation", "translation": list(map(float, image.origin)) + [0.0] * len(extra)}]}]}]
     try:
-        chunk = tuple(c[0] for c in data.chunks)
         if hasattr(zarr, "create_array"):  # zarr 3: write the widely read format 2
             group = zarr.open_group(str(tmp), mode="w", zarr_format=2)
             target = group.create_array("0", shape=data.shape, dtype=data.dtype, chunks=chunk)
@@ -256,6 +313,9 @@ def write_zarr(path: PathLike, image: SegImage, force: bool = False,
             group = zarr.open_group(str(tmp), mode="w")
             target = group.create_dataset("0", shape=data.shape, dtype=data.dtype, chunks=chunk)
         group.attrs["multiscales"] = ms
+        group.attrs[GEOMETRY_ATTR] = {"spacing": [float(v) for v in image.spacing],
+                                      "origin": [float(v) for v in image.origin],
+                                      "direction": [float(v) for v in image.direction]}
         da.store(data, target, lock=False)
         if p.exists():
             shutil.rmtree(p)
@@ -267,4 +327,4 @@ def write_zarr(path: PathLike, image: SegImage, force: bool = False,
     return p
 
 
-__all__ = ["is_zarr", "read_zarr", "read_tiff_lazy", "write_zarr"]
+__all__ = ["is_zarr", "read_zarr", "read_tiff_lazy", "write_zarr", "GEOMETRY_ATTR"]

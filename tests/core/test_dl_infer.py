@@ -195,6 +195,66 @@ def test_predict_dask_equals_whole_image_predict(dim, shape, chunks, tile, nc, r
     assert np.array_equal(labels, whole)
 
 
+@pytest.mark.parametrize("overlap", [0.5, 0.25, 0.0])
+def test_predict_dask_reads_only_the_tile_overlap_around_a_block(overlap, rng, monkeypatch):
+    """Blocks are cut where tiles begin, so on a regular tile grid a block reads a halo of one
+    tile in all (the overlap after it, the step before it; 8 + 8 here), not tile - 1 on each
+    side (15 + 15, as it was: a 3 x 3 tiles' input per tile-sized block in 2D); the labels are
+    still whole-image predict's."""
+    da = pytest.importorskip("dask.array")
+    from napari_segsuite.core.dl import infer
+
+    ck = _ckpt(2)
+    img = rng.normal(size=(80, 96)).astype(np.float32)  # tiles every 8 (0.5), 16 (0) exactly
+    whole = predict(img, ck, tile=16, overlap=overlap, device="cpu").labels.array
+    seen = []
+    real = infer._predict_block
+
+    def spy(ckpt, x, lo, hi, *rest):
+        seen.append((x.shape[:2], tuple(b - a for a, b in zip(lo, hi)), tuple(lo)))
+        return real(ckpt, x, lo, hi, *rest)
+
+    monkeypatch.setattr(infer, "_predict_block", spy)
+    lazy = infer.predict_dask(da.from_array(img, chunks=(20, 25)), ck, tile=16, overlap=overlap,
+                              device="cpu")
+    assert lazy.chunks == ((20, 20, 20, 20), (25, 25, 25, 21))  # the input's chunks
+    assert np.array_equal(lazy.compute(), whole)
+    assert len(seen) >= 4  # several blocks
+    for xshape, bshape, lo in seen:
+        halo = [x - b for x, b in zip(xshape, bshape)]
+        if overlap == 0:
+            assert halo == [0, 0]  # tiles do not overlap: no halo
+        elif overlap == 0.5:  # one tile in all (a block with neighbours on both sides)
+            assert all(h <= 16 for h in halo), (xshape, bshape, lo)
+        else:  # tiles spread closer than the step (80 is not on the grid of 12): a bit more
+            assert all(h < 2 * 15 for h in halo), (xshape, bshape, lo)
+
+
+@pytest.mark.parametrize("size,tile,overlap,chunk", [
+    (100, 16, 0.5, 20), (100, 16, 0.25, 7), (257, 64, 0.5, 100), (64, 64, 0.5, 10),
+    (300, 48, 0.75, 64), (31, 8, 0.3, 200), (50, 1, 0.5, 7), (70, 16, 0.5, 20)])
+def test_tile_blocks_hold_every_tile_of_a_block_within_the_halo(size, tile, overlap, chunk):
+    from napari_segsuite.core.dl.infer import tile_blocks, tile_starts
+
+    starts = tile_starts(size, tile, overlap)
+    lengths, (before, after) = tile_blocks(size, tile, starts, chunk)
+    assert sum(lengths) == size
+    assert len(lengths) == 1 or min(lengths) >= min(tile, chunk)  # dask's halo: from neighbours
+    assert before + after <= max(2 * (tile - 1), 0)  # never more than the old halo
+    step = max(1, int(tile * (1 - overlap)))
+    if (size - tile) % step == 0:  # a regular grid of tiles: the overlap after a block, the
+        assert after <= tile - step  # steps the straddling tiles begin at before it (one tile
+        assert before <= (tile - 1) // step * step  # in all up to overlap 0.5)
+    lo = 0
+    for n in lengths:
+        hi = lo + n
+        assert lo in starts or tile == 1  # a block begins with a tile
+        for q in starts:
+            if q < hi and q + tile > lo:  # the tile overlaps the block: inside its halo
+                assert q >= lo - before and q + tile <= hi + after, (lo, hi, q)
+        lo = hi
+
+
 def test_predict_dask_without_model_statistics_uses_the_images(rng):
     """A model without normalisation statistics (TorchScript) is normalised with the image's
     own mean and std; estimated on a sample that here covers every voxel, so equal to

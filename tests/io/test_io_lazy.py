@@ -129,3 +129,56 @@ def test_napari_reader_large_tiff_lazily(tmp_path, monkeypatch):
     tifffile.imwrite(p, np.zeros((3, 40, 40), np.uint16), photometric="minisblack")
     ((data, kw, kind),) = read_layers(str(p))
     assert hasattr(data, "dask") and kind == "image"
+
+
+# -- geometry and irregular blocks (issue 16) ---------------------------------------------------
+_OBLIQUE = {2: (0.6, -0.8, 0.8, 0.6),
+            3: (0.0, 0.6, -0.8, 0.0, 0.8, 0.6, 1.0, 0.0, 0.0)}
+
+
+@pytest.mark.parametrize("nd,multichannel", [(2, False), (3, False), (3, True)])
+def test_write_zarr_keeps_spacing_origin_and_direction(tmp_path, nd, multichannel):
+    """NGFF's coordinateTransformations hold no direction: ours is kept in the zarr's attribute
+    and read back, by read_zarr, read_image and napari's reader (the layer's metadata)."""
+    shape = (5, 6, 7)[:nd] + ((2,) if multichannel else ())
+    arr = np.arange(int(np.prod(shape)), dtype=np.uint16).reshape(shape)
+    img = SegImage(arr, spacing=(3.0, 0.7, 0.5)[:nd], origin=(-1.5, 2.0, 30.0)[:nd],
+                   direction=_OBLIQUE[nd], multichannel=multichannel, name="g")
+    p = write_zarr(tmp_path / "g.zarr", img, chunks=(2, 3, 4, 2)[:len(shape)])
+    for back in (read_zarr(p), read_image(p, lazy=True), read_image(p)):
+        assert back.multichannel == multichannel
+        np.testing.assert_allclose(back.spacing, img.spacing)
+        np.testing.assert_allclose(back.origin, img.origin)
+        np.testing.assert_allclose(back.direction, img.direction)
+        np.testing.assert_array_equal(np.asarray(back.array), arr)
+    again = write_zarr(tmp_path / "h.zarr", read_zarr(p))  # a second write keeps it too
+    np.testing.assert_allclose(read_zarr(again).direction, img.direction)
+    (layer,) = napari_get_reader(str(p))(str(p))
+    np.testing.assert_allclose(layer[1]["metadata"]["direction"], img.direction)
+    attrs = dict(zarr.open_group(str(p), mode="r").attrs)
+    assert attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"][:nd] \
+        == list(img.spacing)  # the NGFF metadata other readers use is still there
+
+
+def test_a_zarr_without_our_attribute_has_the_identity_direction(tmp_path):
+    p = _ome(tmp_path / "o.zarr", np.zeros((4, 8, 8), np.uint8), [[1.0, 1.0, 1.0]], [0, 0, 0],
+             axes="zyx")
+    assert read_zarr(p).direction == SegImage(np.zeros((2, 2, 2))).direction
+
+
+@pytest.mark.parametrize("repeat", range(4))
+def test_write_zarr_of_irregular_blocks_loses_no_voxel(tmp_path, repeat):
+    """Blocks of unequal sizes (map_overlap gives them when it merges chunks smaller than its
+    depth) written in parallel: each zarr chunk must be written by one block only. The old
+    write_zarr took the first block's size as the zarr chunk, so two threads rewrote the same
+    chunk and one's voxels were lost in some runs (hence the repeats; it lost voxels in most
+    runs of this test)."""
+    import dask.array as da
+
+    rng = np.random.default_rng(repeat)
+    ref = rng.integers(1, 255, (24, 40, 40)).astype(np.uint8)
+    arr = da.from_array(ref, chunks=((5, 4, 3, 5, 4, 3), (16, 9, 15), (7, 16, 17)))
+    p = write_zarr(tmp_path / "i.zarr", SegImage(arr))
+    np.testing.assert_array_equal(read_zarr(p).array.compute(), ref)
+    z = zarr.open_group(str(p), mode="r")["0"]
+    assert z.chunks == (5, 16, 17)

@@ -296,6 +296,10 @@ def store_steps(arr, target):
 
     from ..base.progress import Progress
 
+    chunks = getattr(target, "chunks", None)  # a zarr target: its chunk grid, so that no two
+    if isinstance(chunks, tuple) and len(chunks) == arr.ndim and \
+            all(isinstance(c, int) for c in chunks):  # blocks share (and race on) a chunk
+        arr = arr.rechunk(chunks)
     start, rows = 0, len(arr.chunks[0])
     for k, n in enumerate(arr.chunks[0]):
         da.store(arr.blocks[k], target, regions=(slice(start, start + n),), lock=False)

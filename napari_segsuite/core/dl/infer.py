@@ -511,11 +511,14 @@ def predict_dask(image, model, *, device: str = "auto",
     array of labels, computed or stored (e.g. to zarr) block by block on any scheduler.
 
     The tiles are the ones whole-image :func:`predict` places (same size, same positions, same
-    Gaussian weights): every output block runs exactly the tiles that overlap it, reading them
-    from the block and a halo of ``tile - 1`` voxels around it, and blends them as the whole
-    image would, so the labels equal :func:`predict`'s (to float rounding: a tile on the border
-    of two blocks is computed in both). ``tile`` defaults to the size :func:`predict` would
-    choose for the whole image; chunks smaller than the tile are merged first. Channels last
+    Gaussian weights): every output block runs exactly the tiles that overlap it and blends them
+    as the whole image would, so the labels equal :func:`predict`'s (to float rounding: a tile
+    on the border of two blocks is computed in both). The blocks are cut where tiles begin
+    (:func:`tile_blocks`: about the input's chunk size, at least a tile), so a block reads only
+    the halo its tiles straddle (on a regular tile grid the overlap after it and the step
+    before it: half a tile each with the default overlap 0.5), not ``tile - 1`` on each side;
+    the result has the input's chunks. ``tile`` defaults to the size
+    :func:`predict` would choose for the whole image. Channels last
     when the model takes several. A model without normalisation statistics (TorchScript) is
     normalised with the image's mean and standard deviation, estimated on ``sample_size``
     voxels. No ``instances`` here: splitting touching objects needs the whole foreground.
@@ -596,13 +599,14 @@ def predict_dask(image, model, *, device: str = "auto",
     if batch is None:
         per_voxel, budget = _memory_plan(ckpt, dev)
         batch = int(max(1, min(32, budget // (float(np.prod(tshape)) * per_voxel))))
-    depth = {ax: t - 1 for ax, t in enumerate(tshape)}
-    depth[nd] = 0
-    # the halo comes from the neighbouring blocks only: each must be at least that deep
-    from dask.array.overlap import ensure_minimum_chunksize
-
-    arr = arr.rechunk(tuple(ensure_minimum_chunksize(max(depth[ax], 1), c) if depth[ax] else c
-                            for ax, c in enumerate(arr.chunks[:nd])) + (arr.chunks[nd],))
+    # blocks that begin where tiles begin (about the input's chunk size, at least a tile), and
+    # the halo those blocks' tiles reach out of them: the tile overlap, not a whole tile
+    user_chunks = arr.chunks[:nd]
+    plan = [tile_blocks(s, t, st, max(c)) for s, t, st, c in zip(spatial, tshape, starts,
+                                                                    user_chunks)]
+    depth = {ax: h for ax, (_, h) in enumerate(plan)}  # (before, after) a block
+    depth[nd] = (0, 0)
+    arr = arr.rechunk(tuple(c for c, _ in plan) + (arr.chunks[nd],))
     halo = da.overlap.overlap(arr, depth=depth, boundary="none")
     values = list(ckpt.label_values) if ckpt.label_values else None
     if values is None:  # a model listing no label values (TorchScript): 0..K-1, K its classes
@@ -618,12 +622,73 @@ def predict_dask(image, model, *, device: str = "auto",
         loc = block_info[None]["array-location"]  # this output block, in the whole image
         lo = [a for a, _ in loc]
         hi = [b for _, b in loc]
-        x0 = [max(0, a - depth[ax]) for ax, a in enumerate(lo)]  # where ``x`` starts
+        x0 = [max(0, a - depth[ax][0]) for ax, a in enumerate(lo)]  # where ``x`` starts
         return _block_or_cpu(where, ckpt, np.asarray(x), lo, hi, x0, starts, tshape, slicewise,
                              mean, std, batch, amp, values, out_dtype)
 
-    return halo.map_blocks(block, chunks=chunks, drop_axis=nd, dtype=out_dtype,
-                           meta=np.empty((0,) * nd, out_dtype))
+    out = halo.map_blocks(block, chunks=chunks, drop_axis=nd, dtype=out_dtype,
+                          meta=np.empty((0,) * nd, out_dtype))
+    # the input's chunks again (a zarr written with them gets one block per chunk)
+    return out if out.chunks == user_chunks else out.rechunk(user_chunks)
+
+
+def tile_blocks(size: int, tile: int, starts: Sequence[int], chunk: int
+                ) -> Tuple[Tuple[int, ...], Tuple[int, int]]:
+    """Blocks along one axis for :func:`predict_dask` and the halo their tiles need.
+
+    Each block begins where a tile begins and is about ``chunk`` long (at least ``tile``), so
+    the tiles overlapping a block reach out of it only by what they straddle of its borders.
+    On a regular grid of tiles that is the tiles' overlap after a block and, before it, the
+    start of the first tile straddling its border (one step back with an overlap up to 0.5,
+    several above): half a tile each side with the default overlap 0.5, where a halo of
+    ``tile - 1`` on each side would be needed for blocks cut anywhere. Where
+    :func:`tile_starts` spreads the tiles a little closer than the step (the image's size is
+    not on the grid), one more tile may straddle a border and the halo grows by up to a step.
+    The halo is the farthest any tile overlapping a block reaches out of it on each side (0
+    with one block).
+
+    Parameters
+    ----------
+    size : int
+        The axis's length.
+    tile : int
+        The tile's length along it.
+    starts : sequence of int
+        The tiles' starts (:func:`tile_starts`).
+    chunk : int
+        The wanted block length.
+
+    Returns
+    -------
+    tuple
+        (the blocks' lengths, (the halo before a block, the halo after it) in voxels).
+
+    Examples
+    --------
+    >>> tile_blocks(256, 64, tile_starts(256, 64, 0.5), 100)  # overlap 32
+    ((128, 128), (32, 32))
+    >>> tile_blocks(256, 64, tile_starts(256, 64, 0.25), 64)  # step 48, overlap 16
+    ((96, 96, 64), (48, 16))
+    >>> tile_blocks(10, 1, range(10), 4)  # slice by slice: no halo
+    ((4, 4, 2), (0, 0))
+    """
+    starts = sorted(int(v) for v in starts)
+    if tile <= 1:  # one voxel per tile (a 2D model's slices): any block, no halo
+        chunk = max(1, int(chunk))
+        return tuple(min(chunk, size - a) for a in range(0, size, chunk)), (0, 0)
+    want = max(int(chunk), int(tile))
+    bounds = [0]
+    for q in starts:
+        if q >= bounds[-1] + want and size - q >= tile:
+            bounds.append(q)
+    before = after = 0
+    for b in bounds[1:]:
+        across = [q for q in starts if q < b < q + tile]  # tiles straddling the border b
+        if across:
+            before = max(before, b - min(across))
+            after = max(after, max(across) + tile - b)
+    lengths = tuple(int(v) for v in np.diff(bounds + [size]))
+    return lengths, (int(before), int(after))
 
 
 #: guards the switch to the CPU of :func:`_block_or_cpu` (a module global: the closure that
