@@ -100,7 +100,7 @@ GUIDED_CONFIDENCE = 0.7
 #: annotated voxels the model is trained on (a random subset when there are more)
 GUIDED_TRAIN = 100_000
 #: boosting iterations of the model (fitted in chunks of GUIDED_CHUNK, yielding in between)
-GUIDED_ITER, GUIDED_CHUNK = 20, 2
+GUIDED_ITER, GUIDED_CHUNK = 20, 5
 #: voxels the model labels between two yields
 GUIDED_BATCH = 100_000
 
