@@ -13,9 +13,14 @@ changes topology half way, several labels are interpolated at once and a voxel c
 goes to the one it lies deepest inside (no overlaps). A label present in only one of the two
 slices shrinks towards its deepest point and ends half way.
 
-Image-guided mode: every voxel of the annotated slices becomes a seed (acting labels with their
-value, everything else as a background seed) and the GrowCut engine grows the labels into the
-slices between them along the image; annotated slices, being seeds, never change.
+Image-guided mode (see :func:`guided_steps`): an appearance model learnt from the annotated
+slices (gradient-boosted trees on multi-scale image features) seeds the voxels it is sure of,
+next to every voxel of the annotated slices (acting labels with their value, everything else as
+a background seed); the GrowCut engine grows the seeds along the image into the uncertain rest,
+one gap between two annotated slices at a time; annotated slices, being seeds, never change.
+On the MNI152 T1 (labels on every 10th slice) this lifts Dice on the filled slices from
+0.88-0.90 (CSF) and 0.96 (GM, WM) with the annotated slices as the only seeds to about 0.94 and
+0.977 (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
