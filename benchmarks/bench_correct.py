@@ -92,7 +92,8 @@ def interp_report(t1, truth, spacing, step, skip_itk, itk_axes=(0,)):
             rows.append(("ITK MorphologicalContourInterpolator", secs, theirs))
         t = time.perf_counter()
         guided = C.fill_between_slices(sparse, axis=axis, image=t1, spacing=spacing)
-        rows.append(("image-guided (ours, GrowCut)", time.perf_counter() - t, guided))
+        rows.append(("image-guided (ours: appearance model + GrowCut)", time.perf_counter() - t,
+                     guided))
         for name, secs, res in rows:
             ds = [dice((res == v) & f, (truth == v) & f) for v in (1, 2, 3)]
             print(f"| {axis} | {name} | {secs:.2f} | " + " | ".join(f"{d:.3f}" for d in ds)

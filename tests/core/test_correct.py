@@ -404,23 +404,45 @@ def mni():
     return real.mni152()
 
 
-def test_fill_between_slices_guided_on_real_mri_reaches_dice_095(mni):
-    """Tissue labels drawn on every 10th axial slice of the MNI152 T1 (a 41-slice slab, to keep
-    the test short): grown along the image, GM and WM reach Dice >= 0.95 on the filled slices,
-    well above shape interpolation."""
-    t1 = mni.images["t1"].array[70:111]
-    truth = mni.labels["labels"].array[70:111]
+def test_fill_between_slices_guided_on_real_mri_beats_growcut_alone(mni):
+    """Tissue labels drawn on every 10th axial slice of the MNI152 T1 (a 21x160x140 crop, to keep
+    the test short): the guided fill (an intensity model learnt from the annotated slices seeds
+    GrowCut) reaches Dice CSF >= 0.945, GM and WM >= 0.97 on the filled slices. GrowCut seeded by
+    the annotated slices alone (the previous guided fill) reached 0.929 / 0.965 / 0.969 here,
+    shape interpolation far less; the annotated slices are unchanged."""
+    crop = (slice(70, 91), slice(40, 200), slice(30, 170))
+    t1 = mni.images["t1"].array[crop]
+    truth = mni.labels["labels"].array[crop]
     sparse = _sparse(truth, 0, 10)
     filled = np.ones(truth.shape[0], bool)
     filled[::10] = False
     guided = C.fill_between_slices(sparse, image=t1, spacing=mni.images["t1"].spacing)
     shape_fill = C.fill_between_slices(sparse, spacing=mni.images["t1"].spacing)
     np.testing.assert_array_equal(guided[~filled], truth[~filled])
-    for v, floor in ((2, 0.95), (3, 0.95), (1, 0.85)):
+    for v, floor in ((1, 0.945), (2, 0.97), (3, 0.97)):
         dg = dice(guided[filled] == v, truth[filled] == v)
         ds = dice(shape_fill[filled] == v, truth[filled] == v)
         assert dg >= floor, (v, dg)
         assert dg > ds + 0.05, (v, dg, ds)
+
+
+def test_fill_between_slices_guided_finds_an_island_by_its_appearance():
+    """A label's island that appears only between the annotated slices, cut off from them by
+    background: GrowCut alone cannot reach it at a lower cost than the background, the
+    intensity model knows the label's look. A look-alike farther from the drawn label than the
+    gap's length stays background, and the annotated slices are unchanged."""
+    rng = np.random.default_rng(1)
+    truth = np.zeros((11, 48, 48), np.uint8)
+    truth[:, 10:20, 10:20] = 1           # the drawn label, on every slice
+    truth[3:8, 10:20, 24:30] = 1         # an island next to it, only between the slices
+    image = np.where(truth == 1, 100.0, 0.0)
+    image[3:8, 38:46, 38:46] = 100.0     # a look-alike, 18+ voxels from the drawn label
+    image += rng.normal(0, 5, image.shape)
+    sparse = _sparse(truth, 0, 10)
+    out = C.fill_between_slices(sparse, image=image)
+    np.testing.assert_array_equal(out[[0, 10]], sparse[[0, 10]])
+    assert dice(out == 1, truth == 1) > 0.98
+    assert not out[:, 38:46, 38:46].any()
 
 
 def test_fill_between_slices_other_labels_and_locks_in_the_gap():

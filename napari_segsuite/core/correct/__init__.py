@@ -82,8 +82,10 @@ def fill_between_slices_steps(lab, *, axis: int = 0, image=None, spacing=None,
     image=None: shape mode, morphological interpolation of each label's shape between the two
         annotated slices around a gap (several labels at once, holes, splits and merges).
     image given (an array or SegImage on the labels' grid, channels last): image-guided mode,
-        the annotated slices become seeds (their background too) and the labels grow into the
-        slices between along the image with the GrowCut engine.
+        a model of each label's appearance learnt from the annotated slices seeds the voxels it
+        is sure of, the annotated slices are seeds too (their background as well), and the
+        labels grow into the rest of the slices between along the image with the GrowCut
+        engine.
 
     Yields Progress; returns the new label array.
 
