@@ -105,7 +105,7 @@ GUIDED_CONFIDENCE = 0.7
 #: annotated voxels the model is trained on (a random subset when there are more)
 GUIDED_TRAIN = 100_000
 #: boosting iterations of the model (fitted in chunks of GUIDED_CHUNK, yielding in between)
-GUIDED_ITER, GUIDED_CHUNK = 20, 5
+GUIDED_ITER, GUIDED_CHUNK = 20, 1
 #: voxels the model labels between two yields
 GUIDED_BATCH = 100_000
 
@@ -135,8 +135,13 @@ def _feature_steps(img, channel_axis, spacing):
         i += 1
         for s in GUIDED_SIGMAS:
             sig = tuple(s * fine / sp for sp in spacing)
-            yield Progress(i, n, "image features")
-            smooth = ndi.gaussian_filter(c, sig)
+            # scipy's gaussian_filter one axis at a time (the same passes, the same bits), a
+            # yield after each so that Cancel is not kept waiting by a whole 3D filter
+            smooth, src = np.empty_like(c), c
+            for ax in range(c.ndim):
+                yield Progress(i, n, "image features")
+                ndi.gaussian_filter1d(src, sig[ax], axis=ax, output=smooth)
+                src = smooth
             feats[i] = smooth
             # Laplacian and gradient magnitude of the smoothed image by finite differences (in
             # voxels; 3-4x cheaper than scipy's gaussian_laplace/gaussian_gradient_magnitude)
@@ -145,6 +150,7 @@ def _feature_steps(img, channel_axis, spacing):
             grad = np.zeros_like(smooth)
             for ax in range(smooth.ndim):
                 if smooth.shape[ax] > 1:
+                    yield Progress(i + 2, n, "image features")
                     grad += np.gradient(smooth, axis=ax) ** 2
             feats[i + 2] = np.sqrt(grad)
             i += 3
