@@ -306,7 +306,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
                      for c, st in zip(start_coords, strides)).astype(np.int64)
     if extra_starts is not None:
         start_flat = np.concatenate([start_flat, extra_starts])
-    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size, 1 << 20), 2 * room)
+    # the heap starts at an eighth of the nodes (at most 2^20 entries) and doubles when full
+    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size // 8, 1 << 20), 2 * room)
     hk = np.empty(cap, dtype=np.int64)
     hv = np.empty(cap, dtype=idx_t)
     size = np.zeros(1, dtype=np.int64)
