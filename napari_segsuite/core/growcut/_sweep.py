@@ -355,7 +355,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
         _expand_into(keys, ckey)  # the padded keys: contiguous (their padding holds -1)
     if into is None:
         # the interior of the padded keys, without a copy (8 bytes a voxel less at the end):
-        # a view, not contiguous, whose rows are
+        # a view (each row contiguous, the volume not); the result's state keeps it
         out = keys.reshape(pshape)[inner]
     else:
         out = into
