@@ -27,7 +27,7 @@ BASE = 300 * 2 ** 20
 
 #: per job: (bytes per voxel, bytes per voxel per channel) of the working set beyond the
 #: input itself. Measured peaks (CLI, /usr/bin/time -v, float32 input, one channel), see
-#: RESULTS.md: GrowCut 26.5 B/voxel above the interpreter at 256^3 (710 MB in all; 38.7 and
+#: RESULTS.md: GrowCut 27.1 B/voxel above the interpreter at 256^3 (710 MB in all; 39.6 and
 #: 915 MB before issue 14's memory work), the input's 4 included. The GrowCut sweep holds the
 #: padded int64 keys (kept as the result's state), the padded float32 features (one copy per
 #: channel), an int32 heap position per voxel, uint16 seeds and the heap (12 B an entry; the
