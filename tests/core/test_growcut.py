@@ -621,3 +621,35 @@ def test_job_decides_what_the_front_ends_used_to(rng):
         run(growcut_job(SegImage(img), {"connectivity": 8}, seeds=seeds))
     with pytest.raises(InputError, match="seeds"):
         run(growcut_job(SegImage(img), GrowCutParams()))
+
+
+def test_sweep_working_set_is_a_few_bytes_per_voxel():
+    """Issue 14 item 8 (peak memory): a GrowCut on the CPU holds the padded features (float32,
+    written once by prepare), the padded int64 keys (handed on as the result's state without a
+    copy), an int32 heap position per voxel, the uint16 seeds and the heap (about 17 bytes a
+    voxel with the padding, before the heap). It used to hold the features twice, the keys twice (padded, and an unpadded
+    copy for the result) and a heap of one entry per voxel from the start (44.6 here). With
+    three one-voxel seeds in smooth noise the front is large at this size: the heap (12 bytes
+    an entry, briefly twice while it doubles) is most of the rest (28.6 here). The allocations
+    are numpy's, so tracemalloc sees them."""
+    import tracemalloc
+
+    from napari_segsuite.core.growcut import warm_up
+
+    n = 64
+    img = ndi.gaussian_filter(np.random.default_rng(5).standard_normal((n, n, n)),
+                              2).astype(np.float32)
+    seeds = np.zeros(img.shape, np.uint8)
+    seeds[16, 16, 16], seeds[32, 32, 32], seeds[48, 16, 48] = 1, 2, 3
+    warm_up()  # numba's start-up allocates Python objects: not the sweep's
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        res = growcut(img, seeds, engine="sweep")
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 34 * img.size, peak / img.size
+    assert fixed_point_violations(img, seeds, res.labels, res.cost) == 0
+    assert set(np.unique(res.labels).tolist()) == {1, 2, 3}

@@ -253,15 +253,21 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     nd = len(shape)
     pshape = tuple(s + 2 for s in shape)
     cold = keys0 is None
-    # padded copies; only the padding is filled (the sweep skips blocked voxels, key -1, before
-    # it reads their features, so the padding's features are never read)
+    # padded keys and features; only the padding is filled (the sweep skips blocked voxels, key
+    # -1, before it reads their features, so the padding's features are never read). prepare()
+    # already wrote the features padded: a crop (the windowed refine) is copied.
+    nchan = prep.feats.shape[-1]
     keys = np.empty(pshape, dtype=np.int64)
-    feats = np.empty(pshape + (prep.feats.shape[-1],), dtype=np.float32)
+    feats = prep.padded_feats
+    if feats is None or feats.shape != pshape + (nchan,):
+        feats = np.empty(pshape + (nchan,), dtype=np.float32)
+        feats[tuple(slice(1, -1) for _ in range(nd))] = prep.feats
+        for ax in range(nd):
+            for side in (0, -1):
+                feats[tuple(side if a == ax else slice(None) for a in range(nd))] = 0.0
     for ax in range(nd):
         for side in (0, -1):
-            face = tuple(side if a == ax else slice(None) for a in range(nd))
-            keys[face] = -1  # -1: blocked (padding, outside the mask)
-            feats[face] = 0.0
+            keys[tuple(side if a == ax else slice(None) for a in range(nd))] = -1  # blocked
     inner = tuple(slice(1, -1) for _ in range(nd))
     if cold:  # from the seeds (written in place: no volume of initial keys)
         keys[inner] = UNREACHED
@@ -275,9 +281,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if prep.mask is not None:
         free = prep.mask | (prep.seeds > 0)
         np.copyto(keys[inner], -1, where=~free)
-    feats[inner] = prep.feats
     keys = keys.ravel()
-    feats = feats.reshape(-1, prep.feats.shape[-1])
+    feats = feats.reshape(-1, nchan)  # a view: feats is C-contiguous
     strides = np.array([int(np.prod(pshape[i + 1:])) for i in range(nd)], dtype=np.int64)
     offs = (prep.offsets * strides).sum(axis=1).astype(np.int64)
     wconst = quantise_steps(prep.step_cost)
@@ -301,7 +306,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
                      for c, st in zip(start_coords, strides)).astype(np.int64)
     if extra_starts is not None:
         start_flat = np.concatenate([start_flat, extra_starts])
-    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size, 1 << 20), 2 * room)
+    # the heap starts at an eighth of the nodes (at most 2^20 entries) and doubles when full
+    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size // 8, 1 << 20), 2 * room)
     hk = np.empty(cap, dtype=np.int64)
     hv = np.empty(cap, dtype=idx_t)
     size = np.zeros(1, dtype=np.int64)
@@ -344,13 +350,16 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             yield Progress(min(done, total), total, "growing", preview=preview)
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
+    del hk, hv, pos, feats  # before the keys are handed on: not alive at once with a copy
+    if ckey.size:
+        _expand_into(keys, ckey)  # the padded keys: contiguous (their padding holds -1)
     if into is None:
-        out = np.ascontiguousarray(keys.reshape(pshape)[inner])
+        # the interior of the padded keys, without a copy (8 bytes a voxel less at the end):
+        # a view (each row contiguous, the volume not); the result's state keeps it
+        out = keys.reshape(pshape)[inner]
     else:
         out = into
         out[...] = keys.reshape(pshape)[inner]
-    if ckey.size:
-        _expand_into(out, ckey)
     if free is not None:
         out[~free] = UNREACHED
     return out
