@@ -26,33 +26,20 @@ from .errors import InputError
 BASE = 300 * 2 ** 20
 
 #: per job: (bytes per voxel, bytes per voxel per channel) of the working set beyond the
-<<<<<<< HEAD
-#: input itself. Measured peaks (CLI, /usr/bin/time -v, float32 input, one channel): GrowCut
-#: 63 B/voxel at 256^3 (1.06 GB), see RESULTS.md. The GrowCut sweep holds int64 keys twice
-#: (unpadded and padded), a padded float32 copy of the features, an int32 heap index per voxel
-#: and the heap. The watershed (issue 14's memory work, second round): 21.8 B/voxel with
-#: h-minima markers, 17.3 with given uint8 markers at 256^3, the input's 4 included (the flood:
-#: int32 padded labels, uint32 padded value codes, an int32 bucket store, and the front: with
-#: markers of equal value, a binary heap of 12-byte entries until they are flooded; the
-#: h-minima sweep: int32 order and forest): modelled at 32 for one float32 channel.
-MODELS = {
-    "growcut": (56.0, 8.0),
-    "watershed": (24.0, 4.0),
-=======
 #: input itself. Measured peaks (CLI, /usr/bin/time -v, float32 input, one channel), see
 #: RESULTS.md: GrowCut 27.1 B/voxel above the interpreter at 256^3 (710 MB in all; 39.6 and
 #: 915 MB before issue 14's memory work), the input's 4 included. The GrowCut sweep holds the
 #: padded int64 keys (kept as the result's state), the padded float32 features (one copy per
 #: channel), an int32 heap position per voxel, uint16 seeds and the heap (12 B an entry; the
 #: front of point seeds in noise is a few percent of the voxels): modelled at 34 for one
-#: float32 channel. The watershed (issue 14's memory work): about 29 B/voxel with h-minima
-#: markers, 18 with given uint8 markers, the input's 4 included (the flood: int32 padded labels,
-#: uint32 padded value codes, an int32 bucket store; the markers; the h-minima sweep's int32
-#: order and forest): modelled at 40 for one float32 channel.
+#: float32 channel. The watershed (issue 14's memory work, second round): 21.8 B/voxel with
+#: h-minima markers, 17.3 with given uint8 markers at 256^3, the input's 4 included (the flood:
+#: int32 padded labels, uint32 padded value codes, an int32 bucket store, and the front: with
+#: markers of equal value, a binary heap of 12-byte entries until they are flooded; the
+#: h-minima sweep: int32 order and forest): modelled at 32 for one float32 channel.
 MODELS = {
     "growcut": (24.0, 6.0),
-    "watershed": (28.0, 8.0),
->>>>>>> i18g
+    "watershed": (24.0, 4.0),
     "instances": (72.0, 8.0),
     # clustering in memory (tracemalloc / ru_maxrss, 128^3 float32, K=3): K-means 116 B/voxel,
     # K-medoids 140, SLIC 261 (96^3); spectral clusters SLIC superpixels
