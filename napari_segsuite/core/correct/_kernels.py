@@ -166,15 +166,17 @@ def where_kernel(flat, table, value, out):
 
 # --------------------------------------------------------------------------- median
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def box_count_kernel(mask, h0, h1, h2):
     """Number of ``mask`` voxels in the box of half-sizes (h0, h1, h2) around every voxel,
-    edges replicated (scipy.ndimage's mode "nearest"), as int32."""
+    edges replicated (scipy.ndimage's mode "nearest"), as int32. Running sums along x and y
+    per plane (planes in parallel), then along z per row (rows in parallel)."""
     nz, ny, nx = mask.shape
     s2 = np.empty(mask.shape, np.int32)
-    for z in range(nz):
+    s1 = np.empty(mask.shape, np.int32)
+    for z in prange(nz):
         for y in range(ny):
-            acc = 0
+            acc = np.int32(0)
             for j in range(-h2, h2 + 1):
                 acc += np.int32(mask[z, y, min(max(j, 0), nx - 1)])
             s2[z, y, 0] = acc
@@ -182,8 +184,6 @@ def box_count_kernel(mask, h0, h1, h2):
                 acc += np.int32(mask[z, y, min(x + h2, nx - 1)])
                 acc -= np.int32(mask[z, y, max(x - h2 - 1, 0)])
                 s2[z, y, x] = acc
-    s1 = np.empty(mask.shape, np.int32)
-    for z in range(nz):
         for x in range(nx):
             s1[z, 0, x] = 0
         for j in range(-h1, h1 + 1):
@@ -195,19 +195,17 @@ def box_count_kernel(mask, h0, h1, h2):
             lo = max(y - h1 - 1, 0)
             for x in range(nx):
                 s1[z, y, x] = s1[z, y - 1, x] + s2[z, hi, x] - s2[z, lo, x]
-    s0 = s2  # reuse
-    for y in range(ny):
+    s0 = s2  # reuse: every plane's s2 is consumed above
+    for y in prange(ny):
         for x in range(nx):
             s0[0, y, x] = 0
-    for j in range(-h0, h0 + 1):
-        jj = min(max(j, 0), nz - 1)
-        for y in range(ny):
+        for j in range(-h0, h0 + 1):
+            jj = min(max(j, 0), nz - 1)
             for x in range(nx):
                 s0[0, y, x] += s1[jj, y, x]
-    for z in range(1, nz):
-        hi = min(z + h0, nz - 1)
-        lo = max(z - h0 - 1, 0)
-        for y in range(ny):
+        for z in range(1, nz):
+            hi = min(z + h0, nz - 1)
+            lo = max(z - h0 - 1, 0)
             for x in range(nx):
                 s0[z, y, x] = s0[z - 1, y, x] + s1[hi, y, x] - s1[lo, y, x]
     return s0
