@@ -129,8 +129,10 @@ class CorrectWidget(QWidget):
         self.fill_axis = self.control("axis")
         self.fill_image = LayerPicker(napari_viewer, ("image",), allow_none=True,
                                       none_text="(shape only)")
-        self.fill_image.setToolTip("guide the fill by this image (annotated slices become seeds "
-                                   "and grow along the image); none: shape interpolation")
+        self.fill_image.setToolTip("guide the fill by this image (each label's appearance is "
+                                   "learnt from the annotated slices; they and the voxels it is "
+                                   "sure of become seeds that grow along the image); none: "
+                                   "shape interpolation")
         self.fill_button = QPushButton("Fill between slices")
         # islands and holes
         self.min_size = self.control("remove_islands")
