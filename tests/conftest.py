@@ -40,6 +40,26 @@ QT_FREE = _qt_free_run(sys.argv)
 pytest_plugins = [] if QT_FREE else ["pytestqt.plugin", "napari.utils._testsupport"]
 
 
+#: the tests that take a minute or more on the 2-core VM (``--durations``, 2026-12-02): run first,
+#: so that with ``-n auto`` no worker starts one of them when the others are nearly done.
+LONG_FIRST = (
+    "tests/widgets/test_click_everything.py::",
+    "tests/cli/test_cli_batch.py::test_batch_on_a_local_cluster_equals_the_single_commands",
+    "tests/core/test_qt_free.py::",
+    "tests/widgets/test_qt_bindings.py::",
+    "tests/core/test_numba_cache.py::",
+    "tests/cli/test_cli_cluster.py::test_each_method_keeps_geometry",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long tests first (a stable sort: every xdist worker collects the same order)."""
+    def rank(item):
+        return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)),
+                    len(LONG_FIRST))
+    items.sort(key=rank)
+
+
 def pytest_addoption(parser):
     if QT_FREE:  # pytest-qt's ini key, set in pyproject.toml, unknown without the plugin
         parser.addini("qt_api", "Qt binding (pytest-qt; not loaded for tests/core)")
