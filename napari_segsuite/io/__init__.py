@@ -109,6 +109,9 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     label = name or (p.name if p.is_dir() else stem(p))
+    ext = extension(p)
+    if ext in (".nii", ".nii.gz") and p.is_file():  # never a scene, zarr store or GeoTIFF
+        return _read_with_itk(p, ext, label)
     from . import geo, scenes
 
     if scenes.is_scene(p):  # a Landsat / Sentinel-2 folder or MTL file (rasterio)
@@ -123,7 +126,6 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
         return img
     if p.is_dir():
         return _read_dicom_series(p, label)
-    ext = extension(p)
     if ext not in READ_EXTENSIONS:
         raise InputError(
             f"{p}: unsupported format {ext or '(no extension)'}; use one of "
@@ -150,6 +152,12 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
         if not lazy:
             _check_real(out.array, p)
         return out
+    return _read_with_itk(p, ext, label)
+
+
+def _read_with_itk(p: Path, ext: str, label: str) -> SegImage:
+    """A file SimpleITK reads (NIfTI: in one pass where it can, see :func:`_read_nifti_once`),
+    checked complete first, its NaN / infinite voxels kept."""
     import SimpleITK as sitk
 
     if ext in (".nii", ".nii.gz"):
