@@ -229,3 +229,21 @@ def test_sample_files_read_as_before(tmp_path):
     assert files
     for f in files:
         _same(read_image(f), _reference(f))
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("offset", [348, 351, 360])
+def test_odd_vox_offsets_as_itk_reads_them(tmp_path, suffix, offset):
+    """Data right after the 348-byte header (no extension flag), or at an unaligned offset."""
+    import struct
+
+    data = _values("i2", (7, 6, 5))
+    blob = _save(tmp_path / "a.nii", data).read_bytes()
+    head = bytearray(blob[:348])
+    head[108:112] = struct.pack("<f", offset)
+    blob = bytes(head) + b"\0" * (offset - 348) + blob[352:]
+    path = tmp_path / f"b{suffix}"
+    path.write_bytes(blob if suffix == ".nii" else gzip.compress(blob))
+    ref = _reference(path)
+    assert np.array_equal(ref.array, data.T)
+    _same(read_image(path), ref)
