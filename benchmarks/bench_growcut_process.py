@@ -17,10 +17,9 @@ Printed: best-of-R wall and CPU time (user + system, all threads) of each proces
 in-process call, the ratios ours/ITK (on a shared machine the CPU times are the steadier figure),
 Dice of each against the tissue truth (labels 2-4), Dice between ours and ITK, and our process's
 phases (imports, reading, loading the kernels, preparation, sweep, decoding, writing; CPU seconds)
-measured in one more process. The phases run one after the other there; the command itself
-loads the kernels in a thread while it reads and prepares the inputs (issue 18), so they overlap
-in its wall time. ``--also TREE`` times the same command from another checkout (e.g. main before a
-change) interleaved with ours and ITK's, so a before/after pair shares the machine's load.
+measured in one more process. ``--also TREE`` times the same command from another checkout (e.g.
+main before a change) interleaved with ours and ITK's, so a before/after pair shares the
+machine's load.
 """
 
 from __future__ import annotations

@@ -42,48 +42,14 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import check_output, resolve_device
-
-    check_output(args.output, args.force)
-    device = resolve_device(args.device)
-    loader = _load_sweep_early(device)
-    try:
-        return _run(args, device)
-    finally:
-        if loader is not None:  # no thread left loading when the process ends (an error)
-            loader.join()
-
-
-def _load_sweep_early(device: str):
-    """On the CPU, start loading numba and the sweep's compiled kernels (numba's on-disk cache;
-    the first run in a fresh environment compiles them) in a thread now, while the inputs are
-    read and prepared: decompression and numpy release the GIL, numba's start-up is Python.
-    The job's own loading then finds them ready (numba's compiler lock orders the two)."""
-    import os
-    import threading
-
-    if device != "cpu" or os.environ.get("G18P_NOBG"):
-        return None
-
-    def load() -> None:
-        try:
-            from ..core.growcut._sweep import kernels
-
-            kernels()
-        except Exception:  # noqa: BLE001 - the job loads them again and says what failed
-            pass
-
-    thread = threading.Thread(target=load, name="segsuite-load-sweep", daemon=True)
-    thread.start()
-    return thread
-
-
-def _run(args: argparse.Namespace, device: str) -> int:
     from ..core.base.errors import InputError
     from ..core.base.roi import paste
     from ..core.growcut.pipeline import GrowCutParams, growcut_job
-    from ._common import read_label_input, read_roi_input, run_job, write_output
+    from ._common import (check_output, read_label_input, read_roi_input, resolve_device,
+                          run_job, write_output)
 
+    check_output(args.output, args.force)
+    device = resolve_device(args.device)
     if args.roi is None:
         from ._common import read_channels as _read_channels  # as train and predict do
 

@@ -136,34 +136,3 @@ def test_growcut_cli_int64_npy_seeds_to_tif(cli, tmp_path, rng):
         res = cli("growcut", tmp_path / "a.npy", tmp_path / "s.npy", "-o", out, "--quiet")
         assert res.code == 0, res
         assert set(np.unique(read_image(out).array)) == {3, 300}
-
-
-def test_growcut_cli_loads_the_sweep_while_reading(cli, tmp_path, rng, monkeypatch):
-    """Issue 18: on the CPU the sweep's kernels are loaded in a thread started before the
-    inputs are read (not after the preparation, in the job); the labels are the same, and no
-    loading thread outlives the command, whether it succeeds or fails."""
-    import threading
-
-    from napari_segsuite.core.growcut import _sweep
-
-    ip, sp, expected = _case(tmp_path, rng)
-    out = tmp_path / "o.nii.gz"
-    assert cli("growcut", ip, sp, "-o", out, "--device", "cpu", "--quiet").code == 0
-    before = read_image(out).array
-    callers = []
-    real = _sweep.kernels
-
-    def kernels():
-        callers.append(threading.current_thread().name)
-        return real()
-
-    monkeypatch.setattr(_sweep, "kernels", kernels)
-    res = cli("growcut", ip, sp, "-o", out, "--device", "cpu", "--force", "--quiet")
-    assert res.code == 0, res
-    assert callers and callers[0] == "segsuite-load-sweep", callers
-    assert np.array_equal(read_image(out).array, before)
-    assert not [t for t in threading.enumerate() if t.name == "segsuite-load-sweep"]
-    res = cli("growcut", ip, tmp_path / "missing.nii.gz", "-o", tmp_path / "x.nii.gz",
-              "--device", "cpu")
-    assert res.code == 2 and "SEEDS" in res.err
-    assert not [t for t in threading.enumerate() if t.name == "segsuite-load-sweep"]
