@@ -302,7 +302,7 @@ def _read_nifti_once(p: Path, label: str) -> Optional[SegImage]:
                      1, label)
 
 
-def _nifti_chunks(path: PathLike, size: int = 1 << 22):
+def _nifti_chunks(path: PathLike, size: int = 1 << 20):
     """The bytes of a .nii or .nii.gz file (decompressed), in chunks of at most ``size``, in one
     pass over the file. Raises EOFError when the compressed data ends early (truncated),
     zlib.error / OSError when it is damaged. As :mod:`gzip`: several members are read one after

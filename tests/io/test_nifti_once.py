@@ -247,3 +247,31 @@ def test_odd_vox_offsets_as_itk_reads_them(tmp_path, suffix, offset):
     ref = _reference(path)
     assert np.array_equal(ref.array, data.T)
     _same(read_image(path), ref)
+
+
+@pytest.mark.parametrize("size", [1, 7, 341, 4096])
+def test_any_chunk_size_reads_the_same(tmp_path, monkeypatch, size):
+    """The one pass goes through the file in chunks: the header and the voxels span chunk
+    boundaries anywhere (real volumes take several 1 MiB chunks)."""
+    import functools
+
+    data = _values("f8", (9, 8, 7))
+    data[2, 3, 4] = np.nan
+    files = [_save(tmp_path / "a.nii.gz", data, endian=">"),
+             _save(tmp_path / "b.nii", data, ext_bytes=100)]
+    raw = gzip.decompress(files[0].read_bytes())
+    members = tmp_path / "c.nii.gz"
+    members.write_bytes(gzip.compress(raw[:777]) + gzip.compress(raw[777:]) + b"\0" * 3)
+    files.append(members)
+    refs = [_reference(p) for p in files]
+    monkeypatch.setattr(sio, "_nifti_chunks",
+                        functools.partial(sio._nifti_chunks, size=size))
+    for p, ref in zip(files, refs):
+        got = read_image(p)
+        _same(got, ref, raw=data.T)
+        assert sio.file_incomplete(p) is None
+        assert sio._scan_nifti(p)[1][0].tolist() == [4 * 8 * 9 + 3 * 9 + 2]
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(files[0].read_bytes()[:-5])
+    with pytest.raises(InputError, match="truncated"):
+        read_image(cut)
