@@ -4,6 +4,7 @@ volume, beside the in-process ratio; and where our process spends its time.
 
     python benchmarks/bench_growcut_process.py              # best of 3
     python benchmarks/bench_growcut_process.py --repeats 1 --no-profile
+    python benchmarks/bench_growcut_process.py --also /work/main   # + another checkout's process
 
 The volume is nilearn's MNI ICBM152 2009a T1 (197x233x189, 1 mm; ``samples.real.mni152()``)
 with seeds drawn from its tissue truth as short strokes (``--strokes`` per label along x inside
@@ -16,7 +17,9 @@ Printed: best-of-R wall and CPU time (user + system, all threads) of each proces
 in-process call, the ratios ours/ITK (on a shared machine the CPU times are the steadier figure),
 Dice of each against the tissue truth (labels 2-4), Dice between ours and ITK, and our process's
 phases (imports, reading, loading the kernels, preparation, sweep, decoding, writing; CPU seconds)
-measured in one more process.
+measured in one more process. ``--also TREE`` times the same command from another checkout (e.g.
+main before a change) interleaved with ours and ITK's, so a before/after pair shares the
+machine's load.
 """
 
 from __future__ import annotations
@@ -137,6 +140,8 @@ def main(argv=None) -> int:
     ap.add_argument("--strokes", type=int, default=40, help="strokes per label (default 40)")
     ap.add_argument("--device", default="cpu", help="segsuite's --device (default cpu)")
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--also", metavar="TREE", default=None,
+                    help="also time `python -m napari_segsuite growcut` from this checkout")
     args = ap.parse_args(argv)
 
     from napari_segsuite.io import read_image, write_image
@@ -169,12 +174,22 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         run_process(ours_cmd, env)  # warms numba's cache (compiles only the first time)
         print(f"first `segsuite growcut` (warms the cache): {time.perf_counter() - t0:.2f} s")
-        t_ours_p = t_itk_p = c_ours_p = c_itk_p = float("inf")
+        if args.also:
+            also_env = dict(os.environ)
+            also_env["PYTHONPATH"] = str(Path(args.also).resolve())
+            also_cmd = [str(tmp / "also.nii.gz") if a == str(ours_p) else a for a in ours_cmd]
+            run_process(also_cmd, also_env)  # its own cache warmed too
+        t_ours_p = t_itk_p = c_ours_p = c_itk_p = t_also = c_also = float("inf")
         for _ in range(args.repeats):  # interleaved: a shared machine's load hits both alike
             w, c, _ = run_process(ours_cmd, env)
             t_ours_p, c_ours_p = min(t_ours_p, w), min(c_ours_p, c)
             w, c, _ = run_process(itk_cmd, env)
             t_itk_p, c_itk_p = min(t_itk_p, w), min(c_itk_p, c)
+            if args.also:
+                w, c, _ = run_process(also_cmd, also_env)
+                t_also, c_also = min(t_also, w), min(c_also, c)
+        also_same = (bool(np.array_equal(read_image(tmp / "also.nii.gz").array,
+                                          read_image(ours_p).array)) if args.also else None)
         ours = read_image(ours_p).array
         ref = read_image(itk_p).array
         phases = None
@@ -197,6 +212,11 @@ def main(argv=None) -> int:
     print(f"whole process  ours {t_ours_p:7.2f} s   ITK {t_itk_p:7.2f} s   ours/ITK "
           f"{t_ours_p / t_itk_p:.3f}   (CPU time: ours {c_ours_p:.2f} s, ITK {c_itk_p:.2f} s, "
           f"ours/ITK {c_ours_p / c_itk_p:.3f})")
+    if args.also:
+        print(f"--also {args.also}: {t_also:7.2f} s, ours/it {t_ours_p / t_also:.3f}, its/ITK "
+              f"{t_also / t_itk_p:.3f}   (CPU time: {c_also:.2f} s, ours/it "
+              f"{c_ours_p / c_also:.3f}, its/ITK {c_also / c_itk_p:.3f}); same labels: "
+              f"{also_same}")
     print(f"in process     ours {t_ours_i:7.2f} s   ITK {t_itk_i:7.2f} s   ours/ITK "
           f"{t_ours_i / t_itk_i:.3f}   (CPU time: ours {c_ours_i:.2f} s, ITK {c_itk_i:.2f} s, "
           f"ours/ITK {c_ours_i / c_itk_i:.3f})")

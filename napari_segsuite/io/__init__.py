@@ -13,6 +13,7 @@ channels last. Multichannel SegImages are written as vector images.
 
 from __future__ import annotations
 
+import itertools
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +109,9 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     label = name or (p.name if p.is_dir() else stem(p))
+    ext = extension(p)
+    if ext in (".nii", ".nii.gz") and p.is_file():  # never a scene, zarr store or GeoTIFF
+        return _read_with_itk(p, ext, label)
     from . import geo, scenes
 
     if scenes.is_scene(p):  # a Landsat / Sentinel-2 folder or MTL file (rasterio)
@@ -122,7 +126,6 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
         return img
     if p.is_dir():
         return _read_dicom_series(p, label)
-    ext = extension(p)
     if ext not in READ_EXTENSIONS:
         raise InputError(
             f"{p}: unsupported format {ext or '(no extension)'}; use one of "
@@ -149,9 +152,20 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
         if not lazy:
             _check_real(out.array, p)
         return out
+    return _read_with_itk(p, ext, label)
+
+
+def _read_with_itk(p: Path, ext: str, label: str) -> SegImage:
+    """A file SimpleITK reads (NIfTI: in one pass where it can, see :func:`_read_nifti_once`),
+    checked complete first, its NaN / infinite voxels kept."""
     import SimpleITK as sitk
 
-    why, nans = _scan_nifti(p) if ext in (".nii", ".nii.gz") else (file_incomplete(p), None)
+    if ext in (".nii", ".nii.gz"):
+        out = _read_nifti_once(p, label)  # None: a NIfTI only ITK's own reading decodes
+        if out is not None:
+            _check_real(out.array, p)
+            return out
+    why, bad = _scan_nifti(p) if ext in (".nii", ".nii.gz") else (file_incomplete(p), None)
     if why:
         raise InputError(f"{p}: incomplete {ext} file ({why})")
     try:
@@ -159,13 +173,175 @@ def read_image(path: PathLike, name: Optional[str] = None, lazy: bool = False) -
     except RuntimeError as exc:
         raise InputError(f"{p}: cannot read it as {ext} ({_one_line(exc)})") from None
     out = from_sitk(img, name=label)
-    if nans is not None:  # ITK read them as 0: put them back, in the file's voxel order
-        if out.multichannel or out.array.dtype.kind != "f" or nans.max() >= out.array.size:
-            raise InputError(f"{p}: holds {nans.size} NaN values (read as 0 otherwise); "
-                             "replace them first")
-        out.array.reshape(-1)[nans] = np.nan
+    if bad is not None:  # ITK read them as 0: put them back, in the file's voxel order
+        idx, vals = bad
+        if out.multichannel or out.array.dtype.kind != "f" or idx.max() >= out.array.size:
+            _refuse_nonfinite(p, idx.size)
+        out.array.reshape(-1)[idx] = vals
     _check_real(out.array, p)
     return out
+
+
+def _refuse_nonfinite(p: Path, count: int) -> None:
+    raise InputError(f"{p}: holds {count} NaN or infinite values (read as 0 otherwise); "
+                     "replace them first")
+
+
+#: NIfTI datatype codes of the scalar types read straight from the file's bytes.
+_NIFTI_SCALARS = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512: "u2",
+                  768: "u4", 1024: "i8", 1280: "u8"}
+
+
+def _nifti_fields(head: bytes):
+    """The fields of a single-file NIfTI-1/2 header the one-pass reader needs (a dict), or None
+    when ``head`` is not one (then ITK's own reading decides)."""
+    import struct
+
+    for end in ("<", ">"):
+        if len(head) >= 348 and struct.unpack(end + "i", head[:4])[0] == 348:
+            if head[344:348] != b"n+1\0":
+                return None
+            dims = struct.unpack(end + "8h", head[40:56])
+            code, bitpix = struct.unpack(end + "2h", head[70:74])
+            offset = struct.unpack(end + "f", head[108:112])[0]
+            slope, inter = struct.unpack(end + "2f", head[112:120])
+            size = 348
+        elif len(head) >= 540 and struct.unpack(end + "i", head[:4])[0] == 540:
+            if head[4:12] != b"n+2\0\r\n\x1a\n":
+                return None
+            code, bitpix = struct.unpack(end + "2h", head[12:16])
+            dims = struct.unpack(end + "8q", head[16:80])
+            offset = struct.unpack(end + "q", head[168:176])[0]
+            slope, inter = struct.unpack(end + "2d", head[176:192])
+            size = 540
+        else:
+            continue
+        if not 1 <= dims[0] <= 7 or not offset >= size or offset != int(offset):
+            return None
+        n = 1
+        for d in dims[1:dims[0] + 1]:
+            n *= max(int(d), 1)
+        return dict(end=end, dims=dims, code=code, bitpix=bitpix, offset=int(offset),
+                    slope=slope, inter=inter, voxels=n)
+    return None
+
+
+def _read_nifti_once(p: Path, label: str) -> Optional[SegImage]:
+    """A .nii/.nii.gz file read in one pass over its (decompressed) bytes, or None when it is not
+    a plain one (then :func:`read_image` checks it with :func:`_scan_nifti` and lets ITK read it).
+
+    ITK reads only the header (``ReadImageInformation``): the geometry (spacing, origin,
+    direction), size, dimension and pixel type are ITK's own. The voxels are the file's bytes,
+    decoded here where that is all ITK does with them: one scalar value per voxel of an integer
+    or float type, not rescaled (``scl_slope`` 0 or 1 and ``scl_inter`` 0) and of the pixel
+    type ITK reports; anything else (RGB, vectors, complex, scaled values, odd headers) takes
+    ITK's reading. The checks are those of :func:`_scan_nifti`: a truncated or damaged file is
+    an InputError, and NaN / infinite values are kept as they are in the file (ITK reads them
+    as 0; a 4D volume holding some is refused, as before)."""
+    import zlib
+
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(p))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return None  # ITK's full reading says why
+    if reader.GetNumberOfComponents() != 1:
+        return None
+    itk_types = {sitk.sitkUInt8: "u1", sitk.sitkInt8: "i1", sitk.sitkUInt16: "u2",
+                 sitk.sitkInt16: "i2", sitk.sitkUInt32: "u4", sitk.sitkInt32: "i4",
+                 sitk.sitkUInt64: "u8", sitk.sitkInt64: "i8", sitk.sitkFloat32: "f4",
+                 sitk.sitkFloat64: "f8"}
+    itk_dtype = itk_types.get(reader.GetPixelID())
+    size = tuple(int(v) for v in reader.GetSize())
+    n = int(np.prod(size, dtype=np.int64))
+    ext = extension(p)
+    chunks = _nifti_chunks(p)
+    try:
+        head = b""
+        for chunk in chunks:
+            head += chunk
+            if len(head) >= 540:
+                break
+        f = _nifti_fields(head)
+        if (f is None or _NIFTI_SCALARS.get(f["code"]) != itk_dtype or itk_dtype is None
+                or np.dtype(itk_dtype).itemsize * 8 != f["bitpix"] or f["voxels"] != n
+                or f["slope"] not in (0.0, 1.0) or f["inter"] != 0.0):
+            return None
+        arr = np.empty(n, np.dtype(f["end"] + itk_dtype))
+        buf = arr.view(np.uint8)
+        start, stop = f["offset"], f["offset"] + buf.size  # the voxels' bytes in the file
+        length = 0
+        for chunk in itertools.chain((head,), chunks):
+            lo, hi = max(start - length, 0), min(stop - length, len(chunk))
+            if hi > lo:
+                buf[length + lo - start:length + hi - start] = np.frombuffer(
+                    chunk, np.uint8, hi - lo, lo)
+            length += len(chunk)
+    except EOFError:
+        raise InputError(f"{p}: incomplete {ext} file (the compressed data ends early: the file "
+                         "is truncated)") from None
+    except (OSError, zlib.error) as exc:
+        raise InputError(f"{p}: incomplete {ext} file (the compressed data is damaged "
+                         f"({_one_line(exc)}))") from None
+    finally:
+        chunks.close()
+    if length < stop:
+        raise InputError(f"{p}: incomplete {ext} file ({length} bytes where the header needs "
+                         f"{stop})")
+    if not arr.dtype.isnative:
+        arr.byteswap(inplace=True)  # the values in the machine's byte order
+        arr = arr.view(arr.dtype.newbyteorder())
+    arr = arr.reshape(size[::-1])
+    dim = reader.GetDimension()
+    if dim == 4 and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        _refuse_nonfinite(p, int(np.count_nonzero(~np.isfinite(arr))))
+    return _segimage(arr, dim, reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection(),
+                     1, label)
+
+
+def _nifti_chunks(path: PathLike, size: int = 1 << 20):
+    """The bytes of a .nii or .nii.gz file (decompressed), in chunks of at most ``size``, in one
+    pass over the file. Raises EOFError when the compressed data ends early (truncated),
+    zlib.error / OSError when it is damaged. As :mod:`gzip`: several members are read one after
+    the other, and zero padding may follow the last one."""
+    import zlib
+
+    with open(path, "rb") as fh:
+        if extension(path) != ".nii.gz":
+            while True:
+                chunk = fh.read(size)
+                if not chunk:
+                    return
+                yield chunk
+        d = zlib.decompressobj(31)  # gzip: zlib checks the header, the CRC and the length
+        pending = b""  # compressed bytes not yet given to ``d``
+        while True:
+            if not pending:
+                pending = fh.read(size)
+                if not pending:
+                    if d.eof:
+                        return
+                    raise EOFError("the compressed data ends before its end-of-stream marker")
+            if d.eof:  # between members: zero padding, or the next member
+                pending = pending.lstrip(b"\0")
+                if not pending:
+                    continue
+                if len(pending) < 2:
+                    more = fh.read(size)
+                    if not more:
+                        raise OSError("not a gzip file after the compressed data")
+                    pending += more
+                    continue
+                if pending[:2] != b"\x1f\x8b":
+                    raise OSError("not a gzip file after the compressed data")
+                d = zlib.decompressobj(31)
+            out = d.decompress(pending, size)
+            if out:
+                yield out
+            pending = d.unused_data if d.eof else d.unconsumed_tail
 
 
 def _check_real(arr: np.ndarray, p: Path) -> None:
@@ -205,12 +381,18 @@ def from_sitk(img, name: str = "image") -> SegImage:
     """Convert a SimpleITK image to a SegImage (numpy order, geometry kept)."""
     import SimpleITK as sitk
 
-    arr = sitk.GetArrayFromImage(img)
-    dim = img.GetDimension()
-    spacing = tuple(img.GetSpacing())[::-1]
-    origin = tuple(img.GetOrigin())[::-1]
-    direction = tuple(img.GetDirection())
-    multichannel = img.GetNumberOfComponentsPerPixel() > 1
+    return _segimage(sitk.GetArrayFromImage(img), img.GetDimension(), img.GetSpacing(),
+                     img.GetOrigin(), img.GetDirection(), img.GetNumberOfComponentsPerPixel(),
+                     name)
+
+
+def _segimage(arr: np.ndarray, dim: int, spacing, origin, direction, components: int,
+              name: str) -> SegImage:
+    """A SegImage from an array in ITK's numpy order (GetArrayFromImage's) and ITK's geometry."""
+    spacing = tuple(spacing)[::-1]
+    origin = tuple(origin)[::-1]
+    direction = tuple(direction)
+    multichannel = components > 1
     if dim == 4 and not multichannel:
         # 4D scalar volume (e.g. NIfTI with contrasts/bands along t): channels last.
         arr = np.moveaxis(arr, 0, -1)
@@ -504,7 +686,7 @@ def file_incomplete(path: PathLike) -> Optional[str]:
     ext = extension(path)
     if ext in (".tif", ".tiff"):
         return _tiff_incomplete(path)
-    return _scan_nifti(path)[0]
+    return _scan_nifti(path, values=False)[0]
 
 
 def _nifti_header(head: bytes):
@@ -535,54 +717,57 @@ def _nifti_header(head: bytes):
     return None
 
 
-def _scan_nifti(path: PathLike):
-    """(why incomplete or None, flat indices of NaN voxels or None) of a .nii/.nii.gz file,
-    in one pass over its data. ITK's NIfTI reader turns NaN into 0 without a word; the reader
-    puts them back so the NaN checks see them."""
-    import gzip
+def _scan_nifti(path: PathLike, values: bool = True):
+    """(why incomplete or None, (flat indices, values) of the NaN / infinite voxels or None) of
+    a .nii/.nii.gz file, in one pass over its data (``values=False``: the completeness only).
+    ITK's NIfTI reader turns NaN and infinities into 0 without a word; :func:`read_image` puts
+    them back so the checks see them."""
     import zlib
 
     if extension(path) not in (".nii", ".nii.gz"):
         return None, None
-    opener = gzip.open if extension(path) == ".nii.gz" else open
-    nans = []
+    bad, vals = [], []
+    chunks = _nifti_chunks(path)
     try:
-        with opener(path, "rb") as fh:
-            head = fh.read(540)
-            info = _nifti_header(head)
-            if info is None:
-                return ("the header is incomplete" if len(head) < 348 else None), None
-            need, offset, dtype = info
-            length = len(head)
-            buf = head[offset:] if dtype is not None else b""
-            done = 0  # voxels scanned
-            while True:
-                chunk = fh.read(1 << 24)
-                if not chunk:
-                    break
-                length += len(chunk)
-                if dtype is not None:
-                    buf += chunk
+        head = b""
+        for chunk in chunks:
+            head += chunk
+            if len(head) >= 540:
+                break
+        info = _nifti_header(head)
+        if info is None:
+            return ("the header is incomplete" if len(head) < 348 else None), None
+        need, offset, dtype = info
+        if not values:
+            dtype = None
+        length = 0
+        buf = b""
+        done = 0  # voxels scanned
+        for chunk in itertools.chain((head,), chunks):
+            if dtype is not None:
+                lo = max(offset - length, 0)
+                if lo < len(chunk):
+                    buf += chunk[lo:] if lo else chunk
                     k = len(buf) // dtype.itemsize * dtype.itemsize
-                    vals = np.frombuffer(buf[:k], dtype)
-                    bad = np.flatnonzero(np.isnan(vals))
-                    if bad.size:
-                        nans.append(bad + done)
-                    done += vals.size
+                    v = np.frombuffer(buf, dtype, k // dtype.itemsize)
+                    idx = np.flatnonzero(~np.isfinite(v))
+                    if idx.size:
+                        bad.append(idx + done)
+                        vals.append(v[idx])
+                    done += v.size
                     buf = buf[k:]
-            if dtype is not None and buf:
-                k = len(buf) // dtype.itemsize * dtype.itemsize
-                vals = np.frombuffer(buf[:k], dtype)
-                bad = np.flatnonzero(np.isnan(vals))
-                if bad.size:
-                    nans.append(bad + done)
+            length += len(chunk)
     except EOFError:
         return "the compressed data ends early: the file is truncated", None
     except (OSError, zlib.error) as exc:
         return f"the compressed data is damaged ({_one_line(exc)})", None
+    finally:
+        chunks.close()
     if length < need:
         return f"{length} bytes where the header needs {need}", None
-    return None, (np.concatenate(nans) if nans else None)
+    if not bad:
+        return None, None
+    return None, (np.concatenate(bad), np.concatenate(vals))
 
 
 __all__ = ["READ_EXTENSIONS", "WRITE_EXTENSIONS", "read_image", "write_image", "check_writable",
