@@ -373,21 +373,25 @@ def _gaussian(mask, sigma):
 
 
 def _joint_fast(arr, acting, sigma, pad):
-    """:func:`joint` with the Gaussians and the bookkeeping in numba (the same result)."""
+    """:func:`joint` in one numba pass over the planes (the same result to the bit: the same
+    boxes, Gaussians, sums and comparisons, see ``_kernels.joint_kernel``)."""
+    from scipy.ndimage._filters import _gaussian_kernel1d
+
     a3 = _kernels.as3(arr)
-    total = np.zeros(a3.shape, np.float32)
-    best = np.zeros(a3.shape, np.float32)
-    best_lab = np.zeros(a3.shape, arr.dtype if arr.dtype != bool else np.uint8)
-    lead = (slice(None),) * (3 - arr.ndim)
+    lead = (slice(0, 1),) * (3 - arr.ndim)
+    labels, boxes = [], []
     for lab in acting:
-        m = arr == lab
-        box = bbox(m, pad=pad)
+        box = bbox(arr == lab, pad=pad)
         if box is None:
             continue
-        box3 = lead + box
-        _kernels.joint_add(_gaussian(m[box], sigma), total[box3], best[box3], best_lab[box3],
-                           lab)
+        labels.append(lab)
+        boxes.append([v for s in lead + box for v in (s.start, s.stop)])
     out = arr.copy()
-    _kernels.joint_finish(a3.reshape(-1), _kernels.lut(acting), total.reshape(-1),
-                          best.reshape(-1), best_lab.reshape(-1), _kernels.as3(out).reshape(-1))
+    if not labels:
+        return out
+    ws = [np.ones(1)] * (3 - arr.ndim) + [
+        np.ascontiguousarray(_gaussian_kernel1d(sg, 0, int(4.0 * float(sg) + 0.5))[::-1])
+        for sg in sigma]
+    _kernels.joint_kernel(a3, np.array(labels, np.int64), np.array(boxes, np.int64), *ws,
+                          _kernels.lut(acting), _kernels.as3(out))
     return out

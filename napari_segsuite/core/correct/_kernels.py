@@ -552,3 +552,97 @@ def joint_finish(a, act, total, best, best_lab, out):
             out[i] = best_lab[i]
         elif _in(act, np.int64(a[i])):
             out[i] = 0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
+    """Joint smoothing in one pass over the planes (in parallel), the same arithmetic as
+    ``gaussian_filter`` of each label's indicator in its box (``boxes[k]``: z0, z1, y0, y1, x0,
+    x1; edges of the box replicated; axes 0, 1, 2 in turn, each rounded to float32), summed and
+    compared label by label in the order given (``joint_add``), then ``joint_finish``: every
+    plane's Gaussians, sums and winners live in plane-sized buffers, never in whole arrays.
+    ``out`` holds a copy of ``a``; 2D: a leading axis of length 1 and ``w0 = [1.0]``. Inner
+    loops run along x over 1D rows without branches, so that they vectorise."""
+    nz, ny, nx = a.shape
+    r0 = (w0.size - 1) // 2
+    r1 = (w1.size - 1) // 2
+    r2 = (w2.size - 1) // 2
+    one = np.float32(1.0)
+    d1 = np.float64(1.0)
+    d0 = np.float64(0.0)
+    for z in prange(nz):
+        total = np.zeros((ny, nx), np.float32)
+        best = np.zeros((ny, nx), np.float32)
+        best_k = np.zeros((ny, nx), np.int64)
+        p0 = np.empty((ny, nx), np.float32)
+        p1 = np.empty((ny, nx), np.float32)
+        acc = np.empty(nx, np.float64)
+        line = np.empty(nx + 2 * r2, np.float64)
+        for k in range(labels.size):
+            z0, z1, y0, y1, x0, x1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3], \
+                boxes[k, 4], boxes[k, 5]
+            if z < z0 or z >= z1:
+                continue
+            lab = labels[k]
+            n = x1 - x0
+            # axis 0: the indicator's planes z - j and z + j (replicated inside the box)
+            for y in range(y0, y1):
+                ra = a[z, y, x0:x1]
+                for i in range(n):
+                    acc[i] = (d1 if ra[i] == lab else d0) * w0[r0]
+                for j in range(r0, 0, -1):
+                    ua = a[max(z - j, z0), y, x0:x1]
+                    ub = a[min(z + j, z1 - 1), y, x0:x1]
+                    wj = w0[r0 - j]
+                    for i in range(n):
+                        acc[i] += ((d1 if ua[i] == lab else d0) +
+                                   (d1 if ub[i] == lab else d0)) * wj
+                o = p0[y, x0:x1]
+                for i in range(n):
+                    o[i] = np.float32(acc[i])
+            # axis 1: rows y - j and y + j of the plane
+            for y in range(y0, y1):
+                s = p0[y, x0:x1]
+                for i in range(n):
+                    acc[i] = np.float64(s[i]) * w1[r1]
+                for j in range(r1, 0, -1):
+                    ua = p0[max(y - j, y0), x0:x1]
+                    ub = p0[min(y + j, y1 - 1), x0:x1]
+                    wj = w1[r1 - j]
+                    for i in range(n):
+                        acc[i] += (np.float64(ua[i]) + np.float64(ub[i])) * wj
+                o = p1[y, x0:x1]
+                for i in range(n):
+                    o[i] = np.float32(acc[i])
+            # axis 2 along each row (edges replicated in a padded line), then the label's
+            # share of the sums and the winner
+            for y in range(y0, y1):
+                s = p1[y, x0:x1]
+                for i in range(n + 2 * r2):
+                    line[i] = s[min(max(i - r2, 0), n - 1)]
+                for i in range(n):
+                    acc[i] = line[i + r2] * w2[r2]
+                for j in range(r2, 0, -1):
+                    wj = w2[r2 - j]
+                    for i in range(n):
+                        acc[i] += (line[i + r2 - j] + line[i + r2 + j]) * wj
+                tr = total[y, x0:x1]
+                br = best[y, x0:x1]
+                kr = best_k[y, x0:x1]
+                for i in range(n):
+                    v = np.float32(acc[i])
+                    tr[i] += v
+                    if v > br[i]:
+                        br[i] = v
+                        kr[i] = k
+        for y in range(ny):
+            ra = a[z, y]
+            ro = out[z, y]
+            tr = total[y]
+            br = best[y]
+            kr = best_k[y]
+            for x in range(nx):
+                if br[x] > one - tr[x]:
+                    ro[x] = labels[kr[x]]
+                elif _in(act, np.int64(ra[x])):
+                    ro[x] = 0
