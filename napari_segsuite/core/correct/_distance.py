@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from . import _kernels
-from ._common import bbox
+from ._common import bbox, label_boxes
 
 #: relative slack on "distance <= r" for the float32 rounding of the distance transform
 _EPS = 1e-6
@@ -121,14 +121,37 @@ def _fast(arr, acting, r, spacing):
     return _kernels.as3(arr), _kernels.lut(acting)
 
 
-def _within(a, act, r, spacing):
-    """uint8 mask: 1 on the voxels of ``a`` (3D) whose value is in ``act`` and that have a
-    voxel of another value within distance r (the ball's test, separable kernel)."""
+#: the most row offsets (dz, dy) of the ball for the row-pair kernels (radius ~4.5 voxels
+#: in 3D); larger balls take the separable passes (tests switch between them)
+_PAIRS_MAX = 64
+
+
+def _ball_rows(r, spacing):
+    """(squares z, y, x, threshold, row pairs or None) of the ball test in 3D terms; pairs is
+    None when the ball is too wide for the row-pair kernels."""
     sp = (1.0,) * (3 - len(spacing)) + tuple(float(s) for s in spacing)
     reach = (0,) * (3 - len(spacing)) + _reach(r, spacing)
     sz2, sy2, sx2 = (_kernels.squares(k, s) for k, s in zip(reach, sp))
+    thr = (r * (1 + _EPS)) ** 2
+    pairs = None
+    if reach[2] < 254 and (2 * reach[0] + 1) * (2 * reach[1] + 1) <= 4 * _PAIRS_MAX:
+        pairs = _kernels.row_pairs(sx2, sy2, sz2, thr)
+        if len(pairs) > _PAIRS_MAX:
+            pairs = None
+    return sz2, sy2, sx2, thr, pairs
+
+
+def _within(a, act, r, spacing):
+    """uint8 mask: 1 on the voxels of ``a`` (3D) whose value is in ``act`` and that have a
+    voxel of another value within distance r (the ball's test: row pairs or separable)."""
+    sz2, sy2, sx2, thr, pairs = _ball_rows(r, spacing)
     mark = np.zeros(a.shape, np.uint8)
-    _kernels.within_kernel(a, act, sx2, sy2, sz2, (r * (1 + _EPS)) ** 2, mark)
+    if pairs is not None:
+        kx = np.empty(a.shape, np.uint8)
+        _kernels.row_dist_other(a, sx2.size - 2, kx)
+        _kernels.pairs_other(a, kx, pairs, act, mark)
+    else:
+        _kernels.within_kernel(a, act, sx2, sy2, sz2, thr, mark)
     return mark
 
 
@@ -191,6 +214,25 @@ def _open_close_fast(arr, acting, r, spacing, opening):
         out[(inside & (near == 0)).reshape(arr.shape)] = 0
         return out
     reach = _reach(r, spacing)
+    pairs = _ball_rows(r, spacing)[4]
+    if pairs is not None:
+        # per label: grow (row distances to the label, then any row pair in reach), then the
+        # grown voxels with no non-grown voxel in reach join the label, written in place
+        rx = reach[-1]
+        for lab, box in zip(acting, label_boxes(arr, acting, pad=_pad(reach, reach))):
+            if box is None:
+                continue
+            sub = _kernels.as3(arr[box])
+            k = np.empty(sub.shape, np.uint8)
+            grown = np.empty(sub.shape, np.uint8)
+            _kernels.row_dist_eq(sub, lab, rx, k)
+            _kernels.pairs_any(k, pairs, grown)
+            _kernels.row_dist_eq(grown, 0, rx, k)
+            _kernels.pairs_any(k, pairs, grown)       # now: a non-grown voxel in reach
+            dst = out[box]
+            dst = dst.view(np.uint8) if dst.dtype == bool else dst
+            _kernels.write_where_zero(grown, sub, lab, dst if dst.ndim == 3 else dst[None])
+        return out
     for lab in acting:
         m = arr == lab
         box = bbox(m, pad=_pad(reach, reach))

@@ -646,3 +646,178 @@ def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
                     ro[x] = labels[kr[x]]
                 elif _in(act, np.int64(ra[x])):
                     ro[x] = 0
+
+
+# --------------------------------------------------------------------------- ball by row pairs
+# The same ball test as the separable passes above (the same float32 sums against the same
+# threshold), arranged per row offset: for each (dz, dy) of the ball, the widest dx that passes,
+# ``w``. "Is there a voxel of another value in the ball?" is then "is there, in some row
+# (z + dz, y + dy), one within w along x?", which one uint8 row distance per voxel answers:
+# byte-wide loops without branches (they vectorise) and no float temporaries. Used while the
+# ball has few row offsets (small radii); the separable passes beyond.
+
+def row_pairs(sx2: np.ndarray, sy2: np.ndarray, sz2: np.ndarray, thr: float) -> np.ndarray:
+    """(P, 3) rows (dz, dy, w) of the ball of :func:`within_kernel`'s test: offset (dz, dy, dx)
+    is in it when float32((sy2[|dy|] + sx2[|dx|]) + sz2[|dz|]) <= thr, exactly the sums the
+    separable passes take; w is the largest such |dx| (the test is monotone in |dx|)."""
+    rx, ry, rz = sx2.size - 2, sy2.size - 2, sz2.size - 2
+    rows = []
+    for dz in range(-rz, rz + 1):
+        for dy in range(-ry, ry + 1):
+            w = -1
+            for dx in range(rx + 1):
+                s = np.float32(np.float32(sy2[abs(dy)] + sx2[dx]) + sz2[abs(dz)])
+                if float(s) <= thr:
+                    w = dx
+            if w >= 0:
+                rows.append((dz, dy, w))
+    return np.array(rows, np.int64).reshape(-1, 3)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def row_dist_other(a, rx, kx):
+    """kx = distance along the row to the nearest voxel of another value, rx + 1 when none
+    within rx (uint8)."""
+    nz, ny, nx = a.shape
+    cap = np.uint8(rx + 1)
+    for z in prange(nz):
+        for y in range(ny):
+            row = a[z, y]
+            k = kx[z, y]
+            for x in range(nx):
+                k[x] = cap
+            for d in range(min(rx, nx - 1), 0, -1):
+                dd = np.uint8(d)
+                for x in range(d, nx):
+                    k[x] = dd if row[x - d] != row[x] else k[x]
+                for x in range(nx - d):
+                    k[x] = dd if row[x + d] != row[x] else k[x]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def row_dist_eq(a, v, rx, kx):
+    """kx = distance along the row to the nearest voxel of value v (0 on them), rx + 1 when
+    none within rx (uint8)."""
+    nz, ny, nx = a.shape
+    cap = np.uint8(rx + 1)
+    zero = np.uint8(0)
+    for z in prange(nz):
+        for y in range(ny):
+            row = a[z, y]
+            k = kx[z, y]
+            for x in range(nx):
+                k[x] = cap
+            for d in range(min(rx, nx - 1), 0, -1):
+                dd = np.uint8(d)
+                for x in range(d, nx):
+                    k[x] = dd if row[x - d] == v else k[x]
+                for x in range(nx - d):
+                    k[x] = dd if row[x + d] == v else k[x]
+            for x in range(nx):
+                k[x] = zero if row[x] == v else k[x]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pairs_other(a, kx, pairs, act, out):
+    """out = 1 on the voxels of ``a`` whose value is in ``act`` and that have a voxel of another
+    value in the ball (``pairs`` from :func:`row_pairs`, ``kx`` from :func:`row_dist_other`)."""
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        acc = np.empty(nx, np.uint8)
+        for y in range(ny):
+            v = a[z, y]
+            for x in range(nx):
+                acc[x] = 0
+            for p in range(pairs.shape[0]):
+                zz = z + pairs[p, 0]
+                yy = y + pairs[p, 1]
+                if zz < 0 or zz >= nz or yy < 0 or yy >= ny:
+                    continue
+                w = np.uint8(pairs[p, 2])
+                r2 = a[zz, yy]
+                k2 = kx[zz, yy]
+                for x in range(nx):
+                    acc[x] |= np.uint8(r2[x] != v[x]) | np.uint8(k2[x] <= w)
+            o = out[z, y]
+            for x in range(nx):
+                if acc[x] != 0 and _in(act, np.int64(v[x])):
+                    o[x] = 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pairs_any(kx, pairs, out):
+    """out = 1 on the voxels with a voxel of the value ``kx`` measures (row_dist_eq) in the
+    ball, itself included."""
+    nz, ny, nx = kx.shape
+    for z in prange(nz):
+        for y in range(ny):
+            o = out[z, y]
+            for x in range(nx):
+                o[x] = 0
+            for p in range(pairs.shape[0]):
+                zz = z + pairs[p, 0]
+                yy = y + pairs[p, 1]
+                if zz < 0 or zz >= nz or yy < 0 or yy >= ny:
+                    continue
+                w = np.uint8(pairs[p, 2])
+                k2 = kx[zz, yy]
+                for x in range(nx):
+                    o[x] |= np.uint8(k2[x] <= w)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def write_where_zero(h, sub, lab, dst):
+    """dst = lab where h == 0 and sub != lab (dst: the output's box, any layout)."""
+    nz, ny, nx = h.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if h[z, y, x] == 0 and sub[z, y, x] != lab:
+                    dst[z, y, x] = lab
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def value_boxes(a, index, n):
+    """(n, 6) bounding boxes (z0, z1, y0, y1, x0, x1; stops exclusive) of the values v with
+    ``index[v] = k >= 0`` (k < n), in one pass (planes in parallel); z0 = -1: value absent."""
+    nz, ny, nx = a.shape
+    part = np.full((nz, n, 4), -1, np.int64)   # per plane: y0, y1 (last), x0, x1 (last)
+    for z in prange(nz):
+        for y in range(ny):
+            row = a[z, y]
+            for x in range(nx):
+                v = np.int64(row[x])
+                if v < 0 or v >= index.size:
+                    continue
+                k = index[v]
+                if k < 0:
+                    continue
+                if part[z, k, 0] < 0:
+                    part[z, k, 0] = y
+                part[z, k, 1] = y
+                if part[z, k, 2] < 0 or x < part[z, k, 2]:
+                    part[z, k, 2] = x
+                if x > part[z, k, 3]:
+                    part[z, k, 3] = x
+    out = np.full((n, 6), -1, np.int64)
+    for z in range(nz):
+        for k in range(n):
+            if part[z, k, 0] < 0:
+                continue
+            if out[k, 0] < 0:
+                out[k, 0] = z
+                out[k, 2] = part[z, k, 0]
+                out[k, 4] = part[z, k, 2]
+                out[k, 3] = part[z, k, 1]
+                out[k, 5] = part[z, k, 3]
+            out[k, 1] = z
+            out[k, 2] = min(out[k, 2], part[z, k, 0])
+            out[k, 3] = max(out[k, 3], part[z, k, 1])
+            out[k, 4] = min(out[k, 4], part[z, k, 2])
+            out[k, 5] = max(out[k, 5], part[z, k, 3])
+    for k in range(n):
+        if out[k, 0] >= 0:
+            out[k, 1] += 1
+            out[k, 3] += 1
+            out[k, 5] += 1
+    return out
