@@ -160,7 +160,14 @@ _ZERO = np.array([True, False])   # look-up table of the value 0 alone (binary m
 
 def _dilate(mask, r, spacing):
     """uint8 dilation of a 0/1 uint8 3D mask by the ball of radius r (in the array)."""
-    return mask | _within(mask, _ZERO, r, spacing)
+    pairs = _ball_rows(r, spacing)[4]
+    if pairs is None:
+        return mask | _within(mask, _ZERO, r, spacing)
+    k = np.empty(mask.shape, np.uint8)
+    _kernels.row_dist_eq(mask, 1, _reach(r, spacing)[-1], k)
+    out = np.empty(mask.shape, np.uint8)
+    _kernels.pairs_any(k, pairs, out)
+    return out
 
 
 def _grow_fast(arr, acting, r, spacing):
@@ -171,7 +178,7 @@ def _grow_fast(arr, acting, r, spacing):
     a, act = fast
     out = arr.copy()
     seeds = _kernels.member(a, act).view(np.uint8)
-    shell = _within(seeds, _ZERO, r, spacing)
+    shell = _dilate(seeds, r, spacing) & (seeds ^ 1)
     if len(acting) == 1:
         out[shell.view(bool).reshape(arr.shape)] = acting[0]
         return out
