@@ -174,9 +174,13 @@ def test_label_boxes_equal_bbox():
             assert got == [_common.bbox(arr == v, pad=pad) for v in labels]
 
 
-def test_median_equals_scipy_uniform_filter():
+@pytest.mark.parametrize("twod", [False, True])
+def test_median_equals_scipy_uniform_filter(twod):
     lab = _labels((15, 18, 16), 6)
-    for sp in SPACINGS_3D:
+    spacings = SPACINGS_3D
+    if twod:
+        lab, spacings = lab[7], [(1.0, 1.0), (0.8, 1.3)]
+    for sp in spacings:
         half = tuple(int(round(2.0 / s)) for s in sp)
         size = tuple(2 * h + 1 for h in half)
         expect = lab.copy()
@@ -186,6 +190,9 @@ def test_median_equals_scipy_uniform_filter():
             expect[(frac > 0.5) & (lab != v)] = v
         out = C.smooth(lab, "median", 2.0, spacing=sp, protect=C.Protection(overwrite=True))
         np.testing.assert_array_equal(out, expect)
+    mask = lab == 2                                   # a boolean mask: one label
+    frac = ndi.uniform_filter(mask.astype(np.float64), size=size, mode="nearest")
+    np.testing.assert_array_equal(C.smooth(mask, "median", 2.0, spacing=sp), frac > 0.5)
 
 
 def test_gaussian_kernel_equals_scipy_to_the_bit():

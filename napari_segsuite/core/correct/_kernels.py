@@ -829,3 +829,62 @@ def value_boxes(a, index, n):
             out[k, 3] += 1
             out[k, 5] += 1
     return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def median_kernel(a, lab, h0, h1, h2, half, out):
+    """Binary median of ``a == lab`` written into ``out`` (the output's box, any layout): a
+    voxel whose box of half-sizes (h0, h1, h2) (edges replicated, scipy's mode "nearest")
+    holds more than ``half`` label voxels becomes lab; a label voxel with no more than that
+    becomes 0. The same integer counts as :func:`box_count_kernel`, computed plane by plane:
+    a running sum over planes (one chunk of planes per thread), then over rows and along each
+    row, so that only plane-sized buffers are used."""
+    nz, ny, nx = a.shape
+    nchunk = min(nz, 64)
+    size = (nz + nchunk - 1) // nchunk
+    for c in prange(nchunk):
+        z0 = c * size
+        z1 = min(nz, z0 + size)
+        if z0 >= z1:
+            continue
+        s = np.zeros((ny, nx), np.int32)     # planes z - h0 .. z + h0 (clamped), summed
+        t = np.empty((ny, nx), np.int32)     # ... and rows y - h1 .. y + h1
+        for j in range(z0 - h0, z0 + h0 + 1):
+            p = a[min(max(j, 0), nz - 1)]
+            for y in range(ny):
+                for x in range(nx):
+                    s[y, x] += np.int32(p[y, x] == lab)
+        for z in range(z0, z1):
+            if z > z0:
+                pa = a[min(z + h0, nz - 1)]
+                pb = a[max(z - h0 - 1, 0)]
+                for y in range(ny):
+                    for x in range(nx):
+                        s[y, x] += np.int32(pa[y, x] == lab) - np.int32(pb[y, x] == lab)
+            for x in range(nx):
+                t[0, x] = 0
+            for j in range(-h1, h1 + 1):
+                jj = min(max(j, 0), ny - 1)
+                for x in range(nx):
+                    t[0, x] += s[jj, x]
+            for y in range(1, ny):
+                hi = min(y + h1, ny - 1)
+                lo = max(y - h1 - 1, 0)
+                for x in range(nx):
+                    t[y, x] = t[y - 1, x] + s[hi, x] - s[lo, x]
+            for y in range(ny):
+                row = t[y]
+                ra = a[z, y]
+                ro = out[z, y]
+                acc = np.int32(0)
+                for j in range(-h2, h2 + 1):
+                    acc += row[min(max(j, 0), nx - 1)]
+                for x in range(nx):
+                    if x > 0:
+                        acc += row[min(x + h2, nx - 1)] - row[max(x - h2 - 1, 0)]
+                    res = acc > half
+                    m = ra[x] == lab
+                    if m and not res:
+                        ro[x] = 0
+                    elif res and not m:
+                        ro[x] = lab
