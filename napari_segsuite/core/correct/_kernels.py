@@ -587,7 +587,7 @@ def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
         p0 = np.empty((ny, nx), np.float32)
         p1 = np.empty((ny, nx), np.float32)
         acc = np.empty(nx, np.float64)
-        line = np.empty(nx + 2 * r2, np.float64)
+        line = np.empty(nx + 2 * r2, np.float32)
         for k in range(labels.size):
             z0, z1, y0, y1, x0, x1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3], \
                 boxes[k, 4], boxes[k, 5]
@@ -627,24 +627,30 @@ def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
             # axis 2 along each row (edges replicated in a padded line), then the label's
             # share of the sums and the winner
             for y in range(y0, y1):
+                # (the padded line in float32, so that the compiler knows it apart from the
+                # float64 sums: the loops vectorise)
                 s = p1[y, x0:x1]
-                for i in range(n + 2 * r2):
-                    line[i] = s[min(max(i - r2, 0), n - 1)]
+                for i in range(r2):
+                    line[i] = s[0]
+                    line[n + r2 + i] = s[n - 1]
                 for i in range(n):
-                    acc[i] = line[i + r2] * w2[r2]
+                    line[i + r2] = s[i]
+                for i in range(n):
+                    acc[i] = np.float64(line[i + r2]) * w2[r2]
                 for j in range(r2, 0, -1):
                     wj = w2[r2 - j]
+                    la = line[r2 - j:r2 - j + n]
+                    lb = line[r2 + j:r2 + j + n]
                     for i in range(n):
-                        acc[i] += (line[i + r2 - j] + line[i + r2 + j]) * wj
+                        acc[i] += (np.float64(la[i]) + np.float64(lb[i])) * wj
                 tr = total[y, x0:x1]
                 br = best[y, x0:x1]
                 kr = best_k[y, x0:x1]
                 for i in range(n):
                     v = np.float32(acc[i])
                     tr[i] += v
-                    if v > br[i]:
-                        br[i] = v
-                        kr[i] = k
+                    kr[i] = k if v > br[i] else kr[i]
+                    br[i] = v if v > br[i] else br[i]
         for y in range(ny):
             ra = a[z, y]
             ro = out[z, y]
