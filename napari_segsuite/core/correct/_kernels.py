@@ -677,16 +677,14 @@ def row_pairs(sx2: np.ndarray, sy2: np.ndarray, sz2: np.ndarray, thr: float) -> 
     is in it when float32((sy2[|dy|] + sx2[|dx|]) + sz2[|dz|]) <= thr, exactly the sums the
     separable passes take; w is the largest such |dx| (the test is monotone in |dx|)."""
     rx, ry, rz = sx2.size - 2, sy2.size - 2, sz2.size - 2
+    sx = sx2[:rx + 1].astype(np.float32)
     rows = []
     for dz in range(-rz, rz + 1):
         for dy in range(-ry, ry + 1):
-            w = -1
-            for dx in range(rx + 1):
-                s = np.float32(np.float32(sy2[abs(dy)] + sx2[dx]) + sz2[abs(dz)])
-                if float(s) <= thr:
-                    w = dx
-            if w >= 0:
-                rows.append((dz, dy, w))
+            s = (np.float32(sy2[abs(dy)]) + sx) + np.float32(sz2[abs(dz)])   # float32 sums
+            ok = np.flatnonzero(s.astype(np.float64) <= thr)
+            if ok.size:
+                rows.append((dz, dy, int(ok[-1])))
     return np.array(rows, np.int64).reshape(-1, 3)
 
 
