@@ -215,10 +215,9 @@ def _open_close_fast(arr, acting, r, spacing, opening):
     a, act = fast
     out = arr.copy()
     if opening:
-        inside = _kernels.member(a, act)
-        core = (inside & (_within(a, act, r, spacing) == 0)).view(np.uint8)
-        near = _dilate(core, r, spacing)
-        out[(inside & (near == 0)).reshape(arr.shape)] = 0
+        core = np.empty(a.shape, np.uint8)
+        _kernels.core_kernel(a, act, _within(a, act, r, spacing), core)
+        _kernels.clear_where(a, act, _dilate(core, r, spacing), _kernels.as3(out))
         return out
     reach = _reach(r, spacing)
     pairs = _ball_rows(r, spacing)[4]

@@ -892,3 +892,24 @@ def median_kernel(a, lab, h0, h1, h2, half, out):
                         ro[x] = 0
                     elif res and not m:
                         ro[x] = lab
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def core_kernel(a, act, mark, core):
+    """core = 1 on the voxels of a value in ``act`` that ``mark`` does not hold (uint8)."""
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                core[z, y, x] = np.uint8(mark[z, y, x] == 0 and _in(act, np.int64(a[z, y, x])))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def clear_where(a, act, keep, out):
+    """out = 0 on the voxels of a value in ``act`` where ``keep`` is 0."""
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if keep[z, y, x] == 0 and _in(act, np.int64(a[z, y, x])):
+                    out[z, y, x] = 0
