@@ -605,8 +605,9 @@ def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
                     ub = a[min(z + j, z1 - 1), y, x0:x1]
                     wj = w0[r0 - j]
                     for i in range(n):
-                        acc[i] += ((d1 if ua[i] == lab else d0) +
-                                   (d1 if ub[i] == lab else d0)) * wj
+                        # the two 0/1 terms added as integers: the same double
+                        acc[i] += np.float64(np.uint8(ua[i] == lab) +
+                                             np.uint8(ub[i] == lab)) * wj
                 o = p0[y, x0:x1]
                 for i in range(n):
                     o[i] = np.float32(acc[i])
