@@ -152,6 +152,16 @@ def test_row_pairs_and_separable_passes_agree(monkeypatch, pairs_max, name, fn, 
         np.testing.assert_array_equal(fast, slow, err_msg=f"{name} {sp} {kw} {pairs_max}")
 
 
+def test_margin_below_the_spacing_changes_nothing():
+    """A radius shorter than every voxel step holds no neighbour: the map is unchanged (several
+    labels used to fail in the kernels' padding with an empty ball)."""
+    lab = _labels((9, 10, 11), 13)
+    for sp in ((1.0, 1.0, 1.0), (2.5, 0.9, 0.9)):
+        for kw in ({}, {"labels": [2]}):
+            np.testing.assert_array_equal(C.margin(lab, 0.8, spacing=sp, **kw), lab)
+            np.testing.assert_array_equal(C.margin(lab, -0.8, spacing=sp, **kw), lab)
+
+
 def test_row_pairs_are_the_ball():
     """Each (dz, dy, w) row of the pairs covers exactly the ball's offsets in that row."""
     from napari_segsuite.core.correct import _kernels as K

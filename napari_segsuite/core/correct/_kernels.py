@@ -446,7 +446,9 @@ def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
     ``a3`` padded by the ball's reach (at least 1) per axis, edge-replicated (``mode="edge"``:
     a padded voxel is never nearer than the array voxel it copies) or with zeros
     (``"constant"``); ``lo``/``hi`` bound the original voxels."""
-    w = np.maximum(np.abs(offs).max(0) if len(offs) else 0, 1).astype(np.int64)
+    if not len(offs):                      # an empty ball (r below every voxel step)
+        offs = np.zeros((0, 3), np.int64)
+    w = np.maximum(np.abs(offs).max(0, initial=0), 1).astype(np.int64)
     p = np.pad(a3, [(int(k), int(k)) for k in w], mode=mode)
     strides = np.array([p.shape[1] * p.shape[2], p.shape[2], 1], np.int64)
     return (p, np.ascontiguousarray(offs @ strides), np.ascontiguousarray(_FACES @ strides),
