@@ -9,8 +9,10 @@ boolean look-up table indexed by the value: the kernels run when every value inv
 ``[0, LUT_MAX)``, which :func:`lut_ok` tells; otherwise callers use their numpy path.
 
 Distances: a ball of radius r in physical units holds the voxel offsets of length
-``<= r (1 + 1e-6)`` (:func:`ball`); "is a voxel of another value in the ball?" is answered by a
-separable pass per axis (:func:`within_kernel`) whose cost grows with r, not r^3.
+``<= r (1 + 1e-6)`` (:func:`ball`); "is a voxel of another value in the ball?" is answered row
+by row for small balls (:func:`row_pairs`: byte-wide loops over a uint8 row distance) and by a
+separable pass per axis beyond (:func:`within_kernel`, whose cost grows with r, not r^3); both
+take the same float32 squared sums against the same threshold.
 """
 
 from __future__ import annotations
@@ -540,39 +542,15 @@ def gauss_axis(src, w, axis, dst):
                     dst[z, y, x] = acc[x]
 
 
-@njit(cache=True, nogil=True)
-def joint_add(sm, total, best, best_lab, lab):
-    """total += sm; where sm > best: best = sm, best_lab = lab (boxes of the whole arrays)."""
-    nz, ny, nx = sm.shape
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                v = sm[z, y, x]
-                total[z, y, x] += v
-                if v > best[z, y, x]:
-                    best[z, y, x] = v
-                    best_lab[z, y, x] = lab
-
-
-@njit(cache=True, nogil=True)
-def joint_finish(a, act, total, best, best_lab, out):
-    """Voxels where the strongest label beats the rest (1 - total) take it; voxels of an
-    acted-on label where the rest wins become 0 (flat arrays)."""
-    one = np.float32(1.0)
-    for i in range(a.size):
-        if best[i] > one - total[i]:
-            out[i] = best_lab[i]
-        elif _in(act, np.int64(a[i])):
-            out[i] = 0
-
-
 @njit(cache=True, nogil=True, parallel=True)
 def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
     """Joint smoothing in one pass over the planes (in parallel), the same arithmetic as
     ``gaussian_filter`` of each label's indicator in its box (``boxes[k]``: z0, z1, y0, y1, x0,
-    x1; edges of the box replicated; axes 0, 1, 2 in turn, each rounded to float32), summed and
-    compared label by label in the order given (``joint_add``), then ``joint_finish``: every
-    plane's Gaussians, sums and winners live in plane-sized buffers, never in whole arrays.
+    x1; edges of the box replicated; axes 0, 1, 2 in turn, each rounded to float32). Label by
+    label in the order given: total += smoothed; where smoothed > best: best = smoothed, winner
+    = the label. Then a voxel where best > 1 - total takes the winner, and a voxel of an
+    acted-on label where it does not becomes 0. Every plane's Gaussians, sums and winners live
+    in plane-sized buffers, never in whole arrays.
     ``out`` holds a copy of ``a``; 2D: a leading axis of length 1 and ``w0 = [1.0]``. Inner
     loops run along x over 1D rows without branches, so that they vectorise."""
     nz, ny, nx = a.shape
