@@ -1,13 +1,19 @@
 """Correction operations (issue 13): shape interpolation vs ITK, image-guided fill, per-op timings.
 
     python benchmarks/bench_correct.py [--size 256] [--step 10] [--skip-itk] [--itk-axes 0]
-                                       [--skip-ops] [--skip-mri]
+                                       [--skip-ops] [--skip-mri] [--ops WORDS] [--repeat N]
+                                       [--code CHECKOUT] [--save-outputs F] [--compare-outputs F]
 
 1. Fill between slices on real MRI (the MNI152 T1 and its tissue truth, labels drawn on every
    ``--step``-th slice along each axis in turn): our shape interpolation and ITK's
    MorphologicalContourInterpolator (the reference, 3D Slicer's engine) side by side, time and
    Dice on the filled slices only, and the image-guided fill's Dice beside them.
-2. Every other operation on a ``--size``^3 label map (3 tissue-like labels), one run each.
+2. Every other operation on a ``--size``^3 label map (3 tissue-like labels), one run each (or
+   the fastest of ``--repeat`` runs, with its CPU time and the load average beside it).
+
+Before/after: ``--code /path/to/other/checkout`` imports napari_segsuite from that checkout
+instead of this one (e.g. main); ``--save-outputs main.npz`` there and ``--compare-outputs
+main.npz`` here say, operation by operation, whether the results are voxel-identical.
 
 ITK runs in a subprocess (its import, ~1 min on a busy machine, is not counted; ITK and numba in
 one process abort at exit). Timings are wall-clock seconds on whatever machine runs this.
@@ -25,7 +31,10 @@ import time
 import numpy as np
 from scipy import ndimage as ndi
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if "--code" in sys.argv[:-1]:
+    _CODE = os.path.abspath(sys.argv[sys.argv.index("--code") + 1])
+sys.path.insert(0, _CODE)
 
 import napari_segsuite.core.correct as C  # noqa: E402
 
@@ -113,13 +122,18 @@ def tissue_map(n, seed=0):
     return lab
 
 
-def ops_report(n, step, only=()):
+def ops_report(n, step, only=(), repeat=1, save=None, compare=None):
     lab = tissue_map(n)
     sp = (1.2, 1.0, 1.0)
     print(f"\n## Every operation on a {n}^3 label map (3 labels, {len(np.unique(lab)) - 1} "
-          f"present, spacing {sp}), one run each")
-    print("| operation | seconds (wall) | CPU seconds (this process, all threads) |")
-    print("|---|---|---|")
+          f"present, spacing {sp}), " + ("one run each" if repeat == 1 else
+                                        f"the fastest of {repeat} runs each")
+          + f"; code: {C.__file__}")
+    ref = dict(np.load(compare)) if compare else None
+    print("| operation | seconds (wall) | CPU seconds (this process, all threads) | load |"
+          + (" same voxels as the saved outputs |" if ref is not None else ""))
+    print("|---|---|---|---|" + ("---|" if ref is not None else ""))
+    outputs = {}
     sparse, _ = sparse_slices(lab, 0, step)
     cases = [
         ("fill_holes (3D)", lambda: C.fill_holes(lab)),
@@ -147,10 +161,20 @@ def ops_report(n, step, only=()):
     for name, fn in cases:
         if only and not any(w in name for w in only):
             continue
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        print(f"| {name} | {time.perf_counter() - t:.2f} | {time.process_time() - c:.2f} |",
-              flush=True)
+        best = None
+        for _ in range(repeat):
+            t, c = time.perf_counter(), time.process_time()
+            res = fn()
+            t, c = time.perf_counter() - t, time.process_time() - c
+            best = (t, c) if best is None or t < best[0] else best
+        row = f"| {name} | {best[0]:.2f} | {best[1]:.2f} | {os.getloadavg()[0]:.1f} |"
+        if ref is not None:
+            same = name in ref and ref[name].dtype == res.dtype and np.array_equal(ref[name], res)
+            row += f" {'yes' if same else '**NO**'} |"
+        print(row, flush=True)
+        outputs[name] = res
+    if save:
+        np.savez_compressed(save, **outputs)
 
 
 def main():
@@ -164,6 +188,13 @@ def main():
     p.add_argument("--skip-mri", action="store_true")
     p.add_argument("--ops", default="",
                    help="comma-separated words: run only the operations whose name has one")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per operation; the fastest is shown (a shared machine is noisy)")
+    p.add_argument("--code", default=None,
+                   help="a checkout to import napari_segsuite from (default: this one)")
+    p.add_argument("--save-outputs", default=None, help="save every operation's result (npz)")
+    p.add_argument("--compare-outputs", default=None,
+                   help="compare every operation's result with these saved ones (npz)")
     args = p.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_mri:
@@ -178,7 +209,8 @@ def main():
                           tuple(case.images["t1"].spacing), args.step, args.skip_itk,
                           tuple(int(a) for a in args.itk_axes.split(",")))
     if not args.skip_ops:
-        ops_report(args.size, args.step, [w for w in args.ops.split(",") if w])
+        ops_report(args.size, args.step, [w for w in args.ops.split(",") if w],
+                   max(1, args.repeat), args.save_outputs, args.compare_outputs)
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

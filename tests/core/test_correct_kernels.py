@@ -138,9 +138,59 @@ def test_kernels_equal_the_distance_transform_code(monkeypatch, name, fn, sp):
         np.testing.assert_array_equal(fast, slow, err_msg=f"{name} {sp} {kw}")
 
 
-def test_median_equals_scipy_uniform_filter():
-    lab = _labels((15, 18, 16), 6)
+@pytest.mark.parametrize("pairs_max", [0, 10 ** 6])
+@pytest.mark.parametrize("name,fn", CASES[:-1], ids=[c[0] for c in CASES[:-1]])
+@pytest.mark.parametrize("sp", [(1.2, 1.0, 1.0), (2.5, 0.7, 0.9), (0.8, 1.3)])
+def test_row_pairs_and_separable_passes_agree(monkeypatch, pairs_max, name, fn, sp):
+    """The ball test by row pairs (small radii) and by separable passes (the others): both
+    give the distance-transform code's result, whichever a radius would pick."""
+    monkeypatch.setattr(_distance, "_PAIRS_MAX", pairs_max)
+    lab = _labels((14, 17, 15)[3 - len(sp):], 11)
+    for kw in ({}, {"labels": [2]}, {"protect": C.Protection(locked={1})}):
+        fast = fn(lab, sp, **kw)
+        slow = _slow(monkeypatch, lambda: fn(lab, sp, **kw))
+        np.testing.assert_array_equal(fast, slow, err_msg=f"{name} {sp} {kw} {pairs_max}")
+
+
+def test_margin_below_the_spacing_changes_nothing():
+    """A radius shorter than every voxel step holds no neighbour: the map is unchanged (several
+    labels used to fail in the kernels' padding with an empty ball)."""
+    lab = _labels((9, 10, 11), 13)
+    for sp in ((1.0, 1.0, 1.0), (2.5, 0.9, 0.9)):
+        for kw in ({}, {"labels": [2]}):
+            np.testing.assert_array_equal(C.margin(lab, 0.8, spacing=sp, **kw), lab)
+            np.testing.assert_array_equal(C.margin(lab, -0.8, spacing=sp, **kw), lab)
+
+
+def test_row_pairs_are_the_ball():
+    """Each (dz, dy, w) row of the pairs covers exactly the ball's offsets in that row."""
+    from napari_segsuite.core.correct import _kernels as K
+
     for sp in SPACINGS_3D:
+        for r in (1.0, 1.5, 2.0, 2.4, 3.0):
+            sz2, sy2, sx2, thr, pairs = _distance._ball_rows(r, sp)
+            got = {(int(dz), int(dy), dx) for dz, dy, w in pairs for dx in range(-w, w + 1)}
+            ball = {tuple(int(v) for v in o) for o in K.ball(r, sp)} | {(0, 0, 0)}
+            assert got == ball, (sp, r)
+
+
+def test_label_boxes_equal_bbox():
+    lab = _labels((13, 16, 11), 12)
+    lab[:, :, :] = np.where(lab == 2, 0, lab)           # label 2 absent
+    for arr in (lab, lab[5], lab.astype(bool)):
+        labels = [1, 2, 3, 4] if arr.dtype != bool else [1]
+        for pad in (0, 2, (1, 3, 0)[:arr.ndim]):
+            got = _common.label_boxes(arr, labels, pad=pad)
+            assert got == [_common.bbox(arr == v, pad=pad) for v in labels]
+
+
+@pytest.mark.parametrize("twod", [False, True])
+def test_median_equals_scipy_uniform_filter(twod):
+    lab = _labels((15, 18, 16), 6)
+    spacings = SPACINGS_3D
+    if twod:
+        lab, spacings = lab[7], [(1.0, 1.0), (0.8, 1.3)]
+    for sp in spacings:
         half = tuple(int(round(2.0 / s)) for s in sp)
         size = tuple(2 * h + 1 for h in half)
         expect = lab.copy()
@@ -150,6 +200,9 @@ def test_median_equals_scipy_uniform_filter():
             expect[(frac > 0.5) & (lab != v)] = v
         out = C.smooth(lab, "median", 2.0, spacing=sp, protect=C.Protection(overwrite=True))
         np.testing.assert_array_equal(out, expect)
+    mask = lab == 2                                   # a boolean mask: one label
+    frac = ndi.uniform_filter(mask.astype(np.float64), size=size, mode="nearest")
+    np.testing.assert_array_equal(C.smooth(mask, "median", 2.0, spacing=sp), frac > 0.5)
 
 
 def test_gaussian_kernel_equals_scipy_to_the_bit():

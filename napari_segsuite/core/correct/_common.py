@@ -127,6 +127,32 @@ def bbox(mask: np.ndarray, pad=0) -> Optional[Tuple[slice, ...]]:
     return tuple(out)
 
 
+def label_boxes(arr: np.ndarray, labels: Sequence[int], pad=0) -> List[Optional[Tuple[slice, ...]]]:
+    """:func:`bbox` of ``arr == lab`` for each label (in that order), grown by ``pad``, in one
+    pass over the array (numba) when the labels fit its look-up table; else one :func:`bbox`
+    per label."""
+    from . import _kernels as K
+
+    labels = [int(v) for v in labels]
+    if np.isscalar(pad):
+        pad = (pad,) * arr.ndim
+    if arr.size == 0 or not labels or arr.dtype == np.uint64 or len(set(labels)) < len(labels) or \
+            not K.lut_ok((min(labels), max(labels))):
+        return [bbox(arr == lab, pad=pad) for lab in labels]
+    index = np.full(max(labels) + 1, -1, np.int64)
+    index[labels] = np.arange(len(labels))
+    raw = K.value_boxes(K.as3(arr), index, len(labels))
+    out = []
+    for k in range(len(labels)):
+        if raw[k, 0] < 0:
+            out.append(None)
+            continue
+        se = raw[k].reshape(3, 2)[3 - arr.ndim:]
+        out.append(tuple(slice(max(0, int(lo) - p), min(n, int(hi) + p))
+                         for (lo, hi), p, n in zip(se, pad, arr.shape)))
+    return out
+
+
 def result_dtype(arr: np.ndarray, top: int) -> np.dtype:
     """The array's dtype if it can hold ``top`` (an edit keeps its layer's dtype), else the
     one label dtype rule's (``core.base.labels.label_dtype``)."""

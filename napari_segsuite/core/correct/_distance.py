@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from . import _kernels
-from ._common import bbox
+from ._common import bbox, label_boxes
 
 #: relative slack on "distance <= r" for the float32 rounding of the distance transform
 _EPS = 1e-6
@@ -121,14 +121,37 @@ def _fast(arr, acting, r, spacing):
     return _kernels.as3(arr), _kernels.lut(acting)
 
 
-def _within(a, act, r, spacing):
-    """uint8 mask: 1 on the voxels of ``a`` (3D) whose value is in ``act`` and that have a
-    voxel of another value within distance r (the ball's test, separable kernel)."""
+#: the most row offsets (dz, dy) of the ball for the row-pair kernels (radius ~4.5 voxels
+#: in 3D); larger balls take the separable passes (tests switch between them)
+_PAIRS_MAX = 64
+
+
+def _ball_rows(r, spacing):
+    """(squares z, y, x, threshold, row pairs or None) of the ball test in 3D terms; pairs is
+    None when the ball is too wide for the row-pair kernels."""
     sp = (1.0,) * (3 - len(spacing)) + tuple(float(s) for s in spacing)
     reach = (0,) * (3 - len(spacing)) + _reach(r, spacing)
     sz2, sy2, sx2 = (_kernels.squares(k, s) for k, s in zip(reach, sp))
+    thr = (r * (1 + _EPS)) ** 2
+    pairs = None
+    if reach[2] < 254 and (2 * reach[0] + 1) * (2 * reach[1] + 1) <= 4 * _PAIRS_MAX:
+        pairs = _kernels.row_pairs(sx2, sy2, sz2, thr)
+        if len(pairs) > _PAIRS_MAX:
+            pairs = None
+    return sz2, sy2, sx2, thr, pairs
+
+
+def _within(a, act, r, spacing):
+    """uint8 mask: 1 on the voxels of ``a`` (3D) whose value is in ``act`` and that have a
+    voxel of another value within distance r (the ball's test: row pairs or separable)."""
+    sz2, sy2, sx2, thr, pairs = _ball_rows(r, spacing)
     mark = np.zeros(a.shape, np.uint8)
-    _kernels.within_kernel(a, act, sx2, sy2, sz2, (r * (1 + _EPS)) ** 2, mark)
+    if pairs is not None:
+        kx = np.empty(a.shape, np.uint8)
+        _kernels.row_dist_other(a, sx2.size - 2, kx)
+        _kernels.pairs_other(a, kx, pairs, act, mark)
+    else:
+        _kernels.within_kernel(a, act, sx2, sy2, sz2, thr, mark)
     return mark
 
 
@@ -137,7 +160,14 @@ _ZERO = np.array([True, False])   # look-up table of the value 0 alone (binary m
 
 def _dilate(mask, r, spacing):
     """uint8 dilation of a 0/1 uint8 3D mask by the ball of radius r (in the array)."""
-    return mask | _within(mask, _ZERO, r, spacing)
+    pairs = _ball_rows(r, spacing)[4]
+    if pairs is None:
+        return mask | _within(mask, _ZERO, r, spacing)
+    k = np.empty(mask.shape, np.uint8)
+    _kernels.row_dist_eq(mask, 1, _reach(r, spacing)[-1], k)
+    out = np.empty(mask.shape, np.uint8)
+    _kernels.pairs_any(k, pairs, out)
+    return out
 
 
 def _grow_fast(arr, acting, r, spacing):
@@ -148,7 +178,7 @@ def _grow_fast(arr, acting, r, spacing):
     a, act = fast
     out = arr.copy()
     seeds = _kernels.member(a, act).view(np.uint8)
-    shell = _within(seeds, _ZERO, r, spacing)
+    shell = _dilate(seeds, r, spacing) & (seeds ^ 1)
     if len(acting) == 1:
         out[shell.view(bool).reshape(arr.shape)] = acting[0]
         return out
@@ -185,12 +215,30 @@ def _open_close_fast(arr, acting, r, spacing, opening):
     a, act = fast
     out = arr.copy()
     if opening:
-        inside = _kernels.member(a, act)
-        core = (inside & (_within(a, act, r, spacing) == 0)).view(np.uint8)
-        near = _dilate(core, r, spacing)
-        out[(inside & (near == 0)).reshape(arr.shape)] = 0
+        core = np.empty(a.shape, np.uint8)
+        _kernels.core_kernel(a, act, _within(a, act, r, spacing), core)
+        _kernels.clear_where(a, act, _dilate(core, r, spacing), _kernels.as3(out))
         return out
     reach = _reach(r, spacing)
+    pairs = _ball_rows(r, spacing)[4]
+    if pairs is not None:
+        # per label: grow (row distances to the label, then any row pair in reach), then the
+        # grown voxels with no non-grown voxel in reach join the label, written in place
+        rx = reach[-1]
+        for lab, box in zip(acting, label_boxes(arr, acting, pad=_pad(reach, reach))):
+            if box is None:
+                continue
+            sub = _kernels.as3(arr[box])
+            k = np.empty(sub.shape, np.uint8)
+            grown = np.empty(sub.shape, np.uint8)
+            _kernels.row_dist_eq(sub, lab, rx, k)
+            _kernels.pairs_any(k, pairs, grown)
+            _kernels.row_dist_eq(grown, 0, rx, k)
+            _kernels.pairs_any(k, pairs, grown)       # now: a non-grown voxel in reach
+            dst = out[box]
+            dst = dst.view(np.uint8) if dst.dtype == bool else dst
+            _kernels.write_where_zero(grown, sub, lab, dst if dst.ndim == 3 else dst[None])
+        return out
     for lab in acting:
         m = arr == lab
         box = bbox(m, pad=_pad(reach, reach))
@@ -295,6 +343,19 @@ def median(arr, acting, r: float, spacing) -> np.ndarray:
     out = arr.copy()
     if int(np.prod(size)) < 2 ** 31:
         h3 = (0,) * (3 - len(half)) + half
+        if _FAST and arr.dtype != np.uint64 and acting and \
+                _kernels.lut_ok((min(acting), max(acting))):
+            # per label, counts and writes plane by plane in its box (the same counts)
+            boxes = label_boxes(arr, acting, pad=tuple(h + 1 for h in half))
+            for lab, box in zip(acting, boxes):
+                if box is None:
+                    continue
+                dst = out[box]
+                dst = dst.view(np.uint8) if dst.dtype == bool else dst
+                _kernels.median_kernel(_kernels.as3(arr[box]), lab, *h3,
+                                       int(np.prod(size)) // 2,
+                                       dst if dst.ndim == 3 else dst[None])
+            return out
         for lab in acting:
             m = arr == lab
             box = bbox(m, pad=tuple(h + 1 for h in half))
@@ -373,21 +434,25 @@ def _gaussian(mask, sigma):
 
 
 def _joint_fast(arr, acting, sigma, pad):
-    """:func:`joint` with the Gaussians and the bookkeeping in numba (the same result)."""
+    """:func:`joint` in one numba pass over the planes (the same result to the bit: the same
+    boxes, Gaussians, sums and comparisons, see ``_kernels.joint_kernel``)."""
+    from scipy.ndimage._filters import _gaussian_kernel1d
+
     a3 = _kernels.as3(arr)
-    total = np.zeros(a3.shape, np.float32)
-    best = np.zeros(a3.shape, np.float32)
-    best_lab = np.zeros(a3.shape, arr.dtype if arr.dtype != bool else np.uint8)
-    lead = (slice(None),) * (3 - arr.ndim)
+    lead = (slice(0, 1),) * (3 - arr.ndim)
+    labels, boxes = [], []
     for lab in acting:
-        m = arr == lab
-        box = bbox(m, pad=pad)
+        box = bbox(arr == lab, pad=pad)
         if box is None:
             continue
-        box3 = lead + box
-        _kernels.joint_add(_gaussian(m[box], sigma), total[box3], best[box3], best_lab[box3],
-                           lab)
+        labels.append(lab)
+        boxes.append([v for s in lead + box for v in (s.start, s.stop)])
     out = arr.copy()
-    _kernels.joint_finish(a3.reshape(-1), _kernels.lut(acting), total.reshape(-1),
-                          best.reshape(-1), best_lab.reshape(-1), _kernels.as3(out).reshape(-1))
+    if not labels:
+        return out
+    ws = [np.ones(1)] * (3 - arr.ndim) + [
+        np.ascontiguousarray(_gaussian_kernel1d(sg, 0, int(4.0 * float(sg) + 0.5))[::-1])
+        for sg in sigma]
+    _kernels.joint_kernel(a3, np.array(labels, np.int64), np.array(boxes, np.int64), *ws,
+                          _kernels.lut(acting), _kernels.as3(out))
     return out

@@ -9,8 +9,10 @@ boolean look-up table indexed by the value: the kernels run when every value inv
 ``[0, LUT_MAX)``, which :func:`lut_ok` tells; otherwise callers use their numpy path.
 
 Distances: a ball of radius r in physical units holds the voxel offsets of length
-``<= r (1 + 1e-6)`` (:func:`ball`); "is a voxel of another value in the ball?" is answered by a
-separable pass per axis (:func:`within_kernel`) whose cost grows with r, not r^3.
+``<= r (1 + 1e-6)`` (:func:`ball`); "is a voxel of another value in the ball?" is answered row
+by row for small balls (:func:`row_pairs`: byte-wide loops over a uint8 row distance) and by a
+separable pass per axis beyond (:func:`within_kernel`, whose cost grows with r, not r^3); both
+take the same float32 squared sums against the same threshold.
 """
 
 from __future__ import annotations
@@ -96,14 +98,24 @@ def stack_dtype(n: int):
 
 @njit(cache=True, nogil=True)
 def _minmax(flat):
+    # minima and maxima without branches (they vectorise), in blocks of 256 running values
     lo = flat[0]
     hi = flat[0]
-    for i in range(1, flat.size):
-        v = flat[i]
-        if v < lo:
-            lo = v
-        elif v > hi:
-            hi = v
+    n = flat.size
+    m = n - n % 256
+    if m:
+        blo = flat[:256].copy()
+        bhi = flat[:256].copy()
+        for s in range(256, m, 256):
+            blk = flat[s:s + 256]
+            for i in range(256):
+                blo[i] = min(blo[i], blk[i])
+                bhi[i] = max(bhi[i], blk[i])
+        lo = blo.min()
+        hi = bhi.max()
+    for i in range(m, n):
+        lo = min(lo, flat[i])
+        hi = max(hi, flat[i])
     return lo, hi
 
 
@@ -436,7 +448,9 @@ def pad(a3: np.ndarray, offs: np.ndarray, mode: str):
     ``a3`` padded by the ball's reach (at least 1) per axis, edge-replicated (``mode="edge"``:
     a padded voxel is never nearer than the array voxel it copies) or with zeros
     (``"constant"``); ``lo``/``hi`` bound the original voxels."""
-    w = np.maximum(np.abs(offs).max(0) if len(offs) else 0, 1).astype(np.int64)
+    if not len(offs):                      # an empty ball (r below every voxel step)
+        offs = np.zeros((0, 3), np.int64)
+    w = np.maximum(np.abs(offs).max(0, initial=0), 1).astype(np.int64)
     p = np.pad(a3, [(int(k), int(k)) for k in w], mode=mode)
     strides = np.array([p.shape[1] * p.shape[2], p.shape[2], 1], np.int64)
     return (p, np.ascontiguousarray(offs @ strides), np.ascontiguousarray(_FACES @ strides),
@@ -528,27 +542,355 @@ def gauss_axis(src, w, axis, dst):
                     dst[z, y, x] = acc[x]
 
 
-@njit(cache=True, nogil=True)
-def joint_add(sm, total, best, best_lab, lab):
-    """total += sm; where sm > best: best = sm, best_lab = lab (boxes of the whole arrays)."""
-    nz, ny, nx = sm.shape
-    for z in range(nz):
+@njit(cache=True, nogil=True, parallel=True)
+def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
+    """Joint smoothing in one pass over the planes (in parallel), the same arithmetic as
+    ``gaussian_filter`` of each label's indicator in its box (``boxes[k]``: z0, z1, y0, y1, x0,
+    x1; edges of the box replicated; axes 0, 1, 2 in turn, each rounded to float32). Label by
+    label in the order given: total += smoothed; where smoothed > best: best = smoothed, winner
+    = the label. Then a voxel where best > 1 - total takes the winner, and a voxel of an
+    acted-on label where it does not becomes 0. Every plane's Gaussians, sums and winners live
+    in plane-sized buffers, never in whole arrays.
+    ``out`` holds a copy of ``a``; 2D: a leading axis of length 1 and ``w0 = [1.0]``. Inner
+    loops run along x over 1D rows without branches, so that they vectorise."""
+    nz, ny, nx = a.shape
+    r0 = (w0.size - 1) // 2
+    r1 = (w1.size - 1) // 2
+    r2 = (w2.size - 1) // 2
+    one = np.float32(1.0)
+    d1 = np.float64(1.0)
+    d0 = np.float64(0.0)
+    for z in prange(nz):
+        total = np.zeros((ny, nx), np.float32)
+        best = np.zeros((ny, nx), np.float32)
+        best_k = np.zeros((ny, nx), np.int64)
+        p0 = np.empty((ny, nx), np.float32)
+        p1 = np.empty((ny, nx), np.float32)
+        acc = np.empty(nx, np.float64)
+        line = np.empty(nx + 2 * r2, np.float32)
+        for k in range(labels.size):
+            z0, z1, y0, y1, x0, x1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3], \
+                boxes[k, 4], boxes[k, 5]
+            if z < z0 or z >= z1:
+                continue
+            lab = labels[k]
+            n = x1 - x0
+            # axis 0: the indicator's planes z - j and z + j (replicated inside the box)
+            for y in range(y0, y1):
+                ra = a[z, y, x0:x1]
+                for i in range(n):
+                    acc[i] = (d1 if ra[i] == lab else d0) * w0[r0]
+                for j in range(r0, 0, -1):
+                    ua = a[max(z - j, z0), y, x0:x1]
+                    ub = a[min(z + j, z1 - 1), y, x0:x1]
+                    wj = w0[r0 - j]
+                    for i in range(n):
+                        # the two 0/1 terms added as integers: the same double
+                        acc[i] += np.float64(np.uint8(ua[i] == lab) +
+                                             np.uint8(ub[i] == lab)) * wj
+                o = p0[y, x0:x1]
+                for i in range(n):
+                    o[i] = np.float32(acc[i])
+            # axis 1: rows y - j and y + j of the plane
+            for y in range(y0, y1):
+                s = p0[y, x0:x1]
+                for i in range(n):
+                    acc[i] = np.float64(s[i]) * w1[r1]
+                for j in range(r1, 0, -1):
+                    ua = p0[max(y - j, y0), x0:x1]
+                    ub = p0[min(y + j, y1 - 1), x0:x1]
+                    wj = w1[r1 - j]
+                    for i in range(n):
+                        acc[i] += (np.float64(ua[i]) + np.float64(ub[i])) * wj
+                o = p1[y, x0:x1]
+                for i in range(n):
+                    o[i] = np.float32(acc[i])
+            # axis 2 along each row (edges replicated in a padded line), then the label's
+            # share of the sums and the winner
+            for y in range(y0, y1):
+                # (the padded line in float32, so that the compiler knows it apart from the
+                # float64 sums: the loops vectorise)
+                s = p1[y, x0:x1]
+                for i in range(r2):
+                    line[i] = s[0]
+                    line[n + r2 + i] = s[n - 1]
+                for i in range(n):
+                    line[i + r2] = s[i]
+                for i in range(n):
+                    acc[i] = np.float64(line[i + r2]) * w2[r2]
+                for j in range(r2, 0, -1):
+                    wj = w2[r2 - j]
+                    la = line[r2 - j:r2 - j + n]
+                    lb = line[r2 + j:r2 + j + n]
+                    for i in range(n):
+                        acc[i] += (np.float64(la[i]) + np.float64(lb[i])) * wj
+                tr = total[y, x0:x1]
+                br = best[y, x0:x1]
+                kr = best_k[y, x0:x1]
+                for i in range(n):
+                    v = np.float32(acc[i])
+                    tr[i] += v
+                    kr[i] = k if v > br[i] else kr[i]
+                    br[i] = v if v > br[i] else br[i]
+        for y in range(ny):
+            ra = a[z, y]
+            ro = out[z, y]
+            tr = total[y]
+            br = best[y]
+            kr = best_k[y]
+            for x in range(nx):
+                if br[x] > one - tr[x]:
+                    ro[x] = labels[kr[x]]
+                elif _in(act, np.int64(ra[x])):
+                    ro[x] = 0
+
+
+# --------------------------------------------------------------------------- ball by row pairs
+# The same ball test as the separable passes above (the same float32 sums against the same
+# threshold), arranged per row offset: for each (dz, dy) of the ball, the widest dx that passes,
+# ``w``. "Is there a voxel of another value in the ball?" is then "is there, in some row
+# (z + dz, y + dy), one within w along x?", which one uint8 row distance per voxel answers:
+# byte-wide loops without branches (they vectorise) and no float temporaries. Used while the
+# ball has few row offsets (small radii); the separable passes beyond.
+
+def row_pairs(sx2: np.ndarray, sy2: np.ndarray, sz2: np.ndarray, thr: float) -> np.ndarray:
+    """(P, 3) rows (dz, dy, w) of the ball of :func:`within_kernel`'s test: offset (dz, dy, dx)
+    is in it when float32((sy2[|dy|] + sx2[|dx|]) + sz2[|dz|]) <= thr, exactly the sums the
+    separable passes take; w is the largest such |dx| (the test is monotone in |dx|)."""
+    rx, ry, rz = sx2.size - 2, sy2.size - 2, sz2.size - 2
+    sx = sx2[:rx + 1].astype(np.float32)
+    rows = []
+    for dz in range(-rz, rz + 1):
+        for dy in range(-ry, ry + 1):
+            s = (np.float32(sy2[abs(dy)]) + sx) + np.float32(sz2[abs(dz)])   # float32 sums
+            ok = np.flatnonzero(s.astype(np.float64) <= thr)
+            if ok.size:
+                rows.append((dz, dy, int(ok[-1])))
+    return np.array(rows, np.int64).reshape(-1, 3)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def row_dist_other(a, rx, kx):
+    """kx = distance along the row to the nearest voxel of another value, rx + 1 when none
+    within rx (uint8). Written as minima of selects over shifted rows (they vectorise)."""
+    nz, ny, nx = a.shape
+    cap = np.uint8(rx + 1)
+    for z in prange(nz):
+        for y in range(ny):
+            row = a[z, y]
+            k = kx[z, y]
+            for x in range(nx):
+                k[x] = cap
+            for d in range(1, min(rx, nx - 1) + 1):
+                dd = np.uint8(d)
+                for x in range(d, nx):
+                    k[x] = min(k[x], dd if row[x - d] != row[x] else cap)
+                for x in range(nx - d):
+                    k[x] = min(k[x], dd if row[x + d] != row[x] else cap)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def row_dist_eq(a, v, rx, kx):
+    """kx = distance along the row to the nearest voxel of value v (0 on them), rx + 1 when
+    none within rx (uint8)."""
+    nz, ny, nx = a.shape
+    cap = np.uint8(rx + 1)
+    zero = np.uint8(0)
+    for z in prange(nz):
+        for y in range(ny):
+            row = a[z, y]
+            k = kx[z, y]
+            for x in range(nx):
+                k[x] = zero if row[x] == v else cap
+            for d in range(1, min(rx, nx - 1) + 1):
+                dd = np.uint8(d)
+                for x in range(d, nx):
+                    k[x] = min(k[x], dd if row[x - d] == v else cap)
+                for x in range(nx - d):
+                    k[x] = min(k[x], dd if row[x + d] == v else cap)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pairs_other(a, kx, pairs, act, out):
+    """out = 1 on the voxels of ``a`` whose value is in ``act`` and that have a voxel of another
+    value in the ball (``pairs`` from :func:`row_pairs`, ``kx`` from :func:`row_dist_other`)."""
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        acc = np.empty(nx, np.uint8)
+        for y in range(ny):
+            v = a[z, y]
+            for x in range(nx):
+                acc[x] = 0
+            for p in range(pairs.shape[0]):
+                zz = z + pairs[p, 0]
+                yy = y + pairs[p, 1]
+                if zz < 0 or zz >= nz or yy < 0 or yy >= ny:
+                    continue
+                w = np.uint8(pairs[p, 2])
+                r2 = a[zz, yy]
+                k2 = kx[zz, yy]
+                for x in range(nx):
+                    acc[x] |= np.uint8(r2[x] != v[x]) | np.uint8(k2[x] <= w)
+            o = out[z, y]
+            for x in range(nx):
+                if acc[x] != 0 and _in(act, np.int64(v[x])):
+                    o[x] = 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pairs_any(kx, pairs, out):
+    """out = 1 on the voxels with a voxel of the value ``kx`` measures (row_dist_eq) in the
+    ball, itself included."""
+    nz, ny, nx = kx.shape
+    for z in prange(nz):
+        for y in range(ny):
+            o = out[z, y]
+            for x in range(nx):
+                o[x] = 0
+            for p in range(pairs.shape[0]):
+                zz = z + pairs[p, 0]
+                yy = y + pairs[p, 1]
+                if zz < 0 or zz >= nz or yy < 0 or yy >= ny:
+                    continue
+                w = np.uint8(pairs[p, 2])
+                k2 = kx[zz, yy]
+                for x in range(nx):
+                    o[x] |= np.uint8(k2[x] <= w)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def write_where_zero(h, sub, lab, dst):
+    """dst = lab where h == 0 and sub != lab (dst: the output's box, any layout)."""
+    nz, ny, nx = h.shape
+    for z in prange(nz):
         for y in range(ny):
             for x in range(nx):
-                v = sm[z, y, x]
-                total[z, y, x] += v
-                if v > best[z, y, x]:
-                    best[z, y, x] = v
-                    best_lab[z, y, x] = lab
+                if h[z, y, x] == 0 and sub[z, y, x] != lab:
+                    dst[z, y, x] = lab
 
 
-@njit(cache=True, nogil=True)
-def joint_finish(a, act, total, best, best_lab, out):
-    """Voxels where the strongest label beats the rest (1 - total) take it; voxels of an
-    acted-on label where the rest wins become 0 (flat arrays)."""
-    one = np.float32(1.0)
-    for i in range(a.size):
-        if best[i] > one - total[i]:
-            out[i] = best_lab[i]
-        elif _in(act, np.int64(a[i])):
-            out[i] = 0
+@njit(cache=True, nogil=True, parallel=True)
+def value_boxes(a, index, n):
+    """(n, 6) bounding boxes (z0, z1, y0, y1, x0, x1; stops exclusive) of the values v with
+    ``index[v] = k >= 0`` (k < n), in one pass (planes in parallel); z0 = -1: value absent."""
+    nz, ny, nx = a.shape
+    part = np.full((nz, n, 4), -1, np.int64)   # per plane: y0, y1 (last), x0, x1 (last)
+    for z in prange(nz):
+        for y in range(ny):
+            row = a[z, y]
+            for x in range(nx):
+                v = np.int64(row[x])
+                if v < 0 or v >= index.size:
+                    continue
+                k = index[v]
+                if k < 0:
+                    continue
+                if part[z, k, 0] < 0:
+                    part[z, k, 0] = y
+                part[z, k, 1] = y
+                if part[z, k, 2] < 0 or x < part[z, k, 2]:
+                    part[z, k, 2] = x
+                if x > part[z, k, 3]:
+                    part[z, k, 3] = x
+    out = np.full((n, 6), -1, np.int64)
+    for z in range(nz):
+        for k in range(n):
+            if part[z, k, 0] < 0:
+                continue
+            if out[k, 0] < 0:
+                out[k, 0] = z
+                out[k, 2] = part[z, k, 0]
+                out[k, 4] = part[z, k, 2]
+                out[k, 3] = part[z, k, 1]
+                out[k, 5] = part[z, k, 3]
+            out[k, 1] = z
+            out[k, 2] = min(out[k, 2], part[z, k, 0])
+            out[k, 3] = max(out[k, 3], part[z, k, 1])
+            out[k, 4] = min(out[k, 4], part[z, k, 2])
+            out[k, 5] = max(out[k, 5], part[z, k, 3])
+    for k in range(n):
+        if out[k, 0] >= 0:
+            out[k, 1] += 1
+            out[k, 3] += 1
+            out[k, 5] += 1
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def median_kernel(a, lab, h0, h1, h2, half, out):
+    """Binary median of ``a == lab`` written into ``out`` (the output's box, any layout): a
+    voxel whose box of half-sizes (h0, h1, h2) (edges replicated, scipy's mode "nearest")
+    holds more than ``half`` label voxels becomes lab; a label voxel with no more than that
+    becomes 0. The same integer counts as :func:`box_count_kernel`, computed plane by plane:
+    a running sum over planes (one chunk of planes per thread), then over rows and along each
+    row, so that only plane-sized buffers are used."""
+    nz, ny, nx = a.shape
+    nchunk = min(nz, 64)
+    size = (nz + nchunk - 1) // nchunk
+    for c in prange(nchunk):
+        z0 = c * size
+        z1 = min(nz, z0 + size)
+        if z0 >= z1:
+            continue
+        s = np.zeros((ny, nx), np.int32)     # planes z - h0 .. z + h0 (clamped), summed
+        t = np.empty((ny, nx), np.int32)     # ... and rows y - h1 .. y + h1
+        for j in range(z0 - h0, z0 + h0 + 1):
+            p = a[min(max(j, 0), nz - 1)]
+            for y in range(ny):
+                for x in range(nx):
+                    s[y, x] += np.int32(p[y, x] == lab)
+        for z in range(z0, z1):
+            if z > z0:
+                pa = a[min(z + h0, nz - 1)]
+                pb = a[max(z - h0 - 1, 0)]
+                for y in range(ny):
+                    for x in range(nx):
+                        s[y, x] += np.int32(pa[y, x] == lab) - np.int32(pb[y, x] == lab)
+            for x in range(nx):
+                t[0, x] = 0
+            for j in range(-h1, h1 + 1):
+                jj = min(max(j, 0), ny - 1)
+                for x in range(nx):
+                    t[0, x] += s[jj, x]
+            for y in range(1, ny):
+                hi = min(y + h1, ny - 1)
+                lo = max(y - h1 - 1, 0)
+                for x in range(nx):
+                    t[y, x] = t[y - 1, x] + s[hi, x] - s[lo, x]
+            for y in range(ny):
+                row = t[y]
+                ra = a[z, y]
+                ro = out[z, y]
+                acc = np.int32(0)
+                for j in range(-h2, h2 + 1):
+                    acc += row[min(max(j, 0), nx - 1)]
+                for x in range(nx):
+                    if x > 0:
+                        acc += row[min(x + h2, nx - 1)] - row[max(x - h2 - 1, 0)]
+                    res = acc > half
+                    m = ra[x] == lab
+                    if m and not res:
+                        ro[x] = 0
+                    elif res and not m:
+                        ro[x] = lab
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def core_kernel(a, act, mark, core):
+    """core = 1 on the voxels of a value in ``act`` that ``mark`` does not hold (uint8)."""
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                core[z, y, x] = np.uint8(mark[z, y, x] == 0 and _in(act, np.int64(a[z, y, x])))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def clear_where(a, act, keep, out):
+    """out = 0 on the voxels of a value in ``act`` where ``keep`` is 0."""
+    nz, ny, nx = a.shape
+    for z in prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if keep[z, y, x] == 0 and _in(act, np.int64(a[z, y, x])):
+                    out[z, y, x] = 0
