@@ -315,7 +315,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     # Finding them compares padded features: for one channel a padded copy made for that and
     # dropped before the sweep (alive with the keys only, never with the heap)
     flat = None
-    if not use_const:
+    if not use_const and (not direct or _equal_runs(raw.reshape(-1), shape[-1], prep.scale32)
+                          >= FLAT_MIN_FRACTION * keys.size):
         ffeats = _padded_feats(prep) if direct else feats
         flat = _flat_components(keys, ffeats.reshape(-1, ffeats.shape[-1]), offs,
                                 prep.offsets, pshape, cold)
@@ -366,9 +367,11 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
                   ckey, shell_start, shell_vox, room, raw_flat, scale, strides, uoffs)
         if n < 0:
             n = -n - 1
-            grow = max(2 * hk.size, hk.size + 4 * room)
-            hk = np.concatenate([hk, np.empty(grow - hk.size, np.int64)])
-            hv = np.concatenate([hv, np.empty(grow - hv.size, hv.dtype)])
+            # half as large again, in place where the allocator can (a large block is
+            # remapped, not copied: no second heap alive while it grows)
+            grow = max(hk.size + hk.size // 2, hk.size + 4 * room)
+            hk.resize(grow, refcheck=False)
+            hv.resize(grow, refcheck=False)
         done += n
         dt = time.perf_counter() - t0
         if n > 0 and dt > 0:  # aim at ~target_s of work between yields
@@ -397,6 +400,21 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if free is not None:
         out[~free] = UNREACHED
     return out
+
+
+@njit(cache=True, nogil=True)
+def _equal_runs(raw, row_len, scale):
+    """How many voxels have the features (``raw / scale``) of both neighbours along the last
+    axis: an upper bound of the flat components' interior (when it is small, the padded
+    features that finding them needs are not made)."""
+    count = 0
+    for i in range(raw.shape[0]):
+        x = i % row_len
+        if 0 < x < row_len - 1:
+            f = raw[i] / scale
+            if raw[i - 1] / scale == f and raw[i + 1] / scale == f:
+                count += 1
+    return count
 
 
 def _padded_feats(prep: Prepared) -> np.ndarray:
