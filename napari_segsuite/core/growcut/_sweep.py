@@ -126,7 +126,7 @@ def push_many(keys, ckey, hk, hv, pos, size_arr, starts):
 
 @njit(cache=True, nogil=True)
 def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
-          ckey, shell_start, shell_vox, room, raw, scale, pstr, uoffs):
+          ckey, shell_start, shell_vox, room, raw, scale, pdim, uoffs):
     """Pop up to ``budget`` nodes; returns pops done, or -(pops done) - 1 when the heap
     needs more room (``room``: the most entries one pop can add). Blocked voxels (padding,
     outside the mask) hold key -1 and interior voxels of flat components ``-2 - component``
@@ -140,10 +140,10 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
     ``raw`` (one channel; empty otherwise): the unpadded image, float32, C order, read instead
     of ``feats``: a voxel's feature is ``raw[u] / scale`` (the float32 division prepare's
     features are made of, so the same bits), ``u`` its unpadded index, found once a pop from
-    the padded index by ``pstr`` (padded strides); a neighbour's is ``u + uoffs[j]``."""
+    the padded index and ``pdim`` (the padded shape); a neighbour's is ``u + uoffs[j]``."""
     nchan = feats.shape[1]
     direct = raw.shape[0] > 0
-    ndim = pstr.shape[0]
+    ndim = pdim.shape[0]
     nnb = offs.shape[0]
     npad = keys.shape[0]
     cap = hk.shape[0]
@@ -181,17 +181,15 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
         base = (d << np.int64(SHIFT)) | flag | lab
         u = np.int64(0)
         fv = np.float32(0.0)
-        if direct:  # the unpadded index: each padded coordinate less 1
-            r = v
+        if direct:  # the unpadded index: each padded coordinate less 1 (ndim - 1 divisions)
+            r = np.int64(v)
             us = np.int64(1)
-            for a in range(ndim - 1, -1, -1):
-                if a > 0:
-                    c_a = (r % pstr[a - 1]) // pstr[a]
-                else:
-                    c_a = r // pstr[0]
-                u += (c_a - 1) * us
-                if a > 0:
-                    us *= pstr[a - 1] // pstr[a] - 2
+            for a in range(ndim - 1, 0, -1):
+                rq = r // pdim[a]
+                u += (r - rq * pdim[a] - 1) * us
+                us *= pdim[a] - 2
+                r = rq
+            u += (r - 1) * us
             fv = raw[u] / scale
         for j in range(nnb):
             q = v + offs[j]
@@ -364,7 +362,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             budget = min(budget, max_pops - done)
         t0 = time.perf_counter()
         n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const,
-                  ckey, shell_start, shell_vox, room, raw_flat, scale, strides, uoffs)
+                  ckey, shell_start, shell_vox, room, raw_flat, scale,
+                  np.array(pshape, np.int64), uoffs)
         if n < 0:
             n = -n - 1
             # half as large again, in place where the allocator can (a large block is
