@@ -27,18 +27,20 @@ BASE = 300 * 2 ** 20
 
 #: per job: (bytes per voxel, bytes per voxel per channel) of the working set beyond the
 #: input itself. Measured peaks (CLI, /usr/bin/time -v, float32 input, one channel), see
-#: RESULTS.md: GrowCut 27.1 B/voxel above the interpreter at 256^3 (710 MB in all; 39.6 and
-#: 915 MB before issue 14's memory work), the input's 4 included. The GrowCut sweep holds the
-#: padded int64 keys (kept as the result's state), the padded float32 features (one copy per
-#: channel), an int32 heap position per voxel, uint16 seeds and the heap (12 B an entry; the
-#: front of point seeds in noise is a few percent of the voxels): modelled at 34 for one
+#: RESULTS.md: GrowCut 22.3 B/voxel above the interpreter at 256^3 (632 MB in all; 27.6 and 719
+#: MB before the second round of memory work, 39.6 and 915 MB before issue 14's), the input's 4
+#: included. The GrowCut sweep holds the padded int64 keys (kept as the result's state), an
+#: int32 heap position per voxel and the heap (12 B an entry; the front of point seeds in noise
+#: is a large part), and reads a one-channel float32 input and uint8/uint16 seeds without
+#: copies (other inputs: a float32 copy; several channels: padded float32 features, 4 B a
+#: channel): modelled at 28 for one
 #: float32 channel. The watershed (issue 14's memory work, second round): 21.8 B/voxel with
 #: h-minima markers, 17.3 with given uint8 markers at 256^3, the input's 4 included (the flood:
 #: int32 padded labels, uint32 padded value codes, an int32 bucket store, and the front: with
 #: markers of equal value, a binary heap of 12-byte entries until they are flooded; the
 #: h-minima sweep: int32 order and forest): modelled at 32 for one float32 channel.
 MODELS = {
-    "growcut": (24.0, 6.0),
+    "growcut": (20.0, 4.0),
     "watershed": (24.0, 4.0),
     "instances": (72.0, 8.0),
     # clustering in memory (tracemalloc / ru_maxrss, 128^3 float32, K=3): K-means 116 B/voxel,

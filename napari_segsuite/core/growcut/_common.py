@@ -111,11 +111,18 @@ def quantise_steps(step_cost: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Prepared:
-    """Validated inputs, ready for an engine."""
+    """Validated inputs, ready for an engine.
 
-    feats: np.ndarray          # float32, shape + (C,), normalised channels (from prepare: the
-                               # interior of padded_feats, a view)
-    seeds: np.ndarray          # uint16 seed labels, 0 = none (prepare's own copy)
+    One channel: ``raw`` is the image as float32 (the caller's array itself when it is float32
+    and C-contiguous, no copy) and ``scale32`` its scale; the normalised features
+    ``raw / scale32`` (float32, what every engine compares) are computed on first use of
+    :attr:`feats`. The CPU sweep never asks for them: it divides as it reads, with the same
+    float32 division, so the features cost no memory. Several channels: ``feats`` is filled
+    by prepare (the interior of ``padded_feats``)."""
+
+    _feats: Optional[np.ndarray]  # float32, shape + (C,), normalised channels; None: from raw
+    seeds: np.ndarray          # uint8 or uint16 seed labels, 0 = none (may be the caller's
+                               # array: never written, and no state keeps it)
     mask: Optional[np.ndarray]  # bool or None (None = everywhere)
     spacing: Tuple[float, ...]
     connectivity: int
@@ -129,6 +136,17 @@ class Prepared:
     #: the array ``feats`` is the interior of: padded by one voxel (0.0) on every side, for
     #: the CPU sweep (which then needs no padded copy); None for a crop
     padded_feats: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    #: one channel: the image as float32 (C-contiguous unless a crop) and its float32 scale
+    raw: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    scale32: Optional[np.float32] = field(default=None, repr=False, compare=False)
+
+    @property
+    def feats(self) -> np.ndarray:
+        """The normalised channels, float32, shape + (C,) (computed from ``raw`` on first
+        use, then kept)."""
+        if self._feats is None:
+            self._feats = np.divide(self.raw, self.scale32)[..., None]
+        return self._feats
 
     @property
     def shape(self):
@@ -137,7 +155,8 @@ class Prepared:
     def crop(self, box: Tuple[slice, ...]) -> "Prepared":
         """The same inputs restricted to a box of slices (views, no copy): for the windowed
         refine, which sweeps only around an edit."""
-        return replace(self, feats=self.feats[box], seeds=self.seeds[box],
+        return replace(self, _feats=None if self._feats is None else self._feats[box],
+                       seeds=self.seeds[box], raw=None if self.raw is None else self.raw[box],
                        mask=None if self.mask is None else self.mask[box], _signature=None,
                        padded_feats=None)
 
@@ -153,8 +172,10 @@ class Prepared:
         return self._signature
 
     def _compute_signature(self) -> tuple:
+        # the features are raw / scale: the raw image and the scale say the same
         return (self.shape, self.spacing, self.connectivity, float(self.distance_penalty),
-                tuple(np.round(self.scales, 12).tolist()), _digest(self.feats),
+                tuple(np.round(self.scales, 12).tolist()),
+                _digest(self.feats if self.raw is None else self.raw),
                 None if self.mask is None else _digest(self.mask))
 
 
@@ -222,17 +243,21 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     if sd.min(initial=0) < 0 or sd.max(initial=0) > MAX_LABEL:
         raise InputError(f"seed labels must be between 0 and {MAX_LABEL}")
     # labels are 0..65534: uint16 holds them (a quarter of int64's memory and traffic), and a
-    # bincount is several times faster than np.unique
-    sd16 = sd.astype(np.uint16)
+    # bincount is several times faster than np.unique. uint8 and uint16 seeds are used as
+    # they are (no copy: nothing writes them, and the state reads its seeds from its keys)
     if exclude is not None:
         exclude = np.asarray(exclude) != 0
         if exclude.shape != shape:
             raise InputError(f"the excluded voxels' shape {exclude.shape} does not match the "
                              f"image's {shape}")
-        if exclude.any():
-            sd16[exclude] = 0
-        else:
+        if not exclude.any():
             exclude = None
+    if sd.dtype in (np.uint8, np.uint16) and exclude is None:
+        sd16 = sd
+    else:
+        sd16 = sd.astype(np.uint16)
+        if exclude is not None:
+            sd16[exclude] = 0
     present = tuple(int(v) for v in np.flatnonzero(np.bincount(sd16.ravel())) if v != 0)
     if len(present) < 2:
         raise InputError(f"GrowCut needs seeds of at least two labels, found {len(present)} "
@@ -255,35 +280,55 @@ def prepare(image, seeds, *, spacing=None, connectivity=None, channel_axis=None,
     if not np.isfinite(dp) or dp < 0 or dp > 1e6:
         raise InputError(f"distance_penalty must be between 0 and 1e6, got {distance_penalty}")
     chans = chans.astype(np.float32, copy=False)
+    if chans.shape[-1] == 1:  # one channel: the image itself (a copy only if not contiguous)
+        chans = np.ascontiguousarray(chans[..., 0])[..., None]
     if not np.all(np.isfinite(chans)):
         raise InputError("the image holds NaN or infinite values; replace them (or mask them "
                          "out) first")
     scales = channel_scales(chans, mask)
     if exclude is not None:  # blocked like voxels outside the mask, the scales unchanged
         mask = ~exclude if mask is None else mask & ~exclude
-    # the features, written once into the interior of a padded array (the CPU sweep's layout:
-    # it then needs no padded copy, 4 bytes a voxel less at its peak)
-    padded = np.empty(tuple(s + 2 for s in shape) + (chans.shape[-1],), np.float32)
-    for ax in range(nd):
-        for side in (0, -1):
-            padded[tuple(side if a == ax else slice(None) for a in range(nd))] = 0.0
-    feats = padded[(slice(1, -1),) * nd]
-    np.divide(chans, scales.astype(np.float32), out=feats)
+    raw = scale32 = feats = padded = None
+    if chans.shape[-1] == 1:
+        # one channel: no features array (the CPU sweep divides as it reads, see Prepared)
+        raw, scale32 = chans[..., 0], np.float32(scales[0])
+    else:
+        # the features, written once into the interior of a padded array (the CPU sweep's
+        # layout: it then needs no padded copy)
+        padded = np.empty(tuple(s + 2 for s in shape) + (chans.shape[-1],), np.float32)
+        for ax in range(nd):
+            for side in (0, -1):
+                padded[tuple(side if a == ax else slice(None) for a in range(nd))] = 0.0
+        feats = padded[(slice(1, -1),) * nd]
+        np.divide(chans, scales.astype(np.float32), out=feats)
     offsets = neighbour_offsets(nd, conn)
     step_cost = (dp * step_lengths(offsets, spacing)).astype(np.float32)
     out_dtype = sd.dtype if np.issubdtype(sd.dtype, np.integer) else np.dtype(np.int32)
     return Prepared(feats, sd16, mask, spacing, conn, offsets, step_cost, scales, dp,
-                    np.dtype(out_dtype), present, padded_feats=padded)
+                    np.dtype(out_dtype), present, padded_feats=padded, raw=raw,
+                    scale32=scale32)
 
 
 @dataclass
 class GrowCutState:
-    """What a refine continues from: the keys of the last fixed point and its seeds."""
+    """What a refine continues from: the keys of the last fixed point (its seeds are the
+    voxels whose key is a seed's, ``0 <= key < FLAG``: read from the keys when asked, so the
+    state holds no copy of them)."""
 
     keys: np.ndarray
-    seeds: np.ndarray
     signature: tuple = field(repr=False)
     engine: str = ""
+
+    @property
+    def seeds(self) -> np.ndarray:
+        """The seed labels of the fixed point (uint16, 0 = none)."""
+        return seeds_of_keys(self.keys)
+
+
+def seeds_of_keys(keys: np.ndarray) -> np.ndarray:
+    """The seeds a fixed point holds: cost 0 and the seed flag clear, ``key = label``."""
+    k = np.asarray(keys)
+    return np.where((k >= 0) & (k < FLAG), k, 0).astype(np.uint16)
 
 
 @dataclass
@@ -335,9 +380,7 @@ def result_from_keys(keys: np.ndarray, prep: Prepared, *, engine: str, device: s
     from ..base.labels import as_labels
 
     labels = as_labels(decode_labels(keys, prep.out_dtype))  # the one label dtype rule
-    # prep.seeds is prepare()'s own copy of the caller's seeds: the state can keep it
-    state = GrowCutState(keys=keys, seeds=prep.seeds, signature=prep.signature(),
-                         engine=engine)
+    state = GrowCutState(keys=keys, signature=prep.signature(), engine=engine)
     return GrowCutResult(labels, state, engine, device, iterations=iterations, refined=refined,
                          converged=converged)
 

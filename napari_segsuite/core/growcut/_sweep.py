@@ -126,7 +126,7 @@ def push_many(keys, ckey, hk, hv, pos, size_arr, starts):
 
 @njit(cache=True, nogil=True)
 def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
-          ckey, shell_start, shell_vox, room):
+          ckey, shell_start, shell_vox, room, raw, scale, pdim, uoffs):
     """Pop up to ``budget`` nodes; returns pops done, or -(pops done) - 1 when the heap
     needs more room (``room``: the most entries one pop can add). Blocked voxels (padding,
     outside the mask) hold key -1 and interior voxels of flat components ``-2 - component``
@@ -135,8 +135,15 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
     Nodes ``>= keys.size`` are components (key ``ckey[c]``): popping one offers its key to its
     shell ``shell_vox[shell_start[c]:shell_start[c + 1]]``; a voxel offers ``(D, 1, L)`` to a
     component next to it (the step costs 0: components exist only without a distance
-    penalty)."""
+    penalty).
+
+    ``raw`` (one channel; empty otherwise): the unpadded image, float32, C order, read instead
+    of ``feats``: a voxel's feature is ``raw[u] / scale`` (the float32 division prepare's
+    features are made of, so the same bits), ``u`` its unpadded index, found once a pop from
+    the padded index and ``pdim`` (the padded shape); a neighbour's is ``u + uoffs[j]``."""
     nchan = feats.shape[1]
+    direct = raw.shape[0] > 0
+    ndim = pdim.shape[0]
     nnb = offs.shape[0]
     npad = keys.shape[0]
     cap = hk.shape[0]
@@ -172,6 +179,18 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
         d = k >> SHIFT
         lab = k & lmask
         base = (d << np.int64(SHIFT)) | flag | lab
+        u = np.int64(0)
+        fv = np.float32(0.0)
+        if direct:  # the unpadded index: each padded coordinate less 1 (ndim - 1 divisions)
+            r = np.int64(v)
+            us = np.int64(1)
+            for a in range(ndim - 1, 0, -1):
+                rq = r // pdim[a]
+                u += (r - rq * pdim[a] - 1) * us
+                us *= pdim[a] - 2
+                r = rq
+            u += (r - 1) * us
+            fv = raw[u] / scale
         for j in range(nnb):
             q = v + offs[j]
             if keys[q] <= base:
@@ -181,7 +200,9 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
                         ckey[cq - npad] = base
                         size = _decrease(hk, hv, pos, cq, base, size)
                 continue
-            if nchan == 1:
+            if direct:
+                w = abs(fv - raw[u + uoffs[j]] / scale)
+            elif nchan == 1:
                 w = abs(feats[v, 0] - feats[q, 0])
             else:
                 acc = np.float32(0.0)
@@ -254,17 +275,14 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     pshape = tuple(s + 2 for s in shape)
     cold = keys0 is None
     # padded keys and features; only the padding is filled (the sweep skips blocked voxels, key
-    # -1, before it reads their features, so the padding's features are never read). prepare()
-    # already wrote the features padded: a crop (the windowed refine) is copied.
-    nchan = prep.feats.shape[-1]
+    # -1, before it reads their features, so the padding's features are never read). One
+    # channel: no features at all, the sweep reads the image itself (``raw``; a crop, which is
+    # not contiguous, is copied as features). Several: prepare() already wrote the features
+    # padded (a crop is copied).
+    raw = prep.raw
+    direct = raw is not None and raw.shape == shape and raw.flags.c_contiguous
     keys = np.empty(pshape, dtype=np.int64)
-    feats = prep.padded_feats
-    if feats is None or feats.shape != pshape + (nchan,):
-        feats = np.empty(pshape + (nchan,), dtype=np.float32)
-        feats[tuple(slice(1, -1) for _ in range(nd))] = prep.feats
-        for ax in range(nd):
-            for side in (0, -1):
-                feats[tuple(side if a == ax else slice(None) for a in range(nd))] = 0.0
+    feats = None if direct else _padded_feats(prep)
     for ax in range(nd):
         for side in (0, -1):
             keys[tuple(side if a == ax else slice(None) for a in range(nd))] = -1  # blocked
@@ -282,17 +300,32 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
         free = prep.mask | (prep.seeds > 0)
         np.copyto(keys[inner], -1, where=~free)
     keys = keys.ravel()
-    feats = feats.reshape(-1, nchan)  # a view: feats is C-contiguous
     strides = np.array([int(np.prod(pshape[i + 1:])) for i in range(nd)], dtype=np.int64)
     offs = (prep.offsets * strides).sum(axis=1).astype(np.int64)
+    ustrides = np.array([int(np.prod(shape[i + 1:])) for i in range(nd)], dtype=np.int64)
+    uoffs = (prep.offsets * ustrides).sum(axis=1).astype(np.int64)
     wconst = quantise_steps(prep.step_cost)
     use_const = bool(np.any(wconst > 0))
 
     # voxel indices, and components numbered after them (fewer than the voxels)
     idx_t = np.int32 if 2 * keys.size < 2**31 - 1 else np.int64
-    # flat components (edges of cost 0): one node each, when they are worth it (see _flat)
-    flat = None if use_const else _flat_components(keys, feats, offs, prep.offsets, pshape,
-                                                   cold)
+    # flat components (edges of cost 0): one node each, when they are worth it (see _flat).
+    # Finding them compares padded features: for one channel a padded copy made for that and
+    # dropped before the sweep (alive with the keys only, never with the heap)
+    flat = None
+    if not use_const and (not direct or _equal_runs(raw.reshape(-1), shape[-1], prep.scale32)
+                          >= FLAT_MIN_FRACTION * keys.size):
+        ffeats = _padded_feats(prep) if direct else feats
+        flat = _flat_components(keys, ffeats.reshape(-1, ffeats.shape[-1]), offs,
+                                prep.offsets, pshape, cold)
+        del ffeats
+    if direct:
+        feats = _NO_FEATS
+        raw_flat = raw.reshape(-1)  # a view
+        scale = np.float32(prep.scale32)
+    else:
+        feats = feats.reshape(-1, feats.shape[-1])  # a view: feats is C-contiguous
+        raw_flat, scale = _NO_RAW, np.float32(1.0)
     if flat is None:
         ckey, shell_start, shell_vox = _NO_COMP, _NO_SHELL, _NO_SHELL_VOX
         extra_starts, n_interior = None, 0
@@ -329,12 +362,15 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             budget = min(budget, max_pops - done)
         t0 = time.perf_counter()
         n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const,
-                  ckey, shell_start, shell_vox, room)
+                  ckey, shell_start, shell_vox, room, raw_flat, scale,
+                  np.array(pshape, np.int64), uoffs)
         if n < 0:
             n = -n - 1
-            grow = max(2 * hk.size, hk.size + 4 * room)
-            hk = np.concatenate([hk, np.empty(grow - hk.size, np.int64)])
-            hv = np.concatenate([hv, np.empty(grow - hv.size, hv.dtype)])
+            # half as large again, in place where the allocator can (a large block is
+            # remapped, not copied: no second heap alive while it grows)
+            grow = max(hk.size + hk.size // 2, hk.size + 4 * room)
+            hk.resize(grow, refcheck=False)
+            hv.resize(grow, refcheck=False)
         done += n
         dt = time.perf_counter() - t0
         if n > 0 and dt > 0:  # aim at ~target_s of work between yields
@@ -350,7 +386,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             yield Progress(min(done, total), total, "growing", preview=preview)
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
-    del hk, hv, pos, feats  # before the keys are handed on: not alive at once with a copy
+    del hk, hv, pos, feats, raw_flat  # before the keys are handed on: not alive at once with a copy
     if ckey.size:
         _expand_into(keys, ckey)  # the padded keys: contiguous (their padding holds -1)
     if into is None:
@@ -365,6 +401,44 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     return out
 
 
+@njit(cache=True, nogil=True)
+def _equal_runs(raw, row_len, scale):
+    """How many voxels have the features (``raw / scale``) of both neighbours along the last
+    axis: an upper bound of the flat components' interior (when it is small, the padded
+    features that finding them needs are not made)."""
+    count = 0
+    for i in range(raw.shape[0]):
+        x = i % row_len
+        if 0 < x < row_len - 1:
+            f = raw[i] / scale
+            if raw[i - 1] / scale == f and raw[i + 1] / scale == f:
+                count += 1
+    return count
+
+
+def _padded_feats(prep: Prepared) -> np.ndarray:
+    """The features padded by one voxel (prepare's array when it made one, else a copy; the
+    padding's features are never read, they are written as 0.0)."""
+    nd = prep.ndim
+    pshape = tuple(s + 2 for s in prep.shape)
+    feats = prep.padded_feats
+    if feats is not None and feats.shape[:-1] == pshape:
+        return feats
+    nchan = 1 if prep.raw is not None else prep.feats.shape[-1]
+    feats = np.empty(pshape + (nchan,), dtype=np.float32)
+    inner = feats[tuple(slice(1, -1) for _ in range(nd))]
+    if prep.raw is not None:  # the same division as Prepared.feats, without its copy
+        np.divide(prep.raw, prep.scale32, out=inner[..., 0])
+    else:
+        inner[...] = prep.feats
+    for ax in range(nd):
+        for side in (0, -1):
+            feats[tuple(side if a == ax else slice(None) for a in range(nd))] = 0.0
+    return feats
+
+
+_NO_FEATS = np.zeros((1, 1), np.float32)
+_NO_RAW = np.zeros(0, np.float32)
 _NO_COMP = np.zeros(0, np.int64)
 _NO_SHELL = np.zeros(1, np.int64)
 _NO_SHELL_VOX = np.zeros(0, np.int64)
