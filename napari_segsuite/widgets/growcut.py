@@ -195,7 +195,9 @@ class GrowCutWidget(QWidget):
         seeds_layer = self.seeds.layer()
         if seeds_layer is None:
             raise InputError("paint seeds first: a seeds layer was created for you")
-        seeds = layer_data(seeds_layer)
+        # a copy: the sweep reads the seeds it is given in place, and the user may go on
+        # painting this layer while the job runs in its thread
+        seeds = np.array(layer_data(seeds_layer), copy=True)
         if seeds.shape != image.shape:
             raise InputError(f"the seeds layer '{seeds_layer.name}' has shape {seeds.shape}, "
                              f"the image {image.shape}; paint seeds on the image's grid")
