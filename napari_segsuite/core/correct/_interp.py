@@ -108,11 +108,6 @@ GUIDED_TRAIN = 100_000
 GUIDED_ITER, GUIDED_CHUNK = 20, 1
 #: voxels the model labels between two yields
 GUIDED_BATCH = 100_000
-#: give the model the shape prior: each acting label's signed distance interpolated between the
-#: annotated slices around the voxel (False: appearance only, the fill before issue 13's CSF fix)
-GUIDED_PRIOR = True
-#: signed distances (physical) are clipped to +-this for the model
-GUIDED_PRIOR_CLIP = 20.0
 
 
 def _channels(img, channel_axis):
@@ -202,38 +197,6 @@ def _predict_steps(clf, feats):
     return best.reshape(feats.shape[1:]), sure.reshape(feats.shape[1:])
 
 
-def _plane_sdfs_steps(planes, codes, spacing):
-    """Job generator: {(slice index, code): in-plane signed distance (float32, None if the code is
-    absent)} of each code on each plane of ``planes`` (annotated slices, first axis)."""
-    out = {}
-    for i in range(planes.shape[0]):
-        for c in codes:
-            yield Progress(i, planes.shape[0], "interpolating the labels' shapes")
-            d = _sdf(planes[i] == c, spacing)
-            out[i, c] = None if d is None else np.clip(d, -GUIDED_PRIOR_CLIP,
-                                                       GUIDED_PRIOR_CLIP).astype(np.float32)
-    return out
-
-
-def _prior(d0, d1, t):
-    """A label's signed distance interpolated at ``t`` (0..1, array) between two annotated slices
-    (as :func:`shape_steps`: a label absent from one slice shrinks towards its deepest point)."""
-    if d0 is None and d1 is None:
-        return np.full(np.shape(t), GUIDED_PRIOR_CLIP, np.float32)
-    if d0 is None:
-        d0 = np.full_like(d1, -float(d1.min()))
-    if d1 is None:
-        d1 = np.full_like(d0, -float(d0.min()))
-    return ((1 - t) * d0 + t * d1).astype(np.float32)
-
-
-def _prior_features(sdfs, i0, i1, ts, codes):
-    """(len(codes), len(ts), *plane) prior features between annotated slices i0 and i1."""
-    plane = next(d for d in sdfs.values() if d is not None).ndim
-    t = np.asarray(ts, np.float32).reshape((-1,) + (1,) * plane)
-    return np.stack([_prior(sdfs[i0, c], sdfs[i1, c], t) for c in codes]).astype(np.float16)
-
-
 def _near(plane: np.ndarray, codes, reach: float, spacing) -> dict:
     """{code: in-plane voxels within ``reach`` (physical) of that code in ``plane``}."""
     out = {}
@@ -284,28 +247,13 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
     if not protect_overwrite:
         code[others] = bg
     present = np.unique(code[ann])
-    clf = feats = sdfs = None
-    rows = np.flatnonzero(ann)
-    # the shape prior needs an annotated slice with one on either side to learn from: each
-    # inner annotated slice gets the prior it would have had unannotated (interpolated between
-    # its neighbours, across twice the gap), so the model learns how far to trust it
-    use_prior = GUIDED_PRIOR and rows.size >= 3
+    clf = feats = None
     if present.size >= 2:
         feats = yield from _feature_steps(img_sub, channel_axis, sp)
-        train = rows[1:-1] if use_prior else rows
-        y = code[train].ravel()
+        rows = np.flatnonzero(ann)
+        y = code[rows].ravel()
         pick = np.random.default_rng(0).permutation(y.size)[:GUIDED_TRAIN]
-        x = feats[:, train].reshape(feats.shape[0], -1)[:, pick].T.astype(np.float32)
-        if use_prior:
-            sdfs = yield from _plane_sdfs_steps(sub[rows], acting, plane_sp)
-            pri = np.concatenate([
-                _prior_features(sdfs, j - 1, j + 1,
-                                [(rows[j] - rows[j - 1]) / (rows[j + 1] - rows[j - 1])],
-                                acting)
-                for j in range(1, rows.size - 1)], axis=1)
-            x = np.concatenate([x, pri.reshape(pri.shape[0], -1)[:, pick].T.astype(np.float32)],
-                               axis=1)
-            del pri
+        x = feats[:, rows].reshape(feats.shape[0], -1)[:, pick].T.astype(np.float32)
         clf = yield from _fit_steps(x, y[pick])
         del x
     gaps = [(int(a), int(b)) for a, b in zip(ks[:-1] - lo, ks[1:] - lo) if b - a > 1]
@@ -317,12 +265,7 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
         seeds = code[k0:k1 + 1].copy()
         inner = seeds[1:-1]
         if clf is not None:
-            gf = feats[:, k0 + 1:k1]
-            if sdfs is not None:
-                i0 = int(np.searchsorted(rows, k0))
-                ts = (np.arange(k0 + 1, k1) - k0) / (k1 - k0)
-                gf = np.concatenate([gf, _prior_features(sdfs, i0, i0 + 1, ts, acting)])
-            best, sure = yield from _predict_steps(clf, gf)
+            best, sure = yield from _predict_steps(clf, feats[:, k0 + 1:k1])
             reach = (k1 - k0) * sp[0]
             near0 = _near(seeds[0], np.unique(best), reach, plane_sp)
             near1 = _near(seeds[-1], np.unique(best), reach, plane_sp)
