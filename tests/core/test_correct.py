@@ -651,3 +651,27 @@ def test_correct_job_is_the_operation_with_its_options():
                      (P(hollow=-1.0), "must be > 0")]:
         with pytest.raises(InputError, match=msg):
             correct(lab, bad)
+
+
+# ------------------------------------------------ guided fill on real MRI, CSF (issue 13, c13g)
+
+def test_fill_between_slices_guided_csf_on_a_whole_axial_slab_of_real_mri(mni):
+    """Tissue labels on every 10th slice of a whole axial slab of the MNI152 T1 (slices 100-120,
+    the brain's edge and the empty background around it included): the model learns the
+    background from the annotated voxels near the labels only, so the thin CSF (Dice 0.9336
+    here when the model learnt from every annotated voxel, 60 % of them far outside the head)
+    reaches 0.9406, GM 0.982 and WM 0.987 without loss; the annotated slices are unchanged."""
+    from napari_segsuite.core.correct import _interp
+
+    slab = slice(100, 121)
+    t1 = mni.images["t1"].array[slab]
+    truth = mni.labels["labels"].array[slab]
+    sparse = _sparse(truth, 0, 10)
+    filled = np.ones(truth.shape[0], bool)
+    filled[::10] = False
+    assert _interp.GUIDED_BG_REACH == 3.0
+    guided = C.fill_between_slices(sparse, image=t1, spacing=mni.images["t1"].spacing)
+    np.testing.assert_array_equal(guided[~filled], truth[~filled])
+    for v, floor in ((1, 0.938), (2, 0.981), (3, 0.986)):
+        dg = dice(guided[filled] == v, truth[filled] == v)
+        assert dg >= floor, (v, dg)

@@ -108,10 +108,13 @@ GUIDED_TRAIN = 100_000
 GUIDED_ITER, GUIDED_CHUNK = 20, 1
 #: voxels the model labels between two yields
 GUIDED_BATCH = 100_000
-#: the model learns the background from the annotated slices' background voxels within this
-#: many voxels (of the finest axis, in plane) of an acting label only: the far background (on
-#: MNI152 60 % of the annotated voxels, outside the head) teaches nothing about the labels' edges
-#: and would take most of the GUIDED_TRAIN samples (None: every annotated voxel)
+#: the model learns from at most GUIDED_TRAIN voxels of the annotated slices; when there are
+#: more, at most GUIDED_FAR_SHARE of them (but more if the rest runs short) are background
+#: voxels farther than GUIDED_BG_REACH voxels (of the finest axis, in plane) from every acting
+#: label: the far background (on MNI152 60 % of the annotated voxels, outside the head) teaches
+#: little about the labels' edges and would otherwise take most of the samples
+#: (GUIDED_BG_REACH = None: a plain random subset of all annotated voxels, as before)
+GUIDED_FAR_SHARE = 0.1
 GUIDED_BG_REACH = 3.0
 
 
@@ -202,20 +205,22 @@ def _predict_steps(clf, feats):
     return best.reshape(feats.shape[1:]), sure.reshape(feats.shape[1:])
 
 
-def _training_voxels(codes, bg, spacing):
+def _training_voxels(codes, bg, spacing, rng):
     """Job generator: flat indices into ``codes`` (the annotated slices' codes, slices first) of
-    the voxels the model learns from: every acting label's voxel, and the background's within
-    GUIDED_BG_REACH (in plane) of one."""
-    if GUIDED_BG_REACH is None:
-        return np.arange(codes.size)
+    the (at most GUIDED_TRAIN) voxels the model learns from, see GUIDED_FAR_SHARE."""
+    if GUIDED_BG_REACH is None or codes.size <= GUIDED_TRAIN:
+        return rng.permutation(codes.size)[:GUIDED_TRAIN]
     reach = GUIDED_BG_REACH * min(spacing)
-    keep = codes != bg
+    near = codes != bg
     for i in range(codes.shape[0]):
         yield Progress(i, codes.shape[0], "choosing the voxels to learn from")
         lab = codes[i] != bg
         if lab.any():
-            keep[i] |= ndi.distance_transform_edt(~lab, sampling=spacing) <= reach
-    return np.flatnonzero(keep)
+            near[i] |= ndi.distance_transform_edt(~lab, sampling=spacing) <= reach
+    near_i, far_i = np.flatnonzero(near), np.flatnonzero(~near)
+    n_far = min(int(GUIDED_TRAIN * GUIDED_FAR_SHARE), far_i.size)
+    return np.concatenate([rng.permutation(near_i)[:GUIDED_TRAIN - n_far],
+                           rng.permutation(far_i)[:n_far]])
 
 
 def _near(plane: np.ndarray, codes, reach: float, spacing) -> dict:
@@ -273,8 +278,7 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
         feats = yield from _feature_steps(img_sub, channel_axis, sp)
         rows = np.flatnonzero(ann)
         y = code[rows].ravel()
-        cand = yield from _training_voxels(code[rows], bg, plane_sp)
-        pick = np.random.default_rng(0).permutation(cand)[:GUIDED_TRAIN]
+        pick = yield from _training_voxels(code[rows], bg, plane_sp, np.random.default_rng(0))
         x = feats[:, rows].reshape(feats.shape[0], -1)[:, pick].T.astype(np.float32)
         clf = yield from _fit_steps(x, y[pick])
         del x
