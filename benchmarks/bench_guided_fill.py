@@ -6,8 +6,8 @@ MNI152 T1 of ``samples.real.mni152()`` with its tissue truth (1 CSF/other, 2 GM,
 on every ``--step``-th slice along each axis in turn; the guided fill run twice in one process,
 side by side: the model learning from every annotated voxel (``GUIDED_BG_REACH = None``, the
 fill before this change, bit for bit) and from the labels' voxels plus the background within
-``GUIDED_BG_REACH`` voxels of them, the far background at most ``GUIDED_FAR_SHARE`` of the samples (now). Prints Dice on the filled slices, wall and CPU seconds,
-the load average, the longest wall/CPU time between two yields of the job (what Cancel waits
+``GUIDED_BG_REACH`` voxels of them, the far background at most ``GUIDED_FAR_SHARE`` of the
+samples (now). Prints Dice on the filled slices, wall and CPU seconds, the load average, the longest wall/CPU time between two yields of the job (what Cancel waits
 at most), and checks that the annotated slices are unchanged.
 """
 
@@ -69,7 +69,8 @@ def main():
             assert np.array_equal(out[ann], sparse[ann]), "annotated slices changed"
             ds = [dice((out == v) & f, (truth == v) & f) for v in (1, 2, 3)]
             name = ("every annotated voxel (before)" if mode == "all" else
-                    f"labels + background within {now:g} voxels, far background <= {_interp.GUIDED_FAR_SHARE:.0%} (now)")
+                    f"labels + background within {now:g} voxels, far background <= "
+                    f"{_interp.GUIDED_FAR_SHARE:.0%} (now)")
             print(f"| {axis} | {name} | {w:.1f} | {c:.1f} | {l0:.1f}/{load():.1f} | "
                   f"{worst[0]:.2f} / {worst[1]:.2f} | " + " | ".join(f"{d:.4f}" for d in ds)
                   + " |", flush=True)

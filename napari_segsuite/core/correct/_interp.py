@@ -109,11 +109,14 @@ GUIDED_ITER, GUIDED_CHUNK = 20, 1
 #: voxels the model labels between two yields
 GUIDED_BATCH = 100_000
 #: the model learns from at most GUIDED_TRAIN voxels of the annotated slices; when there are
-#: more, at most GUIDED_FAR_SHARE of them (but more if the rest runs short) are background
-#: voxels farther than GUIDED_BG_REACH voxels (of the finest axis, in plane) from every acting
-#: label: the far background (on MNI152 60 % of the annotated voxels, outside the head) teaches
-#: little about the labels' edges and would otherwise take most of the samples
-#: (GUIDED_BG_REACH = None: a plain random subset of all annotated voxels, as before)
+#: more, background voxels farther than GUIDED_BG_REACH voxels (of the finest axis, in plane)
+#: from every acting label make at most GUIDED_FAR_SHARE of them, the rest are drawn from the
+#: labels and the background near them. The far background (on MNI152 60 % of the annotated
+#: voxels, outside the head) teaches little about the labels' edges, and in large numbers it
+#: costs the labels' voxels both samples and the trees' histogram bins (which follow the
+#: samples' quantiles); a few of them keep the model from mistaking it for a label.
+#: GUIDED_BG_REACH = None: a plain random subset of all annotated voxels (as before issue 13's
+#: CSF change)
 GUIDED_FAR_SHARE = 0.1
 GUIDED_BG_REACH = 3.0
 
@@ -207,7 +210,8 @@ def _predict_steps(clf, feats):
 
 def _training_voxels(codes, bg, spacing, rng):
     """Job generator: flat indices into ``codes`` (the annotated slices' codes, slices first) of
-    the (at most GUIDED_TRAIN) voxels the model learns from, see GUIDED_FAR_SHARE."""
+    the (at most GUIDED_TRAIN) voxels the model learns from, see GUIDED_FAR_SHARE; every voxel
+    when there are no more than GUIDED_TRAIN."""
     if GUIDED_BG_REACH is None or codes.size <= GUIDED_TRAIN:
         return rng.permutation(codes.size)[:GUIDED_TRAIN]
     reach = GUIDED_BG_REACH * min(spacing)
