@@ -181,7 +181,8 @@ def _threads():
 def _fit_steps(x, y):
     """Job generator: the intensity model, gradient-boosted trees (scikit-learn's
     HistGradientBoostingClassifier) fitted a few iterations at a time; returns it."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    yield Progress(0, GUIDED_ITER, "learning the labels' appearance")
+    from sklearn.ensemble import HistGradientBoostingClassifier   # the first import takes a while
 
     clf = HistGradientBoostingClassifier(max_iter=GUIDED_CHUNK, early_stopping=False,
                                          warm_start=True, random_state=0)
@@ -283,6 +284,7 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
         rows = np.flatnonzero(ann)
         y = code[rows].ravel()
         pick = yield from _training_voxels(code[rows], bg, plane_sp, np.random.default_rng(0))
+        yield Progress(0, GUIDED_ITER, "learning the labels' appearance")
         x = feats[:, rows].reshape(feats.shape[0], -1)[:, pick].T.astype(np.float32)
         clf = yield from _fit_steps(x, y[pick])
         del x
