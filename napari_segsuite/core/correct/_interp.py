@@ -181,8 +181,14 @@ def _threads():
 def _fit_steps(x, y):
     """Job generator: the intensity model, gradient-boosted trees (scikit-learn's
     HistGradientBoostingClassifier) fitted a few iterations at a time; returns it."""
-    yield Progress(0, GUIDED_ITER, "learning the labels' appearance")
-    from sklearn.ensemble import HistGradientBoostingClassifier   # the first import takes a while
+    import importlib
+
+    from ..base.progress import in_background
+
+    # the first import takes most of a second: in a thread, so that Cancel is answered meanwhile
+    yield from in_background(importlib.import_module, "sklearn.ensemble", done=0,
+                             total=GUIDED_ITER, message="learning the labels' appearance")
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     clf = HistGradientBoostingClassifier(max_iter=GUIDED_CHUNK, early_stopping=False,
                                          warm_start=True, random_state=0)
