@@ -7,8 +7,9 @@ on every ``--step``-th slice along each axis in turn; the guided fill run twice 
 side by side: the model learning from every annotated voxel (``GUIDED_BG_REACH = None``, the
 fill before this change, bit for bit) and from the labels' voxels plus the background within
 ``GUIDED_BG_REACH`` voxels of them, the far background at most ``GUIDED_FAR_SHARE`` of the
-samples (now). Prints Dice on the filled slices, wall and CPU seconds, the load average, the longest wall/CPU time between two yields of the job (what Cancel waits
-at most), and checks that the annotated slices are unchanged.
+samples (now). Prints Dice on the filled slices, wall and CPU seconds, the load average, the
+longest wall/CPU time between two yields of the job (what Cancel waits at most), and checks
+that the annotated slices are unchanged.
 """
 
 from __future__ import annotations

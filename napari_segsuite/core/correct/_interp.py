@@ -19,8 +19,8 @@ next to every voxel of the annotated slices (acting labels with their value, eve
 a background seed); the GrowCut engine grows the seeds along the image into the uncertain rest,
 one gap between two annotated slices at a time; annotated slices, being seeds, never change.
 On the MNI152 T1 (labels on every 10th slice) this lifts Dice on the filled slices from
-0.88-0.90 (CSF) and 0.96 (GM, WM) with the annotated slices as the only seeds to about 0.94 and
-0.977 (benchmarks/RESULTS.md).
+0.88-0.90 (CSF) and 0.96 (GM, WM) with the annotated slices as the only seeds to 0.943-0.946 and
+0.978 (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -248,7 +248,8 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
     """Job generator: image-guided fill; returns the filled array.
 
     1. An intensity model learns each acting label's appearance (and the rest's) from the
-       annotated slices: gradient-boosted trees on multi-scale image features.
+       annotated slices: gradient-boosted trees on multi-scale image features, trained on at
+       most GUIDED_TRAIN of their voxels, few of them far background (GUIDED_FAR_SHARE).
     2. Each gap between two annotated slices is solved on its own slab: the two annotated slices
        are seeds, and so is every voxel between them whose most likely label has a posterior of
        at least GUIDED_CONFIDENCE, if that label lies within the gap's length (physical, in
