@@ -651,3 +651,46 @@ def test_correct_job_is_the_operation_with_its_options():
                      (P(hollow=-1.0), "must be > 0")]:
         with pytest.raises(InputError, match=msg):
             correct(lab, bad)
+
+
+# ------------------------------------------------ guided fill on real MRI, CSF (issue 13, c13g)
+
+def test_fill_between_slices_guided_csf_on_a_whole_axial_slab_of_real_mri(mni):
+    """Tissue labels on every 10th slice of a whole axial slab of the MNI152 T1 (slices 100-120,
+    the brain's edge and the empty background around it included): the far background makes at
+    most a tenth of the voxels the model learns from, so the thin CSF reaches 0.938 (0.9336 when
+    the model learnt from a random subset of every annotated voxel, 60 % of them far outside
+    the head), GM 0.982 and WM 0.987 without loss; the annotated slices are unchanged."""
+    slab = slice(100, 121)
+    t1 = mni.images["t1"].array[slab]
+    truth = mni.labels["labels"].array[slab]
+    sparse = _sparse(truth, 0, 10)
+    filled = np.ones(truth.shape[0], bool)
+    filled[::10] = False
+    guided = C.fill_between_slices(sparse, image=t1, spacing=mni.images["t1"].spacing)
+    np.testing.assert_array_equal(guided[~filled], truth[~filled])
+    for v, floor in ((1, 0.936), (2, 0.981), (3, 0.986)):
+        dg = dice(guided[filled] == v, truth[filled] == v)
+        assert dg >= floor, (v, dg)
+
+
+def test_fill_between_slices_guided_training_voxels_cap_the_far_background():
+    """The voxels the model learns from: all of them when there are few; otherwise at most
+    GUIDED_FAR_SHARE of GUIDED_TRAIN lie farther than GUIDED_BG_REACH (in plane) from every
+    acting label (checked with SciPy's distance transform), the rest are near voxels (all of
+    them here, as they are fewer), no index twice."""
+    from napari_segsuite.core.base.progress import run
+    from napari_segsuite.core.correct import _interp
+
+    codes = np.full((3, 300, 300), 3, np.int32)     # 3: the background code
+    codes[:, 100:140, 100:140] = 1
+    codes[:, 200:220, 50:90] = 2
+    few = run(_interp._training_voxels(codes[:1, :100, :100], 3, (1.0, 1.0),
+                                       np.random.default_rng(0)))
+    assert np.array_equal(np.sort(few), np.arange(100 * 100))
+    pick = run(_interp._training_voxels(codes, 3, (1.0, 1.0), np.random.default_rng(0)))
+    assert pick.size == np.unique(pick).size
+    dist = np.stack([ndi.distance_transform_edt(c == 3) for c in codes])
+    far = (dist > _interp.GUIDED_BG_REACH).ravel()
+    assert far[pick].sum() == int(_interp.GUIDED_TRAIN * _interp.GUIDED_FAR_SHARE)
+    assert np.isin(np.flatnonzero(~far), pick).all() and (~far).sum() < _interp.GUIDED_TRAIN

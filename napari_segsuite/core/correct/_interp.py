@@ -19,8 +19,8 @@ next to every voxel of the annotated slices (acting labels with their value, eve
 a background seed); the GrowCut engine grows the seeds along the image into the uncertain rest,
 one gap between two annotated slices at a time; annotated slices, being seeds, never change.
 On the MNI152 T1 (labels on every 10th slice) this lifts Dice on the filled slices from
-0.88-0.90 (CSF) and 0.96 (GM, WM) with the annotated slices as the only seeds to about 0.94 and
-0.977 (benchmarks/RESULTS.md).
+0.88-0.90 (CSF) and 0.96 (GM, WM) with the annotated slices as the only seeds to 0.943-0.946 and
+0.978 (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -108,6 +108,17 @@ GUIDED_TRAIN = 100_000
 GUIDED_ITER, GUIDED_CHUNK = 20, 1
 #: voxels the model labels between two yields
 GUIDED_BATCH = 100_000
+#: the model learns from at most GUIDED_TRAIN voxels of the annotated slices; when there are
+#: more, background voxels farther than GUIDED_BG_REACH voxels (of the finest axis, in plane)
+#: from every acting label make at most GUIDED_FAR_SHARE of them, the rest are drawn from the
+#: labels and the background near them. The far background (on MNI152 60 % of the annotated
+#: voxels, outside the head) teaches little about the labels' edges, and in large numbers it
+#: costs the labels' voxels both samples and the trees' histogram bins (which follow the
+#: samples' quantiles); a few of them keep the model from mistaking it for a label.
+#: GUIDED_BG_REACH = None: a plain random subset of all annotated voxels (as before issue 13's
+#: CSF change)
+GUIDED_FAR_SHARE = 0.1
+GUIDED_BG_REACH = 3.0
 
 
 def _channels(img, channel_axis):
@@ -170,6 +181,13 @@ def _threads():
 def _fit_steps(x, y):
     """Job generator: the intensity model, gradient-boosted trees (scikit-learn's
     HistGradientBoostingClassifier) fitted a few iterations at a time; returns it."""
+    import importlib
+
+    from ..base.progress import in_background
+
+    # the first import takes most of a second: in a thread, so that Cancel is answered meanwhile
+    yield from in_background(importlib.import_module, "sklearn.ensemble", done=0,
+                             total=GUIDED_ITER, message="learning the labels' appearance")
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     clf = HistGradientBoostingClassifier(max_iter=GUIDED_CHUNK, early_stopping=False,
@@ -197,6 +215,25 @@ def _predict_steps(clf, feats):
     return best.reshape(feats.shape[1:]), sure.reshape(feats.shape[1:])
 
 
+def _training_voxels(codes, bg, spacing, rng):
+    """Job generator: flat indices into ``codes`` (the annotated slices' codes, slices first) of
+    the (at most GUIDED_TRAIN) voxels the model learns from, see GUIDED_FAR_SHARE; every voxel
+    when there are no more than GUIDED_TRAIN."""
+    if GUIDED_BG_REACH is None or codes.size <= GUIDED_TRAIN:
+        return rng.permutation(codes.size)[:GUIDED_TRAIN]
+    reach = GUIDED_BG_REACH * min(spacing)
+    near = codes != bg
+    for i in range(codes.shape[0]):
+        yield Progress(i, codes.shape[0], "choosing the voxels to learn from")
+        lab = codes[i] != bg
+        if lab.any():
+            near[i] |= ndi.distance_transform_edt(~lab, sampling=spacing) <= reach
+    near_i, far_i = np.flatnonzero(near), np.flatnonzero(~near)
+    n_far = min(int(GUIDED_TRAIN * GUIDED_FAR_SHARE), far_i.size)
+    return np.concatenate([rng.permutation(near_i)[:GUIDED_TRAIN - n_far],
+                           rng.permutation(far_i)[:n_far]])
+
+
 def _near(plane: np.ndarray, codes, reach: float, spacing) -> dict:
     """{code: in-plane voxels within ``reach`` (physical) of that code in ``plane``}."""
     out = {}
@@ -211,7 +248,8 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
     """Job generator: image-guided fill; returns the filled array.
 
     1. An intensity model learns each acting label's appearance (and the rest's) from the
-       annotated slices: gradient-boosted trees on multi-scale image features.
+       annotated slices: gradient-boosted trees on multi-scale image features, trained on at
+       most GUIDED_TRAIN of their voxels, few of them far background (GUIDED_FAR_SHARE).
     2. Each gap between two annotated slices is solved on its own slab: the two annotated slices
        are seeds, and so is every voxel between them whose most likely label has a posterior of
        at least GUIDED_CONFIDENCE, if that label lies within the gap's length (physical, in
@@ -252,7 +290,8 @@ def guided_steps(arr, acting, axis, spacing, image, channel_axis, protect_overwr
         feats = yield from _feature_steps(img_sub, channel_axis, sp)
         rows = np.flatnonzero(ann)
         y = code[rows].ravel()
-        pick = np.random.default_rng(0).permutation(y.size)[:GUIDED_TRAIN]
+        pick = yield from _training_voxels(code[rows], bg, plane_sp, np.random.default_rng(0))
+        yield Progress(0, GUIDED_ITER, "learning the labels' appearance")
         x = feats[:, rows].reshape(feats.shape[0], -1)[:, pick].T.astype(np.float32)
         clf = yield from _fit_steps(x, y[pick])
         del x
