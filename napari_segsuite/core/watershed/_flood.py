@@ -902,23 +902,77 @@ def _setup_queue(st, wsl):
         hpay = np.empty(cap, dtype=pay)
         fkey = np.empty(_FIRST_CAP, dtype=np.uint64)
         fpay = np.empty(_FIRST_CAP, dtype=pay)
-        _seed_packed(hkey, hpay, vkey, flat, seeds.astype(np.int64), state)
-        # the exact binary heap is needed while two markers share a key (see _flood_packed)
-        mkeys = np.sort(vkey[seeds])
-        dups = mkeys[1:][mkeys[1:] == mkeys[:-1]]
-        if dups.size:
-            dup_key = np.uint64(int(dups[-1]) << 32)
+        seeds = seeds.astype(np.int64)
+        _seed_packed(hkey, hpay, vkey, flat, seeds, state)
+        # the exact binary heap is needed while two markers share a key (see _flood_packed);
+        # in plain mode only while a tie left could change a label (_tie_order_matters)
+        skeys = vkey[seeds]
+        order = np.argsort(skeys, kind="stable")
+        if wsl:
+            mkeys = skeys[order]
+            dups = mkeys[1:][mkeys[1:] == mkeys[:-1]]
+            top = int(dups[-1]) if dups.size else -1
+        else:
+            top = int(_tie_order_matters(vkey, flat, seeds[order], skeys[order], st["offsets"]))
+        del skeys, order
+        if top >= 0:
+            dup_key = np.uint64(top << 32)
         else:
             dup_key = np.uint64(0)
             if wsl:
                 state[3] = 1  # no ties: the fast phase from the start
                 _heapify4(hkey, hpay, int(state[0]))
-        if not wsl and state[3] == 0 and not dups.size:
+        if not wsl and state[3] == 0 and top < 0:
             buckets = _start_buckets(vkey, flat, hkey, hpay, state)
     state[1] = 1  # the first push gets age 2, as in scikit-image (only the order matters)
     st.update(n_work=n_work, state=state, hval=hval, hage=hage, hpay=hpay, hkey=hkey,
               fkey=fkey, fpay=fpay, buckets=buckets, dup_key=dup_key)
     return st
+
+
+@njit(cache=True, nogil=True)
+def _tie_order_matters(vkey, out, seeds, skeys, offsets):
+    """The largest value code shared by markers whose order of leaving the queue could change
+    a label in plain mode, or -1 when no tie can (seeds: the marker voxels sorted by their
+    codes ``skeys``).
+
+    Markers of one value leave the queue one after the other (everything pushed meanwhile is
+    younger). Marker ``a`` pushes some of its floodable neighbours ``c`` (not markers, not masked
+    out), at level ``max(code(c), code(a))``, with a block of consecutive ages; the markers'
+    order only permutes these blocks. When no two markers of the group could push entries of
+    the same level (a common neighbour included: it would have the same level from both), an
+    entry of one block and one of another never compare by age, so every later comparison, and
+    the whole rest of the flood, is the same in any order: the labels are. Checked on all
+    floodable neighbours (a superset of the ones pushed). Groups are checked from the largest
+    code down; the first that fails ends the search."""
+    nnb = offsets.size
+    end = skeys.size
+    while end > 1:
+        start = end - 1
+        while start > 0 and skeys[start - 1] == skeys[end - 1]:
+            start -= 1
+        m = end - start
+        if m > 1:
+            v = np.uint64(skeys[start])
+            if m * nnb > (1 << 23):  # a large plateau of markers: not worth the memory
+                return np.int64(v)
+            lv = np.empty(m * nnb, dtype=np.uint64)
+            w = 0
+            for j in range(m):
+                s = seeds[start + j]
+                for k in range(nnb):
+                    c = s + offsets[k]
+                    if out[c] == 0:
+                        lev = max(np.uint64(vkey[c]), v)
+                        lv[w] = (lev << np.uint64(32)) | np.uint64(j)
+                        w += 1
+            lv = np.sort(lv[:w])
+            for i in range(1, w):
+                if (lv[i] >> np.uint64(32)) == (lv[i - 1] >> np.uint64(32)) and \
+                        (lv[i] & np.uint64(0xFFFFFFFF)) != (lv[i - 1] & np.uint64(0xFFFFFFFF)):
+                    return np.int64(v)
+        end = start
+    return np.int64(-1)
 
 
 def _start_buckets(vkey, flat, hkey, hpay, state):
