@@ -667,19 +667,41 @@ def test_flood_working_set_is_a_few_bytes_per_voxel():
     assert peak < 18 * img.size, peak / img.size
 
 
-def test_h_minima_working_set_is_a_few_bytes_per_voxel():
-    """The h-minima sweep's arrays (numpy's and numba's, both traced): the int32 order, sorted
-    in place with no int64 indices, the padded int32 forest and the uint8 result, about 9.4
-    bytes a voxel at 64^3. It held the sort's int64 indices beside the int32 order and a
-    minimum-filtered copy of the image (12 bytes a voxel at the peak; before that over 25)."""
-    from napari_segsuite.core.watershed._hminima import h_minima_fast
+def test_h_minima_working_set_is_a_few_bytes_per_voxel(monkeypatch):
+    """The h-minima sweep's arrays (numpy's and numba's, both traced): the padded int32 forest,
+    the uint8 result and the int32 sorted order of one part of the voxels at a time (about
+    1/16; the parts' minimum size lowered here so that a 96^3 image is cut too), plus two fixed
+    tables of 0.5 MB: about 6.1 bytes a voxel at 96^3. It held the whole int32 order (10 bytes
+    a voxel at 96^3; before that the sort's int64 indices and a minimum-filtered copy, over
+    25)."""
+    from napari_segsuite.core.watershed import _hminima
 
     rng = np.random.default_rng(4)
-    g = ndi.gaussian_filter(rng.random((64, 64, 64)), 1.5).astype(np.float32)
-    h_minima_fast(g[:8, :8, :8], 0.01)
-    got, peak = _traced_peak(h_minima_fast, g, 0.01)
+    g = ndi.gaussian_filter(rng.random((96, 96, 96)), 1.5).astype(np.float32)
+    _hminima.h_minima_fast(g[:8, :8, :8], 0.01)
+    monkeypatch.setattr(_hminima, "CHUNK_MIN", 1 << 12)
+    got, peak = _traced_peak(_hminima.h_minima_fast, g, 0.01)
     assert np.array_equal(got, morphology.h_minima(g, 0.01))
-    assert peak < 10.5 * g.size, peak / g.size
+    assert peak < 7.5 * g.size, peak / g.size
+
+
+@pytest.mark.parametrize("chunk_min", [1, 64, 1 << 30])
+def test_h_minima_in_parts_equals_skimage(monkeypatch, chunk_min):
+    """The sweep over the sorted voxels in parts (ranges of values, the last voxels of a part
+    and a query's threshold falling anywhere): the same result as scikit-image, on smooth
+    noise, on ties across the parts (rounded values) and in 2D, parts of 1 and 64 voxels at
+    least and one part."""
+    from napari_segsuite.core.watershed import _hminima
+
+    monkeypatch.setattr(_hminima, "CHUNK_MIN", chunk_min)
+    monkeypatch.setattr(_hminima, "CHUNKS", 1 << 30)
+    rng = np.random.default_rng(11)
+    vol = ndi.gaussian_filter(rng.random((20, 22, 24)), 1.2).astype(np.float32)
+    for img, h in ((vol, 0.003), (vol, 0.02), (np.round(vol * 300) / 300, 0.004),
+                   (ndi.gaussian_filter(rng.standard_normal((70, 60)), 2).astype(np.float32),
+                    0.05)):
+        img = np.asarray(img, np.float32)
+        assert np.array_equal(_hminima.h_minima_fast(img, h), morphology.h_minima(img, h))
 
 
 def test_h_minima_order_is_a_sorted_int32_permutation():
@@ -702,14 +724,16 @@ def test_h_minima_order_is_a_sorted_int32_permutation():
         assert np.all(v[1:] >= v[:-1])
 
 
-def test_watershed_steps_working_set_with_h_minima_markers():
+def test_watershed_steps_working_set_with_h_minima_markers(monkeypatch):
     """The default mode end to end (gradient, h-minima, flood), numpy's and numba's arrays
-    traced, the input not counted: about 14 bytes a voxel at 64^3. It held the int32
-    markers through the flood beside its labels, codes and store, and the h-minima sort's int64
-    indices (18 bytes a voxel)."""
+    traced, the input not counted: about 14 bytes a voxel at 64^3 (the h-minima sweep in parts
+    as on a large volume: its two fixed 0.5 MB tables would be 4 bytes a voxel of this small
+    one). It held the int32 markers through the flood beside its labels, codes and store, and
+    the h-minima sort's int64 indices (18 bytes a voxel)."""
     from napari_segsuite.core.base.progress import run
-    from napari_segsuite.core.watershed import watershed_steps
+    from napari_segsuite.core.watershed import _hminima, watershed_steps
 
+    monkeypatch.setattr(_hminima, "CHUNK_MIN", 1 << 12)
     rng = np.random.default_rng(5)
     img = ndi.gaussian_filter(rng.standard_normal((64, 64, 64)), 2).astype(np.float32)
     run(watershed_steps(img[:8, :8, :8]))
