@@ -927,7 +927,10 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     mask: only flood inside this boolean mask.
 
     return_markers: return ``(labels, markers)``, the markers flooded from (the h-minima found
-        when ``markers`` is None).
+        when ``markers`` is None). ``"bits"`` (for :func:`.pipeline.watershed_job`; not with
+        ``merge``): ``(labels, where)``, ``where`` the found markers' voxels as
+        ``np.packbits`` of the raveled mask (None when ``markers`` were given): the markers are
+        ``labels`` there (:func:`_markers_at`), made only when asked for.
 
     Label values are the markers' values (a merged region keeps the smallest of its values).
     The flood (:func:`._flood.flood_steps`) gives scikit-image's labels for the same gradient
@@ -962,6 +965,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
             raise InputError(f"mask shape {mask.shape} does not match the image shape {shape}")
     if markers is not None:
         markers = check_markers(markers, shape)
+    if return_markers == "bits" and merge is not None:
+        raise ValueError("return_markers='bits' does not go with merge")
     steps = 4
     yield Progress(0, steps, "gradient")
     grad = yield from gradient_steps(chans, method=gradient, sigma=sigma, spacing=sp,
@@ -995,6 +1000,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
                                           done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
     labels = as_labels(labels)  # the one label dtype rule (core.base.labels)
+    if return_markers == "bits":
+        return labels, where
     if where is not None and merge is None:
         markers = _markers_at(labels, where)
     return (labels, markers) if return_markers else labels

@@ -749,6 +749,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
     vkey, hkey, fkey, fpay, buckets, dup_key = (st[k] for k in (
         "vkey", "hkey", "fkey", "fpay", "buckets", "dup_key"))
     del st
+    _trim_heap()  # the setup's temporaries (tables, seeds), before the flood's long run
     nnb = offsets.size
     max_pops = 1 << 16
     yield Progress(start, total, message)
@@ -881,8 +882,9 @@ def _setup_values(st, img, compact):
 def _setup_queue(st, wsl):
     """The seeded queue (heap, FIFO; the bucket queue in plain mode), added to ``st``."""
     flat, vkey, nnb = st["flat"], st["vkey"], st["offsets"].size
-    seeds = np.flatnonzero(flat > 0)  # skimage's marker order: raveled, C
-    n_work = int(np.count_nonzero(flat == 0)) + seeds.size  # pops in plain mode
+    n_seeds, n_free = _count_seeds(flat)  # no boolean temporaries of the volume's size
+    seeds = _seed_indices(flat, n_seeds)  # skimage's marker order: raveled, C
+    n_work = n_free + seeds.size  # pops in plain mode
     # the queue holds the front: it starts small and grows on demand
     cap = max(_FIRST_CAP, 2 * seeds.size + nnb)
     hval = hage = hpay = hkey = fkey = fpay = buckets = None
@@ -892,7 +894,7 @@ def _setup_queue(st, wsl):
         hval = np.empty(cap, dtype=np.float64)
         hage = np.empty(cap, dtype=np.int64)
         hpay = np.empty(cap, dtype=np.int64)
-        _seed_compact(hval, hage, hpay, st["fimg"], seeds.astype(np.int64), state)
+        _seed_compact(hval, hage, hpay, st["fimg"], seeds, state)
     else:
         # payloads: label << 32 | voxel index with watershed lines; plain mode reads the label
         # from ``out``, so the voxel index alone (int32: the kernels' int64 payloads keep their
@@ -902,7 +904,6 @@ def _setup_queue(st, wsl):
         hpay = np.empty(cap, dtype=pay)
         fkey = np.empty(_FIRST_CAP, dtype=np.uint64)
         fpay = np.empty(_FIRST_CAP, dtype=pay)
-        seeds = seeds.astype(np.int64)
         _seed_packed(hkey, hpay, vkey, flat, seeds, state)
         # the exact binary heap is needed while two markers share a key (see _flood_packed);
         # in plain mode only while a tie left could change a label (_tie_order_matters)
@@ -973,6 +974,31 @@ def _tie_order_matters(vkey, out, seeds, skeys, offsets):
                     return np.int64(v)
         end = start
     return np.int64(-1)
+
+
+@njit(cache=True, nogil=True)
+def _count_seeds(flat):
+    """(markers, voxels to flood) in the padded labels."""
+    ns = 0
+    nf = 0
+    for i in range(flat.size):
+        if flat[i] > 0:
+            ns += 1
+        elif flat[i] == 0:
+            nf += 1
+    return ns, nf
+
+
+@njit(cache=True, nogil=True)
+def _seed_indices(flat, n):
+    """The int64 flat indices of the markers, in C order."""
+    seeds = np.empty(n, dtype=np.int64)
+    j = 0
+    for i in range(flat.size):
+        if flat[i] > 0:
+            seeds[j] = i
+            j += 1
+    return seeds
 
 
 def _start_buckets(vkey, flat, hkey, hpay, state):
