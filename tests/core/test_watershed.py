@@ -539,6 +539,60 @@ def test_jobs_yield_progress_and_cancel():
         run(W.instances_steps(coins), should_cancel=lambda: True)
 
 
+def _job_thread_cpu_gaps(job):
+    """(result, the job thread's CPU seconds between consecutive yields, start and return
+    included): what stands between a Cancel and the job seeing it, in CPU time (load hardly
+    changes it; wall time under load would)."""
+    import time
+
+    gaps, t = [], time.thread_time()
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            gaps.append(time.thread_time() - t)
+            return stop.value, gaps
+        gaps.append(time.thread_time() - t)
+        t = time.thread_time()
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_watershed_job_answers_cancel_between_its_long_steps(monkeypatch, given):
+    """Issue 14 item 4 (Cancel within a second): every step of the watershed job that goes
+    over the whole volume runs off the job's thread (or yields in chunks), so the job thread
+    works at most one flood chunk (about 0.1 s) between two yields. The input checks and the
+    final label dtype are slowed down here by 0.6 s of CPU each (on whatever thread runs
+    them): they ran on the job's thread before (at 512^3 the checks alone took about 1.6 s
+    there), which this would count as a gap of 0.6 s. A generous bound, CPU time."""
+    import time
+
+    from napari_segsuite.core.base import memory
+    from napari_segsuite.core.watershed.pipeline import WatershedParams, watershed_job
+
+    def burn(fn):
+        def slow(*a, **k):
+            t = time.thread_time()
+            while time.thread_time() - t < 0.6:
+                pass
+            return fn(*a, **k)
+        return slow
+
+    monkeypatch.setattr(memory, "check_fits", burn(memory.check_fits))
+    monkeypatch.setattr(W, "as_labels", burn(W.as_labels))
+    rng = np.random.default_rng(12)
+    img = ndi.gaussian_filter(rng.standard_normal((40, 48, 44)), 2).astype(np.float32)
+    seeds = None
+    if given:
+        seeds = np.zeros(img.shape, np.uint8)
+        seeds[10, 10, 10], seeds[30, 30, 30] = 1, 2
+    params = WatershedParams(source="given") if given else WatershedParams()
+    from napari_segsuite.core.base.image import SegImage
+
+    res, gaps = _job_thread_cpu_gaps(watershed_job(SegImage(img), params, markers=seeds))
+    assert res.labels.shape == img.shape and len(gaps) > 3
+    assert max(gaps) < 0.4, gaps
+
+
 def test_instances_dark_objects_threshold_and_min_size():
     a, b = _discs((60, 80), [(30, 28), (30, 50)], 13)
     speck = np.zeros_like(a)

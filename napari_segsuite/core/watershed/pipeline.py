@@ -278,8 +278,11 @@ def find_markers_job(image: Any, params: WatershedParams, *, mask: Any = None):
     if params.source == "given":
         raise InputError("the markers source is 'given': nothing to find; choose an automatic "
                          "source, or paint markers in a labels layer")
-    work, ax, _, mask = _prepare(image, params, None, mask,
-                                 "instances" if params.source == "instances" else "watershed")
+    yield Progress(0, None, "checking the input")
+    work, ax, _, mask = yield from in_background(  # a finite-values pass over the image
+        _prepare, image, params, None, mask,
+        "instances" if params.source == "instances" else "watershed",
+        message="checking the input")
     method = "distance" if params.source == "instances" else params.source
     found = yield from find_markers_steps(
         work, method, n_labels=params.n_labels, h=params.h, gradient=params.gradient,
@@ -342,8 +345,10 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
 
     p = params
     instances = p.source == "instances"
-    work, ax, given, mask = _prepare(image, p, markers, mask,
-                                     "instances" if instances else "watershed")
+    yield Progress(0, None, "checking the input")
+    work, ax, given, mask = yield from in_background(  # off this thread: Cancel answers
+        _prepare, image, p, markers, mask, "instances" if instances else "watershed",
+        message="checking the input")
     found = found_bits = None
     if instances:
         labels, used = yield from instances_steps(
