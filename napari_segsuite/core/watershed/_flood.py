@@ -490,7 +490,52 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, spay, bstart, bfi
     return status
 
 
-def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
+#: floodable voxels per bucket (a slice of 16 kB of the store: pages of a slice are only
+#: touched as it fills, see :func:`_lazy_store`)
+PER_BUCKET = 4096
+
+
+def _lazy_store(n: int) -> np.ndarray:
+    """An int32 array of ``n`` entries in its own anonymous memory map, in small pages: the
+    system gives it memory page by page as it is written, and :func:`_release_store` hands
+    back the pages of the buckets already loaded; the store's resident part is then about the
+    front, not the volume. (numpy's own arrays of this size ask for 2 MB pages: one entry
+    written would make 2 MB resident.)"""
+    import mmap
+
+    if n < (1 << 16):
+        return np.empty(n, dtype=np.int32)
+    buf = mmap.mmap(-1, 4 * n)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        try:
+            buf.madvise(mmap.MADV_NOHUGEPAGE)
+        except OSError:
+            pass
+    return np.frombuffer(buf, dtype=np.int32)
+
+
+def _release_store(spay: np.ndarray, end: int, done: int) -> int:
+    """Hand back the whole pages of ``spay[done:end]`` (entries no longer read) to the
+    system; returns the new ``done`` (the entries before it are released)."""
+    import mmap
+
+    buf = spay.base
+    buf = getattr(buf, "obj", buf)  # np.frombuffer's base: a memoryview of the map
+    if not isinstance(buf, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return end
+    page = mmap.PAGESIZE
+    lo = (4 * done) // page * page
+    hi = (4 * end) // page * page
+    if hi > lo:
+        try:
+            buf.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except OSError:
+            pass
+        return hi // 4
+    return done
+
+
+def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 0):
     """(ptab, cmin, shift, counts): bucket of a value code = ptab[(code - cmin) >> shift],
     monotone in the code, about ``per_bucket`` floodable voxels per bucket; counts: the
     floodable voxels (and markers) of each bucket. No array of the volume's size."""
@@ -503,7 +548,7 @@ def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
     _code_hist(vkey, flat, np.uint64(cmin), np.uint64(shift), hist)
     before = np.cumsum(hist)  # the voxels before each prefix, in place (2^20 prefixes at
     before -= hist             # most: each temporary table is 8 MB)
-    before //= per_bucket
+    before //= per_bucket or PER_BUCKET
     ptab = before.astype(np.int32)  # monotone; a prefix never splits
     del before
     counts = np.zeros(int(ptab[-1]) + 1, dtype=np.int64)
@@ -750,6 +795,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         "vkey", "hkey", "fkey", "fpay", "buckets", "dup_key"))
     del st
     _trim_heap()  # the setup's temporaries (tables, seeds), before the flood's long run
+    released = 0  # the store's entries handed back to the system (plain mode)
     nnb = offsets.size
     max_pops = 1 << 16
     yield Progress(start, total, message)
@@ -789,6 +835,11 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
             elif int(state[5] - state[4]) + nnb > fkey.size:
                 fkey, fpay = _grown(fkey, 0), _grown(fpay, 0)
             continue
+        if buckets is not None:  # the store's slices up to the current bucket's are read
+            bstart = buckets[1]
+            released = _release_store(buckets[0], int(bstart[min(int(state[6]) + 1,
+                                                                 bstart.size - 1)]), released)
+            del bstart
         # aim at chunk_seconds per chunk (the pop rate varies with the front's size)
         rate = max_pops / max(dt, 1e-6)
         max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 1 << 26))
@@ -1007,7 +1058,7 @@ def _start_buckets(vkey, flat, hkey, hpay, state):
     bstart = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=bstart[1:])
     bfill = bstart[:-1].copy()
-    spay = np.empty(int(bstart[-1]), dtype=np.int32)  # voxel indices only (< 2^31)
+    spay = _lazy_store(int(bstart[-1]))  # voxel indices only (< 2^31)
     size = int(state[0])
     # the store's slices must be in key order (see above): the heap sorted in place (its keys
     # are distinct by now), no argsort and copies of a front that can hold half the volume
