@@ -33,7 +33,13 @@ float32 value in the high half, the age in the low half (a single integer compar
 label and voxel index share a second 64-bit word (the bucket store below keeps the index
 alone). Once no two markers share a key left in the
 queue (from the start for markers of distinct values), all keys are distinct and any exact
-priority queue gives the same order: the flood then switches to a 4-ary heap plus a FIFO for
+priority queue gives the same order. In plain mode the binary heap is kept only while a tie
+left could change a label: :func:`_tie_order_matters` proves, for each group of markers of one
+value, that no two of them can push entries of the same level (then their order only permutes
+blocks of ages that are never compared); on float images (h-minima of a gradient, whose
+markers are single voxels whose neighbours are higher) this held for every group measured, and
+there is then no exact phase. Past the exact phase the flood switches to a 4-ary heap plus a
+FIFO for
 entries clamped to the current level (watershed lines), or (plain mode) to a bucket queue over
 value ranges with a small cache-resident heap for the current bucket. What remains is memory
 bound: the pop order jumps across the volume, each pop reads its neighbours' labels and values. Images are padded by one voxel, so neighbours
@@ -41,8 +47,10 @@ need no bounds checks; the padding and the voxels outside the mask are one senti
 
 Memory (plain mode, the default): int32 padded labels, uint32 padded value codes (coded in
 place from the float32 values), and the bucket store of int32 voxel indices, one per voxel at
-most: 12 bytes per voxel, plus the queue's front (heap and FIFO start small and grow on demand)
-and the int32 result at the end (when the codes and the store are gone). The caller may hand
+most, in its own memory map of small pages that the system fills as buckets receive entries and
+takes back as buckets are loaded (:func:`_lazy_store`): 8 bytes per voxel plus about 4 per
+voxel of the front, plus the queue's front in the exact phase (heap and FIFO start small and
+grow on demand) and the int32 result at the end (when the codes and the store are gone). The caller may hand
 its only references to the markers and the image over (``watershed_steps`` does with the
 gradient and the h-minima markers): the flood drops the markers once the padded labels exist,
 before the codes are made, and the image once the codes exist, before the queue is allocated.
