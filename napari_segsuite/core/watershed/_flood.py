@@ -498,6 +498,9 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, spay, bstart, bfi
     return status
 
 
+#: the smallest bucket store given its own memory map (entries)
+_LAZY_MIN = 1 << 16
+
 #: floodable voxels per bucket (a slice of 16 kB of the store: pages of a slice are only
 #: touched as it fills, see :func:`_lazy_store`)
 PER_BUCKET = 4096
@@ -511,7 +514,7 @@ def _lazy_store(n: int) -> np.ndarray:
     written would make 2 MB resident.)"""
     import mmap
 
-    if n < (1 << 16):
+    if n < _LAZY_MIN:
         return np.empty(n, dtype=np.int32)
     buf = mmap.mmap(-1, 4 * n)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
