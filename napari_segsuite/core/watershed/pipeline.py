@@ -215,6 +215,14 @@ def _take(arr: Optional[np.ndarray], ax: Optional[int]) -> Optional[np.ndarray]:
     return arr if arr is None or ax is None else np.take(arr, 0, axis=ax)
 
 
+def _fits(image: Any, job: str) -> None:
+    """The memory check alone (no pass over the data), before the job's first yield."""
+    from ..base.memory import check_fits
+
+    if isinstance(image, SegImage) and image.ndim in (2, 3):
+        check_fits(job, image.shape, image.array.dtype, image.n_channels)
+
+
 def _prepare(image: Any, params: WatershedParams, markers: Any, mask: Any, job: str):
     """Check the inputs; return (image to segment, its axis squeezed or None, markers, mask)."""
     from ..base.memory import check_fits
@@ -278,6 +286,7 @@ def find_markers_job(image: Any, params: WatershedParams, *, mask: Any = None):
     if params.source == "given":
         raise InputError("the markers source is 'given': nothing to find; choose an automatic "
                          "source, or paint markers in a labels layer")
+    _fits(image, "instances" if params.source == "instances" else "watershed")
     yield Progress(0, None, "checking the input")
     work, ax, _, mask = yield from in_background(  # a finite-values pass over the image
         _prepare, image, params, None, mask,
@@ -345,6 +354,7 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
 
     p = params
     instances = p.source == "instances"
+    _fits(image, "instances" if instances else "watershed")  # refused before any work
     yield Progress(0, None, "checking the input")
     work, ax, given, mask = yield from in_background(  # off this thread: Cancel answers
         _prepare, image, p, markers, mask, "instances" if instances else "watershed",
