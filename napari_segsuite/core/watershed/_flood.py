@@ -811,7 +811,13 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
     nnb = offsets.size
     max_pops = 1 << 12  # then grown from the measured rate, at most twice per chunk
     yield Progress(start, total, message)
+    t_yield = time.perf_counter()
     while True:
+        if time.perf_counter() - t_yield > chunk_seconds:  # after queue growth (no pops
+            # counted) or a switch: a yield at least every chunk
+            yield Progress(start + (stop - start) * min(1.0, float(state[2]) / max(n_work, 1)),
+                           total, message)
+            t_yield = time.perf_counter()
         t = time.perf_counter()
         if compact:
             status = _flood_compact(fimg, offsets, strides, sp, compactness, flat, hval, hage,
@@ -859,6 +865,7 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
         max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 2 * max_pops, 1 << 26))
         frac = min(1.0, float(state[2]) / max(n_work, 1))
         yield Progress(start + (stop - start) * frac, total, message)
+        t_yield = time.perf_counter()
     del vkey, hkey, hpay, fkey, fpay, buckets, fimg, hval, hage, flat
     res = yield from in_background(_finish, out, inner, done=stop, total=total, message=message)
     yield Progress(stop, total, message)
