@@ -771,6 +771,42 @@ def test_flood_bucket_store_handed_back_as_buckets_are_loaded(monkeypatch):
     assert len(released) > 5 and max(released) > 0.5 * img.size
 
 
+@pytest.mark.parametrize("tied", [False, True])
+def test_flood_yields_between_kernel_calls_also_when_its_queue_grows(monkeypatch, tied):
+    """Cancel is seen at a yield: with chunk_seconds = 0 the flood must yield between any two
+    kernel calls, also after a call that returned because the queue was full (it grew the
+    queue and called again without yielding, so growth could chain calls and copies: gaps
+    over a second at 512^3)."""
+    from napari_segsuite.core.watershed import _flood
+
+    monkeypatch.setattr(_flood, "_FIRST_CAP", 4)
+    calls = []
+    for name in ("_flood_buckets", "_flood_packed"):
+        real = getattr(_flood, name)
+
+        def counted(*a, _real=real):
+            calls.append(1)
+            return _real(*a)
+
+        monkeypatch.setattr(_flood, name, counted)
+    rng = np.random.default_rng(30)
+    img = ndi.gaussian_filter(rng.random((30, 32, 34)), 1.5).astype(np.float32)
+    if tied:
+        img = np.round(img * 50).astype(np.float32)  # plateaus, tied markers: the exact phase
+    mk = _random_markers(rng, img.shape, 8, blobs=tied)
+    job = _flood.flood_steps(img, mk, chunk_seconds=0.0)
+    yields = 0
+    while True:
+        try:
+            next(job)
+            yields += 1
+        except StopIteration as stop:
+            got = stop.value
+            break
+    assert np.array_equal(got, segmentation.watershed(img, mk))
+    assert len(calls) > 5 and yields >= len(calls), (yields, len(calls))
+
+
 def _traced_peak(fn, *args, **kwargs):
     """(result, peak bytes numpy allocated during ``fn``; numba's own allocations are not
     traced)."""
