@@ -1,6 +1,13 @@
 """Watershed pipelines: napari-segsuite against scikit-image, same input, same process.
 
     python benchmarks/bench_watershed.py [--size 160] [--repeats 3]
+    python benchmarks/bench_watershed.py --gaps IMAGE.nii [--markers SEEDS.nii.gz]
+
+``--gaps``: how soon Cancel can take effect in the watershed job (issue 14 item 4). The job
+(``core.watershed.pipeline.watershed_job``, the CLI's and the widget's) is driven through the job
+protocol as the runner drives it (``next()`` until it returns, a cancel check at every yield);
+the longest times between two yields are printed with the step they fell in, as wall time and
+as this process's CPU time (all threads) over the same interval, beside the load average.
 
 Cases (min time over repeats, the two sides alternated so both see the same load;
 ratio = scikit-image / ours, > 1 means we are faster):
@@ -108,11 +115,56 @@ def skimage_instances(img, min_distance_px):
     return segmentation.watershed(-dist, ndi.label(mask)[0], mask=fg)
 
 
+def job_gaps(job, top: int = 5):
+    """Drive ``job`` (a generator of Progress) to its end; return (result, gaps): the ``top``
+    longest intervals between two consecutive yields (the start and the return included) as
+    (wall s, process CPU s, the message of the event that ended it, the one before)."""
+    gaps = []
+    t, c, last = time.perf_counter(), time.process_time(), "start"
+    result = None
+    while True:
+        try:
+            event = next(job)
+            msg = f"{event.message} ({event.done:.3g}/{event.total})"
+        except StopIteration as stop:
+            result, msg = stop.value, "return"
+        t2, c2 = time.perf_counter(), time.process_time()
+        gaps.append((t2 - t, c2 - c, msg, last))
+        if msg == "return":
+            break
+        t, c, last = time.perf_counter(), time.process_time(), msg
+    gaps.sort(reverse=True)
+    return result, gaps[:top], len(gaps)
+
+
+def cancel_gaps(image_path: str, markers_path: str | None) -> None:
+    import os
+
+    from napari_segsuite.core.watershed.pipeline import WatershedParams, watershed_job
+    from napari_segsuite.io import read_image
+
+    img = read_image(image_path)
+    seeds = None if markers_path is None else np.asarray(read_image(markers_path).array)
+    params = WatershedParams(source="given") if seeds is not None else WatershedParams()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} {image_path} "
+          f"{img.shape} markers={markers_path} load {os.getloadavg()}")
+    _, gaps, n = job_gaps(watershed_job(img, params, markers=seeds))
+    print(f"{n} intervals; longest (wall s, CPU s, ended by, after):")
+    for wall, cpu, msg, last in gaps:
+        print(f"  {wall:7.3f} {cpu:7.3f}  {msg}  <- {last}")
+    print(f"# load after {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--gaps", metavar="IMAGE", help="time between the job's yields on IMAGE")
+    ap.add_argument("--markers", metavar="SEEDS", help="with --gaps: given markers")
     args = ap.parse_args()
+    if args.gaps:
+        cancel_gaps(args.gaps, args.markers)
+        return
     from skimage import data
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "

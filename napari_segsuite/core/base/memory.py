@@ -28,20 +28,21 @@ BASE = 300 * 2 ** 20
 #: per job: (bytes per voxel, bytes per voxel per channel) of the working set beyond the
 #: input itself. Measured peaks (CLI, /usr/bin/time -v, float32 input, one channel), see
 #: RESULTS.md: GrowCut 22.3 B/voxel above the interpreter at 256^3 (632 MB in all; 27.6 and 719
-#: MB before the second round of memory work, 39.6 and 915 MB before issue 14's), the input's 4
-#: included. The GrowCut sweep holds the padded int64 keys (kept as the result's state), an
-#: int32 heap position per voxel and the heap (12 B an entry; the front of point seeds in noise
-#: is a large part), and reads a one-channel float32 input and uint8/uint16 seeds without
-#: copies (other inputs: a float32 copy; several channels: padded float32 features, 4 B a
-#: channel): modelled at 28 for one
-#: float32 channel. The watershed (issue 14's memory work, second round): 21.8 B/voxel with
-#: h-minima markers, 17.3 with given uint8 markers at 256^3, the input's 4 included (the flood:
-#: int32 padded labels, uint32 padded value codes, an int32 bucket store, and the front: with
-#: markers of equal value, a binary heap of 12-byte entries until they are flooded; the
-#: h-minima sweep: int32 order and forest): modelled at 32 for one float32 channel.
+#: MB before the second round of memory work, 39.6 and 915 MB before issue 14's), 18.2 at 512^3,
+#: the input's 4 included. The GrowCut sweep holds the padded int64 keys (kept as the result's
+#: state), an int32 heap position per voxel and the heap (12 B an entry; the front of point
+#: seeds in noise is a large part), and reads a one-channel float32 input and uint8/uint16 seeds
+#: without copies (other inputs: a float32 copy; several channels: padded float32 features, 4 B
+#: a channel): modelled at 28 for one float32 channel. The watershed (issue 14's memory work,
+#: third round): 16.2 B/voxel with h-minima markers, 16.8 with given uint8 markers at 256^3
+#: (18.7 and 17.1 at 512^3), the input's 4 included (the flood's setup: the gradient, int32
+#: padded labels and uint32 padded value codes; then an int32 bucket store whose pages follow
+#: the front; with markers of equal value whose order could change a label, a binary heap of
+#: 12-byte entries until they are flooded; the h-minima sweep: the int32 forest and a sixteenth
+#: of the sorted order): modelled at 24 for one float32 channel.
 MODELS = {
     "growcut": (20.0, 4.0),
-    "watershed": (24.0, 4.0),
+    "watershed": (16.0, 4.0),
     "instances": (72.0, 8.0),
     # clustering in memory (tracemalloc / ru_maxrss, 128^3 float32, K=3): K-means 116 B/voxel,
     # K-medoids 140, SLIC 261 (96^3); spectral clusters SLIC superpixels
@@ -107,8 +108,8 @@ def estimate(job: str, shape: Sequence[int], dtype=np.float32, channels: int = 1
 
     Examples
     --------
-    >>> estimate("watershed", (100, 100))  # BASE + 10^4 * (24 + 4 + 4)
-    314892800
+    >>> estimate("watershed", (100, 100))  # BASE + 10^4 * (16 + 4 + 4)
+    314812800
     >>> estimate("correct.margin", (100, 100), np.uint8)  # BASE + 10^4 * (32 + 1)
     314902800
     >>> estimate("cluster", (100, 100)) is None
@@ -181,7 +182,7 @@ def check_fits(job: str, shape: Sequence[int], dtype=np.float32, channels: int =
     Examples
     --------
     >>> check_fits("watershed", (100, 100), free=2 ** 40)
-    314892800
+    314812800
     >>> check_fits("watershed", (100, 100), free=2 ** 20)
     Traceback (most recent call last):
     ...

@@ -927,7 +927,10 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     mask: only flood inside this boolean mask.
 
     return_markers: return ``(labels, markers)``, the markers flooded from (the h-minima found
-        when ``markers`` is None).
+        when ``markers`` is None). ``"bits"`` (for :func:`.pipeline.watershed_job`; not with
+        ``merge``): ``(labels, where)``, ``where`` the found markers' voxels as
+        ``np.packbits`` of the raveled mask (None when ``markers`` were given): the markers are
+        ``labels`` there (:func:`_markers_at`), made only when asked for.
 
     Label values are the markers' values (a merged region keeps the smallest of its values).
     The flood (:func:`._flood.flood_steps`) gives scikit-image's labels for the same gradient
@@ -962,6 +965,8 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
             raise InputError(f"mask shape {mask.shape} does not match the image shape {shape}")
     if markers is not None:
         markers = check_markers(markers, shape)
+    if return_markers == "bits" and merge is not None:
+        raise ValueError("return_markers='bits' does not go with merge")
     steps = 4
     yield Progress(0, steps, "gradient")
     grad = yield from gradient_steps(chans, method=gradient, sigma=sigma, spacing=sp,
@@ -970,10 +975,9 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     found = markers is None
     where = None  # the h-minima markers' voxels, one bit each, while the flood runs
     if found:
-        markers = yield from in_background(h_minima_markers, grad, h, mask=mask, done=1,
-                                           total=steps, message="markers")
-        if return_markers:
-            where = np.packbits(markers.reshape(-1) != 0)
+        markers, where = yield from in_background(_h_minima_and_bits, grad, h, mask,
+                                                  bool(return_markers), done=1,
+                                                  total=steps, message="markers")
     msg = f"flooding from {int(markers.max())} markers"
     yield Progress(2, steps, msg)
     flood = flood_steps(grad, markers, mask,
@@ -988,16 +992,28 @@ def watershed_steps(image: Any, markers: Any = None, *, spacing: Optional[Sequen
     # keeps its label, also next to a watershed line): made again after the flood, before a
     # merge renumbers, else after the labels' dtype changed (fewer arrays alive at once)
     if where is not None and merge is not None:
-        markers = _markers_at(labels, where)
+        markers = yield from in_background(_markers_at, labels, where, done=3, total=steps,
+                                           message="markers")
     if merge is not None:
         yield Progress(3, steps, "merging regions")
         labels = yield from in_background(merge_regions, labels, chans, merge, channel_axis=-1,
                                           done=3, total=steps, message="merging regions")
     yield Progress(steps, steps, "done")
-    labels = as_labels(labels)  # the one label dtype rule (core.base.labels)
+    labels = yield from in_background(as_labels, labels, done=steps, total=steps,
+                                      message="done")  # the one label dtype rule
+    # (core.base.labels): a copy when the dtype changes, off this thread
+    if return_markers == "bits":
+        return labels, where
     if where is not None and merge is None:
-        markers = _markers_at(labels, where)
+        markers = yield from in_background(_markers_at, labels, where, done=steps,
+                                           total=steps, message="done")
     return (labels, markers) if return_markers else labels
+
+
+def _h_minima_and_bits(grad, h, mask, bits: bool):
+    """(h-minima markers, their voxels as packed bits or None)."""
+    markers = h_minima_markers(grad, h, mask=mask)
+    return markers, (np.packbits(markers.reshape(-1) != 0) if bits else None)
 
 
 def _markers_at(labels: np.ndarray, where: np.ndarray) -> np.ndarray:

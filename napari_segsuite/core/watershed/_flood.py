@@ -33,7 +33,13 @@ float32 value in the high half, the age in the low half (a single integer compar
 label and voxel index share a second 64-bit word (the bucket store below keeps the index
 alone). Once no two markers share a key left in the
 queue (from the start for markers of distinct values), all keys are distinct and any exact
-priority queue gives the same order: the flood then switches to a 4-ary heap plus a FIFO for
+priority queue gives the same order. In plain mode the binary heap is kept only while a tie
+left could change a label: :func:`_tie_order_matters` proves, for each group of markers of one
+value, that no two of them can push entries of the same level (then their order only permutes
+blocks of ages that are never compared); on float images (h-minima of a gradient, whose
+markers are single voxels whose neighbours are higher) this held for every group measured, and
+there is then no exact phase. Past the exact phase the flood switches to a 4-ary heap plus a
+FIFO for
 entries clamped to the current level (watershed lines), or (plain mode) to a bucket queue over
 value ranges with a small cache-resident heap for the current bucket. What remains is memory
 bound: the pop order jumps across the volume, each pop reads its neighbours' labels and values. Images are padded by one voxel, so neighbours
@@ -41,8 +47,10 @@ need no bounds checks; the padding and the voxels outside the mask are one senti
 
 Memory (plain mode, the default): int32 padded labels, uint32 padded value codes (coded in
 place from the float32 values), and the bucket store of int32 voxel indices, one per voxel at
-most: 12 bytes per voxel, plus the queue's front (heap and FIFO start small and grow on demand)
-and the int32 result at the end (when the codes and the store are gone). The caller may hand
+most, in its own memory map of small pages that the system fills as buckets receive entries and
+takes back as buckets are loaded (:func:`_lazy_store`): 8 bytes per voxel plus about 4 per
+voxel of the front, plus the queue's front in the exact phase (heap and FIFO start small and
+grow on demand) and the int32 result at the end (when the codes and the store are gone). The caller may hand
 its only references to the markers and the image over (``watershed_steps`` does with the
 gradient and the h-minima markers): the flood drops the markers once the padded labels exist,
 before the codes are made, and the image once the codes exist, before the queue is allocated.
@@ -55,7 +63,8 @@ spacing of all ones) the result is scikit-image's exactly.
 
 Resumable: the kernels pop at most ``max_pops`` voxels and return; the whole state (heap, ages,
 labels) lives in arrays :func:`flood_steps` holds, so it yields a Progress event between chunks
-(about every 0.1 s) and Cancel (closing the generator) stops within a chunk. The inputs are
+(about every 0.05 s of work, a chunk at most twice the last) and Cancel (closing the generator)
+stops within a chunk. The inputs are
 never modified.
 
 Not handled here (falls back to one uninterruptible scikit-image call): images with NaN, more
@@ -490,7 +499,55 @@ def _flood_buckets(vkey, offsets, out, hkey, hpay, fkey, fpay, spay, bstart, bfi
     return status
 
 
-def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
+#: the smallest bucket store given its own memory map (entries)
+_LAZY_MIN = 1 << 16
+
+#: floodable voxels per bucket (a slice of 16 kB of the store: pages of a slice are only
+#: touched as it fills, see :func:`_lazy_store`)
+PER_BUCKET = 4096
+
+
+def _lazy_store(n: int) -> np.ndarray:
+    """An int32 array of ``n`` entries in its own anonymous memory map, in small pages: the
+    system gives it memory page by page as it is written, and :func:`_release_store` hands
+    back the pages of the buckets already loaded; the store's resident part is then about the
+    front, not the volume. (numpy's own arrays of this size ask for 2 MB pages: one entry
+    written would make 2 MB resident.)"""
+    import mmap
+
+    if n < _LAZY_MIN:
+        return np.empty(n, dtype=np.int32)
+    buf = mmap.mmap(-1, 4 * n)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        try:
+            buf.madvise(mmap.MADV_NOHUGEPAGE)
+        except OSError:
+            pass
+    return np.frombuffer(buf, dtype=np.int32)
+
+
+def _release_store(spay: np.ndarray, end: int, done: int) -> int:
+    """Hand back the whole pages of ``spay[done:end]`` (entries no longer read) to the
+    system; returns the new ``done`` (the entries before it are released)."""
+    import mmap
+
+    buf = spay.base
+    buf = getattr(buf, "obj", buf)  # np.frombuffer's base: a memoryview of the map
+    if not isinstance(buf, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return end
+    page = mmap.PAGESIZE
+    lo = (4 * done) // page * page
+    hi = (4 * end) // page * page
+    if hi > lo:
+        try:
+            buf.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except OSError:
+            pass
+        return hi // 4
+    return done
+
+
+def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 0):
     """(ptab, cmin, shift, counts): bucket of a value code = ptab[(code - cmin) >> shift],
     monotone in the code, about ``per_bucket`` floodable voxels per bucket; counts: the
     floodable voxels (and markers) of each bucket. No array of the volume's size."""
@@ -503,7 +560,7 @@ def _bucket_table(vkey: np.ndarray, flat: np.ndarray, per_bucket: int = 512):
     _code_hist(vkey, flat, np.uint64(cmin), np.uint64(shift), hist)
     before = np.cumsum(hist)  # the voxels before each prefix, in place (2^20 prefixes at
     before -= hist             # most: each temporary table is 8 MB)
-    before //= per_bucket
+    before //= per_bucket or PER_BUCKET
     ptab = before.astype(np.int32)  # monotone; a prefix never splits
     del before
     counts = np.zeros(int(ptab[-1]) + 1, dtype=np.int64)
@@ -690,7 +747,7 @@ def _fallback_needed(image: np.ndarray, n_nb: int, pushes_once: bool) -> Optiona
 def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarray] = None, *,
                 connectivity: int = 1, compactness: float = 0.0, watershed_line: bool = False,
                 spacing: Optional[Sequence[float]] = None, progress=(0.0, 1.0, 1.0),
-                message: str = "flooding", chunk_seconds: float = 0.1):
+                message: str = "flooding", chunk_seconds: float = 0.05):
     """Job: watershed flood of ``image`` from ``markers`` -> int32 labels (a new array).
 
     Semantics of :func:`skimage.segmentation.watershed` (see the module docstring).
@@ -749,10 +806,18 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
     vkey, hkey, fkey, fpay, buckets, dup_key = (st[k] for k in (
         "vkey", "hkey", "fkey", "fpay", "buckets", "dup_key"))
     del st
+    _trim_heap()  # the setup's temporaries (tables, seeds), before the flood's long run
+    released = 0  # the store's entries handed back to the system (plain mode)
     nnb = offsets.size
-    max_pops = 1 << 16
+    max_pops = 1 << 12  # then grown from the measured rate, at most twice per chunk
     yield Progress(start, total, message)
+    t_yield = time.perf_counter()
     while True:
+        if time.perf_counter() - t_yield > chunk_seconds:  # after queue growth (no pops
+            # counted) or a switch: a yield at least every chunk
+            yield Progress(start + (stop - start) * min(1.0, float(state[2]) / max(n_work, 1)),
+                           total, message)
+            t_yield = time.perf_counter()
         t = time.perf_counter()
         if compact:
             status = _flood_compact(fimg, offsets, strides, sp, compactness, flat, hval, hage,
@@ -788,11 +853,19 @@ def flood_steps(image: np.ndarray, markers: np.ndarray, mask: Optional[np.ndarra
             elif int(state[5] - state[4]) + nnb > fkey.size:
                 fkey, fpay = _grown(fkey, 0), _grown(fpay, 0)
             continue
+        if buckets is not None:  # the store's slices up to the current bucket's are read
+            bstart = buckets[1]
+            released = _release_store(buckets[0], int(bstart[min(int(state[6]) + 1,
+                                                                 bstart.size - 1)]), released)
+            del bstart
         # aim at chunk_seconds per chunk (the pop rate varies with the front's size)
         rate = max_pops / max(dt, 1e-6)
-        max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 1 << 26))
+        # (at most twice the last chunk: the rate can drop at once, e.g. where the store's
+        # pages are first written, and a chunk must stay well under a second)
+        max_pops = int(min(max(rate * chunk_seconds, 1 << 12), 2 * max_pops, 1 << 26))
         frac = min(1.0, float(state[2]) / max(n_work, 1))
         yield Progress(start + (stop - start) * frac, total, message)
+        t_yield = time.perf_counter()
     del vkey, hkey, hpay, fkey, fpay, buckets, fimg, hval, hage, flat
     res = yield from in_background(_finish, out, inner, done=stop, total=total, message=message)
     yield Progress(stop, total, message)
@@ -881,8 +954,9 @@ def _setup_values(st, img, compact):
 def _setup_queue(st, wsl):
     """The seeded queue (heap, FIFO; the bucket queue in plain mode), added to ``st``."""
     flat, vkey, nnb = st["flat"], st["vkey"], st["offsets"].size
-    seeds = np.flatnonzero(flat > 0)  # skimage's marker order: raveled, C
-    n_work = int(np.count_nonzero(flat == 0)) + seeds.size  # pops in plain mode
+    n_seeds, n_free = _count_seeds(flat)  # no boolean temporaries of the volume's size
+    seeds = _seed_indices(flat, n_seeds)  # skimage's marker order: raveled, C
+    n_work = n_free + seeds.size  # pops in plain mode
     # the queue holds the front: it starts small and grows on demand
     cap = max(_FIRST_CAP, 2 * seeds.size + nnb)
     hval = hage = hpay = hkey = fkey = fpay = buckets = None
@@ -892,7 +966,7 @@ def _setup_queue(st, wsl):
         hval = np.empty(cap, dtype=np.float64)
         hage = np.empty(cap, dtype=np.int64)
         hpay = np.empty(cap, dtype=np.int64)
-        _seed_compact(hval, hage, hpay, st["fimg"], seeds.astype(np.int64), state)
+        _seed_compact(hval, hage, hpay, st["fimg"], seeds, state)
     else:
         # payloads: label << 32 | voxel index with watershed lines; plain mode reads the label
         # from ``out``, so the voxel index alone (int32: the kernels' int64 payloads keep their
@@ -902,23 +976,101 @@ def _setup_queue(st, wsl):
         hpay = np.empty(cap, dtype=pay)
         fkey = np.empty(_FIRST_CAP, dtype=np.uint64)
         fpay = np.empty(_FIRST_CAP, dtype=pay)
-        _seed_packed(hkey, hpay, vkey, flat, seeds.astype(np.int64), state)
-        # the exact binary heap is needed while two markers share a key (see _flood_packed)
-        mkeys = np.sort(vkey[seeds])
-        dups = mkeys[1:][mkeys[1:] == mkeys[:-1]]
-        if dups.size:
-            dup_key = np.uint64(int(dups[-1]) << 32)
+        _seed_packed(hkey, hpay, vkey, flat, seeds, state)
+        # the exact binary heap is needed while two markers share a key (see _flood_packed);
+        # in plain mode only while a tie left could change a label (_tie_order_matters)
+        skeys = vkey[seeds]
+        order = np.argsort(skeys, kind="stable")
+        if wsl:
+            mkeys = skeys[order]
+            dups = mkeys[1:][mkeys[1:] == mkeys[:-1]]
+            top = int(dups[-1]) if dups.size else -1
+        else:
+            top = int(_tie_order_matters(vkey, flat, seeds[order], skeys[order], st["offsets"]))
+        del skeys, order
+        if top >= 0:
+            dup_key = np.uint64(top << 32)
         else:
             dup_key = np.uint64(0)
             if wsl:
                 state[3] = 1  # no ties: the fast phase from the start
                 _heapify4(hkey, hpay, int(state[0]))
-        if not wsl and state[3] == 0 and not dups.size:
+        if not wsl and state[3] == 0 and top < 0:
             buckets = _start_buckets(vkey, flat, hkey, hpay, state)
     state[1] = 1  # the first push gets age 2, as in scikit-image (only the order matters)
     st.update(n_work=n_work, state=state, hval=hval, hage=hage, hpay=hpay, hkey=hkey,
               fkey=fkey, fpay=fpay, buckets=buckets, dup_key=dup_key)
     return st
+
+
+@njit(cache=True, nogil=True)
+def _tie_order_matters(vkey, out, seeds, skeys, offsets):
+    """The largest value code shared by markers whose order of leaving the queue could change
+    a label in plain mode, or -1 when no tie can (seeds: the marker voxels sorted by their
+    codes ``skeys``).
+
+    Markers of one value leave the queue one after the other (everything pushed meanwhile is
+    younger). Marker ``a`` pushes some of its floodable neighbours ``c`` (not markers, not masked
+    out), at level ``max(code(c), code(a))``, with a block of consecutive ages; the markers'
+    order only permutes these blocks. When no two markers of the group could push entries of
+    the same level (a common neighbour included: it would have the same level from both), an
+    entry of one block and one of another never compare by age, so every later comparison, and
+    the whole rest of the flood, is the same in any order: the labels are. Checked on all
+    floodable neighbours (a superset of the ones pushed). Groups are checked from the largest
+    code down; the first that fails ends the search."""
+    nnb = offsets.size
+    end = skeys.size
+    while end > 1:
+        start = end - 1
+        while start > 0 and skeys[start - 1] == skeys[end - 1]:
+            start -= 1
+        m = end - start
+        if m > 1:
+            v = np.uint64(skeys[start])
+            if m * nnb > (1 << 23):  # a large plateau of markers: not worth the memory
+                return np.int64(v)
+            lv = np.empty(m * nnb, dtype=np.uint64)
+            w = 0
+            for j in range(m):
+                s = seeds[start + j]
+                for k in range(nnb):
+                    c = s + offsets[k]
+                    if out[c] == 0:
+                        lev = max(np.uint64(vkey[c]), v)
+                        lv[w] = (lev << np.uint64(32)) | np.uint64(j)
+                        w += 1
+            lv = np.sort(lv[:w])
+            for i in range(1, w):
+                if (lv[i] >> np.uint64(32)) == (lv[i - 1] >> np.uint64(32)) and \
+                        (lv[i] & np.uint64(0xFFFFFFFF)) != (lv[i - 1] & np.uint64(0xFFFFFFFF)):
+                    return np.int64(v)
+        end = start
+    return np.int64(-1)
+
+
+@njit(cache=True, nogil=True)
+def _count_seeds(flat):
+    """(markers, voxels to flood) in the padded labels."""
+    ns = 0
+    nf = 0
+    for i in range(flat.size):
+        if flat[i] > 0:
+            ns += 1
+        elif flat[i] == 0:
+            nf += 1
+    return ns, nf
+
+
+@njit(cache=True, nogil=True)
+def _seed_indices(flat, n):
+    """The int64 flat indices of the markers, in C order."""
+    seeds = np.empty(n, dtype=np.int64)
+    j = 0
+    for i in range(flat.size):
+        if flat[i] > 0:
+            seeds[j] = i
+            j += 1
+    return seeds
 
 
 def _start_buckets(vkey, flat, hkey, hpay, state):
@@ -927,7 +1079,7 @@ def _start_buckets(vkey, flat, hkey, hpay, state):
     bstart = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=bstart[1:])
     bfill = bstart[:-1].copy()
-    spay = np.empty(int(bstart[-1]), dtype=np.int32)  # voxel indices only (< 2^31)
+    spay = _lazy_store(int(bstart[-1]))  # voxel indices only (< 2^31)
     size = int(state[0])
     # the store's slices must be in key order (see above): the heap sorted in place (its keys
     # are distinct by now), no argsort and copies of a front that can hold half the volume

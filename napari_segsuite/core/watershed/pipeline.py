@@ -158,7 +158,6 @@ class WatershedParams:
             raise InputError(f"automatic markers need at least 2 classes, got {self.n_labels}")
 
 
-@dataclass(frozen=True)
 class WatershedResult:
     """What :func:`watershed_job` returns.
 
@@ -169,7 +168,10 @@ class WatershedResult:
         largest label needs).
     markers
         The markers this job found (int32 on the image's grid), to show and edit; None when
-        they were given.
+        they were given. The h-minima found are kept as one bit a voxel and made (once) when
+        ``markers`` is first read, from ``labels`` as the job returned them (read it before
+        editing the labels in place): a caller that never reads them (the CLI) never holds
+        4 bytes a voxel more.
 
     Examples
     --------
@@ -179,8 +181,20 @@ class WatershedResult:
     True
     """
 
-    labels: SegImage
-    markers: Optional[SegImage]
+    __slots__ = ("labels", "_markers")
+
+    def __init__(self, labels: SegImage, markers: Any) -> None:
+        self.labels = labels
+        self._markers = markers  # a SegImage, None, or a function that makes it
+
+    @property
+    def markers(self) -> Optional[SegImage]:
+        if callable(self._markers):
+            self._markers = self._markers()
+        return self._markers
+
+    def __repr__(self) -> str:
+        return f"WatershedResult(labels={self.labels!r}, markers={self._markers!r})"
 
 
 def _one_slice_axis(image: SegImage) -> Optional[int]:
@@ -199,6 +213,14 @@ def _as_2d(image: SegImage, ax: Optional[int]) -> SegImage:
 
 def _take(arr: Optional[np.ndarray], ax: Optional[int]) -> Optional[np.ndarray]:
     return arr if arr is None or ax is None else np.take(arr, 0, axis=ax)
+
+
+def _fits(image: Any, job: str) -> None:
+    """The memory check alone (no pass over the data), before the job's first yield."""
+    from ..base.memory import check_fits
+
+    if isinstance(image, SegImage) and image.ndim in (2, 3):
+        check_fits(job, image.shape, image.array.dtype, image.n_channels)
 
 
 def _prepare(image: Any, params: WatershedParams, markers: Any, mask: Any, job: str):
@@ -264,8 +286,12 @@ def find_markers_job(image: Any, params: WatershedParams, *, mask: Any = None):
     if params.source == "given":
         raise InputError("the markers source is 'given': nothing to find; choose an automatic "
                          "source, or paint markers in a labels layer")
-    work, ax, _, mask = _prepare(image, params, None, mask,
-                                 "instances" if params.source == "instances" else "watershed")
+    _fits(image, "instances" if params.source == "instances" else "watershed")
+    yield Progress(0, None, "checking the input")
+    work, ax, _, mask = yield from in_background(  # a finite-values pass over the image
+        _prepare, image, params, None, mask,
+        "instances" if params.source == "instances" else "watershed",
+        message="checking the input")
     method = "distance" if params.source == "instances" else params.source
     found = yield from find_markers_steps(
         work, method, n_labels=params.n_labels, h=params.h, gradient=params.gradient,
@@ -328,9 +354,12 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
 
     p = params
     instances = p.source == "instances"
-    work, ax, given, mask = _prepare(image, p, markers, mask,
-                                     "instances" if instances else "watershed")
-    found = None
+    _fits(image, "instances" if instances else "watershed")  # refused before any work
+    yield Progress(0, None, "checking the input")
+    work, ax, given, mask = yield from in_background(  # off this thread: Cancel answers
+        _prepare, image, p, markers, mask, "instances" if instances else "watershed",
+        message="checking the input")
+    found = found_bits = None
     if instances:
         labels, used = yield from instances_steps(
             work, markers=given, threshold=p.threshold, min_distance=p.min_distance,
@@ -350,23 +379,37 @@ def watershed_job(image: Any, params: WatershedParams, *, markers: Any = None,
                 given = found = yield from in_background(
                     auto_markers, work, p.n_labels, mask=mask,
                     message=f"finding markers ({p.n_labels} classes)")
+        # the h-minima found: as bits while the job runs and after (made when read), unless a
+        # merge renumbers the labels (then made before it)
         labels, used = yield from watershed_steps(
             work, given, gradient=p.gradient, sigma=_sigma(p), multiband=p.multiband, h=p.h,
             compactness=p.compactness, watershed_line=p.watershed_line, merge=p.merge,
-            mask=mask, return_markers=True)
+            mask=mask, return_markers=True if p.merge is not None else "bits")
         if given is None:  # h-minima found here: their numbers mean nothing, renumber 1..N
-            found = used
             if p.merge is not None:
+                found = used
                 labels = relabel_sequential(labels)[0]
+            else:
+                found_bits = used
     top = int(labels.max()) if labels.size else 0
     labels = labels.astype(label_dtype(top), copy=False).reshape(image.shape)  # the one rule
     # (core.base.labels); no copy when watershed_steps gave that dtype already
     name = "instances" if instances else "watershed"
     out = image.like(labels, name=f"{image.name} {name}")
-    if found is not None:
+    if found_bits is not None:
+        found = _found_markers(out, found_bits, f"{image.name} markers")  # made when read
+    elif found is not None:
         found = image.like(np.asarray(found, np.int32).reshape(image.shape),
                            name=f"{image.name} markers")
     return WatershedResult(labels=out, markers=found)
+
+
+def _found_markers(labels: SegImage, where: np.ndarray, name: str):
+    """A function making the int32 markers at the voxels set in ``where`` (packed bits) from
+    ``labels`` (see :class:`WatershedResult`)."""
+    from . import _markers_at
+
+    return lambda: labels.like(_markers_at(labels.array, where), name=name)
 
 
 __all__ = ["WatershedParams", "WatershedResult", "watershed_job", "find_markers_job",
