@@ -32,8 +32,6 @@ from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_la
                       quantise_steps)
 
 _ARITY = 4
-#: one channel: keep each voxel's key, heap position and feature together (see sweep_steps)
-RECORDS = True
 
 
 # _sift_up and _sift_down share the hole-moving pattern of every binary/4-ary heap (and of the
@@ -283,17 +281,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     # padded (a crop is copied).
     raw = prep.raw
     direct = raw is not None and raw.shape == shape and raw.flags.c_contiguous
-    npad0 = int(np.prod(pshape))
-    # one channel: a 16-byte record a voxel (int64 key, int32 heap position, float32 feature),
-    # so a neighbour's row is one or two cache lines, not three arrays' (the sweep reads the
-    # key of every neighbour, then the feature and position of most). The keys are built in
-    # the buffer's first half and spread in place just before the sweep, compacted after.
-    rec = RECORDS and direct and 2 * npad0 < 2**31 - 1
-    if rec:
-        rbuf = np.empty(2 * npad0, np.int64)
-        keys = rbuf[:npad0].reshape(pshape)
-    else:
-        keys = np.empty(pshape, dtype=np.int64)
+    keys = np.empty(pshape, dtype=np.int64)
     feats = None if direct else _padded_feats(prep)
     for ax in range(nd):
         for side in (0, -1):
@@ -331,13 +319,12 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
         flat = _flat_components(keys, ffeats.reshape(-1, ffeats.shape[-1]), offs,
                                 prep.offsets, pshape, cold)
         del ffeats
-    if direct and not rec:
+    if direct:
         feats = _NO_FEATS
         raw_flat = raw.reshape(-1)  # a view
         scale = np.float32(prep.scale32)
     else:
-        if feats is not None:
-            feats = feats.reshape(-1, feats.shape[-1])  # a view: feats is C-contiguous
+        feats = feats.reshape(-1, feats.shape[-1])  # a view: feats is C-contiguous
         raw_flat, scale = _NO_RAW, np.float32(1.0)
     if flat is None:
         ckey, shell_start, shell_vox = _NO_COMP, _NO_SHELL, _NO_SHELL_VOX
@@ -345,20 +332,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     else:
         ckey, shell_start, shell_vox, extra_starts, n_interior = flat
     # heap positions of the nodes: voxels, then components
-    pos = None if rec else np.full(keys.size + ckey.size, -1, dtype=idx_t)
-    if rec:
-        del keys
-        rbuf.resize(2 * (npad0 + ckey.size), refcheck=False)  # in place where it can
-        _spread(rbuf, npad0)  # record i: key at 2i, heap position at 4i+2 (int32), -1
-        f32 = rbuf.view(np.float32).reshape(-1, 4)
-        fview = f32[:npad0, 3].view()
-        fview.shape = pshape  # a view (raises if it would need a copy)
-        np.divide(raw, np.float32(prep.scale32), out=fview[inner])  # the feature, same bits
-        del fview
-        keys = rbuf[0:2 * npad0:2]
-        pos = rbuf.view(np.int32)[2::4]
-        feats = f32[:npad0, 3:4]  # the sweep's feature path (not raw): same bits
-        del f32
+    pos = np.full(keys.size + ckey.size, -1, dtype=idx_t)
     room = max(offs.size, int(np.diff(shell_start).max(initial=0)))
     # flat indices of the start voxels in the padded volume (without padding the start image)
     start_flat = sum((c.astype(np.int64) + 1) * st
@@ -412,12 +386,6 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             yield Progress(min(done, total), total, "growing", preview=preview)
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
-    if rec:
-        keys = pos = feats = None
-        _compact(rbuf, npad0)
-        rbuf.resize(npad0, refcheck=False)  # shrinks in place: the keys, contiguous
-        keys = rbuf
-        del rbuf
     del hk, hv, pos, feats, raw_flat  # before the keys are handed on: not alive at once with a copy
     if ckey.size:
         _expand_into(keys, ckey)  # the padded keys: contiguous (their padding holds -1)
@@ -431,26 +399,6 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if free is not None:
         out[~free] = UNREACHED
     return out
-
-
-@njit(cache=True, nogil=True)
-def _spread(buf, n):
-    """``buf[:n]`` (keys) to records in place: key ``i`` to ``buf[2i]``, ``buf[2i+1]`` to
-    heap position -1 (low int32) and feature 0 (high; written after)."""
-    low = np.int64(0xFFFFFFFF)
-    for i in range(n - 1, -1, -1):
-        buf[2 * i] = buf[i]
-        buf[2 * i + 1] = low
-    for i in range(2 * n, buf.shape[0], 2):
-        buf[i] = 0
-        buf[i + 1] = low
-
-
-@njit(cache=True, nogil=True)
-def _compact(buf, n):
-    """Records back to keys in ``buf[:n]``, in place."""
-    for i in range(n):
-        buf[i] = buf[2 * i]
 
 
 @njit(cache=True, nogil=True)
