@@ -192,14 +192,19 @@ _NIFTI_SCALARS = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512:
                   768: "u4", 1024: "i8", 1280: "u8"}
 
 
-def _nifti_fields(head: bytes):
-    """The fields of a single-file NIfTI-1/2 header the one-pass reader needs (a dict), or None
-    when ``head`` is not one (then ITK's own reading decides)."""
+def _nifti_fields(head: bytes, strict: bool = True):
+    """The fields of a NIfTI-1/2 header (a dict), or None when ``head`` is not one we read.
+
+    ``strict`` (the one-pass reader): a single-file header (magic ``n+1`` / ``n+2``) whose voxels
+    start after it at a whole byte offset; anything else is left to ITK's own reading. Not
+    strict (the completeness check, :func:`_nifti_header`): any header of the right size with a
+    positive bitpix and a non-negative offset."""
+    import math
     import struct
 
     for end in ("<", ">"):
         if len(head) >= 348 and struct.unpack(end + "i", head[:4])[0] == 348:
-            if head[344:348] != b"n+1\0":
+            if strict and head[344:348] != b"n+1\0":
                 return None
             dims = struct.unpack(end + "8h", head[40:56])
             code, bitpix = struct.unpack(end + "2h", head[70:74])
@@ -207,7 +212,7 @@ def _nifti_fields(head: bytes):
             slope, inter = struct.unpack(end + "2f", head[112:120])
             size = 348
         elif len(head) >= 540 and struct.unpack(end + "i", head[:4])[0] == 540:
-            if head[4:12] != b"n+2\0\r\n\x1a\n":
+            if strict and head[4:12] != b"n+2\0\r\n\x1a\n":
                 return None
             code, bitpix = struct.unpack(end + "2h", head[12:16])
             dims = struct.unpack(end + "8q", head[16:80])
@@ -216,7 +221,11 @@ def _nifti_fields(head: bytes):
             size = 540
         else:
             continue
-        if not 1 <= dims[0] <= 7 or not offset >= size or offset != int(offset):
+        if not 1 <= dims[0] <= 7 or not math.isfinite(offset):
+            return None
+        if strict and (not offset >= size or offset != int(offset)):
+            return None
+        if not strict and (bitpix <= 0 or int(offset) < 0):
             return None
         n = 1
         for d in dims[1:dims[0] + 1]:
@@ -224,6 +233,16 @@ def _nifti_fields(head: bytes):
         return dict(end=end, dims=dims, code=code, bitpix=bitpix, offset=int(offset),
                     slope=slope, inter=inter, voxels=n)
     return None
+
+
+def _nifti_head(chunks) -> bytes:
+    """The first 540 bytes (or all, if fewer) of :func:`_nifti_chunks`' stream: the header."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= 540:
+            break
+    return head
 
 
 def _read_nifti_once(p: Path, label: str) -> Optional[SegImage]:
@@ -260,11 +279,7 @@ def _read_nifti_once(p: Path, label: str) -> Optional[SegImage]:
     ext = extension(p)
     chunks = _nifti_chunks(p)
     try:
-        head = b""
-        for chunk in chunks:
-            head += chunk
-            if len(head) >= 540:
-                break
+        head = _nifti_head(chunks)
         f = _nifti_fields(head)
         if (f is None or _NIFTI_SCALARS.get(f["code"]) != itk_dtype or itk_dtype is None
                 or np.dtype(itk_dtype).itemsize * 8 != f["bitpix"] or f["voxels"] != n
@@ -691,30 +706,12 @@ def file_incomplete(path: PathLike) -> Optional[str]:
 
 def _nifti_header(head: bytes):
     """(need, offset, dtype or None) from a NIfTI-1/2 header; None when not one we know."""
-    import struct
-
-    for end in ("<", ">"):
-        if len(head) >= 348 and struct.unpack(end + "i", head[:4])[0] == 348:
-            dims = struct.unpack(end + "8h", head[40:56])
-            code = struct.unpack(end + "h", head[70:72])[0]
-            bitpix = struct.unpack(end + "h", head[72:74])[0]
-            offset = int(struct.unpack(end + "f", head[108:112])[0])
-        elif len(head) >= 540 and struct.unpack(end + "i", head[:4])[0] == 540:
-            dims = struct.unpack(end + "8q", head[16:80])
-            code = struct.unpack(end + "h", head[12:14])[0]
-            bitpix = struct.unpack(end + "h", head[14:16])[0]
-            offset = struct.unpack(end + "q", head[168:176])[0]
-        else:
-            continue
-        if not 1 <= dims[0] <= 7 or bitpix <= 0 or offset < 0:
-            return None  # not a header we understand: ITK decides
-        n = 1
-        for d in dims[1:dims[0] + 1]:
-            n *= max(int(d), 1)
-        offset = max(offset, 348)
-        dtype = {16: np.dtype(end + "f4"), 64: np.dtype(end + "f8")}.get(code)
-        return offset + n * bitpix // 8, offset, dtype
-    return None
+    f = _nifti_fields(head, strict=False)
+    if f is None:
+        return None  # not a header we understand: ITK decides
+    offset = max(f["offset"], 348)
+    dtype = {16: np.dtype(f["end"] + "f4"), 64: np.dtype(f["end"] + "f8")}.get(f["code"])
+    return offset + f["voxels"] * f["bitpix"] // 8, offset, dtype
 
 
 def _scan_nifti(path: PathLike, values: bool = True):
@@ -729,11 +726,7 @@ def _scan_nifti(path: PathLike, values: bool = True):
     bad, vals = [], []
     chunks = _nifti_chunks(path)
     try:
-        head = b""
-        for chunk in chunks:
-            head += chunk
-            if len(head) >= 540:
-                break
+        head = _nifti_head(chunks)
         info = _nifti_header(head)
         if info is None:
             return ("the header is incomplete" if len(head) < 348 else None), None

@@ -275,3 +275,26 @@ def test_any_chunk_size_reads_the_same(tmp_path, monkeypatch, size):
     cut.write_bytes(files[0].read_bytes()[:-5])
     with pytest.raises(InputError, match="truncated"):
         read_image(cut)
+
+
+@pytest.mark.parametrize("offset", [float("nan"), float("inf")])
+def test_a_non_finite_vox_offset_is_read_as_itk_reads_it_not_a_traceback(tmp_path, offset):
+    """A header whose vox_offset is NaN or infinite: the completeness check used to raise
+    ValueError (int(nan)); now the file is ITK's to read, and the result is what SimpleITK gives
+    (or a one-line InputError where SimpleITK refuses it)."""
+    import struct
+
+    p = tmp_path / "odd.nii"
+    sitk.WriteImage(sitk.GetImageFromArray(_values("f4", (4, 5, 6))), str(p))
+    raw = bytearray(p.read_bytes())
+    raw[108:112] = struct.pack("<f", offset)
+    p.write_bytes(bytes(raw))
+    try:
+        ref = from_sitk(sitk.ReadImage(str(p)))
+    except RuntimeError:
+        with pytest.raises(InputError):
+            read_image(p)
+        return
+    out = read_image(p)
+    np.testing.assert_array_equal(out.array, ref.array)
+    assert (out.spacing, out.origin, out.direction) == (ref.spacing, ref.origin, ref.direction)
