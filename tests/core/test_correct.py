@@ -404,21 +404,29 @@ def mni():
     return real.mni152()
 
 
+def _guided_every_tenth_slice(mni, region):
+    """The MNI152 tissue truth of ``region`` drawn on every 10th slice of axis 0 and filled
+    guided by the T1: (truth, the sparse labels, which slices were filled, the fill); the
+    annotated slices are checked unchanged."""
+    t1 = mni.images["t1"].array[region]
+    truth = mni.labels["labels"].array[region]
+    sparse = _sparse(truth, 0, 10)
+    filled = np.ones(truth.shape[0], bool)
+    filled[::10] = False
+    guided = C.fill_between_slices(sparse, image=t1, spacing=mni.images["t1"].spacing)
+    np.testing.assert_array_equal(guided[~filled], truth[~filled])
+    return truth, sparse, filled, guided
+
+
 def test_fill_between_slices_guided_on_real_mri_beats_growcut_alone(mni):
     """Tissue labels drawn on every 10th axial slice of the MNI152 T1 (a 21x160x140 crop, to keep
     the test short): the guided fill (an intensity model learnt from the annotated slices seeds
     GrowCut) reaches Dice CSF >= 0.945, GM and WM >= 0.97 on the filled slices. GrowCut seeded by
     the annotated slices alone (the previous guided fill) reached 0.929 / 0.965 / 0.969 here,
     shape interpolation far less; the annotated slices are unchanged."""
-    crop = (slice(70, 91), slice(40, 200), slice(30, 170))
-    t1 = mni.images["t1"].array[crop]
-    truth = mni.labels["labels"].array[crop]
-    sparse = _sparse(truth, 0, 10)
-    filled = np.ones(truth.shape[0], bool)
-    filled[::10] = False
-    guided = C.fill_between_slices(sparse, image=t1, spacing=mni.images["t1"].spacing)
+    truth, sparse, filled, guided = _guided_every_tenth_slice(
+        mni, (slice(70, 91), slice(40, 200), slice(30, 170)))
     shape_fill = C.fill_between_slices(sparse, spacing=mni.images["t1"].spacing)
-    np.testing.assert_array_equal(guided[~filled], truth[~filled])
     for v, floor in ((1, 0.945), (2, 0.97), (3, 0.97)):
         dg = dice(guided[filled] == v, truth[filled] == v)
         ds = dice(shape_fill[filled] == v, truth[filled] == v)
@@ -661,14 +669,7 @@ def test_fill_between_slices_guided_csf_on_a_whole_axial_slab_of_real_mri(mni):
     most a tenth of the voxels the model learns from, so the thin CSF reaches 0.938 (0.9336 when
     the model learnt from a random subset of every annotated voxel, 60 % of them far outside
     the head), GM 0.982 and WM 0.987 without loss; the annotated slices are unchanged."""
-    slab = slice(100, 121)
-    t1 = mni.images["t1"].array[slab]
-    truth = mni.labels["labels"].array[slab]
-    sparse = _sparse(truth, 0, 10)
-    filled = np.ones(truth.shape[0], bool)
-    filled[::10] = False
-    guided = C.fill_between_slices(sparse, image=t1, spacing=mni.images["t1"].spacing)
-    np.testing.assert_array_equal(guided[~filled], truth[~filled])
+    truth, sparse, filled, guided = _guided_every_tenth_slice(mni, slice(100, 121))
     for v, floor in ((1, 0.936), (2, 0.981), (3, 0.986)):
         dg = dice(guided[filled] == v, truth[filled] == v)
         assert dg >= floor, (v, dg)
