@@ -205,14 +205,6 @@ def test_median_equals_scipy_uniform_filter(twod):
     np.testing.assert_array_equal(C.smooth(mask, "median", 2.0, spacing=sp), frac > 0.5)
 
 
-def test_gaussian_kernel_equals_scipy_to_the_bit():
-    rng = np.random.default_rng(7)
-    for shape, sigma in (((13, 17), (1.3, 0.6)), ((9, 12, 20), (2.0, 1.0, 0.8))):
-        m = rng.random(shape) > 0.6
-        ref = ndi.gaussian_filter(m.astype(np.float32), sigma, mode="nearest")
-        np.testing.assert_array_equal(_distance._gaussian(m, sigma).reshape(shape), ref)
-
-
 # --------------------------------------------------------------------------- scans and protection
 
 def test_present_labels_equals_unique():

@@ -419,20 +419,6 @@ def joint(arr, acting, r: float, spacing) -> np.ndarray:
     return out
 
 
-def _gaussian(mask, sigma):
-    """scipy.ndimage.gaussian_filter(mask.astype(float32), sigma, mode="nearest") to the bit,
-    by the numba kernel (both threads)."""
-    from scipy.ndimage._filters import _gaussian_kernel1d
-
-    a = _kernels.as3(mask.astype(np.float32))
-    b = np.empty_like(a)
-    for ax, sg in enumerate(sigma):
-        w = np.ascontiguousarray(_gaussian_kernel1d(sg, 0, int(4.0 * float(sg) + 0.5))[::-1])
-        _kernels.gauss_axis(a, w, ax + 3 - len(sigma), b)
-        a, b = b, a
-    return a
-
-
 def _joint_fast(arr, acting, sigma, pad):
     """:func:`joint` in one numba pass over the planes (the same result to the bit: the same
     boxes, Gaussians, sums and comparisons, see ``_kernels.joint_kernel``)."""

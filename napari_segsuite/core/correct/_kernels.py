@@ -500,49 +500,6 @@ def member(a: np.ndarray, table: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- joint smoothing
 
 @njit(cache=True, nogil=True, parallel=True)
-def gauss_axis(src, w, axis, dst):
-    """scipy.ndimage.correlate1d(src, w, axis, mode="nearest") for a symmetric float64 kernel
-    ``w`` and float32 arrays, with scipy's arithmetic (double sums in its order, then float32),
-    so that the result is the same to the bit."""
-    nz, ny, nx = src.shape
-    r = (w.size - 1) // 2
-    if axis == 2:
-        for z in prange(nz):
-            line = np.empty(nx + 2 * r, np.float64)
-            acc = np.empty(nx, np.float64)
-            for y in range(ny):
-                for i in range(nx + 2 * r):
-                    line[i] = src[z, y, min(max(i - r, 0), nx - 1)]
-                # the same sum per voxel as scipy's, taken tap by tap along the row
-                for x in range(nx):
-                    acc[x] = line[x + r] * w[r]
-                for j in range(r, 0, -1):
-                    for x in range(nx):
-                        acc[x] += (line[x + r - j] + line[x + r + j]) * w[r - j]
-                for x in range(nx):
-                    dst[z, y, x] = acc[x]
-    else:
-        for z in prange(nz):
-            acc = np.empty(nx, np.float64)
-            for y in range(ny):
-                for x in range(nx):
-                    acc[x] = np.float64(src[z, y, x]) * w[r]
-                for j in range(r, 0, -1):
-                    # the two voxels j before and after along the axis (edges replicated)
-                    z0, y0 = np.int64(z), np.int64(y)
-                    z1, y1 = z0, y0
-                    if axis == 0:
-                        z0, z1 = max(z - j, 0), min(z + j, nz - 1)
-                    else:
-                        y0, y1 = max(y - j, 0), min(y + j, ny - 1)
-                    for x in range(nx):
-                        acc[x] += (np.float64(src[z0, y0, x]) +
-                                   np.float64(src[z1, y1, x])) * w[r - j]
-                for x in range(nx):
-                    dst[z, y, x] = acc[x]
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def joint_kernel(a, labels, boxes, w0, w1, w2, act, out):
     """Joint smoothing in one pass over the planes (in parallel), the same arithmetic as
     ``gaussian_filter`` of each label's indicator in its box (``boxes[k]``: z0, z1, y0, y1, x0,
