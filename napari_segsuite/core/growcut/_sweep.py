@@ -21,7 +21,9 @@ is most of that). They are module-level functions for that reason: see :func:`ke
 
 from __future__ import annotations
 
+import os
 import time
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -29,7 +31,7 @@ from numba import njit
 
 from ..base.progress import Progress
 from ._common import (D_MAX, QUANT, SHIFT, UNREACHED, W_MAX, Prepared, decode_labels, pack,
-                      quantise_steps)
+                      quantise_steps, saturated_labels)
 
 _ARITY = 4
 
@@ -126,7 +128,8 @@ def push_many(keys, ckey, hk, hv, pos, size_arr, starts):
 
 @njit(cache=True, nogil=True)
 def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
-          ckey, shell_start, shell_vox, room, raw, scale, pdim, uoffs):
+          ckey, shell_start, shell_vox, room, raw, scale, pdim, uoffs, split, lo, hi, oa, pst,
+          srcs):
     """Pop up to ``budget`` nodes; returns pops done, or -(pops done) - 1 when the heap
     needs more room (``room``: the most entries one pop can add). Blocked voxels (padding,
     outside the mask) hold key -1 and interior voxels of flat components ``-2 - component``
@@ -140,7 +143,17 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
     ``raw`` (one channel; empty otherwise): the unpadded image, float32, C order, read instead
     of ``feats``: a voxel's feature is ``raw[u] / scale`` (the float32 division prepare's
     features are made of, so the same bits), ``u`` its unpadded index, found once a pop from
-    the padded index and ``pdim`` (the padded shape); a neighbour's is ``u + uoffs[j]``."""
+    the padded index and ``pdim`` (the padded shape); a neighbour's is ``u + uoffs[j]``.
+
+    ``split`` >= 0: this heap is one slab's, the voxels whose padded coordinate on axis
+    ``split`` is in ``[lo, hi)``; it reads and writes only those (a voxel on the slab's first
+    or last plane skips its neighbours across, before reading their keys), so the slabs'
+    sweeps run at once in threads on the same arrays. ``split`` -1: the whole volume.
+
+    ``srcs`` not empty: no pops; instead each voxel of ``srcs`` (another slab's, next to
+    this one, whose key changed: see :class:`_Faces`) offers its key to this slab's voxels, as
+    a pop would (the offers across a cut between rounds); the heap must have room for all of
+    the slab's face."""
     nchan = feats.shape[1]
     direct = raw.shape[0] > 0
     ndim = pdim.shape[0]
@@ -153,21 +166,33 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
     dmax = np.int64(D_MAX)
     flag = np.int64(1) << np.int64(SHIFT - 1)
     lmask = flag - np.int64(1)
+    nsrc = srcs.shape[0]
     n = 0
-    while size > 0 and n < budget:
-        if size + room > cap:
-            size_arr[0] = size
-            return -n - 1
-        v = hv[0]
-        k = hk[0]
-        size -= 1
-        pos[v] = -1
-        if size > 0:
-            hk[0] = hk[size]
-            hv[0] = hv[size]
-            pos[hv[0]] = 0
-            _sift_down(hk, hv, pos, 0, size)
-        n += 1
+    while True:
+        if nsrc > 0:  # offers across a cut
+            if n == nsrc:
+                break
+            v = srcs[n]
+            k = keys[v]
+            n += 1
+            if k < 0:
+                continue
+        else:
+            if size == 0 or n >= budget:
+                break
+            if size + room > cap:
+                size_arr[0] = size
+                return -n - 1
+            v = hv[0]
+            k = hk[0]
+            size -= 1
+            pos[v] = -1
+            if size > 0:
+                hk[0] = hk[size]
+                hv[0] = hv[size]
+                pos[hv[0]] = 0
+                _sift_down(hk, hv, pos, 0, size)
+            n += 1
         if v >= npad:  # a flat component: its shell takes its key (the steps cost 0)
             c = v - npad
             for t in range(shell_start[c], shell_start[c + 1]):
@@ -181,7 +206,7 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
         base = (d << np.int64(SHIFT)) | flag | lab
         u = np.int64(0)
         fv = np.float32(0.0)
-        if direct:  # the unpadded index: each padded coordinate less 1 (ndim - 1 divisions)
+        if direct:
             r = np.int64(v)
             us = np.int64(1)
             for a in range(ndim - 1, 0, -1):
@@ -191,10 +216,17 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
                 r = rq
             u += (r - 1) * us
             fv = raw[u] / scale
+        cc = np.int64(0)
+        edge = False
+        if split >= 0:
+            cc = (v // pst) % pdim[split]
+            edge = cc <= lo or cc >= hi - 1
         for j in range(nnb):
+            if edge and (cc + oa[j] < lo or cc + oa[j] >= hi):
+                continue
             q = v + offs[j]
             if keys[q] <= base:
-                if keys[q] < -1:  # interior voxel of a flat component: the step costs 0
+                if keys[q] < -1:
                     cq = npad - 2 - keys[q]
                     if ckey[cq - npad] > base:
                         ckey[cq - npad] = base
@@ -206,8 +238,8 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
                 w = abs(feats[v, 0] - feats[q, 0])
             else:
                 acc = np.float32(0.0)
-                for c in range(nchan):
-                    diff = feats[v, c] - feats[q, c]
+                for ch in range(nchan):
+                    diff = feats[v, ch] - feats[q, ch]
                     acc += diff * diff
                 w = np.sqrt(acc)
             if w > wmax:
@@ -258,16 +290,19 @@ def warm_up() -> None:
 def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np.ndarray],
                 target_s: float = 0.15, preview_every: int = 4,
                 deadline: Optional[float] = None, max_pops: Optional[int] = None,
-                stats: Optional[dict] = None, into: Optional[np.ndarray] = None):
+                stats: Optional[dict] = None, into: Optional[np.ndarray] = None,
+                threads: Optional[int] = None):
     """Generator: run the sweep from ``keys0`` (None: from the seeds), yield Progress, return
     the final keys (unpadded, int64).
 
     ``starts``: boolean image of the voxels to start from (None: every seed).
     ``deadline`` (a ``time.perf_counter()`` value) and ``max_pops``: give up, returning None,
     once either is passed before the sweep is done (the windowed refine then hands over to a
-    GPU engine). ``stats``: a dict that receives ``pops``, the voxels popped. ``into``: an
-    array (or view) of the volume's shape to write the keys into, and return, instead of a new
-    one (it may be ``keys0`` itself: that is read before anything is written).
+    GPU engine). ``stats``: a dict that receives ``pops``, the voxels popped (and ``slabs``,
+    ``rounds`` when the sweep ran in slabs). ``into``: an array (or view) of the volume's shape
+    to write the keys into, and return, instead of a new one (it may be ``keys0`` itself: that
+    is read before anything is written). ``threads``: the most slabs swept at once (None:
+    :func:`sweep_threads`; see :func:`_slab_plan`).
     """
     push_many, sweep = kernels()
     shape = prep.shape
@@ -306,19 +341,27 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     uoffs = (prep.offsets * ustrides).sum(axis=1).astype(np.int64)
     wconst = quantise_steps(prep.step_cost)
     use_const = bool(np.any(wconst > 0))
+    if threads is None:
+        threads = sweep_threads()
+    if deadline is not None or max_pops is not None:
+        threads = 1  # the windowed refine: small boxes, one heap
+    # the slabs' start voxels, whose keys are not yet offered across a cut (see _slab_plan)
+    plan_for = partial(_slab_plan, keys, pshape, start_coords, threads)
 
     # voxel indices, and components numbered after them (fewer than the voxels)
     idx_t = np.int32 if 2 * keys.size < 2**31 - 1 else np.int64
     # flat components (edges of cost 0): one node each, when they are worth it (see _flat).
     # Finding them compares padded features: for one channel a padded copy made for that and
     # dropped before the sweep (alive with the keys only, never with the heap)
-    flat = None
+    flat = plan = None
     if not use_const and (not direct or _equal_runs(raw.reshape(-1), shape[-1], prep.scale32)
                           >= FLAT_MIN_FRACTION * keys.size):
         ffeats = _padded_feats(prep) if direct else feats
-        flat = _flat_components(keys, ffeats.reshape(-1, ffeats.shape[-1]), offs,
-                                prep.offsets, pshape, cold)
+        flat, plan = _flat_components(keys, ffeats.reshape(-1, ffeats.shape[-1]), offs,
+                                      prep.offsets, pshape, cold, plan_for)
         del ffeats
+    if flat is None and plan is None:
+        plan = plan_for(None)
     if direct:
         feats = _NO_FEATS
         raw_flat = raw.reshape(-1)  # a view
@@ -337,33 +380,42 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     # flat indices of the start voxels in the padded volume (without padding the start image)
     start_flat = sum((c.astype(np.int64) + 1) * st
                      for c, st in zip(start_coords, strides)).astype(np.int64)
-    if extra_starts is not None:
-        start_flat = np.concatenate([start_flat, extra_starts])
-    # the heap starts at an eighth of the nodes (at most 2^20 entries) and doubles when full
-    cap = max(1 << 16, 2 * start_flat.size + 64, min(keys.size // 8, 1 << 20), 2 * room)
-    hk = np.empty(cap, dtype=np.int64)
-    hv = np.empty(cap, dtype=idx_t)
-    size = np.zeros(1, dtype=np.int64)
-    push_many(keys, ckey, hk, hv, pos, size, start_flat)
+    pdim = np.array(pshape, np.int64)
+    if plan is None:
+        bounds, split = [0, pshape[0]], -1
+    else:
+        split, bounds = plan
+    nslab = len(bounds) - 1
+    oa = (prep.offsets[:, split] if split >= 0 else np.zeros(offs.size)).astype(np.int64)
+    pst = np.int64(strides[split] if split >= 0 else 1)
+    heaps = []
+    for i in range(nslab):
+        lo, hi = bounds[i], bounds[i + 1]
+        mine = start_flat if nslab == 1 else \
+            start_flat[(start_coords[split] + 1 >= lo) & (start_coords[split] + 1 < hi)]
+        if extra_starts is not None:  # components whose members' keys differed
+            if nslab == 1:
+                mine = np.concatenate([mine, extra_starts])
+            else:  # a component lies inside one slab: the slab of its shell's first voxel
+                first = shell_vox[shell_start[extra_starts - keys.size]]
+                at = (first // pst) % pshape[split]
+                mine = np.concatenate([mine, extra_starts[(at >= lo) & (at < hi)]])
+        # the heap starts at an eighth of the nodes (at most 2^20 entries) and doubles when full
+        cap = max((1 << 16) // nslab, 2 * mine.size + 64, min(keys.size // 8 // nslab, 1 << 20),
+                  2 * room)
+        hk = np.empty(cap, dtype=np.int64)
+        hv = np.empty(cap, dtype=idx_t)
+        size = np.zeros(1, dtype=np.int64)
+        push_many(keys, ckey, hk, hv, pos, size, mine)
+        heaps.append([hk, hv, size, 2048, lo, hi])
+    split64 = np.int64(split)
 
-    # progress counts nodes: voxels, a flat component as one
-    total = (int(np.prod(shape)) if free is None else int(free.sum())) - n_interior + ckey.size
-    done = 0
-    budget = 2048
-    yields = 0
-    t_last = time.perf_counter()
-    while size[0] > 0:
-        if (deadline is not None and time.perf_counter() > deadline) or \
-                (max_pops is not None and done >= max_pops):
-            if stats is not None:
-                stats["pops"] = stats.get("pops", 0) + done
-            return None
-        if max_pops is not None:
-            budget = min(budget, max_pops - done)
+    def run_slab(i):
+        hk, hv, size, budget, lo, hi = heaps[i]
         t0 = time.perf_counter()
-        n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const,
-                  ckey, shell_start, shell_vox, room, raw_flat, scale,
-                  np.array(pshape, np.int64), uoffs)
+        n = sweep(keys, feats, offs, wconst, hk, hv, pos, size, budget, use_const, ckey,
+                  shell_start, shell_vox, room, raw_flat, scale, pdim, uoffs, split64,
+                  np.int64(lo), np.int64(hi), oa, pst, _NO_SRCS)
         if n < 0:
             n = -n - 1
             # half as large again, in place where the allocator can (a large block is
@@ -371,22 +423,81 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
             grow = max(hk.size + hk.size // 2, hk.size + 4 * room)
             hk.resize(grow, refcheck=False)
             hv.resize(grow, refcheck=False)
-        done += n
         dt = time.perf_counter() - t0
         if n > 0 and dt > 0:  # aim at ~target_s of work between yields
-            budget = int(min(max(budget * min(4.0, max(0.25, target_s / dt)), 1000), 50_000_000))
-        now = time.perf_counter()
-        if now - t_last >= target_s * 0.5 or size[0] == 0:
-            t_last = now
-            yields += 1
-            preview = None
-            if preview_every and yields % preview_every == 0 and size[0] > 0:
-                preview = decode_labels(np.maximum(_expanded(keys.reshape(pshape)[inner], ckey),
-                                                   0), prep.out_dtype)
-            yield Progress(min(done, total), total, "growing", preview=preview)
+            heaps[i][3] = int(min(max(budget * min(4.0, max(0.25, target_s / dt)), 1000),
+                                  50_000_000))
+        return n
+
+    faces = _Faces(keys, pshape, split, bounds, start_flat, cold) if nslab > 1 else None
+    pool = None
+    if nslab > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(nslab, thread_name_prefix="growcut-slab")
+    # progress counts nodes: voxels, a flat component as one (a voxel a later round of the
+    # slabs improves again counts again: the bar may stand still at the end)
+    total = (int(np.prod(shape)) if free is None else int(free.sum())) - n_interior + ckey.size
+    done = 0
+    rounds = 1
+    yields = 0
+    t_last = time.perf_counter()
+    try:
+        while True:
+            busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
+            if not busy and faces is not None:  # a round ends: offers across the cuts
+                for i, srcs in faces.changed():
+                    hk, hv, size = heaps[i][:3]
+                    need = int(size[0]) + faces.face_size + room
+                    if need > hk.size:
+                        hk.resize(need + need // 2, refcheck=False)
+                        hv.resize(need + need // 2, refcheck=False)
+                    sweep(keys, feats, offs, wconst, hk, hv, pos, size, 0, use_const, ckey,
+                          shell_start, shell_vox, room, raw_flat, scale, pdim, uoffs, split64,
+                          np.int64(heaps[i][4]), np.int64(heaps[i][5]), oa, pst, srcs)
+                busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
+                rounds += bool(busy)
+            if not busy:
+                break
+            if (deadline is not None and time.perf_counter() > deadline) or \
+                    (max_pops is not None and done >= max_pops):
+                if stats is not None:
+                    stats["pops"] = stats.get("pops", 0) + done
+                return None
+            if max_pops is not None:
+                heaps[0][3] = min(heaps[0][3], max_pops - done)
+            if len(busy) == 1:
+                done += run_slab(busy[0])
+            else:
+                done += sum(pool.map(run_slab, busy))
+            now = time.perf_counter()
+            if now - t_last >= target_s * 0.5:
+                t_last = now
+                yields += 1
+                preview = None
+                if preview_every and yields % preview_every == 0:
+                    preview = decode_labels(np.maximum(_expanded(keys.reshape(pshape)[inner],
+                                                                 ckey), 0), prep.out_dtype)
+                yield Progress(min(done, total), total, "growing", preview=preview)
+        yield Progress(min(done, total), total, "growing")
+    finally:
+        if pool is not None:
+            pool.shutdown()
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
-    del hk, hv, pos, feats, raw_flat  # before the keys are handed on: not alive at once with a copy
+        if nslab > 1:
+            stats["slabs"], stats["rounds"] = nslab, rounds
+    del heaps, pos, feats, raw_flat, faces  # before the keys are handed on
+    if nslab > 1 and (saturated_labels(keys).size or saturated_labels(ckey).size):
+        # a saturated cost (D_MAX) breaks the order the keys' sum keeps, so there the fixed
+        # point depends on the order of the pops (see ``_common``): sweep again in one heap,
+        # so the result does not depend on the machine's cores
+        del keys, ckey
+        if stats is not None:
+            stats["slabs"] = 1
+        return (yield from sweep_steps(prep, keys0, starts, target_s=target_s,
+                                       preview_every=preview_every, stats=stats, into=into,
+                                       threads=1))
     if ckey.size:
         _expand_into(keys, ckey)  # the padded keys: contiguous (their padding holds -1)
     if into is None:
@@ -399,6 +510,115 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if free is not None:
         out[~free] = UNREACHED
     return out
+
+
+#: the fewest voxels to pop (free voxels outside flat components) in each slab of a
+#: multi-threaded sweep; tests set it low to sweep small volumes in slabs
+SLAB_MIN_WORK = 400_000
+#: the most slabs (threads) a sweep uses
+SLAB_MAX = 8
+
+
+def sweep_threads() -> int:
+    """How many slabs (threads) a sweep may use: the cores this process may run on, at most
+    :data:`SLAB_MAX`; ``SEGSUITE_THREADS`` in the environment sets it (1: one thread)."""
+    env = os.environ.get("SEGSUITE_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, SLAB_MAX))
+
+
+def _slab_plan(keys, pshape, start_coords, threads: int, interior):
+    """Where to cut the volume into slabs swept at once, one thread each: ``(axis, bounds)``
+    (slab ``i`` holds the voxels whose padded coordinate on ``axis`` is in
+    ``[bounds[i], bounds[i + 1])``), or None for one sweep.
+
+    Each slab's sweep reads and writes only its own voxels, so the slabs run in parallel on
+    the same arrays; between rounds, the voxels next to a cut whose keys changed offer them
+    across it (:func:`sweep` with ``srcs``), until no offer improves a key. Keys only fall and each
+    is a real path cost, so this ends at the same least fixed point as one sweep, bit for bit
+    (see ``_common``). The cuts balance the work (the voxels to pop: free, outside flat
+    components ``interior``) and every slab must hold start voxels: a slab without any would
+    wait for the others' offers, then sweep alone. Of the axes that allow that, the one whose
+    slabs' start counts are most even wins (axis 0 on a tie: its slabs are contiguous)."""
+    nd = len(pshape)
+    if threads < 2 or not start_coords or start_coords[0].size == 0:
+        return None
+    work = keys.reshape(pshape) >= 0  # free (a voxel of a flat component is not popped)
+    if interior is not None:
+        work &= interior.reshape(pshape) == 0
+    total = int(np.count_nonzero(work))
+    n = min(threads, total // max(1, SLAB_MIN_WORK))
+    if n < 2:
+        return None
+    best = None
+    for ax in range(nd):
+        if pshape[ax] - 2 < 4 * n:  # each slab at least 4 planes thick
+            continue
+        prof = np.count_nonzero(work, axis=tuple(a for a in range(nd) if a != ax))
+        cum = np.cumsum(prof)
+        cuts = [int(np.searchsorted(cum, total * i / n)) for i in range(1, n)]
+        bounds = [1] + cuts + [pshape[ax] - 1]
+        if any(b - a < 4 for a, b in zip(bounds, bounds[1:])):
+            continue
+        seeds = np.bincount(start_coords[ax] + 1, minlength=pshape[ax])
+        per = [int(seeds[a:b].sum()) for a, b in zip(bounds, bounds[1:])]
+        if min(per) == 0:
+            continue
+        score = min(per) / max(per)
+        if best is None or score > best[0]:
+            best = (score, ax, bounds)
+    if best is None:
+        return None
+    _, ax, bounds = best
+    bounds[0], bounds[-1] = 0, pshape[ax]  # the padding planes belong to the end slabs
+    return ax, bounds
+
+
+class _Faces:
+    """The two planes on either side of each cut between slabs, and their keys when last
+    offered across: :meth:`changed` lists, for each slab, the other slabs' voxels next to it
+    whose keys changed since (on a cold start, first every reached one)."""
+
+    def __init__(self, keys, pshape, axis, bounds, start_flat, cold: bool):
+        self.keys3 = keys.reshape(pshape)
+        self.axis = axis
+        self.cuts = bounds[1:-1]
+        plane_shape = tuple(s for a, s in enumerate(pshape) if a != axis)
+        self.face_size = int(np.prod(plane_shape))
+        grid = [g.ravel() for g in np.indices(plane_shape, dtype=np.int64)]
+        self.flat = {}  # each face's voxels, padded flat indices
+        self.last = {}
+        for c in self.cuts:
+            for p in (c - 1, c):
+                coords = grid[:axis] + [np.full(self.face_size, p, np.int64)] + grid[axis:]
+                self.flat[p] = np.ravel_multi_index(coords, pshape)
+                face = np.take(self.keys3, p, axis=axis).ravel()
+                # what the neighbours across were last offered: nothing yet on a cold start
+                # (the seeds on the face too); on a warm start the start voxels' keys are new
+                self.last[p] = np.full_like(face, UNREACHED) if cold else face.copy()
+        if not cold:
+            starts = np.zeros(0, np.int64) if start_flat is None else start_flat
+            for p in self.last:
+                hit = np.isin(self.flat[p], starts)
+                self.last[p][hit] = UNREACHED
+
+    def changed(self):
+        """``(slab, voxels)`` pairs: the voxels (padded flat indices) of the faces next to
+        slab ``slab`` whose keys changed since the last call, all taken before any offer."""
+        out = []
+        for i, c in enumerate(self.cuts):
+            for p, to in ((c - 1, i + 1), (c, i)):
+                face = np.take(self.keys3, p, axis=self.axis).ravel()
+                diff = face != self.last[p]
+                if diff.any():
+                    out.append((to, self.flat[p][diff]))
+                    self.last[p] = face.copy()
+        return out
 
 
 @njit(cache=True, nogil=True)
@@ -442,6 +662,7 @@ _NO_RAW = np.zeros(0, np.float32)
 _NO_COMP = np.zeros(0, np.int64)
 _NO_SHELL = np.zeros(1, np.int64)
 _NO_SHELL_VOX = np.zeros(0, np.int64)
+_NO_SRCS = np.zeros(0, np.int64)
 _NO_NEAR = np.zeros(0, np.uint8)
 
 #: contract flat components only when their interior holds at least this fraction of the
@@ -449,14 +670,16 @@ _NO_NEAR = np.zeros(0, np.uint8)
 FLAT_MIN_FRACTION = 0.05
 
 
-def _flat_components(keys, feats, offs, offsets, pshape, cold: bool):
+def _flat_components(keys, feats, offs, offsets, pshape, cold: bool, plan_for):
     """The flat components of the padded volume (see ``_flat``), or None when their interior
-    is under ``FLAT_MIN_FRACTION`` of the voxels.
+    is under ``FLAT_MIN_FRACTION`` of the voxels; and the slabs' plan, ``plan_for(interior)``
+    (see :func:`_slab_plan`; ``interior`` None when there are no components). No component
+    crosses a cut between slabs: the two planes next to each cut are not interior.
 
-    Returns ``(ckey, shell_start, shell_vox, extra_starts, n_interior)``: each component's key
-    (the least its members held), its shell (CSR), the component nodes a warm start must push
-    (members that held different keys: some were invalidated), and the interior count. The
-    interior voxels' keys are replaced by ``-2 - component``."""
+    The components are ``(ckey, shell_start, shell_vox, extra_starts, n_interior)``: each
+    component's key (the least its members held), its shell (CSR), the component nodes a warm
+    start must push (members that held different keys: some were invalidated), and the
+    interior count. The interior voxels' keys are replaced by ``-2 - component``."""
     from ._flat import (flat_interior, flat_interior_box, label_runs, near_box, row_neighbours,
                         shells)
 
@@ -469,7 +692,16 @@ def _flat_components(keys, feats, offs, offsets, pshape, cold: bool):
     else:
         n_interior = flat_interior(keys, feats, offs, 0, keys.size, interior)
     if n_interior == 0 or n_interior < FLAT_MIN_FRACTION * keys.size:
-        return None
+        return None, plan_for(None)
+    plan = plan_for(interior)
+    if plan is not None:  # the planes next to each cut: not interior
+        axis, bounds = plan
+        inter = interior.reshape(pshape)
+        for c in bounds[1:-1]:
+            for p in (c - 1, c):
+                face = inter[(slice(None),) * axis + (p,)]
+                n_interior -= int(np.count_nonzero(face))
+                face[...] = 0
     ckey, cmax = label_runs(interior, keys, pshape[-1], *row_neighbours(offsets, pshape))
     ncomp = ckey.size
     near = _NO_NEAR
@@ -482,7 +714,7 @@ def _flat_components(keys, feats, offs, offsets, pshape, cold: bool):
     extra = None
     if not cold:
         extra = keys.size + np.flatnonzero(ckey != cmax).astype(np.int64)
-    return ckey, shell_start, shell_vox, extra, int(n_interior)
+    return (ckey, shell_start, shell_vox, extra, int(n_interior)), plan
 
 
 def _expanded(keys: np.ndarray, ckey: np.ndarray) -> np.ndarray:
