@@ -152,7 +152,7 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
 
     ``srcs`` not empty: no pops; instead each voxel of ``srcs`` (another slab's, next to
     this one, whose key changed: see :class:`_Faces`) offers its key to this slab's voxels, as
-    a pop would (the offers across a cut between rounds); the heap must have room for all of
+    a pop would (the offers across a cut between steps); the heap must have room for all of
     the slab's face."""
     nchan = feats.shape[1]
     direct = raw.shape[0] > 0
@@ -299,7 +299,7 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     ``deadline`` (a ``time.perf_counter()`` value) and ``max_pops``: give up, returning None,
     once either is passed before the sweep is done (the windowed refine then hands over to a
     GPU engine). ``stats``: a dict that receives ``pops``, the voxels popped (and ``slabs``,
-    ``rounds`` when the sweep ran in slabs). ``into``: an array (or view) of the volume's shape
+    ``offered`` when the sweep ran in slabs). ``into``: an array (or view) of the volume's shape
     to write the keys into, and return, instead of a new one (it may be ``keys0`` itself: that
     is read before anything is written). ``threads``: the most slabs swept at once (None:
     :func:`sweep_threads`; see :func:`_slab_plan`).
@@ -435,17 +435,17 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(nslab, thread_name_prefix="growcut-slab")
-    # progress counts nodes: voxels, a flat component as one (a voxel a later round of the
-    # slabs improves again counts again: the bar may stand still at the end)
+    # progress counts nodes: voxels, a flat component as one (a voxel an offer across a cut
+    # improves is popped again and counts again: the bar may stand still at the end)
     total = (int(np.prod(shape)) if free is None else int(free.sum())) - n_interior + ckey.size
-    done = 0
-    rounds = 1
+    done = offered = 0
     yields = 0
     t_last = time.perf_counter()
     try:
         while True:
-            busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
-            if not busy and faces is not None:  # a round ends: offers across the cuts
+            if faces is not None:
+                # after every step (not only when the slabs are done: the sooner an offer
+                # comes, the fewer voxels a slab pops at a cost an offer then beats)
                 for i, srcs in faces.changed():
                     hk, hv, size = heaps[i][:3]
                     need = int(size[0]) + faces.face_size + room
@@ -455,8 +455,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
                     sweep(keys, feats, offs, wconst, hk, hv, pos, size, 0, use_const, ckey,
                           shell_start, shell_vox, room, raw_flat, scale, pdim, uoffs, split64,
                           np.int64(heaps[i][4]), np.int64(heaps[i][5]), oa, pst, srcs)
-                busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
-                rounds += bool(busy)
+                    offered += srcs.size
+            busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
             if not busy:
                 break
             if (deadline is not None and time.perf_counter() > deadline) or \
@@ -486,8 +486,8 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
         if nslab > 1:
-            stats["slabs"], stats["rounds"] = nslab, rounds
-    del heaps, pos, feats, raw_flat, faces  # before the keys are handed on
+            stats["slabs"], stats["offered"] = nslab, offered
+    heaps = pos = feats = raw_flat = faces = None  # freed before the keys are handed on
     if nslab > 1 and (saturated_labels(keys).size or saturated_labels(ckey).size):
         # a saturated cost (D_MAX) breaks the order the keys' sum keeps, so there the fixed
         # point depends on the order of the pops (see ``_common``): sweep again in one heap,
@@ -538,10 +538,13 @@ def _slab_plan(keys, pshape, start_coords, threads: int, interior):
     ``[bounds[i], bounds[i + 1])``), or None for one sweep.
 
     Each slab's sweep reads and writes only its own voxels, so the slabs run in parallel on
-    the same arrays; between rounds, the voxels next to a cut whose keys changed offer them
-    across it (:func:`sweep` with ``srcs``), until no offer improves a key. Keys only fall and each
-    is a real path cost, so this ends at the same least fixed point as one sweep, bit for bit
-    (see ``_common``). The cuts balance the work (the voxels to pop: free, outside flat
+    the same arrays; after every step (a budget of pops in each slab), the voxels next to a
+    cut whose keys changed offer them across it (:func:`sweep` with ``srcs``), until no heap
+    holds anything. Keys only fall, each is a real path's cost, and at the end every edge's
+    inequality holds (inside a slab by its sweep, across a cut by the offers), so this is the
+    fixed point one sweep reaches, bit for bit: that one is unique while the key order survives
+    a step (see ``_common``), i.e. away from saturated costs, where :func:`sweep_steps` sweeps
+    again in one heap. The cuts balance the work (the voxels to pop: free, outside flat
     components ``interior``) and every slab must hold start voxels: a slab without any would
     wait for the others' offers, then sweep alone. Of the axes that allow that, the one whose
     slabs' start counts are most even wins (axis 0 on a tie: its slabs are contiguous)."""
