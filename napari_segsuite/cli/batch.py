@@ -484,9 +484,16 @@ def run(args: argparse.Namespace) -> int:
         n = args.workers or os.cpu_count() or 1
         with warnings.catch_warnings():  # its HTTP server moves off a busy port 8787: fine
             warnings.filterwarnings("ignore", message="Port .* is already in use")
-            cluster = LocalCluster(n_workers=min(n, len(cases)), threads_per_worker=1,
+            workers = min(n, len(cases))
+            # the cores shared out: GrowCut's sweep runs in slabs, a thread each
+            # (SEGSUITE_THREADS, core/growcut/_sweep.py), so N workers use N x its threads
+            from ..core.base.threads import cores
+
+            threads = os.environ.get("SEGSUITE_THREADS") or str(max(1, cores() // workers))
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                    processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+                                   silence_logs=logging.ERROR,
+                                   env={"SEGSUITE_THREADS": threads})
         client = Client(cluster)
     rows = {}
     try:

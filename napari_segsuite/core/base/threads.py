@@ -27,3 +27,16 @@ def auto_threads() -> int:
     except (OSError, AttributeError):
         load = 0.0
     return int(max(1, min(n, round(n - load + 0.5))))
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (its affinity; ``os.cpu_count()`` where the
+    platform has none), at least 1.
+
+    >>> 1 <= cores() <= (os.cpu_count() or 1)
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

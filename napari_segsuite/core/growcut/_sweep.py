@@ -522,14 +522,12 @@ SLAB_MAX = 8
 def sweep_threads() -> int:
     """How many slabs (threads) a sweep may use: the cores this process may run on, at most
     :data:`SLAB_MAX`; ``SEGSUITE_THREADS`` in the environment sets it (1: one thread)."""
+    from ..base.threads import cores
+
     env = os.environ.get("SEGSUITE_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, min(n, SLAB_MAX))
+    return min(cores(), SLAB_MAX)
 
 
 def _slab_plan(keys, pshape, start_coords, threads: int, interior):
