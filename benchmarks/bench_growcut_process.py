@@ -15,9 +15,11 @@ is ``import itk; imread; FastGrowCut; imwrite``. numba's cache is warmed first (
 
 Printed: best-of-R wall and CPU time (user + system, all threads) of each process and of each
 in-process call, the ratios ours/ITK (on a shared machine the CPU times are the steadier figure),
-Dice of each against the tissue truth (labels 2-4), Dice between ours and ITK, and our process's
-phases (imports, reading, loading the kernels, preparation, sweep, decoding, writing; CPU seconds)
-measured in one more process. ``--also TREE`` times the same command from another checkout (e.g.
+the same for our process with the sweep in one thread (``SEGSUITE_THREADS=1``; by default it runs
+in slabs, a thread a core: ITK's FastGrowCut runs in one), Dice of each against the tissue truth
+(labels 2-4), Dice between ours and ITK, and our process's phases (imports, reading, loading the
+kernels, preparation, sweep, decoding, writing; CPU and wall seconds) measured in one more
+process. ``--also TREE`` times the same command from another checkout (e.g.
 main before a change) interleaved with ours and ITK's, so a before/after pair shares the
 machine's load.
 """
@@ -54,9 +56,10 @@ itk.imwrite(f.GetOutput(), sys.argv[3], compression=True)
 PROFILE_SCRIPT = """
 import sys, time, json
 t = [time.process_time()]  # CPU seconds: steadier than wall time on a shared machine
+w = [time.perf_counter()]  # and wall seconds (the sweep runs in threads)
 names = []
 def mark(name):
-    t.append(time.process_time()); names.append(name)
+    t.append(time.process_time()); w.append(time.perf_counter()); names.append(name)
 from napari_segsuite.cli import _common
 from napari_segsuite.core.growcut import _common as gc_common, _sweep
 from napari_segsuite.core.growcut._common import prepare, result_from_keys
@@ -80,7 +83,7 @@ labels = res.labels.astype("uint8")
 mark("labels")
 _common.write_output(sys.argv[3], image.like(labels, name="growcut"), True, True)
 mark("write")
-print(json.dumps(dict(zip(names, [b - a for a, b in zip(t, t[1:])]))))
+print(json.dumps({n: [b - a, d - c] for n, a, b, c, d in zip(names, t, t[1:], w, w[1:])}))
 """
 
 
@@ -156,8 +159,11 @@ def main(argv=None) -> int:
     seeds = stroke_seeds(truth, args.strokes)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    from napari_segsuite.core.growcut._sweep import sweep_threads
+
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
-          f"{os.cpu_count()} CPUs, python {platform.python_version()}")
+          f"{os.cpu_count()} CPUs, python {platform.python_version()}; the sweep's threads "
+          f"(slabs at most): {sweep_threads()}")
     print(f"MNI152 T1 {t1.shape} ({t1.array.size / 1e6:.1f} M voxels), "
           f"{args.strokes} strokes per label, {int((seeds > 0).sum())} seed voxels")
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,14 +186,21 @@ def main(argv=None) -> int:
             also_cmd = [str(tmp / "also.nii.gz") if a == str(ours_p) else a for a in ours_cmd]
             run_process(also_cmd, also_env)  # its own cache warmed too
         t_ours_p = t_itk_p = c_ours_p = c_itk_p = t_also = c_also = float("inf")
+        t_one = c_one = float("inf")
+        one_env = dict(env, SEGSUITE_THREADS="1")
+        one_cmd = [str(tmp / "one.nii.gz") if a == str(ours_p) else a for a in ours_cmd]
         for _ in range(args.repeats):  # interleaved: a shared machine's load hits both alike
             w, c, _ = run_process(ours_cmd, env)
             t_ours_p, c_ours_p = min(t_ours_p, w), min(c_ours_p, c)
+            w, c, _ = run_process(one_cmd, one_env)
+            t_one, c_one = min(t_one, w), min(c_one, c)
             w, c, _ = run_process(itk_cmd, env)
             t_itk_p, c_itk_p = min(t_itk_p, w), min(c_itk_p, c)
             if args.also:
                 w, c, _ = run_process(also_cmd, also_env)
                 t_also, c_also = min(t_also, w), min(c_also, c)
+        one_same = bool(np.array_equal(read_image(tmp / "one.nii.gz").array,
+                                       read_image(ours_p).array))
         also_same = (bool(np.array_equal(read_image(tmp / "also.nii.gz").array,
                                           read_image(ours_p).array)) if args.also else None)
         ours = read_image(ours_p).array
@@ -212,6 +225,8 @@ def main(argv=None) -> int:
     print(f"whole process  ours {t_ours_p:7.2f} s   ITK {t_itk_p:7.2f} s   ours/ITK "
           f"{t_ours_p / t_itk_p:.3f}   (CPU time: ours {c_ours_p:.2f} s, ITK {c_itk_p:.2f} s, "
           f"ours/ITK {c_ours_p / c_itk_p:.3f})")
+    print(f"  one thread   {t_one:7.2f} s   (SEGSUITE_THREADS=1)   ours/ITK {t_one / t_itk_p:.3f}"
+          f"   (CPU time: {c_one:.2f} s, ours/ITK {c_one / c_itk_p:.3f}); same labels: {one_same}")
     if args.also:
         print(f"--also {args.also}: {t_also:7.2f} s, ours/it {t_ours_p / t_also:.3f}, its/ITK "
               f"{t_also / t_itk_p:.3f}   (CPU time: {c_also:.2f} s, ours/it "
@@ -226,8 +241,10 @@ def main(argv=None) -> int:
           f"ITK in process equals ITK's process: {bool(np.array_equal(ref_i, ref))}; "
           f"our process equals our in-process labels: {same}")
     if phases:
-        print("our process, phases (CPU s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
-              + f"; sum {sum(phases.values()):.2f} (+ interpreter start)")
+        print("our process, phases (CPU s / wall s): "
+              + ", ".join(f"{k} {c:.2f}/{w:.2f}" for k, (c, w) in phases.items())
+              + f"; sum {sum(c for c, _ in phases.values()):.2f}/"
+              f"{sum(w for _, w in phases.values()):.2f} (+ interpreter start)")
     return 0
 
 
