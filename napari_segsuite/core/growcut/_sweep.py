@@ -304,6 +304,26 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     is read before anything is written). ``threads``: the most slabs swept at once (None:
     :func:`sweep_threads`; see :func:`_slab_plan`).
     """
+    if threads is None:
+        threads = sweep_threads()
+    if deadline is not None or max_pops is not None:
+        threads = 1  # the windowed refine: small boxes, one heap
+    if threads < 2 or int(np.prod(prep.shape)) < 2 * SLAB_MIN_WORK:
+        return (yield from _sweep_steps(prep, keys0, starts, target_s, preview_every, deadline,
+                                        max_pops, stats, into, 1, None))
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="growcut-slab")
+    try:
+        return (yield from _sweep_steps(prep, keys0, starts, target_s, preview_every, deadline,
+                                        max_pops, stats, into, threads, pool))
+    finally:
+        pool.shutdown()
+
+
+def _sweep_steps(prep, keys0, starts, target_s, preview_every, deadline, max_pops, stats, into,
+                 threads, pool):
+    """:func:`sweep_steps` with ``threads`` and its thread ``pool`` (None for one thread)."""
     push_many, sweep = kernels()
     shape = prep.shape
     nd = len(shape)
@@ -341,11 +361,6 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
     uoffs = (prep.offsets * ustrides).sum(axis=1).astype(np.int64)
     wconst = quantise_steps(prep.step_cost)
     use_const = bool(np.any(wconst > 0))
-    if threads is None:
-        threads = sweep_threads()
-    if deadline is not None or max_pops is not None:
-        threads = 1  # the windowed refine: small boxes, one heap
-    # the slabs' start voxels, whose keys are not yet offered across a cut (see _slab_plan)
     plan_for = partial(_slab_plan, keys, pshape, start_coords, threads)
 
     # voxel indices, and components numbered after them (fewer than the voxels)
@@ -430,59 +445,50 @@ def sweep_steps(prep: Prepared, keys0: Optional[np.ndarray], starts: Optional[np
         return n
 
     faces = _Faces(keys, pshape, split, bounds, start_flat, cold) if nslab > 1 else None
-    pool = None
-    if nslab > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(nslab, thread_name_prefix="growcut-slab")
     # progress counts nodes: voxels, a flat component as one (a voxel an offer across a cut
     # improves is popped again and counts again: the bar may stand still at the end)
     total = (int(np.prod(shape)) if free is None else int(free.sum())) - n_interior + ckey.size
     done = offered = 0
     yields = 0
     t_last = time.perf_counter()
-    try:
-        while True:
-            if faces is not None:
-                # after every step (not only when the slabs are done: the sooner an offer
-                # comes, the fewer voxels a slab pops at a cost an offer then beats)
-                for i, srcs in faces.changed():
-                    hk, hv, size = heaps[i][:3]
-                    need = int(size[0]) + faces.face_size + room
-                    if need > hk.size:
-                        hk.resize(need + need // 2, refcheck=False)
-                        hv.resize(need + need // 2, refcheck=False)
-                    sweep(keys, feats, offs, wconst, hk, hv, pos, size, 0, use_const, ckey,
-                          shell_start, shell_vox, room, raw_flat, scale, pdim, uoffs, split64,
-                          np.int64(heaps[i][4]), np.int64(heaps[i][5]), oa, pst, srcs)
-                    offered += srcs.size
-            busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
-            if not busy:
-                break
-            if (deadline is not None and time.perf_counter() > deadline) or \
-                    (max_pops is not None and done >= max_pops):
-                if stats is not None:
-                    stats["pops"] = stats.get("pops", 0) + done
-                return None
-            if max_pops is not None:
-                heaps[0][3] = min(heaps[0][3], max_pops - done)
-            if len(busy) == 1:
-                done += run_slab(busy[0])
-            else:
-                done += sum(pool.map(run_slab, busy))
-            now = time.perf_counter()
-            if now - t_last >= target_s * 0.5:
-                t_last = now
-                yields += 1
-                preview = None
-                if preview_every and yields % preview_every == 0:
-                    preview = decode_labels(np.maximum(_expanded(keys.reshape(pshape)[inner],
-                                                                 ckey), 0), prep.out_dtype)
-                yield Progress(min(done, total), total, "growing", preview=preview)
-        yield Progress(min(done, total), total, "growing")
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    while True:
+        if faces is not None:
+            # after every step (not only when the slabs are done: the sooner an offer
+            # comes, the fewer voxels a slab pops at a cost an offer then beats)
+            for i, srcs in faces.changed():
+                hk, hv, size = heaps[i][:3]
+                need = int(size[0]) + faces.face_size + room
+                if need > hk.size:
+                    hk.resize(need + need // 2, refcheck=False)
+                    hv.resize(need + need // 2, refcheck=False)
+                sweep(keys, feats, offs, wconst, hk, hv, pos, size, 0, use_const, ckey,
+                      shell_start, shell_vox, room, raw_flat, scale, pdim, uoffs, split64,
+                      np.int64(heaps[i][4]), np.int64(heaps[i][5]), oa, pst, srcs)
+                offered += srcs.size
+        busy = [i for i in range(nslab) if heaps[i][2][0] > 0]
+        if not busy:
+            break
+        if (deadline is not None and time.perf_counter() > deadline) or \
+                (max_pops is not None and done >= max_pops):
+            if stats is not None:
+                stats["pops"] = stats.get("pops", 0) + done
+            return None
+        if max_pops is not None:
+            heaps[0][3] = min(heaps[0][3], max_pops - done)
+        if len(busy) == 1:
+            done += run_slab(busy[0])
+        else:
+            done += sum(pool.map(run_slab, busy))
+        now = time.perf_counter()
+        if now - t_last >= target_s * 0.5:
+            t_last = now
+            yields += 1
+            preview = None
+            if preview_every and yields % preview_every == 0:
+                preview = decode_labels(np.maximum(_expanded(keys.reshape(pshape)[inner],
+                                                             ckey), 0), prep.out_dtype)
+            yield Progress(min(done, total), total, "growing", preview=preview)
+    yield Progress(min(done, total), total, "growing")
     if stats is not None:
         stats["pops"] = stats.get("pops", 0) + done
         if nslab > 1:
