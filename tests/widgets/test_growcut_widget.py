@@ -97,13 +97,37 @@ def test_run_gives_a_new_labels_layer_and_previews(setup, monkeypatch):
     assert np.array_equal(w.seeds.layer().data, seeds_before)
 
 
-def test_cancel_leaves_layers_unchanged(setup, monkeypatch):
+def _force_slabs(monkeypatch):
+    """The CPU sweep in three slabs (threads) even on a test-sized volume; returns the list
+    that receives each sweep's slab plan (None: one heap)."""
+    from napari_segsuite.core.growcut import _sweep
+
+    plans = []
+    real_plan = _sweep._slab_plan
+
+    def spy(*a, **k):
+        plans.append(real_plan(*a, **k))
+        return plans[-1]
+
+    monkeypatch.setattr(_sweep, "SLAB_MIN_WORK", 100)
+    monkeypatch.setattr(_sweep, "_slab_plan", spy)
+    monkeypatch.setenv("SEGSUITE_THREADS", "3")
+    return plans
+
+
+@pytest.mark.parametrize("slabs", [False, True])
+def test_cancel_leaves_layers_unchanged(setup, monkeypatch, slabs):
+    """Cancel after a few progress events: no new layer, every layer's data as before; with
+    the sweep in slabs also no slab thread left running."""
+    import threading
+
     viewer, w, layer, img, _ = setup
     _paint(w.seeds.layer(), img.shape)
     names = [lay.name for lay in viewer.layers]
     data = [np.array(lay.data, copy=True) for lay in viewer.layers]
     from napari_segsuite.core.growcut import _sweep
 
+    plans = _force_slabs(monkeypatch) if slabs else None
     real = _sweep.sweep_steps
     monkeypatch.setattr(_sweep, "sweep_steps",
                         lambda *a, **k: real(*a, **{**k, "target_s": 1e-5, "preview_every": 1}))
@@ -114,6 +138,9 @@ def test_cancel_leaves_layers_unchanged(setup, monkeypatch):
     for lay, d in zip(viewer.layers, data):
         assert np.array_equal(lay.data, d)
     assert w.result_layer is None
+    if slabs:
+        assert plans and plans[-1] is not None  # it really ran in slabs
+        assert not [t for t in threading.enumerate() if t.name.startswith("growcut-slab")]
 
 
 def _cancel_after(panel, on_progress, n):
@@ -223,11 +250,13 @@ def test_refine_keeps_erased_voxels_erased(setup):
     assert third[3, 10, 10] == 0
 
 
+@pytest.mark.parametrize("slabs", [False, True])
 def test_run_equals_the_cli_on_the_brain_sample(make_napari_viewer, sync_jobs, cli, tmp_path,
-                                                qtbot):
+                                                qtbot, monkeypatch, slabs):
     """The widget and ``segsuite growcut`` run the same job (core.growcut.growcut_job): clicking
     Run on the brain sample's layers gives the CLI's output file, voxel for voxel and dtype,
-    for the same non-default parameters."""
+    for the same non-default parameters; also when the widget's sweep runs in slabs (threads)
+    and the CLI's in one heap."""
     from qtpy.QtCore import Qt
 
     from napari_segsuite._napari_io import read_layers
@@ -242,6 +271,7 @@ def test_run_equals_the_cli_on_the_brain_sample(make_napari_viewer, sync_jobs, c
               "--quiet")
     assert res.code == 0, res
     expected = read_image(tmp_path / "gc.nii.gz")
+    plans = _force_slabs(monkeypatch) if slabs else None
 
     viewer = make_napari_viewer()
     for path in files[::-1] + [seeds_file]:  # the picker lists the top layer first
@@ -261,3 +291,5 @@ def test_run_equals_the_cli_on_the_brain_sample(make_napari_viewer, sync_jobs, c
     assert got.dtype == expected.array.dtype
     np.testing.assert_array_equal(got, expected.array)
     assert tuple(w.result_layer.scale) == pytest.approx(expected.spacing)
+    if slabs:
+        assert plans and plans[-1] is not None
