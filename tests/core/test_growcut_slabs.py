@@ -194,3 +194,25 @@ def test_sweep_threads_follows_the_environment(monkeypatch):
     assert _sweep.sweep_threads() == 3
     monkeypatch.delenv("SEGSUITE_THREADS")
     assert 1 <= _sweep.sweep_threads() <= _sweep.SLAB_MAX
+
+
+def test_warm_start_with_a_component_walled_in_by_seeds(small_slabs):
+    """A flat region closed in by a ring of seeds is a component with no shell (seeds are never
+    in one): a refine that removes the seed in its middle and adds seeds in every slab, swept
+    in slabs, equals one heap's and a fresh sweep."""
+    img = np.zeros((40, 40), np.float32)
+    seeds = np.zeros(img.shape, np.int32)
+    seeds[10, 10:31] = seeds[30, 10:31] = seeds[10:31, 10] = seeds[10:31, 30] = 1
+    seeds[20, 20] = 2
+    seeds[0, 0], seeds[39, 39] = 1, 2
+    first = growcut(img, seeds, engine="sweep")
+    edited = seeds.copy()
+    edited[20, 20] = 0
+    edited[2, 35] = edited[20, 36] = edited[37, 5] = 2  # start voxels in every slab
+    prep = prepare(img, edited)
+    keys0, starts = refine_keys(prep, first.state)
+    one, _ = _keys(prep, 1, keys0, starts)
+    many, stats = _keys(prep, 3, keys0, starts)
+    assert stats.get("slabs", 1) > 1
+    assert np.array_equal(many, one)
+    assert np.array_equal(one, _keys(prep, 1)[0])

@@ -412,8 +412,10 @@ def _sweep_steps(prep, keys0, starts, target_s, preview_every, deadline, max_pop
             if nslab == 1:
                 mine = np.concatenate([mine, extra_starts])
             else:  # a component lies inside one slab: the slab of its shell's first voxel
-                first = shell_vox[shell_start[extra_starts - keys.size]]
-                at = (first // pst) % pshape[split]
+                comp = extra_starts - keys.size
+                has = shell_start[comp + 1] > shell_start[comp]
+                first = shell_vox[np.where(has, shell_start[comp], 0)] if shell_vox.size else comp
+                at = np.where(has, (first // pst) % pshape[split], 0)  # no shell: any heap
                 mine = np.concatenate([mine, extra_starts[(at >= lo) & (at < hi)]])
         # the heap starts at an eighth of the nodes (at most 2^20 entries) and doubles when full
         cap = max((1 << 16) // nslab, 2 * mine.size + 64, min(keys.size // 8 // nslab, 1 << 20),
