@@ -206,7 +206,7 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
         base = (d << np.int64(SHIFT)) | flag | lab
         u = np.int64(0)
         fv = np.float32(0.0)
-        if direct:
+        if direct:  # the unpadded index: each padded coordinate less 1 (ndim - 1 divisions)
             r = np.int64(v)
             us = np.int64(1)
             for a in range(ndim - 1, 0, -1):
@@ -216,6 +216,8 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
                 r = rq
             u += (r - 1) * us
             fv = raw[u] / scale
+        # a voxel on its slab's first or last plane, or outside the slab (an offer across a
+        # cut), has neighbours in another slab: they are skipped before their key is read
         cc = np.int64(0)
         edge = False
         if split >= 0:
@@ -226,7 +228,7 @@ def sweep(keys, feats, offs, wconst, hk, hv, pos, size_arr, budget, use_const,
                 continue
             q = v + offs[j]
             if keys[q] <= base:
-                if keys[q] < -1:
+                if keys[q] < -1:  # interior voxel of a flat component: the step costs 0
                     cq = npad - 2 - keys[q]
                     if ckey[cq - npad] > base:
                         ckey[cq - npad] = base
@@ -500,7 +502,7 @@ def _sweep_steps(prep, keys0, starts, target_s, preview_every, deadline, max_pop
         # a saturated cost (D_MAX) breaks the order the keys' sum keeps, so there the fixed
         # point depends on the order of the pops (see ``_common``): sweep again in one heap,
         # so the result does not depend on the machine's cores
-        del keys, ckey
+        del keys, ckey, plan_for  # (the plan holds the keys)
         if stats is not None:
             stats["slabs"] = 1
         return (yield from sweep_steps(prep, keys0, starts, target_s=target_s,
@@ -626,7 +628,7 @@ class _Faces:
                 diff = face != self.last[p]
                 if diff.any():
                     out.append((to, self.flat[p][diff]))
-                    self.last[p] = face.copy()
+                    self.last[p] = face  # (np.take made a copy)
         return out
 
 
