@@ -216,3 +216,46 @@ def test_warm_start_with_a_component_walled_in_by_seeds(small_slabs):
     assert stats.get("slabs", 1) > 1
     assert np.array_equal(many, one)
     assert np.array_equal(one, _keys(prep, 1)[0])
+
+
+def test_warm_start_component_with_no_shell_and_mixed_keys(small_slabs, monkeypatch):
+    """A flat region inside a ring of seeds of its own intensity is a component with no shell;
+    when a refine invalidates part of it (a wall of seeds that split it is removed: the side
+    it owned loses its keys, the other keeps them) its members hold different keys, so the
+    warm start pushes the component itself, into a slab's heap although it has no shell voxel
+    to place it by. Swept in slabs it equals one heap's sweep and a fresh one."""
+    rng = np.random.default_rng(7)
+    img = ndi.gaussian_filter(rng.standard_normal((48, 48)), 1.0).astype(np.float32) + 5.0
+    img[3:12, 3:12] = 0.0  # the ring (rows/columns 3 and 11) and what it closes in: flat
+    seeds = np.zeros(img.shape, np.int32)
+    seeds[3, 3:12] = seeds[11, 3:12] = seeds[3:12, 3] = seeds[3:12, 11] = 4
+    seeds[6, 5] = 2   # left of the wall: label 2 (a tie at cost 0 goes to the lower label)
+    seeds[4:11, 8] = 3  # the wall: the right side is label 3's
+    seeds[30, 30] = 1
+    first = growcut(img, seeds, engine="sweep")
+    assert set(np.unique(first.labels[4:11, 4:11])) == {2, 3}
+    edited = seeds.copy()
+    edited[4:11, 8] = 0
+    for at in ((24, 24), (40, 40), (8, 40), (40, 8), (24, 44), (44, 24)):
+        edited[at] = 1  # start voxels in every slab
+    prep = prepare(img, edited)
+    keys0, starts = refine_keys(prep, first.state)
+
+    shell_less = []
+    real = _sweep._flat_components
+
+    def spy(keys, *a):
+        comps, plan = real(keys, *a)
+        if comps is not None and comps[3] is not None:
+            _, shell_start, _, extra, _ = comps
+            c = extra - keys.size
+            shell_less.append(int(np.count_nonzero(shell_start[c + 1] == shell_start[c])))
+        return comps, plan
+
+    monkeypatch.setattr(_sweep, "_flat_components", spy)
+    one, _ = _keys(prep, 1, keys0, starts)
+    many, stats = _keys(prep, 3, keys0, starts)
+    assert stats.get("slabs", 1) > 1
+    assert shell_less and shell_less[-1] >= 1  # the case this test is about
+    assert np.array_equal(many, one)
+    assert np.array_equal(one, _keys(prep, 1)[0])
