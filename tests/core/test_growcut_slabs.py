@@ -196,66 +196,33 @@ def test_sweep_threads_follows_the_environment(monkeypatch):
     assert 1 <= _sweep.sweep_threads() <= _sweep.SLAB_MAX
 
 
-def test_warm_start_with_a_component_walled_in_by_seeds(small_slabs):
-    """A flat region closed in by a ring of seeds is a component with no shell (seeds are never
-    in one): a refine that removes the seed in its middle and adds seeds in every slab, swept
-    in slabs, equals one heap's and a fresh sweep."""
-    img = np.zeros((40, 40), np.float32)
-    seeds = np.zeros(img.shape, np.int32)
-    seeds[10, 10:31] = seeds[30, 10:31] = seeds[10:31, 10] = seeds[10:31, 30] = 1
-    seeds[20, 20] = 2
-    seeds[0, 0], seeds[39, 39] = 1, 2
-    first = growcut(img, seeds, engine="sweep")
-    edited = seeds.copy()
-    edited[20, 20] = 0
-    edited[2, 35] = edited[20, 36] = edited[37, 5] = 2  # start voxels in every slab
-    prep = prepare(img, edited)
-    keys0, starts = refine_keys(prep, first.state)
-    one, _ = _keys(prep, 1, keys0, starts)
-    many, stats = _keys(prep, 3, keys0, starts)
-    assert stats.get("slabs", 1) > 1
-    assert np.array_equal(many, one)
-    assert np.array_equal(one, _keys(prep, 1)[0])
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_segsuite_threads_is_named_in_a_warning(monkeypatch, value):
+    from napari_segsuite.core.base.errors import InputWarning
+
+    monkeypatch.setattr(_sweep, "_THREADS_WARNED", set())
+    monkeypatch.setenv("SEGSUITE_THREADS", value)
+    with pytest.warns(InputWarning, match="SEGSUITE_THREADS"):
+        n = _sweep.sweep_threads()
+    assert 1 <= n <= _sweep.SLAB_MAX
 
 
-def test_warm_start_component_with_no_shell_and_mixed_keys(small_slabs, monkeypatch):
-    """A flat region inside a ring of seeds of its own intensity is a component with no shell;
-    when a refine invalidates part of it (a wall of seeds that split it is removed: the side
-    it owned loses its keys, the other keeps them) its members hold different keys, so the
-    warm start pushes the component itself, into a slab's heap although it has no shell voxel
-    to place it by. Swept in slabs it equals one heap's sweep and a fresh one."""
-    rng = np.random.default_rng(7)
-    img = ndi.gaussian_filter(rng.standard_normal((48, 48)), 1.0).astype(np.float32) + 5.0
-    img[3:12, 3:12] = 0.0  # the ring (rows/columns 3 and 11) and what it closes in: flat
-    seeds = np.zeros(img.shape, np.int32)
-    seeds[3, 3:12] = seeds[11, 3:12] = seeds[3:12, 3] = seeds[3:12, 11] = 4
-    seeds[6, 5] = 2   # left of the wall: label 2 (a tie at cost 0 goes to the lower label)
-    seeds[4:11, 8] = 3  # the wall: the right side is label 3's
-    seeds[30, 30] = 1
-    first = growcut(img, seeds, engine="sweep")
-    assert set(np.unique(first.labels[4:11, 4:11])) == {2, 3}
-    edited = seeds.copy()
-    edited[4:11, 8] = 0
-    for at in ((24, 24), (40, 40), (8, 40), (40, 8), (24, 44), (44, 24)):
-        edited[at] = 1  # start voxels in every slab
-    prep = prepare(img, edited)
-    keys0, starts = refine_keys(prep, first.state)
+def test_cli_names_a_bad_segsuite_threads_in_one_line(tmp_path, cli, monkeypatch):
+    """``segsuite growcut`` with SEGSUITE_THREADS=two: one ``warning:`` line, exit 0, the
+    output written."""
+    from napari_segsuite.core.base.image import SegImage
+    from napari_segsuite.io import write_image
 
-    shell_less = []
-    real = _sweep._flat_components
-
-    def spy(keys, *a):
-        comps, plan = real(keys, *a)
-        if comps is not None and comps[3] is not None:
-            _, shell_start, _, extra, _ = comps
-            c = extra - keys.size
-            shell_less.append(int(np.count_nonzero(shell_start[c + 1] == shell_start[c])))
-        return comps, plan
-
-    monkeypatch.setattr(_sweep, "_flat_components", spy)
-    one, _ = _keys(prep, 1, keys0, starts)
-    many, stats = _keys(prep, 3, keys0, starts)
-    assert stats.get("slabs", 1) > 1
-    assert shell_less and shell_less[-1] >= 1  # the case this test is about
-    assert np.array_equal(many, one)
-    assert np.array_equal(one, _keys(prep, 1)[0])
+    img = ndi.gaussian_filter(np.random.default_rng(0).random((12, 12, 12)), 1).astype(np.float32)
+    seeds = np.zeros(img.shape, np.uint8)
+    seeds[1, 1, 1], seeds[10, 10, 10] = 1, 2
+    write_image(tmp_path / "i.nii.gz", SegImage(img))
+    write_image(tmp_path / "s.nii.gz", SegImage(seeds))
+    monkeypatch.setattr(_sweep, "_THREADS_WARNED", set())  # (warned once a process)
+    monkeypatch.setenv("SEGSUITE_THREADS", "two")
+    res = cli("growcut", tmp_path / "i.nii.gz", tmp_path / "s.nii.gz", "-o",
+              tmp_path / "o.nii.gz", "--quiet", "--device", "cpu")
+    assert res.code == 0, res
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: SEGSUITE_THREADS='two'"), res
+    assert (tmp_path / "o.nii.gz").exists()

@@ -285,7 +285,8 @@ def warm_up() -> None:
     seeds = np.zeros((5, 5), np.int32)
     seeds[0, 0], seeds[4, 4] = 1, 2
     for conn in (8, 4):
-        for _ in sweep_steps(prepare(img, seeds, connectivity=conn), None, None):
+        # (one heap: the slabs run the same kernels, and SEGSUITE_THREADS is the job's to read)
+        for _ in sweep_steps(prepare(img, seeds, connectivity=conn), None, None, threads=1):
             pass
 
 
@@ -529,15 +530,29 @@ SLAB_MIN_WORK = 400_000
 SLAB_MAX = 8
 
 
+_THREADS_WARNED: set = set()
+
+
 def sweep_threads() -> int:
     """How many slabs (threads) a sweep may use: the cores this process may run on, at most
-    :data:`SLAB_MAX`; ``SEGSUITE_THREADS`` in the environment sets it (1: one thread)."""
+    :data:`SLAB_MAX`; ``SEGSUITE_THREADS`` in the environment sets it (1: one thread). Any
+    other value than a positive whole number is named in an :class:`InputWarning` (once a
+    process) and the cores are used."""
     from ..base.threads import cores
 
     env = os.environ.get("SEGSUITE_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    return min(cores(), SLAB_MAX)
+    n = min(cores(), SLAB_MAX)
+    if env and env not in _THREADS_WARNED:  # once a process (a job sweeps more than once)
+        _THREADS_WARNED.add(env)
+        import warnings
+
+        from ..base.errors import InputWarning
+
+        warnings.warn(InputWarning(f"SEGSUITE_THREADS={env!r} is not a positive whole number: "
+                                   f"GrowCut's sweep uses {n} threads (this machine's cores)"))
+    return n
 
 
 def _slab_plan(keys, pshape, start_coords, threads: int, interior):
